@@ -1,0 +1,74 @@
+"""graph-dispatch: route every hop of a LangGraph workflow to the cheapest good-enough model.
+
+The public API; everything else is internal. Start with `Dispatcher.from_config()`.
+"""
+
+from __future__ import annotations
+
+from dispatch.config import load_config
+from dispatch.cost import call_cost, estimate_tokens, usage_of
+from dispatch.errors import (
+    ConfigError,
+    DispatchError,
+    HopFailed,
+    ModelUnavailable,
+    NoEligibleModel,
+)
+from dispatch.node import Dispatcher, HopResult, SpecialistRun, routed_node
+from dispatch.pins import PinState, merge_pins
+from dispatch.policy import eligible_models, select
+from dispatch.registry import Registry
+from dispatch.routed_model import RoutedChatModel, hops_from_messages
+from dispatch.routing import FixedRouter, Router, RulesRouter
+from dispatch.sim import SimChatModel
+from dispatch.specialist import Specialist
+from dispatch.state import DispatchState, add_hops, hop_records
+from dispatch.types import (
+    Hop,
+    HopRecord,
+    ModelChoice,
+    ModelSpec,
+    Pin,
+    RouteDecision,
+    RouterLayer,
+    Usage,
+)
+
+__all__ = (
+    "ConfigError",
+    "DispatchError",
+    "DispatchState",
+    "Dispatcher",
+    "FixedRouter",
+    "Hop",
+    "HopFailed",
+    "HopRecord",
+    "HopResult",
+    "ModelChoice",
+    "ModelSpec",
+    "ModelUnavailable",
+    "NoEligibleModel",
+    "Pin",
+    "PinState",
+    "Registry",
+    "RouteDecision",
+    "RoutedChatModel",
+    "Router",
+    "RouterLayer",
+    "RulesRouter",
+    "SimChatModel",
+    "Specialist",
+    "SpecialistRun",
+    "Usage",
+    "add_hops",
+    "call_cost",
+    "eligible_models",
+    "estimate_tokens",
+    "hop_records",
+    "hops_from_messages",
+    "load_config",
+    "merge_pins",
+    "routed_node",
+    "select",
+    "usage_of",
+)

@@ -1,0 +1,321 @@
+"""The YAML configuration: validated by pydantic at load time, turned into plain values.
+
+A bad file raises `ConfigError` naming the file, the path inside it, what was
+found and what was expected. This is the only module that reads files or uses
+pydantic; everything downstream works on `dispatch.types` values.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from dispatch.errors import ConfigError
+from dispatch.types import ModelSpec, parse_model_id
+
+__all__ = (
+    "DEFAULT_CONFIG",
+    "Config",
+    "PriceMap",
+    "load_config",
+    "load_price_map",
+)
+
+DEFAULT_CONFIG = "default"
+"""Name accepted by `load_config` for the registry shipped with the package."""
+
+
+def _exact_decimal(value: object) -> object:
+    # YAML reads 0.2 as a float; go through its shortest repr so 0.2 stays 0.2.
+    return str(value) if isinstance(value, float) else value
+
+
+Money = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierConfig(_Strict):
+    """One tier: a name and the minimum expected quality a model needs to serve it."""
+
+    name: str = Field(min_length=1)
+    min_quality: float = Field(ge=0, le=1)
+
+
+class PriceConfig(_Strict):
+    """Explicit prices in USD per million tokens; they override the price map."""
+
+    input_per_mtok: Money
+    output_per_mtok: Money
+
+
+class ModelConfig(_Strict):
+    """One model as declared in YAML. Missing prices/limits come from the price map."""
+
+    id: str
+    tier: str
+    capabilities: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    price: PriceConfig | None = None
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    location: Literal["local", "remote"] = "remote"
+    latency_ms: int = Field(default=1000, gt=0)
+    base_url: str | None = None
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    price_key: str | None = None
+    """Key of this model in the price map, when it differs from the default guess."""
+
+    @model_validator(mode="after")
+    def _id_has_provider(self) -> ModelConfig:
+        parse_model_id(self.id)
+        return self
+
+
+class PricesConfig(_Strict):
+    """Where prices and context windows come from when the YAML does not give them."""
+
+    source: Literal["auto", "litellm", "none"] = "auto"
+    """``auto``: LiteLLM's map if the `litellm` package is installed, else YAML only."""
+    file: str | None = None
+    """A JSON file in LiteLLM's price-map format; relative to the config file."""
+
+
+class DefaultsConfig(_Strict):
+    """Defaults applied to hops that do not say otherwise."""
+
+    max_output_tokens: int = Field(default=1024, gt=0)
+    expected_input_tokens: int = Field(default=800, gt=0)
+    baseline_model: str | None = None
+    """Model the "always the largest model" counterfactual is priced at."""
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    version: Literal[1] = 1
+    capabilities: list[str] = Field(min_length=1)
+    tiers: list[TierConfig] = Field(min_length=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    prices: PricesConfig = PricesConfig()
+    defaults: DefaultsConfig = DefaultsConfig()
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Config:
+        tiers = [t.name for t in self.tiers]
+        if len(set(tiers)) != len(tiers):
+            raise _CrossRef("tiers", tiers, "unique tier names")
+        for i, (a, b) in enumerate(zip(self.tiers, self.tiers[1:], strict=False)):
+            if b.min_quality < a.min_quality:
+                raise _CrossRef(
+                    f"tiers[{i + 1}].min_quality",
+                    b.min_quality,
+                    f">= {a.min_quality} (tiers are ordered cheapest first)",
+                )
+        ids: set[str] = set()
+        for i, m in enumerate(self.models):
+            if m.id in ids:
+                raise _CrossRef(f"models[{i}].id", m.id, "a model id not used before")
+            ids.add(m.id)
+            if m.tier not in tiers:
+                raise _CrossRef(f"models[{i}].tier", m.tier, f"one of {', '.join(tiers)}")
+            for cap in m.capabilities:
+                if cap not in self.capabilities:
+                    raise _CrossRef(
+                        f"models[{i}].capabilities.{cap}",
+                        cap,
+                        f"one of the declared capabilities {', '.join(self.capabilities)}",
+                    )
+        base = self.defaults.baseline_model
+        if base is not None and base not in ids:
+            raise _CrossRef("defaults.baseline_model", base, "the id of a declared model")
+        return self
+
+
+class _CrossRef(ValueError):
+    def __init__(self, path: str, found: object, expected: str) -> None:
+        self.path, self.found, self.expected = path, found, expected
+        super().__init__(f"{path}: found {found!r}, expected {expected}")
+
+
+class PriceMap:
+    """LiteLLM's price map (or a file in its format): model key -> prices and limits."""
+
+    def __init__(self, entries: dict[str, dict[str, Any]], *, name: str) -> None:
+        self.entries = entries
+        self.name = name
+        """Shown as the price source of models priced from this map."""
+
+    def lookup(self, model: ModelConfig) -> dict[str, Any] | None:
+        """The map entry for `model`, trying `price_key` then provider conventions."""
+        provider, name = parse_model_id(model.id)
+        keys = [model.price_key] if model.price_key else []
+        keys += [name, f"{provider}/{name}"]
+        if provider == "google_genai":
+            keys.append(f"gemini/{name}")
+        for key in keys:
+            if key in self.entries:
+                return self.entries[key]
+        return None
+
+
+def load_price_map(source: PricesConfig, *, base: Path | None) -> PriceMap | None:
+    """Read the price map named by `source`, or None when there is none to read.
+
+    LiteLLM's map is read as a data file from the installed `litellm`
+    distribution; `litellm` itself is never imported (its import is slow and
+    fetches a fresh map over the network unless told otherwise).
+    """
+    if source.file is not None:
+        path = Path(source.file)
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return PriceMap(_read_json(path), name=path.name)
+    if source.source == "none":
+        return None
+    try:
+        dist = metadata.distribution("litellm")
+    except metadata.PackageNotFoundError:
+        if source.source == "litellm":
+            raise ConfigError(
+                "prices.source is 'litellm' but the litellm package is not installed",
+                path="prices.source",
+            ) from None
+        return None
+    path = Path(str(dist.locate_file("litellm/model_prices_and_context_window_backup.json")))
+    return PriceMap(_read_json(path), name=f"litellm {dist.version}")
+
+
+def _read_json(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read price map: {exc}", file=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("price map is not a JSON object", file=str(path))
+    return data
+
+
+def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[ModelSpec]]:
+    """Load and validate a config file; return it and its fully priced model specs.
+
+    Args:
+        source: a path to a YAML file, or ``"default"`` for the shipped registry.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or not a valid configuration.
+    """
+    if str(source) == DEFAULT_CONFIG:
+        text = resources.files("dispatch").joinpath("data/registry.yaml").read_text("utf-8")
+        label, base = "dispatch/data/registry.yaml", None
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config: {exc.strerror}", file=str(path)) from exc
+        label, base = str(path), path.parent
+    config = parse_config(text, label=label)
+    prices = load_price_map(config.prices, base=base)
+    return config, [_spec(m, i, prices, label) for i, m in enumerate(config.models)]
+
+
+def parse_config(text: str, *, label: str = "<config>") -> Config:
+    """Validate YAML text as a `Config`; errors name `label` and the path inside it."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=label) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            "the top level must be a mapping", file=label, found=raw, expected="a mapping"
+        )
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        ctx_err = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_err, _CrossRef):
+            raise ConfigError(
+                "invalid value", file=label, path=ctx_err.path,
+                found=ctx_err.found, expected=ctx_err.expected,
+            ) from None
+        loc = _format_loc(err["loc"])
+        raise ConfigError(
+            err["msg"], file=label, path=loc or None,
+            found=err.get("input"), expected=_expected(err),
+        ) from None
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _expected(err: Any) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if kind == "extra_forbidden":
+        return "no such field (check the spelling)"
+    if kind == "missing":
+        return "a value (the field is required)"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return str(err["msg"]).removeprefix("Input should be ")
+    return str(err["msg"]).removeprefix("Input should be ").removeprefix("Value error, ")
+
+
+def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelSpec:
+    entry = prices.lookup(m) if prices else None
+    source = "yaml"
+
+    def need(field: str, yaml_value: object, map_key: str, scale: int = 1) -> Any:
+        nonlocal source
+        if yaml_value is not None:
+            return yaml_value
+        if entry is not None and entry.get(map_key) is not None:
+            source = prices.name if prices else source
+            raw = entry[map_key]
+            return Decimal(str(raw)) * scale if scale != 1 else raw
+        where = f"not in the price map {prices.name!r}" if prices else "no price map"
+        raise ConfigError(
+            f"model {m.id!r} has no {field} ({where})",
+            file=label, path=f"models[{i}].{field}",
+            found=None, expected=f"an explicit {field} in the YAML",
+        )
+
+    price_in = m.price.input_per_mtok if m.price else None
+    price_out = m.price.output_per_mtok if m.price else None
+    return ModelSpec(
+        id=m.id,
+        tier=m.tier,
+        quality=dict(m.capabilities),
+        input_per_mtok=need("price.input_per_mtok", price_in, "input_cost_per_token", 10**6),
+        output_per_mtok=need("price.output_per_mtok", price_out, "output_cost_per_token", 10**6),
+        context_window=int(need("context_window", m.context_window, "max_input_tokens")),
+        max_output_tokens=int(need("max_output_tokens", m.max_output_tokens, "max_output_tokens")),
+        local=m.location == "local",
+        latency_ms=m.latency_ms,
+        base_url=m.base_url,
+        rpm=m.rpm,
+        tpm=m.tpm,
+        price_source=source,
+    )

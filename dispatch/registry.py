@@ -1,0 +1,118 @@
+"""The model registry: an immutable table of `ModelSpec`s, tiers and capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from dispatch.config import DEFAULT_CONFIG, Config, load_config
+from dispatch.errors import ConfigError
+from dispatch.types import ModelSpec
+
+__all__ = ("Registry",)
+
+
+class Registry:
+    """Models, ordered tiers with their quality bars, and capabilities.
+
+    Plain data: building chat models from specs is `dispatch._chat_models`' job.
+    """
+
+    def __init__(
+        self,
+        models: Iterable[ModelSpec],
+        *,
+        tiers: Sequence[tuple[str, float]],
+        capabilities: Sequence[str],
+        baseline_model: str | None = None,
+        max_output_tokens: int = 1024,
+        expected_input_tokens: int = 800,
+    ) -> None:
+        self._models = {m.id: m for m in models}
+        if not self._models:
+            raise ConfigError("a registry needs at least one model")
+        self.tiers: tuple[str, ...] = tuple(name for name, _ in tiers)
+        """Tier names, cheapest first."""
+        self._bars = dict(tiers)
+        self.capabilities: tuple[str, ...] = tuple(capabilities)
+        self.max_output_tokens = max_output_tokens
+        """Default output cap of a hop."""
+        self.expected_input_tokens = expected_input_tokens
+        """Default input size assumed when a hop's is unknown."""
+        for m in self._models.values():
+            if m.tier not in self._bars:
+                raise ConfigError(f"model {m.id!r} has unknown tier {m.tier!r}")
+        if baseline_model is not None and baseline_model not in self._models:
+            raise ConfigError(f"baseline model {baseline_model!r} is not registered")
+        self._baseline = baseline_model
+
+    @classmethod
+    def from_config(cls, source: str | Path = DEFAULT_CONFIG) -> Registry:
+        """Load a registry from a YAML file (or ``"default"``, the shipped one)."""
+        config, specs = load_config(source)
+        return cls.from_specs(config, specs)
+
+    @classmethod
+    def from_specs(cls, config: Config, specs: Iterable[ModelSpec]) -> Registry:
+        """Build from an already validated `Config` and its priced specs."""
+        return cls(
+            specs,
+            tiers=[(t.name, t.min_quality) for t in config.tiers],
+            capabilities=config.capabilities,
+            baseline_model=config.defaults.baseline_model,
+            max_output_tokens=config.defaults.max_output_tokens,
+            expected_input_tokens=config.defaults.expected_input_tokens,
+        )
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._models
+
+    def get(self, model_id: str) -> ModelSpec:
+        """The spec of `model_id`; `KeyError` names the known ids when absent."""
+        try:
+            return self._models[model_id]
+        except KeyError:
+            known = ", ".join(self._models)
+            raise KeyError(f"unknown model {model_id!r}; registered: {known}") from None
+
+    def bar(self, tier: str) -> float:
+        """Minimum expected quality a model needs to serve `tier`."""
+        return self._bars[tier]
+
+    def tier_rank(self, tier: str) -> int:
+        """Position of `tier` in the order, 0 for the cheapest."""
+        return self.tiers.index(tier)
+
+    def restrict(self, keep: Iterable[str]) -> Registry:
+        """A registry with only the models in `keep` (e.g. those with credentials)."""
+        ids = set(keep)
+        base = self._baseline if self._baseline in ids else None
+        return Registry(
+            [m for m in self if m.id in ids],
+            tiers=[(t, self._bars[t]) for t in self.tiers],
+            capabilities=self.capabilities,
+            baseline_model=base,
+            max_output_tokens=self.max_output_tokens,
+            expected_input_tokens=self.expected_input_tokens,
+        )
+
+    @property
+    def baseline(self) -> ModelSpec:
+        """The "always the largest model" counterfactual.
+
+        The configured `baseline_model`, else the dearest model of the top tier
+        that has models.
+        """
+        if self._baseline is not None:
+            return self._models[self._baseline]
+        for tier in reversed(self.tiers):
+            members = [m for m in self if m.tier == tier]
+            if members:
+                return max(members, key=lambda m: (m.output_per_mtok, m.input_per_mtok))
+        raise AssertionError("unreachable: a registry has models")
