@@ -133,7 +133,7 @@ class RulesRouter:
             score += 1
         hard = sorted({m.group(0).lower() for m in _HARD_WORDS.finditer(text)})
         if hard:
-            score += min(2, len(hard))
+            score += min(3, len(hard))
             why.append("hard: " + ", ".join(hard[:3]))
         if text.count("?") >= 3:
             score += 1

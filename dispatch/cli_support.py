@@ -1,0 +1,92 @@
+"""Helpers shared by the CLI and the `langgraph dev` graph factory: build a
+dispatcher for the environment, and summarise a run's hop records."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+
+from dispatch._chat_models import credentials_present
+from dispatch.config import DEFAULT_CONFIG
+from dispatch.errors import ConfigError
+from dispatch.node import Dispatcher
+from dispatch.registry import Registry
+from dispatch.types import HopRecord
+
+__all__ = ("Mode", "RunSummary", "dispatcher_from_env", "summarize")
+
+
+class Mode(str, Enum):
+    """How models are called."""
+
+    AUTO = "auto"
+    """Live when any provider's credentials are in the environment, else simulated."""
+    SIM = "sim"
+    """Always the offline simulator."""
+    LIVE = "live"
+    """Real models only; fails when no provider has credentials."""
+
+
+def dispatcher_from_env(
+    config: str | Path = DEFAULT_CONFIG,
+    mode: Mode = Mode.AUTO,
+    env: Mapping[str, str] | None = None,
+) -> Dispatcher:
+    """A dispatcher over `config`: simulated, or live on the models with credentials."""
+    env = os.environ if env is None else env
+    registry = Registry.from_config(config)
+    reachable = [m.id for m in registry if credentials_present(m, env)]
+    if mode is Mode.SIM or (mode is Mode.AUTO and not reachable):
+        return Dispatcher(registry, simulate=True)
+    if not reachable:
+        raise ConfigError(
+            "--mode live needs provider credentials: set OPENAI_API_KEY, "
+            "ANTHROPIC_API_KEY, GOOGLE_API_KEY, OPENAI_BASE_URL or OLLAMA_HOST"
+        )
+    return Dispatcher(registry.restrict(reachable), simulate=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSummary:
+    """Totals of one run."""
+
+    hops: int
+    total_cost_usd: Decimal
+    baseline_cost_usd: Decimal
+    baseline_model: str
+    input_tokens: int
+    output_tokens: int
+    failed: int
+    tiers: tuple[str, ...]
+    capabilities: tuple[str, ...]
+
+    @property
+    def saving_usd(self) -> Decimal:
+        """Baseline minus actual."""
+        return self.baseline_cost_usd - self.total_cost_usd
+
+    @property
+    def saving_ratio(self) -> float:
+        """Share of the baseline cost saved (0 when the baseline is free)."""
+        if not self.baseline_cost_usd:
+            return 0.0
+        return float(self.saving_usd / self.baseline_cost_usd)
+
+
+def summarize(records: Sequence[HopRecord], registry: Registry) -> RunSummary:
+    """Totals over `records`; the baseline prices the same tokens on the largest model."""
+    return RunSummary(
+        hops=len(records),
+        total_cost_usd=sum((r.cost_usd for r in records), Decimal(0)),
+        baseline_cost_usd=sum((r.baseline_cost_usd for r in records), Decimal(0)),
+        baseline_model=registry.baseline.id,
+        input_tokens=sum(r.input_tokens for r in records),
+        output_tokens=sum(r.output_tokens for r in records),
+        failed=sum(r.error is not None for r in records),
+        tiers=tuple(t for t in registry.tiers if any(r.tier == t for r in records)),
+        capabilities=tuple(sorted({r.capability for r in records})),
+    )

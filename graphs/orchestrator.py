@@ -1,0 +1,229 @@
+"""Orchestrator/workers: plan -> fan out ready sub-tasks with `Send` -> specialists
+-> join -> (next ready sub-tasks ...) -> synthesize.
+
+Every model call of every specialist is a routed hop; hop records and pins flow
+into the state through the `DispatchState` reducers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
+import networkx as nx
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer, Send
+from typing_extensions import NotRequired, TypedDict
+
+from dispatch import ConfigError, Dispatcher, DispatchState, Hop, PinState, Specialist
+from dispatch.agents import default_specialists
+
+__all__ = (
+    "Task",
+    "TaskResult",
+    "WorkflowState",
+    "build_orchestrator",
+    "make_graph",
+    "plan_tasks",
+)
+
+
+class Task(TypedDict):
+    """One sub-task of a plan."""
+
+    id: str
+    prompt: str
+    specialist: NotRequired[str]
+    """Specialist name; when absent the router's capability picks one."""
+    tier: NotRequired[str]
+    """Tier hint for the specialist's hops."""
+    depends_on: NotRequired[list[str]]
+    """Ids whose results this task needs; it runs after them."""
+    max_output_tokens: NotRequired[int]
+    """Declared output length of the task's hops."""
+
+
+class TaskResult(TypedDict):
+    """What a sub-task produced."""
+
+    id: str
+    specialist: str
+    output: str
+    ok: bool
+    error: str | None
+
+
+def merge_results(
+    left: Mapping[str, TaskResult] | None, right: Mapping[str, TaskResult] | None
+) -> dict[str, TaskResult]:
+    """Reducer: results of parallel branches are merged by task id."""
+    return {**(left or {}), **(right or {})}
+
+
+class WorkflowState(DispatchState):
+    """State of one orchestrated workflow."""
+
+    request: str
+    tasks: list[Task]
+    results: Annotated[dict[str, TaskResult], merge_results]
+    answer: str
+
+
+class _WorkerInput(TypedDict):
+    task: Task
+    context: str
+    pins: PinState
+
+
+_SPLIT = re.compile(r"(?:\n\s*(?:[-*]|\d+[.)])\s+)|(?<=[.?!])\s+(?=[A-Z])")
+
+
+def plan_tasks(
+    request: str,
+    tasks: Sequence[Task] | None,
+    dispatcher: Dispatcher,
+    specialists: Mapping[str, Specialist],
+) -> list[Task]:
+    """Validate a given plan, or decompose `request` into one task per sentence/bullet.
+
+    Each task gets a specialist: the plan's, or the one whose capability the
+    router decides for the task's text.
+
+    Raises:
+        ConfigError: duplicate ids, unknown specialists or dependencies, cycles.
+    """
+    if tasks:
+        planned = [Task(**t) for t in tasks]  # type: ignore[typeddict-item]
+    else:
+        parts = [p.strip(" -*\n") for p in _SPLIT.split(request) if p.strip(" -*\n")]
+        planned = [Task(id=f"t{i + 1}", prompt=p) for i, p in enumerate(parts)]
+    if not planned:
+        raise ConfigError("the request is empty and no plan was given", path="request")
+    by_capability = {s.capability: name for name, s in specialists.items()}
+    ids = [t["id"] for t in planned]
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    for i, task in enumerate(planned):
+        where = f"tasks[{i}]"
+        if ids.count(task["id"]) > 1:
+            raise ConfigError("duplicate task id", path=f"{where}.id", found=task["id"],
+                              expected="ids unique within the plan")
+        if "specialist" not in task:
+            decision = dispatcher.router.decide(Hop(specialist="plan", prompt=task["prompt"]))
+            task["specialist"] = by_capability.get(decision.capability, "general")
+        if task["specialist"] not in specialists:
+            raise ConfigError("unknown specialist", path=f"{where}.specialist",
+                              found=task["specialist"], expected=f"one of {sorted(specialists)}")
+        graph.add_node(task["id"])
+        for dep in task.get("depends_on", []):
+            if dep not in ids:
+                raise ConfigError("unknown dependency", path=f"{where}.depends_on",
+                                  found=dep, expected=f"one of {ids}")
+            graph.add_edge(dep, task["id"])
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        raise ConfigError("the plan has a dependency cycle", path="tasks",
+                          found=[e[0] for e in cycle], expected="a DAG")
+    return planned
+
+
+def build_orchestrator(
+    dispatcher: Dispatcher,
+    specialists: Mapping[str, Specialist] | None = None,
+    *,
+    checkpointer: Checkpointer = None,
+    synthesizer: str = "general",
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The orchestrator graph over `specialists` (default: the four built-in ones).
+
+    Invoke with ``{"request": ..., "tasks": [...]}`` (``tasks`` optional).
+    """
+    specialists = dict(specialists or default_specialists())
+    if synthesizer not in specialists:
+        raise ConfigError("unknown synthesizer specialist", found=synthesizer,
+                          expected=f"one of {sorted(specialists)}")
+
+    def plan(state: WorkflowState) -> dict[str, Any]:
+        return {"tasks": plan_tasks(state.get("request", ""), state.get("tasks"),
+                                    dispatcher, specialists)}
+
+    def fan_out(state: WorkflowState) -> list[Send] | str:
+        done = state.get("results", {})
+        ready = [
+            t for t in state["tasks"]
+            if t["id"] not in done and all(d in done for d in t.get("depends_on", []))
+        ]
+        if not ready:
+            return "synthesize"
+        return [
+            Send(t["specialist"], _WorkerInput(task=t, context=_context(t, done),
+                                               pins=state.get("pins", {})))
+            for t in ready
+        ]
+
+    def worker(specialist: Specialist) -> Any:
+        async def run(payload: _WorkerInput) -> dict[str, Any]:
+            task = payload["task"]
+            prompt = task["prompt"] + payload["context"]
+            result = await dispatcher.arun_specialist(
+                specialist, [HumanMessage(prompt)], step=task["id"],
+                pins=payload["pins"], tier_hint=task.get("tier"),
+                max_output_tokens=task.get("max_output_tokens"),
+            )
+            outcome = TaskResult(id=task["id"], specialist=specialist.name,
+                                 output=result.answer, ok=result.error is None,
+                                 error=result.error)
+            return {"results": {task["id"]: outcome}, **result.state_update()}
+
+        run.__name__ = specialist.name
+        return run
+
+    async def synthesize(state: WorkflowState) -> dict[str, Any]:
+        findings = "\n".join(
+            f"- {r['id']} ({r['specialist']}): {r['output'] if r['ok'] else 'FAILED: ' + str(r['error'])}"
+            for r in state.get("results", {}).values()
+        )
+        prompt = f"Combine these findings into one answer to: {state['request']}\n{findings}"
+        run = await dispatcher.arun_specialist(
+            specialists[synthesizer], [HumanMessage(prompt)], step="synthesize",
+            pins=state.get("pins", {}),
+        )
+        answer = run.answer if run.error is None else f"[synthesis failed: {run.error}]"
+        return {"answer": answer, **run.state_update()}
+
+    builder = StateGraph(WorkflowState)
+    builder.add_node("plan", plan)
+    for name, specialist in specialists.items():
+        builder.add_node(name, worker(specialist))
+        builder.add_edge(name, "join")
+    builder.add_node("join", lambda state: {})
+    builder.add_node("synthesize", synthesize)
+    builder.add_edge(START, "plan")
+    targets = [*specialists, "synthesize"]
+    builder.add_conditional_edges("plan", fan_out, targets)
+    builder.add_conditional_edges("join", fan_out, targets)
+    builder.add_edge("synthesize", END)
+    return builder.compile(checkpointer=checkpointer, name="orchestrator")
+
+
+def _context(task: Task, done: Mapping[str, TaskResult]) -> str:
+    deps = [done[d] for d in task.get("depends_on", [])]
+    if not deps:
+        return ""
+    lines = [f"[{d['id']}] {d['output'] if d['ok'] else 'failed: ' + str(d['error'])}"
+             for d in deps]
+    return "\n\nResults you can use:\n" + "\n".join(lines)
+
+
+def make_graph(config: RunnableConfig | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Graph factory for ``langgraph dev`` (see ``langgraph.json``).
+
+    Runs real models for the providers whose credentials are in the
+    environment, and the simulator when there are none.
+    """
+    from dispatch.cli_support import dispatcher_from_env  # noqa: PLC0415
+
+    return build_orchestrator(dispatcher_from_env())
