@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
+from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("analysis_specialist", "calculate", "evaluate", "statistics_tool", "summarize")
 
@@ -133,6 +134,7 @@ def calculate() -> BaseTool:
         description="Evaluate an arithmetic expression exactly as written.",
         args_schema=_CalcArgs,
         handle_tool_error=True,
+        handle_validation_error=invalid_arguments,
     )
 
 
@@ -144,6 +146,7 @@ def statistics_tool() -> BaseTool:
         description="Descriptive statistics (mean, median, stdev, ...) of a list of numbers.",
         args_schema=_StatsArgs,
         handle_tool_error=True,
+        handle_validation_error=invalid_arguments,
     )
 
 

@@ -12,6 +12,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
+from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("coding_specialist", "run_python")
 
@@ -78,6 +79,7 @@ def run_python(*, timeout: float = 5.0, memory_mb: int = 512) -> BaseTool:
         ),
         args_schema=_PythonArgs,
         handle_tool_error=True,
+        handle_validation_error=invalid_arguments,
     )
 
 

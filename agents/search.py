@@ -10,6 +10,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
+from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("DEMO_CORPUS", "DocumentIndex", "search_specialist", "search_tool")
 
@@ -100,6 +101,7 @@ def search_tool(folder: Path = DEMO_CORPUS) -> BaseTool:
         description="Search the local document folder; returns the best matching passages.",
         args_schema=_SearchArgs,
         handle_tool_error=True,
+        handle_validation_error=invalid_arguments,
     )
 
 

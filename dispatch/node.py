@@ -8,7 +8,7 @@ Steps 1–2 (`Dispatcher.plan`) and 5–6 (`_settle`) are synchronous and pure o
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolCall,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
 
 from dispatch._chat_models import build_chat_model, output_cap_kwargs
@@ -237,6 +238,53 @@ class Dispatcher:
             raise self._failed(hop, choice, exc, started) from exc
         return self._settle(hop, choice, _as_ai(reply), messages, started)
 
+    def _specialist_steps(
+        self,
+        specialist: Specialist,
+        messages: Sequence[BaseMessage],
+        *,
+        step: str,
+        pins: PinState | None,
+        tier_hint: str | None,
+        max_output_tokens: int | None,
+    ) -> Generator[_ModelStep | _ToolStep, HopResult | HopFailed | ToolMessage, SpecialistRun]:
+        """The specialist loop without I/O: yields each model or tool call to make
+        and receives its outcome; `run_specialist`/`arun_specialist` drive it."""
+        run = SpecialistRun()
+        pins = dict(pins or {})
+        convo: list[BaseMessage] = [SystemMessage(specialist.prompt), *messages]
+        for round_ in range(specialist.max_tool_rounds + 1):
+            last_round = round_ == specialist.max_tool_rounds
+            hop = Hop(
+                specialist=specialist.name,
+                prompt=_routing_text(convo),
+                step=step if round_ == 0 else f"{step}+tool{round_}",
+                capability_hint=specialist.capability,
+                tier_hint=tier_hint,
+                after_tool=round_ > 0,
+                max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
+            )
+            pin = pin_from_dict(pins[specialist.name]) if specialist.name in pins else None
+            tools = None if last_round else (specialist.tools or None)
+            outcome = yield _ModelStep(hop=hop, messages=list(convo), pin=pin, tools=tools)
+            if isinstance(outcome, HopFailed):
+                run.records.append(outcome.record)  # type: ignore[arg-type]
+                run.error = str(outcome)
+                break
+            assert isinstance(outcome, HopResult)
+            run.records.append(outcome.record)
+            pins[specialist.name] = run.pins[specialist.name] = pin_to_dict(outcome.pin)
+            convo.append(outcome.message)
+            run.messages.append(outcome.message)
+            if not outcome.message.tool_calls:
+                break
+            for call in outcome.message.tool_calls:
+                reply = yield _ToolStep(tool=_tool_for(specialist, call["name"]), call=call)
+                assert isinstance(reply, ToolMessage)
+                convo.append(reply)
+                run.messages.append(reply)
+        return run
+
     async def arun_specialist(
         self,
         specialist: Specialist,
@@ -251,63 +299,87 @@ class Dispatcher:
 
         A failing model call ends the run with `SpecialistRun.error` set and the
         failed hop recorded; it does not raise, so parallel branches keep their
-        results.
+        results. A failing tool becomes an error `ToolMessage` the model sees.
         """
-        run = SpecialistRun()
-        pins = dict(pins or {})
-        convo: list[BaseMessage] = [SystemMessage(specialist.prompt), *messages]
-        tools = {t.name: t for t in specialist.tools}
-        for round_ in range(specialist.max_tool_rounds + 1):
-            last_round = round_ == specialist.max_tool_rounds
-            hop = Hop(
-                specialist=specialist.name,
-                prompt=_routing_text(convo),
-                step=step if round_ == 0 else f"{step}+tool{round_}",
-                capability_hint=specialist.capability,
-                tier_hint=tier_hint,
-                after_tool=round_ > 0,
-                max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
-            )
-            pin = pin_from_dict(pins[specialist.name]) if specialist.name in pins else None
-            try:
-                result = await self.acall(
-                    hop, convo, pin=pin, tools=None if last_round else specialist.tools or None
-                )
-            except HopFailed as failed:
-                run.records.append(failed.record)  # type: ignore[arg-type]
-                run.error = str(failed)
-                break
-            run.records.append(result.record)
-            pins[specialist.name] = run.pins[specialist.name] = pin_to_dict(result.pin)
-            convo.append(result.message)
-            run.messages.append(result.message)
-            if not result.message.tool_calls:
-                break
-            for call in result.message.tool_calls:
-                reply = await _run_tool(tools, call)
-                convo.append(reply)
-                run.messages.append(reply)
-        return run
+        steps = self._specialist_steps(
+            specialist, messages, step=step, pins=pins, tier_hint=tier_hint,
+            max_output_tokens=max_output_tokens,
+        )
+        outcome: HopResult | HopFailed | ToolMessage | None = None
+        try:
+            while True:
+                action = steps.send(outcome)  # type: ignore[arg-type]
+                if isinstance(action, _ModelStep):
+                    try:
+                        outcome = await self.acall(
+                            action.hop, action.messages, pin=action.pin, tools=action.tools
+                        )
+                    except HopFailed as failed:
+                        outcome = failed
+                else:
+                    outcome = await _arun_tool(action)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
-    def node(self, specialist: Specialist) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+    def run_specialist(
+        self,
+        specialist: Specialist,
+        messages: Sequence[BaseMessage],
+        *,
+        step: str = "",
+        pins: PinState | None = None,
+        tier_hint: str | None = None,
+        max_output_tokens: int | None = None,
+    ) -> SpecialistRun:
+        """Synchronous twin of `arun_specialist`."""
+        steps = self._specialist_steps(
+            specialist, messages, step=step, pins=pins, tier_hint=tier_hint,
+            max_output_tokens=max_output_tokens,
+        )
+        outcome: HopResult | HopFailed | ToolMessage | None = None
+        try:
+            while True:
+                action = steps.send(outcome)  # type: ignore[arg-type]
+                if isinstance(action, _ModelStep):
+                    try:
+                        outcome = self.call(
+                            action.hop, action.messages, pin=action.pin, tools=action.tools
+                        )
+                    except HopFailed as failed:
+                        outcome = failed
+                else:
+                    outcome = _run_tool(action)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def node(self, specialist: Specialist) -> RunnableLambda[Mapping[str, Any], dict[str, Any]]:
         """A LangGraph node running `specialist` on ``state["messages"]``.
 
-        The state needs ``messages`` plus the `DispatchState` channels. A failed
-        hop is recorded and reported as an AI message saying the specialist
-        failed, so the graph keeps every other branch's result.
+        The state needs ``messages`` plus the `DispatchState` channels. Works in
+        sync (``invoke``) and async (``ainvoke``) graphs. A failed hop is recorded
+        and reported as an AI message saying the specialist failed, so the graph
+        keeps every other branch's result.
         """
 
-        async def routed(state: Mapping[str, Any]) -> dict[str, Any]:
-            run = await self.arun_specialist(
-                specialist, state.get("messages", []), pins=state.get("pins"), step=specialist.name
-            )
+        def update(run: SpecialistRun) -> dict[str, Any]:
             new = list(run.messages)
             if run.error is not None:
                 new.append(AIMessage(content=f"[{specialist.name} failed: {run.error}]"))
             return {"messages": new, **run.state_update()}
 
-        routed.__name__ = specialist.name
-        return routed
+        def routed(state: Mapping[str, Any]) -> dict[str, Any]:
+            return update(self.run_specialist(
+                specialist, state.get("messages", []), pins=state.get("pins"),
+                step=specialist.name,
+            ))
+
+        async def arouted(state: Mapping[str, Any]) -> dict[str, Any]:
+            return update(await self.arun_specialist(
+                specialist, state.get("messages", []), pins=state.get("pins"),
+                step=specialist.name,
+            ))
+
+        return RunnableLambda(routed, afunc=arouted, name=specialist.name)
 
     def chat_model(self, specialist: str = "general", *, capability: str | None = None) -> BaseChatModel:
         """A `RoutedChatModel`: a drop-in ``model=`` whose every call is a routed hop."""
@@ -318,7 +390,7 @@ class Dispatcher:
 
 def routed_node(
     dispatcher: Dispatcher, specialist: Specialist
-) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+) -> RunnableLambda[Mapping[str, Any], dict[str, Any]]:
     """Same as ``dispatcher.node(specialist)``."""
     return dispatcher.node(specialist)
 
@@ -356,22 +428,52 @@ def _as_ai(reply: BaseMessage) -> AIMessage:
     return reply
 
 
-async def _run_tool(tools: Mapping[str, BaseTool], call: Any) -> ToolMessage:
-    tool = tools.get(call["name"])
-    if tool is None:
-        known = ", ".join(tools) or "none"
-        return ToolMessage(
-            content=f"error: unknown tool {call['name']!r} (tools: {known})",
-            tool_call_id=call["id"], status="error",
-        )
-    try:
-        out = await tool.ainvoke(call)
-    except Exception as exc:  # a tool must never crash the graph
-        return ToolMessage(
-            content=f"error: {call['name']} failed: {type(exc).__name__}: {exc}",
-            tool_call_id=call["id"], status="error",
-        )
+@dataclass(frozen=True, slots=True)
+class _ModelStep:
+    hop: Hop
+    messages: list[BaseMessage]
+    pin: Pin | None
+    tools: Sequence[BaseTool] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolStep:
+    tool: BaseTool | str
+    """The tool, or an error text when the model named an unknown tool."""
+    call: ToolCall
+
+
+def _tool_for(specialist: Specialist, name: str) -> BaseTool | str:
+    for t in specialist.tools:
+        if t.name == name:
+            return t
+    known = ", ".join(t.name for t in specialist.tools) or "none"
+    return f"error: unknown tool {name!r} (tools: {known})"
+
+
+def _tool_message(step: _ToolStep, out: Any) -> ToolMessage:
     if isinstance(out, ToolMessage):
         return out
-    return ToolMessage(content=str(out), tool_call_id=call["id"])
+    return ToolMessage(content=str(out), tool_call_id=step.call["id"] or "")
 
+
+def _tool_error(step: _ToolStep, text: str) -> ToolMessage:
+    return ToolMessage(content=text, tool_call_id=step.call["id"] or "", status="error")
+
+
+def _run_tool(step: _ToolStep) -> ToolMessage:
+    if isinstance(step.tool, str):
+        return _tool_error(step, step.tool)
+    try:
+        return _tool_message(step, step.tool.invoke(step.call))
+    except Exception as exc:  # a tool must never crash the graph
+        return _tool_error(step, f"error: {step.call['name']} failed: {type(exc).__name__}: {exc}")
+
+
+async def _arun_tool(step: _ToolStep) -> ToolMessage:
+    if isinstance(step.tool, str):
+        return _tool_error(step, step.tool)
+    try:
+        return _tool_message(step, await step.tool.ainvoke(step.call))
+    except Exception as exc:  # a tool must never crash the graph
+        return _tool_error(step, f"error: {step.call['name']} failed: {type(exc).__name__}: {exc}")

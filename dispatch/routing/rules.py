@@ -70,7 +70,7 @@ class RulesRouter:
         capabilities: the capabilities the registry serves; a signal for one it
             does not serve falls back to ``general`` (or the first capability).
         long_prompt_tokens: prompts longer than this go up one tier.
-        very_long_prompt_tokens: prompts longer than this go up two tiers.
+        very_long_prompt_tokens: prompts longer than this go to the top tier.
     """
 
     def __init__(
@@ -128,7 +128,7 @@ class RulesRouter:
         tokens = estimate_tokens(text)
         score, why = 0, [f"~{tokens} tokens"]
         if tokens > self.very_long_prompt_tokens:
-            score += 2
+            score += 3
         elif tokens > self.long_prompt_tokens:
             score += 1
         hard = sorted({m.group(0).lower() for m in _HARD_WORDS.finditer(text)})

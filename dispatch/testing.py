@@ -1,0 +1,104 @@
+"""Test doubles for graph-dispatch users and for the project's own tests.
+
+No network, no key: `FakeChatModel` replays scripted replies (or raises), and
+`fake_factory` hands a dispatcher the fakes to use per model id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from dispatch.sim import SimChatModel
+from dispatch.types import ModelSpec
+
+__all__ = ("FakeChatModel", "fake_factory")
+
+
+class FakeChatModel(BaseChatModel):
+    """Replays `replies` in order (cycling the last); an `Exception` item is raised.
+
+    Each reply reports ``usage_metadata`` of `input_tokens`/`output_tokens`
+    unless `report_usage` is False (to exercise estimates). Every request is kept
+    in `requests`, and the tools bound to it in `bound_tools`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    replies: list[Any] = Field(default_factory=lambda: [AIMessage(content="ok")])
+    """`AIMessage`s to reply with, or `Exception`s to raise, in order."""
+    input_tokens: int = 100
+    output_tokens: int = 20
+    report_usage: bool = True
+    name_: str = "fake"
+    requests: list[list[BaseMessage]] = Field(default_factory=list)
+    bound_tools: list[Any] = Field(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _next: int = PrivateAttr(default=0)
+
+    @property
+    def _llm_type(self) -> str:
+        return "dispatch-fake"
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Record the tools and bind them like a provider model would."""
+        self.bound_tools = list(tools)
+        return self.bind(tools=list(tools), **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            self.requests.append(list(messages))
+            item = self.replies[min(self._next, len(self.replies) - 1)]
+            self._next += 1
+        if isinstance(item, Exception):
+            raise item
+        reply = item.model_copy(deep=True)
+        if self.report_usage:
+            reply.usage_metadata = {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "total_tokens": self.input_tokens + self.output_tokens,
+            }
+        reply.response_metadata = {"model_name": self.name_}
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def fake_factory(
+    models: Mapping[str, BaseChatModel] | None = None,
+    *,
+    default: Callable[[ModelSpec], BaseChatModel] | None = None,
+) -> Callable[[ModelSpec], BaseChatModel]:
+    """A `Dispatcher(model_factory=...)` serving `models` by id.
+
+    Ids not in `models` get `default(spec)`, or a `SimChatModel` when no default.
+    """
+    table = dict(models or {})
+
+    def build(spec: ModelSpec) -> BaseChatModel:
+        if spec.id in table:
+            return table[spec.id]
+        return default(spec) if default else SimChatModel(model=spec.id)
+
+    return build
+

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import dispatch._chat_models
+from dispatch import Registry
+
+# No test may build a real provider model (no network, no key).
+dispatch._chat_models.ALLOW_PROVIDER_MODELS = False
+
+SMALL_REGISTRY = textwrap.dedent(
+    """
+    version: 1
+    capabilities: [coding, search, analysis, general]
+    tiers:
+      - {name: small, min_quality: 0.5}
+      - {name: medium, min_quality: 0.7}
+      - {name: large, min_quality: 0.85}
+    prices: {source: none}
+    defaults: {baseline_model: big:model}
+    models:
+      - id: tiny:model
+        tier: small
+        price: {input_per_mtok: 0.1, output_per_mtok: 0.4}
+        context_window: 8000
+        max_output_tokens: 2000
+        latency_ms: 100
+        capabilities: {general: 0.6, search: 0.6, analysis: 0.55, coding: 0.5}
+      - id: mid:model
+        tier: medium
+        price: {input_per_mtok: 1, output_per_mtok: 4}
+        context_window: 100000
+        max_output_tokens: 8000
+        latency_ms: 300
+        capabilities: {general: 0.8, search: 0.75, analysis: 0.75, coding: 0.78}
+      - id: big:model
+        tier: large
+        price: {input_per_mtok: 5, output_per_mtok: 25}
+        context_window: 200000
+        max_output_tokens: 32000
+        latency_ms: 900
+        capabilities: {general: 0.9, search: 0.88, analysis: 0.9, coding: 0.93}
+    """
+)
+
+
+def registry_from_text(text: str) -> Registry:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "registry.yaml"
+        path.write_text(text)
+        return Registry.from_config(path)
+
+
+@pytest.fixture
+def registry_file(tmp_path: Path) -> Path:
+    path = tmp_path / "registry.yaml"
+    path.write_text(SMALL_REGISTRY)
+    return path
+
+
+@pytest.fixture
+def registry(registry_file: Path) -> Registry:
+    return Registry.from_config(registry_file)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,85 @@
+"""A graph the user writes: `Dispatcher.node` in a plain StateGraph, with a checkpointer."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import START, MessagesState, StateGraph
+
+from dispatch import Dispatcher, DispatchState, Registry, Specialist, hop_records
+from dispatch.testing import FakeChatModel, fake_factory
+
+WRITER = Specialist(name="writer", capability="general", prompt="Be brief.")
+
+
+class State(MessagesState, DispatchState):
+    pass
+
+
+def build(registry: Registry, fakes: dict[str, FakeChatModel], checkpointer: Any = None) -> Any:
+    dispatcher = Dispatcher(registry, model_factory=fake_factory(fakes))
+    builder = StateGraph(State)
+    builder.add_node("writer", dispatcher.node(WRITER))
+    builder.add_edge(START, "writer")
+    return builder.compile(checkpointer=checkpointer)
+
+
+def test_each_hop_appends_a_record_through_the_reducer(registry: Registry) -> None:
+    tiny = FakeChatModel(replies=[AIMessage(content="hello")], input_tokens=1000, output_tokens=500)
+    graph = build(registry, {"tiny:model": tiny})
+    state = asyncio.run(graph.ainvoke({"messages": [HumanMessage("Say hello")]}))
+    (record,) = hop_records(state)
+    assert (record.specialist, record.model, record.tier, record.pinned) == (
+        "writer", "tiny:model", "small", False,
+    )
+    assert (record.input_tokens, record.output_tokens) == (1000, 500)
+    assert str(record.cost_usd) == "0.0003"
+    assert str(record.baseline_cost_usd) == "0.0175"
+    assert state["messages"][-1].text == "hello"
+    assert state["pins"]["writer"]["model"] == "tiny:model"
+    # the system prompt reached the model, the router's hint came from the specialist
+    assert tiny.requests[0][0].text == "Be brief."
+
+
+def test_pins_survive_a_process_restart_with_the_sqlite_checkpointer(
+    registry: Registry, tmp_path: Path
+) -> None:
+    db = tmp_path / "checkpoints.sqlite"
+    config = {"configurable": {"thread_id": "conversation-1"}}
+    with sqlite3.connect(db, check_same_thread=False) as conn:
+        graph = build(registry, {}, SqliteSaver(conn))
+        first = graph.invoke({"messages": [HumanMessage("Say hello")]}, config)
+    assert hop_records(first)[0].model == "tiny:model"
+
+    # A new process: new dispatcher, new graph, same file and thread. The second turn
+    # is hard enough for the large tier... but first, an easy one reuses the pin.
+    with sqlite3.connect(db, check_same_thread=False) as conn:
+        graph = build(registry, {}, SqliteSaver(conn))
+        second = graph.invoke({"messages": [HumanMessage("Say hi again")]}, config)
+        third = graph.invoke(
+            {"messages": [HumanMessage(
+                "Design a distributed cache step by step, edge cases and trade-offs.")]},
+            config,
+        )
+    records = hop_records(third)
+    assert [r.model for r in records] == ["tiny:model", "tiny:model", "big:model"]
+    assert [r.pinned for r in records] == [False, True, False]
+    assert records[2].repinned_from == "tiny:model"
+    assert hop_records(second)[1].pinned
+    assert third["pins"]["writer"]["model"] == "big:model"
+
+
+def test_a_failing_model_is_recorded_and_reported_not_raised(registry: Registry) -> None:
+    broken = FakeChatModel(replies=[RuntimeError("provider down")])
+    graph = build(registry, {"tiny:model": broken})
+    state = asyncio.run(graph.ainvoke({"messages": [HumanMessage("Say hello")]}))
+    (record,) = hop_records(state)
+    assert record.error == "RuntimeError: provider down"
+    assert record.cost_usd == 0
+    assert "writer failed" in state["messages"][-1].text
+    assert "writer" not in state.get("pins", {})

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.tools import ToolException
+
+from dispatch.agents import calculate, run_python, search_tool, statistics_tool
+from dispatch.agents.analysis import evaluate, summarize
+from dispatch.agents.coding import execute_python
+from dispatch.agents.search import DocumentIndex
+
+
+def test_run_python_returns_stdout() -> None:
+    assert run_python().invoke({"code": "print(sum(range(10)))"}).strip() == "45"
+
+
+def test_run_python_reports_a_failing_program_without_raising() -> None:
+    out = run_python().invoke({"code": "raise SystemExit('boom')"})
+    assert out.startswith("exit status 1")
+    assert "boom" in out
+
+
+def test_run_python_times_out_with_a_clear_message() -> None:
+    out = run_python(timeout=1).invoke({"code": "while True: pass"})
+    assert "timed out after 1 s" in out
+
+
+def test_run_python_memory_limit_stops_a_hog() -> None:
+    out = execute_python("x = bytearray(2_000_000_000)\nprint('allocated')", memory_mb=256)
+    assert "MemoryError" in out
+    assert "allocated" not in out
+
+
+def test_run_python_runs_isolated_in_an_empty_directory() -> None:
+    out = execute_python("import os; print(os.listdir('.'))")
+    assert out.strip() == "[]"
+
+
+def test_run_python_rejects_empty_and_oversized_code() -> None:
+    with pytest.raises(ToolException, match="empty"):
+        execute_python("   ")
+    with pytest.raises(ToolException, match="limit is 20000"):
+        execute_python("x" * 20_001)
+    # Through the tool, bad input becomes an error message, never an exception.
+    assert "empty" in run_python().invoke({"code": ""})
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [("(310 - 182) / 182 * 100", 70.32967032967034), ("2^10", 1024), ("sqrt(16) + pi*0", 4),
+     ("-3 + +2", -1), ("max(1, 5, 3)", 5), ("7 // 2 + 7 % 2", 4)],
+)
+def test_calculate_evaluates_arithmetic(expression: str, value: float) -> None:
+    assert evaluate(expression) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [("__import__('os').system('true')", "not allowed"), ("1/0", "division by zero"),
+     ("9**9**9", "exceeds 1000"), ("2 +", "not arithmetic"), ("", "empty"),
+     ("x + 1", "not allowed"), ("1" * 600, "longer than 500")],
+)
+def test_calculate_rejects_bad_input_clearly(expression: str, message: str) -> None:
+    with pytest.raises(ToolException, match=message):
+        evaluate(expression)
+    assert message in calculate().invoke({"expression": expression})
+
+
+def test_statistics_summary_and_single_measures() -> None:
+    assert summarize([1, 2, 3, 4], "mean") == "mean = 2.5"
+    out = summarize([182, 190, 175, 240, 310, 295, 188])
+    assert out.startswith("n = 7; mean = 225.714")
+    assert "median = 190" in out
+    assert summarize([5.0]) == "n = 1; mean = 5; median = 5; min = 5; max = 5; sum = 5"
+
+
+def test_statistics_rejects_bad_input_clearly() -> None:
+    with pytest.raises(ToolException, match="empty"):
+        summarize([])
+    with pytest.raises(ToolException, match="at least 2"):
+        summarize([1.0], "stdev")
+    with pytest.raises(ToolException, match="finite"):
+        summarize([1.0, float("nan")])
+    out = statistics_tool().invoke({"values": "abc"})
+    assert out.startswith("error: invalid arguments: values: Input should be a valid list")
+
+
+def test_search_finds_the_slo_in_the_demo_corpus() -> None:
+    out = search_tool().invoke({"query": "checkout latency SLO p95"})
+    assert out.startswith("[checkout-runbook.md]")
+    assert "250 ms" in out
+
+
+def test_search_bad_input_and_missing_folder(tmp_path: Path) -> None:
+    assert "empty" in search_tool().invoke({"query": "  "})
+    assert "between 1 and 20" in search_tool().invoke({"query": "slo", "k": 0})
+    assert "does not exist" in search_tool(tmp_path / "nope").invoke({"query": "x"})
+    assert "no .md/.txt/.rst files" in search_tool(tmp_path).invoke({"query": "x"})
+    assert DocumentIndex(tmp_path).folder == tmp_path
+
+
+def test_search_with_no_match_says_so(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("apples and pears")
+    assert "no document" in search_tool(tmp_path).invoke({"query": "zebra"})
