@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Piped output gets a fixed width wide enough for the hop table (rich assumes 80).
-_out = Console(width=None if sys.stdout.isatty() else 130)
+_out = Console(width=None if sys.stdout.isatty() else 160)
 _err = Console(stderr=True)
 
 ConfigOpt = Annotated[
@@ -59,9 +59,14 @@ def demo(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run the orchestrator on the built-in multi-part request (offline without keys)."""
-    from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST  # noqa: PLC0415
+    from dispatch.graphs import (  # noqa: PLC0415
+        DEMO_PLAN,
+        DEMO_REQUEST,
+        DEMO_SYNTHESIS_TIER,
+    )
 
-    _run(DEMO_REQUEST, list(DEMO_PLAN), json_=json_, mode=mode, config=config)
+    _run(DEMO_REQUEST, list(DEMO_PLAN), json_=json_, mode=mode, config=config,
+         synthesis_tier=DEMO_SYNTHESIS_TIER)
 
 
 @app.command()
@@ -87,13 +92,19 @@ def run(
 
 
 def _run(
-    request: str, tasks: list[Any] | None, *, json_: bool, mode: Mode, config: str
+    request: str,
+    tasks: list[Any] | None,
+    *,
+    json_: bool,
+    mode: Mode,
+    config: str,
+    synthesis_tier: str | None = None,
 ) -> None:
     from dispatch.graphs import build_orchestrator  # noqa: PLC0415
 
     try:
         dispatcher = dispatcher_from_env(config, mode)
-        graph = build_orchestrator(dispatcher)
+        graph = build_orchestrator(dispatcher, synthesis_tier=synthesis_tier)
         state = asyncio.run(graph.ainvoke({"request": request, "tasks": tasks or []}))
     except DispatchError as exc:
         _fail(exc)
@@ -107,7 +118,8 @@ def _run(
     _out.print(_hop_table(records))
     _out.print(_totals(summary))
     if state.get("answer"):
-        _out.print(Panel(state["answer"], title="answer"))
+        title = "answer (simulated)" if dispatcher.simulate else "answer"
+        _out.print(Panel(state["answer"], title=title))
 
 
 def _run_json(
@@ -151,7 +163,7 @@ def _hop_table(records: list[HopRecord]) -> Table:
         ("tier", "left"), ("model", "left"), ("in", "right"), ("out", "right"),
         ("cost USD", "right"), ("pinned", "center"),
     ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name in ("model", "step"))  # type: ignore[arg-type]
     for r in records:
         pinned = "yes" if r.pinned else ("re-pin" if r.repinned_from else "new")
         model = r.model if r.error is None else f"[red]{r.model} (failed)[/]"
@@ -220,11 +232,14 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     table = Table(title=f"registry ({config})", title_justify="left")
     for col in ["model", "tier", "$/M in", "$/M out", "context", "max out", "where",
                 *registry.capabilities, "price from"]:
-        table.add_column(col, justify="left" if col in ("model", "tier", "where") else "right")
+        table.add_column(
+            col, justify="left" if col in ("model", "tier", "where") else "right",
+            no_wrap=True,
+        )
     for m in sorted(registry, key=lambda m: (registry.tier_rank(m.tier), m.output_per_mtok)):
         table.add_row(
             m.id, m.tier, f"{m.input_per_mtok:g}", f"{m.output_per_mtok:g}",
-            f"{m.context_window:,}", f"{m.max_output_tokens:,}",
+            _compact(m.context_window), _compact(m.max_output_tokens),
             "local" if m.local else "remote",
             *[f"{m.quality[c]:.2f}" if c in m.quality else "-" for c in registry.capabilities],
             m.price_source,
@@ -232,6 +247,12 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     _out.print(table)
     bars = ", ".join(f"{t} >= {registry.bar(t)}" for t in registry.tiers)
     _out.print(f"tier bars: {bars}; baseline model: {registry.baseline.id}")
+
+
+def _compact(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -8,7 +8,7 @@ Steps 1–2 (`Dispatcher.plan`) and 5–6 (`_settle`) are synchronous and pure o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from langchain_core.messages import (
     ToolCall,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
 from dispatch._chat_models import build_chat_model, output_cap_kwargs
@@ -184,13 +184,10 @@ class Dispatcher:
         return model
 
     def _runnable(
-        self, choice: ModelChoice, hop: Hop, tools: Sequence[Any] | None, tool_kwargs: Mapping[str, Any]
+        self, choice: ModelChoice, tools: Sequence[Any] | None, tool_kwargs: Mapping[str, Any]
     ) -> Runnable[Any, BaseMessage]:
         model = self.chat_model_for(choice.model)
-        cap = output_cap_kwargs(choice.model, hop.max_output_tokens)
-        if tools:
-            return model.bind_tools(list(tools), **tool_kwargs).bind(**cap)
-        return model.bind(**cap)
+        return model.bind_tools(list(tools), **tool_kwargs) if tools else model
 
     def _prepare(self, hop: Hop, messages: Sequence[BaseMessage], pin: Pin | None) -> tuple[Hop, ModelChoice]:
         if not hop.input_tokens:
@@ -215,7 +212,10 @@ class Dispatcher:
         hop, choice = self._prepare(hop, messages, pin)
         started = self._clock()
         try:
-            reply = await self._runnable(choice, hop, tools, tool_kwargs).ainvoke(list(messages))
+            runnable = self._runnable(choice, tools, tool_kwargs)
+            reply = await runnable.ainvoke(
+                list(messages), **output_cap_kwargs(choice.model, hop.max_output_tokens)
+            )
         except Exception as exc:
             raise self._failed(hop, choice, exc, started) from exc
         return self._settle(hop, choice, _as_ai(reply), messages, started)
@@ -233,7 +233,10 @@ class Dispatcher:
         hop, choice = self._prepare(hop, messages, pin)
         started = self._clock()
         try:
-            reply = self._runnable(choice, hop, tools, tool_kwargs).invoke(list(messages))
+            runnable = self._runnable(choice, tools, tool_kwargs)
+            reply = runnable.invoke(
+                list(messages), **output_cap_kwargs(choice.model, hop.max_output_tokens)
+            )
         except Exception as exc:
             raise self._failed(hop, choice, exc, started) from exc
         return self._settle(hop, choice, _as_ai(reply), messages, started)
@@ -352,34 +355,39 @@ class Dispatcher:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    def node(self, specialist: Specialist) -> RunnableLambda[Mapping[str, Any], dict[str, Any]]:
-        """A LangGraph node running `specialist` on ``state["messages"]``.
+    def node(self, specialist: Specialist) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """A synchronous LangGraph node running `specialist` on ``state["messages"]``.
 
-        The state needs ``messages`` plus the `DispatchState` channels. Works in
-        sync (``invoke``) and async (``ainvoke``) graphs. A failed hop is recorded
-        and reported as an AI message saying the specialist failed, so the graph
-        keeps every other branch's result.
+        The state needs ``messages`` plus the `DispatchState` channels. A failed
+        hop is recorded and reported as an AI message saying the specialist
+        failed, so the graph keeps every other branch's result. For graphs run
+        with ``ainvoke``/``astream``, use `anode`.
         """
 
-        def update(run: SpecialistRun) -> dict[str, Any]:
-            new = list(run.messages)
-            if run.error is not None:
-                new.append(AIMessage(content=f"[{specialist.name} failed: {run.error}]"))
-            return {"messages": new, **run.state_update()}
-
         def routed(state: Mapping[str, Any]) -> dict[str, Any]:
-            return update(self.run_specialist(
+            run = self.run_specialist(
                 specialist, state.get("messages", []), pins=state.get("pins"),
                 step=specialist.name,
-            ))
+            )
+            return _node_update(specialist, run)
 
-        async def arouted(state: Mapping[str, Any]) -> dict[str, Any]:
-            return update(await self.arun_specialist(
+        routed.__name__ = specialist.name
+        return routed
+
+    def anode(
+        self, specialist: Specialist
+    ) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+        """Async twin of `node`: model calls use the providers' async clients."""
+
+        async def routed(state: Mapping[str, Any]) -> dict[str, Any]:
+            run = await self.arun_specialist(
                 specialist, state.get("messages", []), pins=state.get("pins"),
                 step=specialist.name,
-            ))
+            )
+            return _node_update(specialist, run)
 
-        return RunnableLambda(routed, afunc=arouted, name=specialist.name)
+        routed.__name__ = specialist.name
+        return routed
 
     def chat_model(self, specialist: str = "general", *, capability: str | None = None) -> BaseChatModel:
         """A `RoutedChatModel`: a drop-in ``model=`` whose every call is a routed hop."""
@@ -388,9 +396,16 @@ class Dispatcher:
         return RoutedChatModel(dispatcher=self, specialist=specialist, capability=capability)
 
 
+def _node_update(specialist: Specialist, run: SpecialistRun) -> dict[str, Any]:
+    new = list(run.messages)
+    if run.error is not None:
+        new.append(AIMessage(content=f"[{specialist.name} failed: {run.error}]"))
+    return {"messages": new, **run.state_update()}
+
+
 def routed_node(
     dispatcher: Dispatcher, specialist: Specialist
-) -> RunnableLambda[Mapping[str, Any], dict[str, Any]]:
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """Same as ``dispatcher.node(specialist)``."""
     return dispatcher.node(specialist)
 

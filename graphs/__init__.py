@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatch.graphs.demo import DEMO_PLAN, DEMO_REQUEST
+from dispatch.graphs.demo import DEMO_PLAN, DEMO_REQUEST, DEMO_SYNTHESIS_TIER
 from dispatch.graphs.orchestrator import (
     Task,
     TaskResult,
@@ -15,6 +15,7 @@ from dispatch.graphs.orchestrator import (
 __all__ = (
     "DEMO_PLAN",
     "DEMO_REQUEST",
+    "DEMO_SYNTHESIS_TIER",
     "Task",
     "TaskResult",
     "WorkflowState",

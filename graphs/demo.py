@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dispatch.graphs.orchestrator import Task
 
-__all__ = ("DEMO_PLAN", "DEMO_REQUEST")
+__all__ = ("DEMO_PLAN", "DEMO_REQUEST", "DEMO_SYNTHESIS_TIER")
+
+DEMO_SYNTHESIS_TIER = "medium"
+"""The plan asks for a medium-tier model to write the final summary."""
 
 DEMO_REQUEST = (
     "Checkout got slower this week. Find what our runbooks say about the latency "

@@ -136,8 +136,12 @@ def build_orchestrator(
     *,
     checkpointer: Checkpointer = None,
     synthesizer: str = "general",
+    synthesis_tier: str | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The orchestrator graph over `specialists` (default: the four built-in ones).
+
+    `synthesizer` names the specialist that writes the final answer, and
+    `synthesis_tier` hints its tier (None: the router decides).
 
     Invoke with ``{"request": ..., "tasks": [...]}`` (``tasks`` optional).
     """
@@ -189,7 +193,7 @@ def build_orchestrator(
         prompt = f"Combine these findings into one answer to: {state['request']}\n{findings}"
         run = await dispatcher.arun_specialist(
             specialists[synthesizer], [HumanMessage(prompt)], step="synthesize",
-            pins=state.get("pins", {}),
+            pins=state.get("pins", {}), tier_hint=synthesis_tier,
         )
         answer = run.answer if run.error is None else f"[synthesis failed: {run.error}]"
         return {"answer": answer, **run.state_update()}

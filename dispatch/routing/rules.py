@@ -35,12 +35,14 @@ _CODE_WORDS = _words(
     "algorithm", "api\\b", "endpoint", "code", "debug", "snippet", "variable",
 )
 _LOOKUP_START = re.compile(
-    r"^\s*(who|when|where|which|what (?:is|are|was|were)|find|look up|search|list)\b",
+    r"^\s*(who|when|where|which|what (?:is|are|was|were)|what does .{0,80} say|find|"
+    r"look up|search|list)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _LOOKUP_WORDS = _words(
     "according to", "source", "cite", "citation", "documentation", "docs\\b",
     "look up", "search", "find", "reference", "latest", "news", "retrieve", "corpus",
+    "runbook", "handbook", "wiki", "policy",
 )
 _ARITH = re.compile(r"\d+(?:\.\d+)?\s*[-+*/^%×÷]\s*\(?\d")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")

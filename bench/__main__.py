@@ -1,0 +1,5 @@
+"""``python -m bench`` runs every benchmark scenario."""
+
+from bench import overhead
+
+overhead.main()
