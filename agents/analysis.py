@@ -9,13 +9,19 @@ import statistics
 from collections.abc import Callable
 from typing import Literal
 
+from dispatch.agents._errors import invalid_arguments
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
-from dispatch.agents._errors import invalid_arguments
 
-__all__ = ("analysis_specialist", "calculate", "evaluate", "statistics_tool", "summarize")
+__all__ = (
+    "analysis_specialist",
+    "calculate",
+    "evaluate",
+    "statistics_tool",
+    "summarize",
+)
 
 _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Add: operator.add,
@@ -27,8 +33,14 @@ _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Pow: operator.pow,
 }
 _FUNCTIONS: dict[str, Callable[..., float]] = {
-    "sqrt": math.sqrt, "log": math.log, "log10": math.log10, "exp": math.exp,
-    "abs": abs, "round": round, "min": min, "max": max,
+    "sqrt": math.sqrt,
+    "log": math.log,
+    "log10": math.log10,
+    "exp": math.exp,
+    "abs": abs,
+    "round": round,
+    "min": min,
+    "max": max,
 }
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 MAX_EXPONENT = 1000
@@ -46,11 +58,15 @@ def evaluate(expression: str) -> float:
     if not text:
         raise ToolException("calculate: `expression` is empty")
     if len(text) > MAX_EXPRESSION_CHARS:
-        raise ToolException(f"calculate: expression longer than {MAX_EXPRESSION_CHARS} chars")
+        raise ToolException(
+            f"calculate: expression longer than {MAX_EXPRESSION_CHARS} chars"
+        )
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ToolException(f"calculate: {expression!r} is not arithmetic ({exc.msg})") from None
+        raise ToolException(
+            f"calculate: {expression!r} is not arithmetic ({exc.msg})"
+        ) from None
     try:
         return _eval(tree.body)
     except ZeroDivisionError:
@@ -114,7 +130,9 @@ def summarize(values: list[float], measure: Measure = "summary") -> str:
     if measure != "summary":
         return f"{measure} = {table[measure](values):.6g}"
     names = [n for n in table if len(values) > 1 or n not in ("stdev", "variance")]
-    return f"n = {len(values)}; " + "; ".join(f"{n} = {table[n](values):.6g}" for n in names)
+    return f"n = {len(values)}; " + "; ".join(
+        f"{n} = {table[n](values):.6g}" for n in names
+    )
 
 
 class _CalcArgs(BaseModel):

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import tempfile
 
+from dispatch.agents._errors import invalid_arguments
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
-from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("coding_specialist", "run_python")
 
@@ -21,7 +21,9 @@ MAX_OUTPUT_CHARS = 4_000
 
 
 class _PythonArgs(BaseModel):
-    code: str = Field(description="A complete Python program; print what you need to see.")
+    code: str = Field(
+        description="A complete Python program; print what you need to see."
+    )
 
 
 def _limits(cpu_seconds: int, memory_bytes: int) -> None:  # runs in the child
@@ -31,9 +33,7 @@ def _limits(cpu_seconds: int, memory_bytes: int) -> None:  # runs in the child
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def execute_python(
-    code: str, *, timeout: float = 5.0, memory_mb: int = 512
-) -> str:
+def execute_python(code: str, *, timeout: float = 5.0, memory_mb: int = 512) -> str:
     """Run `code` with ``python -I`` in an empty temp dir, time/CPU/memory/file limits.
 
     Returns stdout, and stderr and the exit status when the program fails.
@@ -52,7 +52,10 @@ def execute_python(
             proc = subprocess.run(
                 [sys.executable, "-I", "-c", code],
                 cwd=workdir,
-                env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"},
+                env={
+                    "PATH": os.environ.get("PATH", ""),
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                },
                 capture_output=True,
                 text=True,
                 timeout=timeout,

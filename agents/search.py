@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from dispatch.agents._errors import invalid_arguments
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
-from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("DEMO_CORPUS", "DocumentIndex", "search_specialist", "search_tool")
 
@@ -35,7 +35,9 @@ class DocumentIndex:
     @cached_property
     def _docs(self) -> list[_Doc]:
         if not self.folder.is_dir():
-            raise ToolException(f"search: document folder {str(self.folder)!r} does not exist")
+            raise ToolException(
+                f"search: document folder {str(self.folder)!r} does not exist"
+            )
         docs = [
             _Doc(p.name, p.read_text(encoding="utf-8", errors="replace"))
             for p in sorted(self.folder.rglob("*"))
@@ -60,7 +62,9 @@ class DocumentIndex:
         if not query.strip():
             raise ToolException("search: `query` is empty")
         if len(query) > MAX_QUERY_CHARS:
-            raise ToolException(f"search: query longer than {MAX_QUERY_CHARS} characters")
+            raise ToolException(
+                f"search: query longer than {MAX_QUERY_CHARS} characters"
+            )
         if not 1 <= k <= 20:
             raise ToolException(f"search: k must be between 1 and 20, got {k}")
         vectorizer, matrix = self._index
@@ -69,7 +73,11 @@ class DocumentIndex:
         ranked = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
         terms = set(vectorizer.build_analyzer()(query))  # type: ignore[attr-defined]
         return [
-            (self._docs[i].name, float(scores[i]), _best_paragraph(self._docs[i].text, terms))
+            (
+                self._docs[i].name,
+                float(scores[i]),
+                _best_paragraph(self._docs[i].text, terms),
+            )
             for i in ranked
             if scores[i] > 0
         ]
@@ -93,7 +101,9 @@ def search_tool(folder: Path = DEMO_CORPUS) -> BaseTool:
         hits = index.search(query, k)
         if not hits:
             return f"no document in {index.folder.name!r} matches {query!r}"
-        return "\n\n".join(f"[{name}] (score {score:.2f})\n{para}" for name, score, para in hits)
+        return "\n\n".join(
+            f"[{name}] (score {score:.2f})\n{para}" for name, score, para in hits
+        )
 
     return StructuredTool.from_function(
         func=run,

@@ -38,7 +38,9 @@ def plain_graph(model: FakeChatModel) -> Any:
 
 def routed_graph(model: FakeChatModel) -> Any:
     dispatcher = Dispatcher(Registry.from_config(), model_factory=lambda spec: model)
-    specialist = Specialist(name="search", capability="search", prompt="Answer briefly.")
+    specialist = Specialist(
+        name="search", capability="search", prompt="Answer briefly."
+    )
     builder = StateGraph(_State)
     builder.add_node("search", dispatcher.node(specialist))
     builder.add_edge(START, "search")

@@ -60,7 +60,8 @@ def build_chat_model(spec: ModelSpec, *, simulate: bool) -> BaseChatModel:
         return init_chat_model(spec.name, model_provider=spec.provider, **kwargs)
     except ImportError as exc:
         raise ModelUnavailable(
-            spec.id, f"{exc}. Install the provider extra, e.g. graph-dispatch[{spec.provider}]"
+            spec.id,
+            f"{exc}. Install the provider extra, e.g. graph-dispatch[{spec.provider}]",
         ) from exc
 
 

@@ -32,12 +32,19 @@ _out = Console(width=None if sys.stdout.isatty() else 160)
 _err = Console(stderr=True)
 
 ConfigOpt = Annotated[
-    str, typer.Option("--config", "-c", help="Registry YAML file ('default': the shipped one).")
+    str,
+    typer.Option(
+        "--config", "-c", help="Registry YAML file ('default': the shipped one)."
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+]
 ModeOpt = Annotated[
     Mode,
-    typer.Option(help="auto: real models when credentials are set, else the simulator."),
+    typer.Option(
+        help="auto: real models when credentials are set, else the simulator."
+    ),
 ]
 
 _SIM_NOTICE = (
@@ -65,15 +72,22 @@ def demo(
         DEMO_SYNTHESIS_TIER,
     )
 
-    _run(DEMO_REQUEST, list(DEMO_PLAN), json_=json_, mode=mode, config=config,
-         synthesis_tier=DEMO_SYNTHESIS_TIER)
+    _run(
+        DEMO_REQUEST,
+        list(DEMO_PLAN),
+        json_=json_,
+        mode=mode,
+        config=config,
+        synthesis_tier=DEMO_SYNTHESIS_TIER,
+    )
 
 
 @app.command()
 def run(
     request: Annotated[str, typer.Argument(help="What the workflow should do.")],
     plan: Annotated[
-        Path | None, typer.Option(help="JSON file with a list of tasks (else decomposed).")
+        Path | None,
+        typer.Option(help="JSON file with a list of tasks (else decomposed)."),
     ] = None,
     json_: JsonOpt = False,
     mode: ModeOpt = Mode.AUTO,
@@ -111,7 +125,9 @@ def _run(
     records = hop_records(state)
     summary = summarize(records, dispatcher.registry)
     if json_:
-        print(json.dumps(_run_json(dispatcher, records, summary, state.get("answer", ""))))
+        print(
+            json.dumps(_run_json(dispatcher, records, summary, state.get("answer", "")))
+        )
         return
     if dispatcher.simulate:
         _out.print(Panel(_SIM_NOTICE, style="yellow", title="simulated"))
@@ -159,18 +175,30 @@ def _run_json(
 def _hop_table(records: list[HopRecord]) -> Table:
     table = Table(title="hops", title_justify="left")
     for name, justify in [
-        ("step", "left"), ("specialist", "left"), ("capability", "left"),
-        ("tier", "left"), ("model", "left"), ("in", "right"), ("out", "right"),
-        ("cost USD", "right"), ("pinned", "center"),
+        ("step", "left"),
+        ("specialist", "left"),
+        ("capability", "left"),
+        ("tier", "left"),
+        ("model", "left"),
+        ("in", "right"),
+        ("out", "right"),
+        ("cost USD", "right"),
+        ("pinned", "center"),
     ]:
         table.add_column(name, justify=justify, no_wrap=name in ("model", "step"))  # type: ignore[arg-type]
     for r in records:
         pinned = "yes" if r.pinned else ("re-pin" if r.repinned_from else "new")
         model = r.model if r.error is None else f"[red]{r.model} (failed)[/]"
         table.add_row(
-            r.step, r.specialist, r.capability, r.tier, model,
-            f"{r.input_tokens:,}{'~' if r.estimated else ''}", f"{r.output_tokens:,}",
-            f"{r.cost_usd:.6f}", pinned,
+            r.step,
+            r.specialist,
+            r.capability,
+            r.tier,
+            model,
+            f"{r.input_tokens:,}{'~' if r.estimated else ''}",
+            f"{r.output_tokens:,}",
+            f"{r.cost_usd:.6f}",
+            pinned,
         )
     return table
 
@@ -200,8 +228,12 @@ def route(
         _fail(exc)
     d = choice.decision
     data = {
-        "capability": d.capability, "tier": d.tier, "confidence": d.confidence,
-        "router": d.router.value, "reason": d.reason, "model": choice.model.id,
+        "capability": d.capability,
+        "tier": d.tier,
+        "confidence": d.confidence,
+        "router": d.router.value,
+        "reason": d.reason,
+        "model": choice.model.id,
         "expected_cost_usd": float(choice.expected_cost_usd),
     }
     if json_:
@@ -219,29 +251,57 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     except DispatchError as exc:
         _fail(exc)
     if json_:
-        print(json.dumps([
-            {
-                "id": m.id, "tier": m.tier, "input_per_mtok": float(m.input_per_mtok),
-                "output_per_mtok": float(m.output_per_mtok),
-                "context_window": m.context_window, "max_output_tokens": m.max_output_tokens,
-                "local": m.local, "quality": m.quality, "price_source": m.price_source,
-            }
-            for m in registry
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": m.id,
+                        "tier": m.tier,
+                        "input_per_mtok": float(m.input_per_mtok),
+                        "output_per_mtok": float(m.output_per_mtok),
+                        "context_window": m.context_window,
+                        "max_output_tokens": m.max_output_tokens,
+                        "local": m.local,
+                        "quality": m.quality,
+                        "price_source": m.price_source,
+                    }
+                    for m in registry
+                ]
+            )
+        )
         return
     table = Table(title=f"registry ({config})", title_justify="left")
-    for col in ["model", "tier", "$/M in", "$/M out", "context", "max out", "where",
-                *registry.capabilities, "price from"]:
+    for col in [
+        "model",
+        "tier",
+        "$/M in",
+        "$/M out",
+        "context",
+        "max out",
+        "where",
+        *registry.capabilities,
+        "price from",
+    ]:
         table.add_column(
-            col, justify="left" if col in ("model", "tier", "where") else "right",
+            col,
+            justify="left" if col in ("model", "tier", "where") else "right",
             no_wrap=True,
         )
-    for m in sorted(registry, key=lambda m: (registry.tier_rank(m.tier), m.output_per_mtok)):
+    for m in sorted(
+        registry, key=lambda m: (registry.tier_rank(m.tier), m.output_per_mtok)
+    ):
         table.add_row(
-            m.id, m.tier, f"{m.input_per_mtok:g}", f"{m.output_per_mtok:g}",
-            _compact(m.context_window), _compact(m.max_output_tokens),
+            m.id,
+            m.tier,
+            f"{m.input_per_mtok:g}",
+            f"{m.output_per_mtok:g}",
+            _compact(m.context_window),
+            _compact(m.max_output_tokens),
             "local" if m.local else "remote",
-            *[f"{m.quality[c]:.2f}" if c in m.quality else "-" for c in registry.capabilities],
+            *[
+                f"{m.quality[c]:.2f}" if c in m.quality else "-"
+                for c in registry.capabilities
+            ],
             m.price_source,
         )
     _out.print(table)

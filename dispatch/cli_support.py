@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from dispatch._chat_models import credentials_present
@@ -20,7 +20,7 @@ from dispatch.types import HopRecord
 __all__ = ("Mode", "RunSummary", "dispatcher_from_env", "summarize")
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """How models are called."""
 
     AUTO = "auto"

@@ -133,7 +133,9 @@ class Config(_Strict):
                 raise _CrossRef(f"models[{i}].id", m.id, "a model id not used before")
             ids.add(m.id)
             if m.tier not in tiers:
-                raise _CrossRef(f"models[{i}].tier", m.tier, f"one of {', '.join(tiers)}")
+                raise _CrossRef(
+                    f"models[{i}].tier", m.tier, f"one of {', '.join(tiers)}"
+                )
             for cap in m.capabilities:
                 if cap not in self.capabilities:
                     raise _CrossRef(
@@ -143,7 +145,9 @@ class Config(_Strict):
                     )
         base = self.defaults.baseline_model
         if base is not None and base not in ids:
-            raise _CrossRef("defaults.baseline_model", base, "the id of a declared model")
+            raise _CrossRef(
+                "defaults.baseline_model", base, "the id of a declared model"
+            )
         return self
 
 
@@ -197,7 +201,9 @@ def load_price_map(source: PricesConfig, *, base: Path | None) -> PriceMap | Non
                 path="prices.source",
             ) from None
         return None
-    path = Path(str(dist.locate_file("litellm/model_prices_and_context_window_backup.json")))
+    path = Path(
+        str(dist.locate_file("litellm/model_prices_and_context_window_backup.json"))
+    )
     return PriceMap(_read_json(path), name=f"litellm {dist.version}")
 
 
@@ -221,14 +227,20 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
         ConfigError: the file is missing, not YAML, or not a valid configuration.
     """
     if str(source) == DEFAULT_CONFIG:
-        text = resources.files("dispatch").joinpath("data/registry.yaml").read_text("utf-8")
+        text = (
+            resources.files("dispatch")
+            .joinpath("data/registry.yaml")
+            .read_text("utf-8")
+        )
         label, base = "dispatch/data/registry.yaml", None
     else:
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot read config: {exc.strerror}", file=str(path)) from exc
+            raise ConfigError(
+                f"cannot read config: {exc.strerror}", file=str(path)
+            ) from exc
         label, base = str(path), path.parent
     config = parse_config(text, label=label)
     prices = load_price_map(config.prices, base=base)
@@ -243,7 +255,10 @@ def parse_config(text: str, *, label: str = "<config>") -> Config:
         raise ConfigError(f"not valid YAML: {exc}", file=label) from exc
     if not isinstance(raw, dict):
         raise ConfigError(
-            "the top level must be a mapping", file=label, found=raw, expected="a mapping"
+            "the top level must be a mapping",
+            file=label,
+            found=raw,
+            expected="a mapping",
         )
     try:
         return Config.model_validate(raw)
@@ -252,20 +267,28 @@ def parse_config(text: str, *, label: str = "<config>") -> Config:
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _CrossRef):
             raise ConfigError(
-                "invalid value", file=label, path=ctx_err.path,
-                found=ctx_err.found, expected=ctx_err.expected,
+                "invalid value",
+                file=label,
+                path=ctx_err.path,
+                found=ctx_err.found,
+                expected=ctx_err.expected,
             ) from None
         loc = _format_loc(err["loc"])
         raise ConfigError(
-            err["msg"], file=label, path=loc or None,
-            found=err.get("input"), expected=_expected(err),
+            err["msg"],
+            file=label,
+            path=loc or None,
+            found=err.get("input"),
+            expected=_expected(err),
         ) from None
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += (
+            f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        )
     return out
 
 
@@ -280,7 +303,9 @@ def _expected(err: Any) -> str:
         return "a value (the field is required)"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return str(err["msg"]).removeprefix("Input should be ")
-    return str(err["msg"]).removeprefix("Input should be ").removeprefix("Value error, ")
+    return (
+        str(err["msg"]).removeprefix("Input should be ").removeprefix("Value error, ")
+    )
 
 
 def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelSpec:
@@ -298,8 +323,10 @@ def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelS
         where = f"not in the price map {prices.name!r}" if prices else "no price map"
         raise ConfigError(
             f"model {m.id!r} has no {field} ({where})",
-            file=label, path=f"models[{i}].{field}",
-            found=None, expected=f"an explicit {field} in the YAML",
+            file=label,
+            path=f"models[{i}].{field}",
+            found=None,
+            expected=f"an explicit {field} in the YAML",
         )
 
     price_in = m.price.input_per_mtok if m.price else None
@@ -308,10 +335,18 @@ def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelS
         id=m.id,
         tier=m.tier,
         quality=dict(m.capabilities),
-        input_per_mtok=need("price.input_per_mtok", price_in, "input_cost_per_token", 10**6),
-        output_per_mtok=need("price.output_per_mtok", price_out, "output_cost_per_token", 10**6),
-        context_window=int(need("context_window", m.context_window, "max_input_tokens")),
-        max_output_tokens=int(need("max_output_tokens", m.max_output_tokens, "max_output_tokens")),
+        input_per_mtok=need(
+            "price.input_per_mtok", price_in, "input_cost_per_token", 10**6
+        ),
+        output_per_mtok=need(
+            "price.output_per_mtok", price_out, "output_cost_per_token", 10**6
+        ),
+        context_window=int(
+            need("context_window", m.context_window, "max_input_tokens")
+        ),
+        max_output_tokens=int(
+            need("max_output_tokens", m.max_output_tokens, "max_output_tokens")
+        ),
         local=m.location == "local",
         latency_ms=m.latency_ms,
         base_url=m.base_url,

@@ -5,7 +5,7 @@ Hierarchy::
     DispatchError
     ├── ConfigError (also ValueError)     a config file or value is wrong; raised at load time
     ├── NoEligibleModel                   no model has the capability at the tier's quality bar
-    ├── ModelUnavailable                  a model cannot be built (missing provider package, key, ...)
+    ├── ModelUnavailable                  a model cannot be built (no provider package)
     └── HopFailed                         a hop's model call raised; carries the hop record
 """
 

@@ -41,7 +41,10 @@ def merge_pins(
 def pin_to_dict(pin: Pin) -> PinDict:
     """`Pin` -> state value."""
     return PinDict(
-        model=pin.model, tier=pin.tier, reason=pin.reason, repinned_from=pin.repinned_from
+        model=pin.model,
+        tier=pin.tier,
+        reason=pin.reason,
+        repinned_from=pin.repinned_from,
     )
 
 

@@ -25,7 +25,9 @@ __all__ = ("eligible_models", "select")
 def eligible_models(registry: Registry, capability: str, tier: str) -> list[ModelSpec]:
     """Models serving `capability` at or above `tier`'s quality bar."""
     if tier not in registry.tiers:
-        raise NoEligibleModel(capability, tier, detail=f"unknown tier; known: {registry.tiers}")
+        raise NoEligibleModel(
+            capability, tier, detail=f"unknown tier; known: {registry.tiers}"
+        )
     bar = registry.bar(tier)
     return [m for m in registry if m.quality.get(capability, -1.0) >= bar]
 

@@ -23,7 +23,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
 
-from dispatch.node import Dispatcher, HopResult, _routing_text
+from dispatch._loop import HopResult, routing_text
+from dispatch.node import Dispatcher
 from dispatch.types import Hop, HopRecord, Pin
 
 __all__ = ("RoutedChatModel", "hops_from_messages")
@@ -63,18 +64,26 @@ class RoutedChatModel(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=list(tools), **kwargs)
 
-    def _hop(self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]) -> tuple[Hop, Pin | None]:
+    def _hop(
+        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
+    ) -> tuple[Hop, Pin | None]:
         history = hops_from_messages(messages, specialist=self.specialist)
         ok = [h for h in history if h.error is None]
         pin = (
-            Pin(model=ok[-1].model, tier=ok[-1].tier, reason="pinned earlier in this conversation")
+            Pin(
+                model=ok[-1].model,
+                tier=ok[-1].tier,
+                reason="pinned earlier in this conversation",
+            )
             if ok
             else None
         )
-        cap = kwargs.pop("max_tokens", None) or self.dispatcher.registry.max_output_tokens
+        cap = (
+            kwargs.pop("max_tokens", None) or self.dispatcher.registry.max_output_tokens
+        )
         hop = Hop(
             specialist=self.specialist,
-            prompt=_routing_text(messages),
+            prompt=routing_text(messages),
             step=f"{self.specialist}#{len(history) + 1}",
             capability_hint=self.capability,
             tier_hint=self.tier,
@@ -92,7 +101,9 @@ class RoutedChatModel(BaseChatModel):
     ) -> ChatResult:
         tools = kwargs.pop("tools", None)
         hop, pin = self._hop(messages, kwargs)
-        return _result(self.dispatcher.call(hop, messages, pin=pin, tools=tools, **kwargs))
+        return _result(
+            self.dispatcher.call(hop, messages, pin=pin, tools=tools, **kwargs)
+        )
 
     async def _agenerate(
         self,
@@ -103,7 +114,9 @@ class RoutedChatModel(BaseChatModel):
     ) -> ChatResult:
         tools = kwargs.pop("tools", None)
         hop, pin = self._hop(messages, kwargs)
-        result = await self.dispatcher.acall(hop, messages, pin=pin, tools=tools, **kwargs)
+        result = await self.dispatcher.acall(
+            hop, messages, pin=pin, tools=tools, **kwargs
+        )
         return _result(result)
 
 

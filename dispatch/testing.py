@@ -101,4 +101,3 @@ def fake_factory(
         return default(spec) if default else SimChatModel(model=spec.id)
 
     return build
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -37,7 +37,7 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
     return provider, name
 
 
-class RouterLayer(str, Enum):
+class RouterLayer(StrEnum):
     """Which router layer produced a decision."""
 
     HINT = "hint"

@@ -2,8 +2,9 @@
 
 import asyncio
 
-from dispatch import Dispatcher, hop_records
 from dispatch.graphs import build_orchestrator
+
+from dispatch import Dispatcher, hop_records
 
 dispatcher = Dispatcher.from_config(simulate=True)
 graph = build_orchestrator(dispatcher)
@@ -16,8 +17,10 @@ request = (
 state = asyncio.run(graph.ainvoke({"request": request}))
 
 for hop in hop_records(state):
-    print(f"{hop.step:<12} {hop.specialist:<9} {hop.tier:<6} {hop.model:<36} "
-          f"${hop.cost_usd:.6f}")
+    print(
+        f"{hop.step:<12} {hop.specialist:<9} {hop.tier:<6} {hop.model:<36} "
+        f"${hop.cost_usd:.6f}"
+    )
 total = sum(h.cost_usd for h in hop_records(state))
 baseline = sum(h.baseline_cost_usd for h in hop_records(state))
 print(f"total ${total:.6f} vs ${baseline:.6f} on {dispatcher.registry.baseline.id}")

@@ -20,11 +20,19 @@ builder.add_edge(START, "writer")
 graph = builder.compile(checkpointer=InMemorySaver())
 
 config = {"configurable": {"thread_id": "conversation-42"}}
-for turn in ["Draft a one-line release note.", "Make it friendlier.",
-             "Now design the rollout step by step with edge cases and trade-offs."]:
+for turn in [
+    "Draft a one-line release note.",
+    "Make it friendlier.",
+    "Now design the rollout step by step with edge cases and trade-offs.",
+]:
     state = graph.invoke({"messages": [HumanMessage(turn)]}, config)
 
 for hop in hop_records(state):
-    status = "pinned" if hop.pinned else f"re-pinned from {hop.repinned_from}" \
-        if hop.repinned_from else "new pin"
+    status = (
+        "pinned"
+        if hop.pinned
+        else f"re-pinned from {hop.repinned_from}"
+        if hop.repinned_from
+        else "new pin"
+    )
     print(f"{hop.tier:<6} {hop.model:<36} ${hop.cost_usd:.6f}  {status}")

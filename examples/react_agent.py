@@ -4,11 +4,11 @@ Every call the agent makes, including the one after the tool result, is a routed
 priced hop. Offline, the simulator stands in for the real models.
 """
 
+from dispatch.agents import calculate
 from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage
 
 from dispatch import Dispatcher, hops_from_messages
-from dispatch.agents import calculate
 
 dispatcher = Dispatcher.from_config(simulate=True)
 agent = create_agent(model=dispatcher.chat_model("assistant"), tools=[calculate()])
@@ -18,6 +18,8 @@ state = agent.invoke(
 )
 for hop in hops_from_messages(state["messages"]):
     kind = "after tool" if hop.after_tool else "first call"
-    print(f"{kind:<10} {hop.capability}/{hop.tier} -> {hop.model} "
-          f"({hop.input_tokens}+{hop.output_tokens} tokens, ${hop.cost_usd:.6f})")
+    print(
+        f"{kind:<10} {hop.capability}/{hop.tier} -> {hop.model} "
+        f"({hop.input_tokens}+{hop.output_tokens} tokens, ${hop.cost_usd:.6f})"
+    )
 print(state["messages"][-1].text)

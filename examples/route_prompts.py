@@ -14,5 +14,7 @@ prompts = [
 for prompt in prompts:
     choice = dispatcher.plan(Hop(specialist="demo", prompt=prompt))
     d = choice.decision
-    print(f"{d.capability:>8} / {d.tier:<6} -> {choice.model.id:<36} "
-          f"(~${choice.expected_cost_usd:.5f}) {prompt.splitlines()[0][:40]}")
+    print(
+        f"{d.capability:>8} / {d.tier:<6} -> {choice.model.id:<36} "
+        f"(~${choice.expected_cost_usd:.5f}) {prompt.splitlines()[0][:40]}"
+    )

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 import networkx as nx
+from dispatch.agents import default_specialists
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from dispatch import ConfigError, Dispatcher, DispatchState, Hop, PinState, Specialist
-from dispatch.agents import default_specialists
 
 __all__ = (
     "Task",
@@ -109,24 +109,42 @@ def plan_tasks(
     for i, task in enumerate(planned):
         where = f"tasks[{i}]"
         if ids.count(task["id"]) > 1:
-            raise ConfigError("duplicate task id", path=f"{where}.id", found=task["id"],
-                              expected="ids unique within the plan")
+            raise ConfigError(
+                "duplicate task id",
+                path=f"{where}.id",
+                found=task["id"],
+                expected="ids unique within the plan",
+            )
         if "specialist" not in task:
-            decision = dispatcher.router.decide(Hop(specialist="plan", prompt=task["prompt"]))
+            decision = dispatcher.router.decide(
+                Hop(specialist="plan", prompt=task["prompt"])
+            )
             task["specialist"] = by_capability.get(decision.capability, "general")
         if task["specialist"] not in specialists:
-            raise ConfigError("unknown specialist", path=f"{where}.specialist",
-                              found=task["specialist"], expected=f"one of {sorted(specialists)}")
+            raise ConfigError(
+                "unknown specialist",
+                path=f"{where}.specialist",
+                found=task["specialist"],
+                expected=f"one of {sorted(specialists)}",
+            )
         graph.add_node(task["id"])
         for dep in task.get("depends_on", []):
             if dep not in ids:
-                raise ConfigError("unknown dependency", path=f"{where}.depends_on",
-                                  found=dep, expected=f"one of {ids}")
+                raise ConfigError(
+                    "unknown dependency",
+                    path=f"{where}.depends_on",
+                    found=dep,
+                    expected=f"one of {ids}",
+                )
             graph.add_edge(dep, task["id"])
     if not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph)
-        raise ConfigError("the plan has a dependency cycle", path="tasks",
-                          found=[e[0] for e in cycle], expected="a DAG")
+        raise ConfigError(
+            "the plan has a dependency cycle",
+            path="tasks",
+            found=[e[0] for e in cycle],
+            expected="a DAG",
+        )
     return planned
 
 
@@ -147,24 +165,35 @@ def build_orchestrator(
     """
     specialists = dict(specialists or default_specialists())
     if synthesizer not in specialists:
-        raise ConfigError("unknown synthesizer specialist", found=synthesizer,
-                          expected=f"one of {sorted(specialists)}")
+        raise ConfigError(
+            "unknown synthesizer specialist",
+            found=synthesizer,
+            expected=f"one of {sorted(specialists)}",
+        )
 
     def plan(state: WorkflowState) -> dict[str, Any]:
-        return {"tasks": plan_tasks(state.get("request", ""), state.get("tasks"),
-                                    dispatcher, specialists)}
+        return {
+            "tasks": plan_tasks(
+                state.get("request", ""), state.get("tasks"), dispatcher, specialists
+            )
+        }
 
     def fan_out(state: WorkflowState) -> list[Send] | str:
         done = state.get("results", {})
         ready = [
-            t for t in state["tasks"]
+            t
+            for t in state["tasks"]
             if t["id"] not in done and all(d in done for d in t.get("depends_on", []))
         ]
         if not ready:
             return "synthesize"
         return [
-            Send(t["specialist"], _WorkerInput(task=t, context=_context(t, done),
-                                               pins=state.get("pins", {})))
+            Send(
+                t["specialist"],
+                _WorkerInput(
+                    task=t, context=_context(t, done), pins=state.get("pins", {})
+                ),
+            )
             for t in ready
         ]
 
@@ -173,13 +202,20 @@ def build_orchestrator(
             task = payload["task"]
             prompt = task["prompt"] + payload["context"]
             result = await dispatcher.arun_specialist(
-                specialist, [HumanMessage(prompt)], step=task["id"],
-                pins=payload["pins"], tier_hint=task.get("tier"),
+                specialist,
+                [HumanMessage(prompt)],
+                step=task["id"],
+                pins=payload["pins"],
+                tier_hint=task.get("tier"),
                 max_output_tokens=task.get("max_output_tokens"),
             )
-            outcome = TaskResult(id=task["id"], specialist=specialist.name,
-                                 output=result.answer, ok=result.error is None,
-                                 error=result.error)
+            outcome = TaskResult(
+                id=task["id"],
+                specialist=specialist.name,
+                output=result.answer,
+                ok=result.error is None,
+                error=result.error,
+            )
             return {"results": {task["id"]: outcome}, **result.state_update()}
 
         run.__name__ = specialist.name
@@ -187,13 +223,18 @@ def build_orchestrator(
 
     async def synthesize(state: WorkflowState) -> dict[str, Any]:
         findings = "\n".join(
-            f"- {r['id']} ({r['specialist']}): {r['output'] if r['ok'] else 'FAILED: ' + str(r['error'])}"
+            f"- {r['id']} ({r['specialist']}): {_outcome(r)}"
             for r in state.get("results", {}).values()
         )
-        prompt = f"Combine these findings into one answer to: {state['request']}\n{findings}"
+        prompt = (
+            f"Combine these findings into one answer to: {state['request']}\n{findings}"
+        )
         run = await dispatcher.arun_specialist(
-            specialists[synthesizer], [HumanMessage(prompt)], step="synthesize",
-            pins=state.get("pins", {}), tier_hint=synthesis_tier,
+            specialists[synthesizer],
+            [HumanMessage(prompt)],
+            step="synthesize",
+            pins=state.get("pins", {}),
+            tier_hint=synthesis_tier,
         )
         answer = run.answer if run.error is None else f"[synthesis failed: {run.error}]"
         return {"answer": answer, **run.state_update()}
@@ -213,16 +254,21 @@ def build_orchestrator(
     return builder.compile(checkpointer=checkpointer, name="orchestrator")
 
 
+def _outcome(result: TaskResult) -> str:
+    return result["output"] if result["ok"] else f"FAILED: {result['error']}"
+
+
 def _context(task: Task, done: Mapping[str, TaskResult]) -> str:
     deps = [done[d] for d in task.get("depends_on", [])]
     if not deps:
         return ""
-    lines = [f"[{d['id']}] {d['output'] if d['ok'] else 'failed: ' + str(d['error'])}"
-             for d in deps]
+    lines = [f"[{d['id']}] {_outcome(d)}" for d in deps]
     return "\n\nResults you can use:\n" + "\n".join(lines)
 
 
-def make_graph(config: RunnableConfig | None = None) -> CompiledStateGraph[Any, Any, Any, Any]:
+def make_graph(
+    config: RunnableConfig | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Graph factory for ``langgraph dev`` (see ``langgraph.json``).
 
     Runs real models for the providers whose credentials are in the

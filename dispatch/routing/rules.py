@@ -29,10 +29,33 @@ _CODE_SHAPE = re.compile(
     re.MULTILINE,
 )
 _CODE_WORDS = _words(
-    "python", "javascript", "typescript", "rust", "java\\b", "golang", "sql\\b",
-    "function", "method", "class(?:es)?\\b", "bug", "traceback", "stack trace",
-    "exception", "compile", "refactor", "unit test", "regex", "script", "implement",
-    "algorithm", "api\\b", "endpoint", "code", "debug", "snippet", "variable",
+    "python",
+    "javascript",
+    "typescript",
+    "rust",
+    "java\\b",
+    "golang",
+    "sql\\b",
+    "function",
+    "method",
+    "class(?:es)?\\b",
+    "bug",
+    "traceback",
+    "stack trace",
+    "exception",
+    "compile",
+    "refactor",
+    "unit test",
+    "regex",
+    "script",
+    "implement",
+    "algorithm",
+    "api\\b",
+    "endpoint",
+    "code",
+    "debug",
+    "snippet",
+    "variable",
 )
 _LOOKUP_START = re.compile(
     r"^\s*(who|when|where|which|what (?:is|are|was|were)|what does .{0,80} say|find|"
@@ -40,21 +63,66 @@ _LOOKUP_START = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _LOOKUP_WORDS = _words(
-    "according to", "source", "cite", "citation", "documentation", "docs\\b",
-    "look up", "search", "find", "reference", "latest", "news", "retrieve", "corpus",
-    "runbook", "handbook", "wiki", "policy",
+    "according to",
+    "source",
+    "cite",
+    "citation",
+    "documentation",
+    "docs\\b",
+    "look up",
+    "search",
+    "find",
+    "reference",
+    "latest",
+    "news",
+    "retrieve",
+    "corpus",
+    "runbook",
+    "handbook",
+    "wiki",
+    "policy",
 )
 _ARITH = re.compile(r"\d+(?:\.\d+)?\s*[-+*/^%×÷]\s*\(?\d")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 _STATS_WORDS = _words(
-    "average", "mean\\b", "median", "variance", "standard deviation", "percent",
-    "percentage", "growth", "ratio", "compute", "calculate", "sum\\b", "total",
-    "trend", "correlat", "statistic", "forecast", "how many", "how much",
+    "average",
+    "mean\\b",
+    "median",
+    "variance",
+    "standard deviation",
+    "percent",
+    "percentage",
+    "growth",
+    "ratio",
+    "compute",
+    "calculate",
+    "sum\\b",
+    "total",
+    "trend",
+    "correlat",
+    "statistic",
+    "forecast",
+    "how many",
+    "how much",
 )
 _HARD_WORDS = _words(
-    "design", "architect", "prove", "proof", "optimi[sz]", "trade-?off", "refactor",
-    "concurren", "distributed", "security", "step by step", "in depth", "thorough",
-    "rigorous", "derive", "multi-step", "edge cases",
+    "design",
+    "architect",
+    "prove",
+    "proof",
+    "optimi[sz]",
+    "trade-?off",
+    "refactor",
+    "concurren",
+    "distributed",
+    "security",
+    "step by step",
+    "in depth",
+    "thorough",
+    "rigorous",
+    "derive",
+    "multi-step",
+    "edge cases",
 )
 
 
@@ -146,11 +214,18 @@ class RulesRouter:
         level = 0 if score == 0 else (1 if score <= 2 else 2)
         # Map the three levels onto however many tiers the registry declares.
         index = round(level * (len(self.tiers) - 1) / 2)
-        return self.tiers[index], "tier " + self.tiers[index] + " (" + "; ".join(why) + ")"
+        return self.tiers[index], "tier " + self.tiers[index] + " (" + "; ".join(
+            why
+        ) + ")"
 
 
 def _capability_signals(text: str) -> _Signals:
-    notes: dict[str, list[str]] = {"coding": [], "search": [], "analysis": [], "general": []}
+    notes: dict[str, list[str]] = {
+        "coding": [],
+        "search": [],
+        "analysis": [],
+        "general": [],
+    }
     scores = dict.fromkeys(notes, 0.0)
     if _FENCE.search(text):
         scores["coding"] += 3

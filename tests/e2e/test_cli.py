@@ -9,18 +9,28 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_REGISTRY
 
-KEYS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY",
-        "GEMINI_API_KEY", "OLLAMA_HOST")
+KEYS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "OLLAMA_HOST",
+)
 
 
 def dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in KEYS}
     return subprocess.run(
         [sys.executable, "-m", "dispatch", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
     )
 
 
@@ -34,8 +44,18 @@ def test_demo_json_shows_routed_hops_a_baseline_and_a_saving() -> None:
     assert len({h["tier"] for h in hops}) >= 2
     assert len({h["capability"] for h in hops}) >= 3
     for hop in hops:
-        assert {"specialist", "capability", "tier", "model", "input_tokens",
-                "output_tokens", "cost_usd", "pinned", "router", "confidence"} <= set(hop)
+        assert {
+            "specialist",
+            "capability",
+            "tier",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "pinned",
+            "router",
+            "confidence",
+        } <= set(hop)
     assert out["total_cost_usd"] == pytest.approx(sum(h["cost_usd"] for h in hops))
     assert 0 < out["total_cost_usd"] < out["baseline_cost_usd"]
     assert any(h["pinned"] for h in hops)

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from dispatch.agents import default_specialists
+from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST, build_orchestrator, plan_tasks
 from langchain_core.messages import AIMessage
 
 from dispatch import ConfigError, Dispatcher, Registry, hop_records
-from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST, build_orchestrator, plan_tasks
-from dispatch.agents import default_specialists
 from dispatch.testing import FakeChatModel, fake_factory
 
 
@@ -45,18 +45,30 @@ def test_a_failing_branch_keeps_the_other_branches_results(registry: Registry) -
     # search hops fail on every model; the analysis branch must still deliver.
     broken = FakeChatModel(replies=[RuntimeError("search provider down")])
     good = FakeChatModel(replies=[AIMessage(content="mean is 3")])
-    dispatcher = Dispatcher(registry, model_factory=fake_factory(
-        {}, default=lambda spec: broken if spec.id == "tiny:model" else good
-    ))
+    dispatcher = Dispatcher(
+        registry,
+        model_factory=fake_factory(
+            {}, default=lambda spec: broken if spec.id == "tiny:model" else good
+        ),
+    )
     tasks = [
         {"id": "a", "prompt": "Find the runbook", "specialist": "search"},
-        {"id": "b", "prompt": "Mean of 1, 2, 3", "specialist": "analysis", "tier": "medium"},
+        {
+            "id": "b",
+            "prompt": "Mean of 1, 2, 3",
+            "specialist": "analysis",
+            "tier": "medium",
+        },
     ]
     state = run(build_orchestrator(dispatcher), "r", tasks)
     assert state["results"]["a"]["ok"] is False
     assert "search provider down" in str(state["results"]["a"]["error"])
     assert state["results"]["b"] == {
-        "id": "b", "specialist": "analysis", "output": "mean is 3", "ok": True, "error": None,
+        "id": "b",
+        "specialist": "analysis",
+        "output": "mean is 3",
+        "ok": True,
+        "error": None,
     }
     # synthesis ran with what there was (and, on the broken small model, failed too)
     failed = [r.step for r in hop_records(state) if r.error]
@@ -69,7 +81,9 @@ def test_request_without_plan_is_decomposed_and_routed_by_capability() -> None:
     dispatcher = Dispatcher(Registry.from_config(), simulate=True)
     tasks = plan_tasks(
         "Find the deploy policy in the docs. Compute 12 * 7 + 3. Write a thank-you note.",
-        None, dispatcher, default_specialists(),
+        None,
+        dispatcher,
+        default_specialists(),
     )
     assert [t["specialist"] for t in tasks] == ["search", "analysis", "general"]
 
@@ -80,11 +94,18 @@ def test_request_without_plan_is_decomposed_and_routed_by_capability() -> None:
         ([{"id": "a", "prompt": "x"}, {"id": "a", "prompt": "y"}], "duplicate task id"),
         ([{"id": "a", "prompt": "x", "depends_on": ["zz"]}], "unknown dependency"),
         ([{"id": "a", "prompt": "x", "specialist": "poet"}], "unknown specialist"),
-        ([{"id": "a", "prompt": "x", "depends_on": ["b"]},
-          {"id": "b", "prompt": "y", "depends_on": ["a"]}], "dependency cycle"),
+        (
+            [
+                {"id": "a", "prompt": "x", "depends_on": ["b"]},
+                {"id": "b", "prompt": "y", "depends_on": ["a"]},
+            ],
+            "dependency cycle",
+        ),
     ],
 )
-def test_bad_plans_are_refused_with_the_task_named(tasks: list[Any], message: str) -> None:
+def test_bad_plans_are_refused_with_the_task_named(
+    tasks: list[Any], message: str
+) -> None:
     dispatcher = Dispatcher(Registry.from_config(), simulate=True)
     with pytest.raises(ConfigError, match=message):
         plan_tasks("r", tasks, dispatcher, default_specialists())

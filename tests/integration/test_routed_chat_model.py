@@ -19,16 +19,23 @@ def add(a: int, b: int) -> int:
 
 
 def test_every_call_of_a_prebuilt_agent_is_a_routed_hop(registry: Registry) -> None:
-    tiny = FakeChatModel(replies=[
-        AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": 2, "b": 3}, "id": "c1"}]),
-        AIMessage(content="2 + 3 = 5"),
-    ])
+    tiny = FakeChatModel(
+        replies=[
+            AIMessage(
+                content="",
+                tool_calls=[{"name": "add", "args": {"a": 2, "b": 3}, "id": "c1"}],
+            ),
+            AIMessage(content="2 + 3 = 5"),
+        ]
+    )
     dispatcher = Dispatcher(registry, model_factory=fake_factory({"tiny:model": tiny}))
     model = dispatcher.chat_model("assistant")
     assert isinstance(model, RoutedChatModel)
     agent = create_agent(model=model, tools=[add], checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}
-    state = agent.invoke({"messages": [HumanMessage("Say the sum of two numbers")]}, config)
+    state = agent.invoke(
+        {"messages": [HumanMessage("Say the sum of two numbers")]}, config
+    )
 
     hops = hops_from_messages(state["messages"])
     assert [h.model for h in hops] == ["tiny:model", "tiny:model"]

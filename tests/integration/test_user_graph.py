@@ -21,7 +21,9 @@ class State(MessagesState, DispatchState):
     pass
 
 
-def build(registry: Registry, fakes: dict[str, FakeChatModel], checkpointer: Any = None) -> Any:
+def build(
+    registry: Registry, fakes: dict[str, FakeChatModel], checkpointer: Any = None
+) -> Any:
     dispatcher = Dispatcher(registry, model_factory=fake_factory(fakes))
     builder = StateGraph(State)
     builder.add_node("writer", dispatcher.node(WRITER))
@@ -30,12 +32,17 @@ def build(registry: Registry, fakes: dict[str, FakeChatModel], checkpointer: Any
 
 
 def test_each_hop_appends_a_record_through_the_reducer(registry: Registry) -> None:
-    tiny = FakeChatModel(replies=[AIMessage(content="hello")], input_tokens=1000, output_tokens=500)
+    tiny = FakeChatModel(
+        replies=[AIMessage(content="hello")], input_tokens=1000, output_tokens=500
+    )
     graph = build(registry, {"tiny:model": tiny})
     state = asyncio.run(graph.ainvoke({"messages": [HumanMessage("Say hello")]}))
     (record,) = hop_records(state)
     assert (record.specialist, record.model, record.tier, record.pinned) == (
-        "writer", "tiny:model", "small", False,
+        "writer",
+        "tiny:model",
+        "small",
+        False,
     )
     assert (record.input_tokens, record.output_tokens) == (1000, 500)
     assert str(record.cost_usd) == "0.0003"
@@ -62,8 +69,13 @@ def test_pins_survive_a_process_restart_with_the_sqlite_checkpointer(
         graph = build(registry, {}, SqliteSaver(conn))
         second = graph.invoke({"messages": [HumanMessage("Say hi again")]}, config)
         third = graph.invoke(
-            {"messages": [HumanMessage(
-                "Design a distributed cache step by step, edge cases and trade-offs.")]},
+            {
+                "messages": [
+                    HumanMessage(
+                        "Design a distributed cache step by step, edge cases and trade-offs."
+                    )
+                ]
+            },
             config,
         )
     records = hop_records(third)
@@ -74,7 +86,9 @@ def test_pins_survive_a_process_restart_with_the_sqlite_checkpointer(
     assert third["pins"]["writer"]["model"] == "big:model"
 
 
-def test_a_failing_model_is_recorded_and_reported_not_raised(registry: Registry) -> None:
+def test_a_failing_model_is_recorded_and_reported_not_raised(
+    registry: Registry,
+) -> None:
     broken = FakeChatModel(replies=[RuntimeError("provider down")])
     graph = build(registry, {"tiny:model": broken})
     state = asyncio.run(graph.ainvoke({"messages": [HumanMessage("Say hello")]}))

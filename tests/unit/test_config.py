@@ -6,8 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_REGISTRY
+
 from dispatch import ConfigError, Registry, load_config
 
 
@@ -34,13 +34,27 @@ def test_yaml_floats_become_exact_decimals(registry: Registry) -> None:
     ("old", "new", "path", "found"),
     [
         ("tier: medium", "tier: huge", "models[1].tier", "huge"),
-        ("input_per_mtok: 1,", "input_per_mtok: -1,", "models[1].price.input_per_mtok", "-1"),
+        (
+            "input_per_mtok: 1,",
+            "input_per_mtok: -1,",
+            "models[1].price.input_per_mtok",
+            "-1",
+        ),
         ("general: 0.8,", "gnrl: 0.8,", "models[1].capabilities.gnrl", "gnrl"),
         ("latency_ms: 300", "latency: 300", "models[1].latency", "300"),
-        ("context_window: 100000", "context_window: lots", "models[1].context_window", "lots"),
+        (
+            "context_window: 100000",
+            "context_window: lots",
+            "models[1].context_window",
+            "lots",
+        ),
         ("id: mid:model", "id: midmodel", "models[1]", "midmodel"),
-        ("{name: large, min_quality: 0.85}", "{name: large, min_quality: 0.6}",
-         "tiers[2].min_quality", "0.6"),
+        (
+            "{name: large, min_quality: 0.85}",
+            "{name: large, min_quality: 0.6}",
+            "tiers[2].min_quality",
+            "0.6",
+        ),
     ],
 )
 def test_bad_file_error_names_file_path_and_found_value(
@@ -81,10 +95,18 @@ def test_missing_price_without_price_map_names_the_field(tmp_path: Path) -> None
 
 
 def test_price_map_in_litellm_format_fills_what_yaml_leaves_out(tmp_path: Path) -> None:
-    (tmp_path / "prices.json").write_text(json.dumps({
-        "model": {"input_cost_per_token": 1.5e-06, "output_cost_per_token": 6e-06,
-                  "max_input_tokens": 64000, "max_output_tokens": 4096},
-    }))
+    (tmp_path / "prices.json").write_text(
+        json.dumps(
+            {
+                "model": {
+                    "input_cost_per_token": 1.5e-06,
+                    "output_cost_per_token": 6e-06,
+                    "max_input_tokens": 64000,
+                    "max_output_tokens": 4096,
+                },
+            }
+        )
+    )
     text = SMALL_REGISTRY.replace(
         "prices: {source: none}", "prices: {file: prices.json}"
     ).replace(

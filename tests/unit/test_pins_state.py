@@ -24,10 +24,20 @@ def test_pin_round_trips_through_state_form() -> None:
 
 def test_hop_records_round_trip_and_accumulate() -> None:
     record = HopRecord(
-        step="t1", specialist="s", capability="c", tier="small", model="m:x",
-        input_tokens=3, output_tokens=4, cost_usd=Decimal("0.0000031"),
-        baseline_cost_usd=Decimal("0.0001"), pinned=False, router="rules",
-        confidence=0.5, reason="r", duration_ms=1.0,
+        step="t1",
+        specialist="s",
+        capability="c",
+        tier="small",
+        model="m:x",
+        input_tokens=3,
+        output_tokens=4,
+        cost_usd=Decimal("0.0000031"),
+        baseline_cost_usd=Decimal("0.0001"),
+        pinned=False,
+        router="rules",
+        confidence=0.5,
+        reason="r",
+        duration_ms=1.0,
     )
     state = {"hops": add_hops(add_hops(None, [record.as_dict()]), [record.as_dict()])}
     assert hop_records(state) == [record, record]  # type: ignore[arg-type]

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SMALL_REGISTRY, registry_from_text
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SMALL_REGISTRY, registry_from_text
-from dispatch import Hop, NoEligibleModel, Pin, Registry, RouteDecision, RouterLayer, select
+from dispatch import (
+    Hop,
+    NoEligibleModel,
+    Pin,
+    Registry,
+    RouteDecision,
+    RouterLayer,
+    select,
+)
 from dispatch.types import ModelSpec
 
 SHARED = registry_from_text(SMALL_REGISTRY)
@@ -14,7 +22,11 @@ HOP = Hop(specialist="s", prompt="p", input_tokens=1000, max_output_tokens=500)
 
 def decision(capability: str, tier: str) -> RouteDecision:
     return RouteDecision(
-        capability=capability, tier=tier, confidence=1.0, router=RouterLayer.FIXED, reason="t"
+        capability=capability,
+        tier=tier,
+        confidence=1.0,
+        router=RouterLayer.FIXED,
+        reason="t",
     )
 
 
@@ -30,21 +42,36 @@ def test_ties_on_cost_go_to_lower_latency() -> None:
     def spec(model_id: str, latency: int) -> ModelSpec:
         from decimal import Decimal
 
-        return ModelSpec(id=model_id, tier="small", quality={"general": 0.9},
-                         input_per_mtok=Decimal(1), output_per_mtok=Decimal(1),
-                         context_window=1000, max_output_tokens=1000, latency_ms=latency)
+        return ModelSpec(
+            id=model_id,
+            tier="small",
+            quality={"general": 0.9},
+            input_per_mtok=Decimal(1),
+            output_per_mtok=Decimal(1),
+            context_window=1000,
+            max_output_tokens=1000,
+            latency_ms=latency,
+        )
 
-    registry = Registry([spec("slow:m", 900), spec("fast:m", 100)],
-                        tiers=[("small", 0.5)], capabilities=["general"])
+    registry = Registry(
+        [spec("slow:m", 900), spec("fast:m", 100)],
+        tiers=[("small", 0.5)],
+        capabilities=["general"],
+    )
     assert select(decision("general", "small"), HOP, registry).model.id == "fast:m"
 
 
-def test_no_eligible_model_names_capability_tier_and_best_candidate(registry: Registry) -> None:
+def test_no_eligible_model_names_capability_tier_and_best_candidate(
+    registry: Registry,
+) -> None:
     with pytest.raises(NoEligibleModel, match="'poetry' at tier 'small'") as info:
         select(decision("poetry", "small"), HOP, registry)
     assert info.value.capability == "poetry"
-    strict = Registry(list(registry), tiers=[("small", 0.5), ("medium", 0.7), ("large", 0.99)],
-                      capabilities=registry.capabilities)
+    strict = Registry(
+        list(registry),
+        tiers=[("small", 0.5), ("medium", 0.7), ("large", 0.99)],
+        capabilities=registry.capabilities,
+    )
     with pytest.raises(NoEligibleModel, match="best is big:model at 0.93"):
         select(decision("coding", "large"), HOP, strict)
     with pytest.raises(NoEligibleModel, match="unknown tier"):
@@ -54,13 +81,23 @@ def test_no_eligible_model_names_capability_tier_and_best_candidate(registry: Re
 def test_pin_is_reused_even_when_a_cheaper_model_would_do(registry: Registry) -> None:
     pin = Pin(model="mid:model", tier="medium", reason="first choice")
     choice = select(decision("general", "small"), HOP, registry, pin=pin)
-    assert (choice.model.id, choice.pinned, choice.repinned_from) == ("mid:model", True, None)
+    assert (choice.model.id, choice.pinned, choice.repinned_from) == (
+        "mid:model",
+        True,
+        None,
+    )
 
 
-def test_pin_below_the_needed_tier_escalates_and_records_the_old_model(registry: Registry) -> None:
+def test_pin_below_the_needed_tier_escalates_and_records_the_old_model(
+    registry: Registry,
+) -> None:
     pin = Pin(model="tiny:model", tier="small", reason="first choice")
     choice = select(decision("general", "large"), HOP, registry, pin=pin)
-    assert (choice.model.id, choice.pinned, choice.repinned_from) == ("big:model", False, "tiny:model")
+    assert (choice.model.id, choice.pinned, choice.repinned_from) == (
+        "big:model",
+        False,
+        "tiny:model",
+    )
     assert "escalated from tiny:model" in choice.reason
 
 
@@ -73,15 +110,19 @@ def test_pin_on_unregistered_model_is_replaced(registry: Registry) -> None:
 
 @given(
     capability=st.sampled_from(["coding", "search", "analysis", "general"]),
-    low=st.integers(0, 2), high=st.integers(0, 2),
-    in_tokens=st.integers(1, 100_000), out_tokens=st.integers(1, 10_000),
+    low=st.integers(0, 2),
+    high=st.integers(0, 2),
+    in_tokens=st.integers(1, 100_000),
+    out_tokens=st.integers(1, 10_000),
 )
 def test_a_higher_tier_never_selects_a_model_of_lower_quality(
     capability: str, low: int, high: int, in_tokens: int, out_tokens: int
 ) -> None:
     registry = SHARED
     low, high = sorted((low, high))
-    hop = Hop(specialist="s", prompt="p", input_tokens=in_tokens, max_output_tokens=out_tokens)
+    hop = Hop(
+        specialist="s", prompt="p", input_tokens=in_tokens, max_output_tokens=out_tokens
+    )
     tiers = registry.tiers
     a = select(decision(capability, tiers[low]), hop, registry).model
     b = select(decision(capability, tiers[high]), hop, registry).model

@@ -8,7 +8,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from dispatch import Registry, call_cost, estimate_tokens, usage_of
 
 
-def test_baseline_is_configured_model_or_dearest_of_top_tier(registry: Registry) -> None:
+def test_baseline_is_configured_model_or_dearest_of_top_tier(
+    registry: Registry,
+) -> None:
     assert registry.baseline.id == "big:model"
     unconfigured = registry.restrict(["tiny:model", "mid:model"])
     assert unconfigured.baseline.id == "mid:model"
@@ -28,11 +30,19 @@ def test_cost_is_exact_decimal(registry: Registry) -> None:
 def test_usage_comes_from_usage_metadata() -> None:
     reply = AIMessage(
         content="hi",
-        usage_metadata={"input_tokens": 120, "output_tokens": 30, "total_tokens": 150,
-                        "input_token_details": {"cache_read": 100}},
+        usage_metadata={
+            "input_tokens": 120,
+            "output_tokens": 30,
+            "total_tokens": 150,
+            "input_token_details": {"cache_read": 100},
+        },
     )
     usage = usage_of(reply, [HumanMessage("x")])
-    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (120, 30, False)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (
+        120,
+        30,
+        False,
+    )
 
 
 def test_usage_is_estimated_and_marked_when_provider_reports_none() -> None:

@@ -38,16 +38,26 @@ def test_short_plain_prompt_is_small_and_hard_long_prompt_is_large() -> None:
 
 def test_plan_hints_win_and_are_reported_as_hints() -> None:
     d = RulesRouter().decide(
-        Hop(specialist="t", prompt="Say hello", capability_hint="coding", tier_hint="large")
+        Hop(
+            specialist="t",
+            prompt="Say hello",
+            capability_hint="coding",
+            tier_hint="large",
+        )
     )
     assert (d.capability, d.tier, d.confidence, d.router) == (
-        "coding", "large", 1.0, RouterLayer.HINT,
+        "coding",
+        "large",
+        1.0,
+        RouterLayer.HINT,
     )
 
 
 def test_unknown_hints_are_ignored() -> None:
     d = RulesRouter().decide(
-        Hop(specialist="t", prompt="Say hello", capability_hint="poetry", tier_hint="xl")
+        Hop(
+            specialist="t", prompt="Say hello", capability_hint="poetry", tier_hint="xl"
+        )
     )
     assert (d.capability, d.tier, d.router) == ("general", "small", RouterLayer.RULES)
 
@@ -66,7 +76,14 @@ def test_capability_not_served_falls_back_to_general() -> None:
 
 
 ROUTERS = [RulesRouter(), FixedRouter("coding", "small")]
-PROMPTS = ["", "hello", "```py\nx\n```", "What is 2+2?", "x" * 20_000, "¿Dónde está? 🤔"]
+PROMPTS = [
+    "",
+    "hello",
+    "```py\nx\n```",
+    "What is 2+2?",
+    "x" * 20_000,
+    "¿Dónde está? 🤔",
+]
 
 
 @pytest.mark.parametrize("router", ROUTERS, ids=lambda r: type(r).__name__)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from dispatch import SimChatModel
-from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 
 
 def test_sim_is_deterministic_and_reports_declared_usage() -> None:
@@ -26,10 +26,13 @@ def test_sim_calls_the_tool_it_can_fill_then_answers_from_its_result() -> None:
     assert call.tool_calls[0]["args"] == {"expression": "(310 - 182) / 182 * 100"}
     stats = model.invoke([HumanMessage("Stats of 1, 2, 3, 4 please")])
     assert stats.tool_calls[0]["args"] == {"values": [1.0, 2.0, 3.0, 4.0]}
-    answer = model.invoke([
-        HumanMessage("q"), call,
-        ToolMessage("= 70.33", tool_call_id=call.tool_calls[0]["id"]),
-    ])
+    answer = model.invoke(
+        [
+            HumanMessage("q"),
+            call,
+            ToolMessage("= 70.33", tool_call_id=call.tool_calls[0]["id"]),
+        ]
+    )
     assert not answer.tool_calls
     assert "70.33" in answer.text
 
@@ -40,7 +43,9 @@ def test_sim_without_fillable_arguments_answers_directly() -> None:
     assert not reply.tool_calls
     with_code = model.invoke([HumanMessage("Run:\n```python\nprint(2)\n```")])
     assert with_code.tool_calls[0]["args"] == {"code": "print(2)\n"}
-    query = SimChatModel(model="m:x").bind_tools([search_tool()]).invoke(
-        [HumanMessage("Who is on call?")]
+    query = (
+        SimChatModel(model="m:x")
+        .bind_tools([search_tool()])
+        .invoke([HumanMessage("Who is on call?")])
     )
     assert query.tool_calls[0]["args"] == {"query": "Who is on call?"}

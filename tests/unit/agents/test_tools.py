@@ -3,12 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from langchain_core.tools import ToolException
-
 from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 from dispatch.agents.analysis import evaluate, summarize
 from dispatch.agents.coding import execute_python
 from dispatch.agents.search import DocumentIndex
+from langchain_core.tools import ToolException
 
 
 def test_run_python_returns_stdout() -> None:
@@ -27,7 +26,9 @@ def test_run_python_times_out_with_a_clear_message() -> None:
 
 
 def test_run_python_memory_limit_stops_a_hog() -> None:
-    out = execute_python("x = bytearray(2_000_000_000)\nprint('allocated')", memory_mb=256)
+    out = execute_python(
+        "x = bytearray(2_000_000_000)\nprint('allocated')", memory_mb=256
+    )
     assert "MemoryError" in out
     assert "allocated" not in out
 
@@ -48,8 +49,14 @@ def test_run_python_rejects_empty_and_oversized_code() -> None:
 
 @pytest.mark.parametrize(
     ("expression", "value"),
-    [("(310 - 182) / 182 * 100", 70.32967032967034), ("2^10", 1024), ("sqrt(16) + pi*0", 4),
-     ("-3 + +2", -1), ("max(1, 5, 3)", 5), ("7 // 2 + 7 % 2", 4)],
+    [
+        ("(310 - 182) / 182 * 100", 70.32967032967034),
+        ("2^10", 1024),
+        ("sqrt(16) + pi*0", 4),
+        ("-3 + +2", -1),
+        ("max(1, 5, 3)", 5),
+        ("7 // 2 + 7 % 2", 4),
+    ],
 )
 def test_calculate_evaluates_arithmetic(expression: str, value: float) -> None:
     assert evaluate(expression) == pytest.approx(value)
@@ -57,9 +64,15 @@ def test_calculate_evaluates_arithmetic(expression: str, value: float) -> None:
 
 @pytest.mark.parametrize(
     ("expression", "message"),
-    [("__import__('os').system('true')", "not allowed"), ("1/0", "division by zero"),
-     ("9**9**9", "exceeds 1000"), ("2 +", "not arithmetic"), ("", "empty"),
-     ("x + 1", "not allowed"), ("1" * 600, "longer than 500")],
+    [
+        ("__import__('os').system('true')", "not allowed"),
+        ("1/0", "division by zero"),
+        ("9**9**9", "exceeds 1000"),
+        ("2 +", "not arithmetic"),
+        ("", "empty"),
+        ("x + 1", "not allowed"),
+        ("1" * 600, "longer than 500"),
+    ],
 )
 def test_calculate_rejects_bad_input_clearly(expression: str, message: str) -> None:
     with pytest.raises(ToolException, match=message):
@@ -83,7 +96,9 @@ def test_statistics_rejects_bad_input_clearly() -> None:
     with pytest.raises(ToolException, match="finite"):
         summarize([1.0, float("nan")])
     out = statistics_tool().invoke({"values": "abc"})
-    assert out.startswith("error: invalid arguments: values: Input should be a valid list")
+    assert out.startswith(
+        "error: invalid arguments: values: Input should be a valid list"
+    )
 
 
 def test_search_finds_the_slo_in_the_demo_corpus() -> None:
