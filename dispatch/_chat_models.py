@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -53,16 +54,19 @@ def build_chat_model(spec: ModelSpec, *, simulate: bool) -> BaseChatModel:
         raise ModelUnavailable(spec.id, "provider models are disabled (tests)")
     from langchain.chat_models import init_chat_model  # noqa: PLC0415 - slow import
 
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if spec.base_url:
         kwargs["base_url"] = spec.base_url
     try:
-        return init_chat_model(spec.name, model_provider=spec.provider, **kwargs)
+        model: BaseChatModel = init_chat_model(
+            spec.name, model_provider=spec.provider, **kwargs
+        )
     except ImportError as exc:
         raise ModelUnavailable(
             spec.id,
             f"{exc}. Install the provider extra, e.g. graph-dispatch[{spec.provider}]",
         ) from exc
+    return model
 
 
 _OUTPUT_CAP_KWARG: Mapping[str, str] = {

@@ -198,7 +198,9 @@ class Dispatcher:
         try:
             runnable = self._runnable(choice, tools, tool_kwargs)
             reply = await runnable.ainvoke(
-                list(messages), **output_cap_kwargs(choice.model, hop.max_output_tokens)
+                list(messages),
+                None,
+                **output_cap_kwargs(choice.model, hop.max_output_tokens),
             )
         except Exception as exc:
             raise self._failed(hop, choice, exc, started) from exc
@@ -219,7 +221,9 @@ class Dispatcher:
         try:
             runnable = self._runnable(choice, tools, tool_kwargs)
             reply = runnable.invoke(
-                list(messages), **output_cap_kwargs(choice.model, hop.max_output_tokens)
+                list(messages),
+                None,
+                **output_cap_kwargs(choice.model, hop.max_output_tokens),
             )
         except Exception as exc:
             raise self._failed(hop, choice, exc, started) from exc
