@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.messages import (
@@ -21,6 +22,7 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
+from dispatch.budget import BudgetDict, Ledger
 from dispatch.errors import HopFailed
 from dispatch.pins import PinState, pin_from_dict, pin_to_dict
 from dispatch.specialist import Specialist
@@ -32,6 +34,7 @@ __all__ = (
     "SpecialistRun",
     "ToolStep",
     "arun_tool",
+    "budget_delta",
     "routing_text",
     "run_tool",
     "specialist_steps",
@@ -46,6 +49,8 @@ class HopResult:
     record: HopRecord
     pin: Pin
     """The specialist's pin after this hop."""
+    failed_attempts: tuple[HopRecord, ...] = ()
+    """Models that raised before `record`'s model served the hop (failover)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,6 +61,8 @@ class SpecialistRun:
     records: list[HopRecord] = field(default_factory=list)
     pins: PinState = field(default_factory=dict)
     error: str | None = None
+    refused: bool = False
+    """True when the budget refused a hop (the run stopped there)."""
 
     @property
     def answer(self) -> str:
@@ -63,9 +70,28 @@ class SpecialistRun:
         ai = [m for m in self.messages if isinstance(m, AIMessage)]
         return ai[-1].text if ai else ""
 
-    def state_update(self) -> dict[str, Any]:
-        """The ``hops``/``pins`` channel writes for a graph node's return value."""
-        return {"hops": [r.as_dict() for r in self.records], "pins": self.pins}
+    def state_update(self, ledger: Ledger | None = None) -> dict[str, Any]:
+        """The ``hops``/``pins`` (and, with a ledger, ``budget``) channel writes."""
+        update: dict[str, Any] = {
+            "hops": [r.as_dict() for r in self.records],
+            "pins": self.pins,
+        }
+        if ledger is not None:
+            update["budget"] = budget_delta(ledger, self.records)
+        return update
+
+
+def budget_delta(ledger: Ledger, records: Sequence[HopRecord]) -> BudgetDict:
+    """The ``budget`` channel write of a node: its own hops' spend and refusals."""
+    return BudgetDict(
+        workflow=ledger.workflow,
+        limit_usd=None if ledger.limit is None else str(ledger.limit),
+        mode=ledger.mode,
+        spent_usd=str(sum((r.cost_usd for r in records), Decimal(0))),
+        reserved_usd="0",
+        refused=sum(r.refused for r in records),
+        exceeded=ledger.exceeded,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +193,12 @@ def specialist_steps(
         tools = None if last_round else (specialist.tools or None)
         outcome = yield ModelStep(hop=hop, messages=list(convo), pin=pin, tools=tools)
         if isinstance(outcome, HopFailed):
-            run.records.append(outcome.record)  # type: ignore[arg-type]
+            run.records.extend(outcome.records)
+            run.refused = outcome.refused
             run.error = str(outcome)
             break
         assert isinstance(outcome, HopResult)
+        run.records.extend(outcome.failed_attempts)
         run.records.append(outcome.record)
         pins[specialist.name] = run.pins[specialist.name] = pin_to_dict(outcome.pin)
         convo.append(outcome.message)

@@ -105,6 +105,14 @@ class DefaultsConfig(_Strict):
     """Model the "always the largest model" counterfactual is priced at."""
 
 
+class BudgetConfig(_Strict):
+    """Default budget of a workflow whose run config names none."""
+
+    limit_usd: Money | None = None
+    """USD per workflow run; null for no limit."""
+    mode: Literal["hard", "soft", "warn"] = "hard"
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -114,6 +122,7 @@ class Config(_Strict):
     models: list[ModelConfig] = Field(min_length=1)
     prices: PricesConfig = PricesConfig()
     defaults: DefaultsConfig = DefaultsConfig()
+    budget: BudgetConfig = BudgetConfig()
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Config:

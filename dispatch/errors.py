@@ -6,14 +6,20 @@ Hierarchy::
     ├── ConfigError (also ValueError)     a config file or value is wrong; raised at load time
     ├── NoEligibleModel                   no model has the capability at the tier's quality bar
     ├── ModelUnavailable                  a model cannot be built (no provider package)
-    └── HopFailed                         a hop's model call raised; carries the hop record
+    ├── HopFailed                         a hop's model call raised; carries the hop record
+    └── BudgetExceeded                    a call's worst case does not fit the workflow's budget
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
 __all__ = (
     "ConfigError",
     "DispatchError",
+    "BudgetExceeded",
     "HopFailed",
     "ModelUnavailable",
     "NoEligibleModel",
@@ -78,12 +84,51 @@ class ModelUnavailable(DispatchError):
 
 
 class HopFailed(DispatchError):
-    """A hop's model call raised; `record` says what was routed and what failed.
+    """A hop could not be served: every model tried raised, or the budget refused it.
 
-    The original exception is chained as ``__cause__``.
+    The last exception is chained as ``__cause__``.
     """
 
-    def __init__(self, record: object, message: str) -> None:
-        self.record = record
-        """The `HopRecord` of the failed hop (tokens and cost zero, `error` set)."""
+    def __init__(self, records: Sequence[Any], message: str) -> None:
+        self.records = list(records)
+        """One `HopRecord` per attempt (tokens and cost zero, `error` set)."""
         super().__init__(message)
+
+    @property
+    def record(self) -> Any:
+        """The `HopRecord` of the last attempt."""
+        return self.records[-1]
+
+    @property
+    def refused(self) -> bool:
+        """True when the budget refused the hop (rather than a model failing)."""
+        return bool(self.records[-1].refused)
+
+
+class BudgetExceeded(DispatchError):
+    """A call's worst-case cost does not fit in what is left of the workflow's budget."""
+
+    def __init__(
+        self,
+        *,
+        requested_usd: Decimal,
+        remaining_usd: Decimal,
+        limit_usd: Decimal,
+        workflow: str = "",
+        hop: str = "",
+    ) -> None:
+        self.requested_usd = requested_usd
+        """Worst-case cost of the refused call."""
+        self.remaining_usd = remaining_usd
+        """What was left (limit minus settled and reserved spend)."""
+        self.limit_usd = limit_usd
+        """The workflow's budget."""
+        self.workflow = workflow
+        """Id of the workflow whose budget refused the call."""
+        self.hop = hop
+        """The refused hop, if known."""
+        where = f" for hop {hop!r}" if hop else ""
+        super().__init__(
+            f"budget exceeded{where} in workflow {workflow!r}: requested "
+            f"${requested_usd:.6f}, remaining ${remaining_usd:.6f} of ${limit_usd:.6f}"
+        )

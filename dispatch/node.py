@@ -1,15 +1,20 @@
 """The `Dispatcher`: route, select, call, settle and record every hop.
 
-Steps 1–2 (`Dispatcher.plan`) and 5–6 (`_settle`) are synchronous and pure over
-`dispatch.types` values; only the model call between them does I/O, once in
-`call` and once in `acall`.
+Routing and selection (`Dispatcher.plan`, `dispatch.policy`), the budget
+arithmetic (`dispatch.budget`) and the hop records (`dispatch.hops`) are pure;
+`Dispatcher._attempts` strings them together without I/O, and only `call` /
+`acall` make the model call, once synchronously and once with ``await``.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ from langchain_core.messages import (
     BaseMessage,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from dispatch._chat_models import build_chat_model, output_cap_kwargs
 from dispatch._loop import (
@@ -30,11 +35,13 @@ from dispatch._loop import (
     run_tool,
     specialist_steps,
 )
-from dispatch.config import DEFAULT_CONFIG
-from dispatch.cost import call_cost, estimate_message_tokens, usage_of
-from dispatch.errors import HopFailed
+from dispatch.budget import BudgetMode, Ledger
+from dispatch.config import DEFAULT_CONFIG, load_config
+from dispatch.cost import estimate_message_tokens, estimate_tokens
+from dispatch.errors import BudgetExceeded, ConfigError, HopFailed, NoEligibleModel
+from dispatch.hops import failed_record, next_pin, settled_record
 from dispatch.pins import PinState
-from dispatch.policy import select
+from dispatch.policy import BudgetView, select
 from dispatch.registry import Registry
 from dispatch.routing import Router, RulesRouter
 from dispatch.specialist import Specialist
@@ -44,6 +51,45 @@ __all__ = ("Dispatcher", "HopResult", "SpecialistRun", "routed_node")
 
 ModelFactory = Callable[[ModelSpec], BaseChatModel]
 """Builds the chat model for a spec; injected in tests (`dispatch.testing`)."""
+
+_MAX_LEDGERS = 4096
+"""Ledgers of this many recent workflows are kept in memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """A default budget: USD limit (None: unlimited) and mode."""
+
+    limit_usd: Decimal | None = None
+    mode: BudgetMode = "hard"
+
+
+def _budget_settings(
+    conf: Mapping[str, Any], default: BudgetSpec
+) -> tuple[Decimal | None, BudgetMode]:
+    raw_limit = conf.get("budget_usd", default.limit_usd)
+    mode = conf.get("budget_mode", default.mode)
+    if mode not in ("hard", "soft", "warn"):
+        raise ConfigError(
+            "invalid budget mode",
+            path='config["configurable"]["budget_mode"]',
+            found=mode,
+            expected="one of hard, soft, warn",
+        )
+    if raw_limit is None:
+        return None, mode
+    try:
+        limit = Decimal(str(raw_limit))
+    except InvalidOperation:
+        limit = Decimal(-1)
+    if not limit.is_finite() or limit < 0:
+        raise ConfigError(
+            "invalid budget",
+            path='config["configurable"]["budget_usd"]',
+            found=raw_limit,
+            expected="a number of USD >= 0",
+        )
+    return limit, mode
 
 
 class Dispatcher:
@@ -55,6 +101,10 @@ class Dispatcher:
         simulate: build ``sim:`` stand-ins instead of provider models.
         model_factory: overrides how chat models are built (tests, custom clients).
         clock: monotonic seconds, for hop durations.
+        budget: default budget of a workflow whose config names none.
+        max_failovers: other models tried after the chosen one raises.
+        input_safety: factor on estimated input tokens when reserving a call's
+            worst case (estimates can undercount, e.g. for code).
     """
 
     def __init__(
@@ -65,6 +115,9 @@ class Dispatcher:
         simulate: bool = False,
         model_factory: ModelFactory | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        budget: BudgetSpec | None = None,
+        max_failovers: int = 2,
+        input_safety: float = 1.2,
     ) -> None:
         self.registry = registry
         self.router: Router = router or RulesRouter(
@@ -76,13 +129,22 @@ class Dispatcher:
         )
         self._models: dict[str, BaseChatModel] = {}
         self._clock = clock
+        self.budget = budget or BudgetSpec()
+        self.max_failovers = max_failovers
+        self.input_safety = input_safety
+        self._ledgers: OrderedDict[str, Ledger] = OrderedDict()
+        self._ledgers_lock = threading.Lock()
 
     @classmethod
     def from_config(
         cls, source: str | Path = DEFAULT_CONFIG, **kwargs: Any
     ) -> Dispatcher:
         """A dispatcher over the registry in `source` (``"default"``: the shipped one)."""
-        return cls(Registry.from_config(source), **kwargs)
+        config, specs = load_config(source)
+        kwargs.setdefault(
+            "budget", BudgetSpec(config.budget.limit_usd, config.budget.mode)
+        )
+        return cls(Registry.from_specs(config, specs), **kwargs)
 
     # -- pure steps -----------------------------------------------------------------
 
@@ -90,68 +152,36 @@ class Dispatcher:
         """Steps 1–2: route the hop and select its model (pure)."""
         return select(self.router.decide(hop), hop, self.registry, pin=pin)
 
-    def _settle(
-        self,
-        hop: Hop,
-        choice: ModelChoice,
-        message: AIMessage,
-        request: Sequence[BaseMessage],
-        started: float,
-    ) -> HopResult:
-        usage = usage_of(message, request)
-        spec = choice.model
-        record = HopRecord(
-            step=hop.step,
-            specialist=hop.specialist,
-            capability=choice.decision.capability,
-            tier=choice.decision.tier,
-            model=spec.id,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            estimated=usage.estimated,
-            cost_usd=call_cost(spec, usage.input_tokens, usage.output_tokens),
-            baseline_cost_usd=call_cost(
-                self.registry.baseline, usage.input_tokens, usage.output_tokens
-            ),
-            pinned=choice.pinned,
-            repinned_from=choice.repinned_from,
-            router=choice.decision.router.value,
-            confidence=choice.decision.confidence,
-            reason=f"{choice.decision.reason} -> {choice.reason}",
-            duration_ms=round((self._clock() - started) * 1000, 3),
-            simulated=bool(message.response_metadata.get("simulated")),
-            after_tool=hop.after_tool,
-        )
-        message.response_metadata["dispatch"] = record.as_dict()
-        return HopResult(message=message, record=record, pin=_next_pin(choice))
+    def ledger_for(
+        self, config: Mapping[str, Any] | None, state: Mapping[str, Any] | None = None
+    ) -> Ledger:
+        """The ledger of the workflow `config` belongs to, shared by all its branches.
 
-    def _failed(
-        self, hop: Hop, choice: ModelChoice, exc: BaseException, started: float
-    ) -> HopFailed:
-        record = HopRecord(
-            step=hop.step,
-            specialist=hop.specialist,
-            capability=choice.decision.capability,
-            tier=choice.decision.tier,
-            model=choice.model.id,
-            input_tokens=0,
-            output_tokens=0,
-            cost_usd=call_cost(choice.model, 0, 0),
-            baseline_cost_usd=call_cost(self.registry.baseline, 0, 0),
-            pinned=choice.pinned,
-            repinned_from=choice.repinned_from,
-            router=choice.decision.router.value,
-            confidence=choice.decision.confidence,
-            reason=choice.reason,
-            duration_ms=round((self._clock() - started) * 1000, 3),
-            simulated=self.simulate,
-            after_tool=hop.after_tool,
-            error=f"{type(exc).__name__}: {exc}",
-        )
-        return HopFailed(
-            record,
-            f"hop {hop.step or hop.specialist!r} on {choice.model.id} failed: {exc}",
-        )
+        The workflow is ``configurable["workflow_id"]`` (else the thread id); its
+        budget is ``configurable["budget_usd"]``/``["budget_mode"]``, else the
+        config file's default. A ledger first seen for a workflow starts from
+        the settled spend its checkpointed ``budget`` channel holds, so a resumed
+        workflow neither loses nor double-counts completed hops.
+        """
+        conf = dict((config or {}).get("configurable") or {})
+        workflow = str(conf.get("workflow_id") or conf.get("thread_id") or "default")
+        with self._ledgers_lock:
+            ledger = self._ledgers.get(workflow)
+            if ledger is not None:
+                self._ledgers.move_to_end(workflow)
+                return ledger
+            limit, mode = _budget_settings(conf, self.budget)
+            saved = (state or {}).get("budget")
+            spent = (
+                Decimal(saved["spent_usd"])
+                if saved and saved["workflow"] == workflow
+                else Decimal(0)
+            )
+            ledger = Ledger(limit, mode, workflow=workflow, spent=spent)
+            self._ledgers[workflow] = ledger
+            while len(self._ledgers) > _MAX_LEDGERS:
+                self._ledgers.popitem(last=False)
+            return ledger
 
     # -- I/O ------------------------------------------------------------------------
 
@@ -171,12 +201,107 @@ class Dispatcher:
         model = self.chat_model_for(choice.model)
         return model.bind_tools(list(tools), **tool_kwargs) if tools else model
 
-    def _prepare(
-        self, hop: Hop, messages: Sequence[BaseMessage], pin: Pin | None
-    ) -> tuple[Hop, ModelChoice]:
-        if not hop.input_tokens:
-            hop = _with_input_tokens(hop, estimate_message_tokens(messages))
-        return hop, self.plan(hop, pin)
+    def _prepare(self, hop: Hop, messages: Sequence[BaseMessage], tools: Any) -> Hop:
+        if hop.input_tokens:
+            return hop
+        tokens = estimate_message_tokens(messages) + sum(
+            estimate_tokens(str(getattr(t, "args", t))) for t in tools or ()
+        )
+        return replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
+
+    def _attempts(
+        self,
+        hop: Hop,
+        messages: Sequence[BaseMessage],
+        pin: Pin | None,
+        ledger: Ledger | None,
+    ) -> Generator[ModelChoice, AIMessage | Exception, HopResult]:
+        """One hop without I/O: yields each model to call, receives its reply or
+        exception; fails over to the next eligible model up to `max_failovers`
+        times. `call`/`acall` drive it."""
+        decision = self.router.decide(hop)
+        failed: list[HopRecord] = []
+        workflow = ledger.workflow if ledger else ""
+        for _ in range(self.max_failovers + 1):
+            view = BudgetView(ledger.remaining, ledger.mode) if ledger else None
+            try:
+                choice = select(
+                    decision,
+                    hop,
+                    self.registry,
+                    pin=pin,
+                    budget=view,
+                    exclude=frozenset(r.model for r in failed),
+                )
+            except NoEligibleModel:
+                if failed:
+                    break  # nothing left to fail over to
+                raise
+            last = failed[-1] if failed else None
+            if last is not None:
+                choice = replace(
+                    choice,
+                    pinned=False,
+                    repinned_from=pin.model if pin else last.model,
+                    reason=f"failover from {last.model} ({last.error}); {choice.reason}",
+                )
+            started = self._clock()
+            reservation = None
+            if ledger is not None:
+                try:
+                    reservation = ledger.reserve(choice.expected_cost_usd, hop=hop.step)
+                except BudgetExceeded as exc:
+                    refused = failed_record(
+                        hop,
+                        choice,
+                        f"refused: {exc}",
+                        duration_ms=0.0,
+                        simulated=self.simulate,
+                        workflow=workflow,
+                        refused=True,
+                    )
+                    raise HopFailed([*failed, refused], str(exc)) from exc
+            outcome = yield choice
+            elapsed = round((self._clock() - started) * 1000, 3)
+            if isinstance(outcome, Exception):
+                if reservation is not None and ledger is not None:
+                    ledger.release(reservation)
+                failed.append(
+                    failed_record(
+                        hop,
+                        choice,
+                        f"{type(outcome).__name__}: {outcome}",
+                        duration_ms=elapsed,
+                        simulated=self.simulate,
+                        workflow=workflow,
+                        fallback_from=last.model if last else None,
+                    )
+                )
+                continue
+            record = settled_record(
+                hop,
+                choice,
+                outcome,
+                messages,
+                self.registry,
+                duration_ms=elapsed,
+                workflow=workflow,
+                fallback_from=last.model if last else None,
+            )
+            if reservation is not None and ledger is not None:
+                ledger.settle(reservation, record.cost_usd)
+            outcome.response_metadata["dispatch"] = record.as_dict()
+            return HopResult(
+                message=outcome,
+                record=record,
+                pin=next_pin(choice),
+                failed_attempts=tuple(failed),
+            )
+        tried = ", ".join(r.model for r in failed)
+        raise HopFailed(
+            failed,
+            f"hop {hop.step or hop.specialist!r} failed on {tried}: {failed[-1].error}",
+        )
 
     async def acall(
         self,
@@ -185,26 +310,35 @@ class Dispatcher:
         *,
         pin: Pin | None = None,
         tools: Sequence[Any] | None = None,
+        ledger: Ledger | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
-        """Route `hop`, call the chosen model on `messages`, and record the hop.
+        """Route `hop`, reserve its worst case, call the chosen model on
+        `messages` (failing over to the nearest eligible model if it raises),
+        settle and record the hop.
 
         Raises:
             NoEligibleModel: no model can serve the decision.
-            HopFailed: the model call raised; `HopFailed.record` has the details.
+            HopFailed: every model tried raised, or the budget refused the call;
+                `HopFailed.records` has one record per attempt.
         """
-        hop, choice = self._prepare(hop, messages, pin)
-        started = self._clock()
+        hop = self._prepare(hop, messages, tools)
+        attempts = self._attempts(hop, messages, pin, ledger)
+        outcome: AIMessage | Exception | None = None
         try:
-            runnable = self._runnable(choice, tools, tool_kwargs)
-            reply = await runnable.ainvoke(
-                list(messages),
-                None,
-                **output_cap_kwargs(choice.model, hop.max_output_tokens),
-            )
-        except Exception as exc:
-            raise self._failed(hop, choice, exc, started) from exc
-        return self._settle(hop, choice, _as_ai(reply), messages, started)
+            while True:
+                choice = attempts.send(outcome)  # type: ignore[arg-type]
+                try:
+                    reply = await self._runnable(choice, tools, tool_kwargs).ainvoke(
+                        list(messages),
+                        None,
+                        **output_cap_kwargs(choice.model, hop.max_output_tokens),
+                    )
+                    outcome = _as_ai(reply)
+                except Exception as exc:  # handed to the failover logic
+                    outcome = exc
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def call(
         self,
@@ -213,21 +347,27 @@ class Dispatcher:
         *,
         pin: Pin | None = None,
         tools: Sequence[Any] | None = None,
+        ledger: Ledger | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
         """Synchronous twin of `acall`."""
-        hop, choice = self._prepare(hop, messages, pin)
-        started = self._clock()
+        hop = self._prepare(hop, messages, tools)
+        attempts = self._attempts(hop, messages, pin, ledger)
+        outcome: AIMessage | Exception | None = None
         try:
-            runnable = self._runnable(choice, tools, tool_kwargs)
-            reply = runnable.invoke(
-                list(messages),
-                None,
-                **output_cap_kwargs(choice.model, hop.max_output_tokens),
-            )
-        except Exception as exc:
-            raise self._failed(hop, choice, exc, started) from exc
-        return self._settle(hop, choice, _as_ai(reply), messages, started)
+            while True:
+                choice = attempts.send(outcome)  # type: ignore[arg-type]
+                try:
+                    reply = self._runnable(choice, tools, tool_kwargs).invoke(
+                        list(messages),
+                        None,
+                        **output_cap_kwargs(choice.model, hop.max_output_tokens),
+                    )
+                    outcome = _as_ai(reply)
+                except Exception as exc:  # handed to the failover logic
+                    outcome = exc
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def arun_specialist(
         self,
@@ -238,12 +378,14 @@ class Dispatcher:
         pins: PinState | None = None,
         tier_hint: str | None = None,
         max_output_tokens: int | None = None,
+        ledger: Ledger | None = None,
     ) -> SpecialistRun:
         """Run `specialist` on `messages`: model hops and tool calls until it answers.
 
-        A failing model call ends the run with `SpecialistRun.error` set and the
-        failed hop recorded; it does not raise, so parallel branches keep their
-        results. A failing tool becomes an error `ToolMessage` the model sees.
+        A failing model call (after failover) or a call the budget refuses ends
+        the run with `SpecialistRun.error` set and the hop recorded; it does not
+        raise, so parallel branches keep their results. A failing tool becomes an
+        error `ToolMessage` the model sees.
         """
         steps = specialist_steps(
             specialist,
@@ -264,6 +406,7 @@ class Dispatcher:
                             action.messages,
                             pin=action.pin,
                             tools=action.tools,
+                            ledger=ledger,
                         )
                     except HopFailed as failed:
                         outcome = failed
@@ -281,6 +424,7 @@ class Dispatcher:
         pins: PinState | None = None,
         tier_hint: str | None = None,
         max_output_tokens: int | None = None,
+        ledger: Ledger | None = None,
     ) -> SpecialistRun:
         """Synchronous twin of `arun_specialist`."""
         steps = specialist_steps(
@@ -302,6 +446,7 @@ class Dispatcher:
                             action.messages,
                             pin=action.pin,
                             tools=action.tools,
+                            ledger=ledger,
                         )
                     except HopFailed as failed:
                         outcome = failed
@@ -312,7 +457,7 @@ class Dispatcher:
 
     def node(
         self, specialist: Specialist
-    ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    ) -> Callable[[Mapping[str, Any], RunnableConfig], dict[str, Any]]:
         """A synchronous LangGraph node running `specialist` on ``state["messages"]``.
 
         The state needs ``messages`` plus the `DispatchState` channels. A failed
@@ -321,31 +466,37 @@ class Dispatcher:
         with ``ainvoke``/``astream``, use `anode`.
         """
 
-        def routed(state: Mapping[str, Any]) -> dict[str, Any]:
+        def routed(state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+            ledger = self.ledger_for(config, state)
             run = self.run_specialist(
                 specialist,
                 state.get("messages", []),
                 pins=state.get("pins"),
                 step=specialist.name,
+                ledger=ledger,
             )
-            return _node_update(specialist, run)
+            return _node_update(specialist, run, ledger)
 
         routed.__name__ = specialist.name
         return routed
 
     def anode(
         self, specialist: Specialist
-    ) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+    ) -> Callable[[Mapping[str, Any], RunnableConfig], Awaitable[dict[str, Any]]]:
         """Async twin of `node`: model calls use the providers' async clients."""
 
-        async def routed(state: Mapping[str, Any]) -> dict[str, Any]:
+        async def routed(
+            state: Mapping[str, Any], config: RunnableConfig
+        ) -> dict[str, Any]:
+            ledger = self.ledger_for(config, state)
             run = await self.arun_specialist(
                 specialist,
                 state.get("messages", []),
                 pins=state.get("pins"),
                 step=specialist.name,
+                ledger=ledger,
             )
-            return _node_update(specialist, run)
+            return _node_update(specialist, run, ledger)
 
         routed.__name__ = specialist.name
         return routed
@@ -361,37 +512,20 @@ class Dispatcher:
         )
 
 
-def _node_update(specialist: Specialist, run: SpecialistRun) -> dict[str, Any]:
+def _node_update(
+    specialist: Specialist, run: SpecialistRun, ledger: Ledger
+) -> dict[str, Any]:
     new = list(run.messages)
     if run.error is not None:
         new.append(AIMessage(content=f"[{specialist.name} failed: {run.error}]"))
-    return {"messages": new, **run.state_update()}
+    return {"messages": new, **run.state_update(ledger)}
 
 
 def routed_node(
     dispatcher: Dispatcher, specialist: Specialist
-) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+) -> Callable[[Mapping[str, Any], RunnableConfig], dict[str, Any]]:
     """Same as ``dispatcher.node(specialist)``."""
     return dispatcher.node(specialist)
-
-
-def _next_pin(choice: ModelChoice) -> Pin:
-    if choice.pinned:
-        return Pin(
-            model=choice.model.id,
-            tier=choice.decision.tier,
-            reason=choice.reason.removeprefix("pinned since: "),
-        )
-    return Pin(
-        model=choice.model.id,
-        tier=choice.decision.tier,
-        reason=choice.reason,
-        repinned_from=choice.repinned_from,
-    )
-
-
-def _with_input_tokens(hop: Hop, tokens: int) -> Hop:
-    return replace(hop, input_tokens=tokens)
 
 
 def _as_ai(reply: BaseMessage) -> AIMessage:

@@ -10,16 +10,43 @@ Rules, in order:
    (escalation); the new choice records the model it replaced.
 4. Otherwise the model with the lowest expected cost for the hop's expected
    tokens wins; ties go to lower latency, then to the id (deterministic).
+5. In ``soft`` budget mode, when that choice's cost does not fit in what is
+   left, the tier steps down until a model fits (an explicit, recorded
+   downgrade that may re-open a pin); when nothing fits, the cheapest model
+   is returned and the ledger refuses it.
+
+The cost used for choosing is the hop's planned cost (its input estimate plus
+its output cap), the same amount the ledger reserves: so in soft mode less
+remaining money never selects a dearer model.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from dispatch.cost import call_cost
 from dispatch.errors import NoEligibleModel
 from dispatch.registry import Registry
 from dispatch.types import Hop, ModelChoice, ModelSpec, Pin, RouteDecision
 
-__all__ = ("eligible_models", "select")
+__all__ = ("BudgetView", "eligible_models", "planned_cost", "select")
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """What the policy needs to know of the workflow's budget."""
+
+    remaining: Decimal | None
+    """USD left for new calls; None without a limit."""
+    mode: str = "hard"
+    """``hard``, ``soft`` or ``warn``; only ``soft`` changes the choice."""
+
+
+def planned_cost(spec: ModelSpec, hop: Hop, registry: Registry) -> Decimal:
+    """Cost of `hop` on `spec` at its input estimate and its output cap."""
+    tokens_in = hop.input_tokens or registry.expected_input_tokens
+    return call_cost(spec, tokens_in, hop.max_output_tokens)
 
 
 def eligible_models(registry: Registry, capability: str, tier: str) -> list[ModelSpec]:
@@ -33,14 +60,91 @@ def eligible_models(registry: Registry, capability: str, tier: str) -> list[Mode
 
 
 def select(
-    decision: RouteDecision, hop: Hop, registry: Registry, *, pin: Pin | None = None
+    decision: RouteDecision,
+    hop: Hop,
+    registry: Registry,
+    *,
+    pin: Pin | None = None,
+    budget: BudgetView | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> ModelChoice:
-    """The model for `hop` given `decision` and the specialist's current `pin`.
+    """The model for `hop` given `decision`, the specialist's `pin` and the budget.
+
+    Models in `exclude` (e.g. ones that just failed) are not considered.
 
     Raises:
         NoEligibleModel: no model meets the bar for the capability and tier.
     """
-    candidates = eligible_models(registry, decision.capability, decision.tier)
+    choice = _select(decision, hop, registry, pin, exclude)
+    if (
+        budget is None
+        or budget.mode != "soft"
+        or budget.remaining is None
+        or choice.expected_cost_usd <= budget.remaining
+    ):
+        return choice
+    return _downgrade(choice, hop, registry, budget.remaining, exclude)
+
+
+def _downgrade(
+    choice: ModelChoice,
+    hop: Hop,
+    registry: Registry,
+    remaining: Decimal,
+    exclude: frozenset[str],
+) -> ModelChoice:
+    decision = choice.decision
+    for rank in range(registry.tier_rank(decision.tier), -1, -1):
+        tier = registry.tiers[rank]
+        fits = [
+            m
+            for m in eligible_models(registry, decision.capability, tier)
+            if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
+        ]
+        if fits:
+            best = min(fits, key=lambda m: _rank(m, hop, registry))
+            why = f"budget: ${remaining:.6f} left, {decision.tier} -> {tier}"
+            break
+    else:
+        cheapest = [
+            m
+            for m in eligible_models(registry, decision.capability, registry.tiers[0])
+            if m.id not in exclude
+        ]
+        if not cheapest:
+            return choice
+        best = min(cheapest, key=lambda m: _rank(m, hop, registry))
+        tier = registry.tiers[0]
+        why = f"budget: ${remaining:.6f} left, nothing fits; cheapest {tier} model"
+    if best.id == choice.model.id:
+        return choice
+    pinned_model = choice.model.id if choice.pinned else choice.repinned_from
+    return ModelChoice(
+        model=best,
+        decision=replace(decision, tier=tier, reason=f"{decision.reason}; {why}"),
+        pinned=False,
+        repinned_from=pinned_model,
+        reason=why,
+        expected_cost_usd=planned_cost(best, hop, registry),
+    )
+
+
+def _rank(m: ModelSpec, hop: Hop, registry: Registry) -> tuple[Decimal, int, str]:
+    return (planned_cost(m, hop, registry), m.latency_ms, m.id)
+
+
+def _select(
+    decision: RouteDecision,
+    hop: Hop,
+    registry: Registry,
+    pin: Pin | None,
+    exclude: frozenset[str],
+) -> ModelChoice:
+    candidates = [
+        m
+        for m in eligible_models(registry, decision.capability, decision.tier)
+        if m.id not in exclude
+    ]
     if not candidates:
         served = sorted(
             (m.quality[decision.capability], m.id)
@@ -52,12 +156,9 @@ def select(
             if served
             else "no registered model declares this capability"
         )
+        if exclude:
+            detail += f"; excluded after failing: {', '.join(sorted(exclude))}"
         raise NoEligibleModel(decision.capability, decision.tier, detail=detail)
-    in_tokens = hop.input_tokens or registry.expected_input_tokens
-    out_tokens = hop.max_output_tokens
-
-    def expected(m: ModelSpec) -> tuple[object, ...]:
-        return (call_cost(m, in_tokens, out_tokens), m.latency_ms, m.id)
 
     if pin is not None and pin.model in registry:
         pinned = registry.get(pin.model)
@@ -68,9 +169,9 @@ def select(
                 pinned=True,
                 repinned_from=None,
                 reason=f"pinned since: {pin.reason}",
-                expected_cost_usd=call_cost(pinned, in_tokens, out_tokens),
+                expected_cost_usd=planned_cost(pinned, hop, registry),
             )
-    best = min(candidates, key=expected)
+    best = min(candidates, key=lambda m: _rank(m, hop, registry))
     repinned_from: str | None = None
     if pin is not None and pin.model not in registry:
         reason = f"re-pinned: {pin.model} is no longer registered"
@@ -92,5 +193,5 @@ def select(
         pinned=False,
         repinned_from=repinned_from,
         reason=reason,
-        expected_cost_usd=call_cost(best, in_tokens, out_tokens),
+        expected_cost_usd=planned_cost(best, hop, registry),
     )

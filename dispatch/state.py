@@ -13,6 +13,7 @@ from typing import Annotated
 
 from typing_extensions import TypedDict
 
+from dispatch.budget import BudgetDict, merge_budget
 from dispatch.pins import PinState, merge_pins
 from dispatch.types import HopRecord, HopRecordDict
 
@@ -33,6 +34,8 @@ class DispatchState(TypedDict, total=False):
     """Every hop of the run (and of earlier turns on the same thread)."""
     pins: Annotated[PinState, merge_pins]
     """Specialist -> pinned model, for this conversation."""
+    budget: Annotated[BudgetDict | None, merge_budget]
+    """Settled spend and refusals of the current workflow (checkpointed)."""
 
 
 def hop_records(state: DispatchState | Sequence[HopRecordDict]) -> list[HopRecord]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -180,6 +180,9 @@ class HopRecordDict(TypedDict):
     simulated: bool
     after_tool: bool
     error: str | None
+    workflow: str
+    refused: bool
+    fallback_from: str | None
 
 
 @dataclass(**_DC)
@@ -206,8 +209,13 @@ class HopRecord:
     simulated: bool = False
     after_tool: bool = False
     error: str | None = None
-    """Set when the model call failed; tokens and cost are then zero."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    """Set when the model call failed or was refused; tokens and cost are then zero."""
+    workflow: str = ""
+    """Id of the workflow run (one per request; a thread holds many)."""
+    refused: bool = False
+    """True when the budget refused the call before it was made."""
+    fallback_from: str | None = None
+    """The model that failed before this one served the hop."""
 
     def as_dict(self) -> HopRecordDict:
         """The JSON-safe form stored in graph state (money as decimal strings)."""
@@ -233,12 +241,16 @@ class HopRecord:
             simulated=self.simulated,
             after_tool=self.after_tool,
             error=self.error,
+            workflow=self.workflow,
+            refused=self.refused,
+            fallback_from=self.fallback_from,
         )
 
     @classmethod
     def from_dict(cls, d: HopRecordDict) -> HopRecord:
         """Inverse of `as_dict`."""
-        kw: dict[str, Any] = dict(d)
+        kw: dict[str, Any] = {"workflow": "", "refused": False, "fallback_from": None}
+        kw.update(d)
         kw["cost_usd"] = Decimal(d["cost_usd"])
         kw["baseline_cost_usd"] = Decimal(d["baseline_cost_usd"])
         return cls(**kw)

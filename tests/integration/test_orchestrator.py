@@ -42,7 +42,7 @@ def test_demo_plan_runs_offline_over_tiers_and_capabilities() -> None:
 
 
 def test_a_failing_branch_keeps_the_other_branches_results(registry: Registry) -> None:
-    # search hops fail on every model; the analysis branch must still deliver.
+    # no failover: the search branch fails; the analysis branch must still deliver.
     broken = FakeChatModel(replies=[RuntimeError("search provider down")])
     good = FakeChatModel(replies=[AIMessage(content="mean is 3")])
     dispatcher = Dispatcher(
@@ -50,6 +50,7 @@ def test_a_failing_branch_keeps_the_other_branches_results(registry: Registry) -
         model_factory=fake_factory(
             {}, default=lambda spec: broken if spec.id == "tiny:model" else good
         ),
+        max_failovers=0,
     )
     tasks = [
         {"id": "a", "prompt": "Find the runbook", "specialist": "search"},

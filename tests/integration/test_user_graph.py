@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +87,38 @@ def test_pins_survive_a_process_restart_with_the_sqlite_checkpointer(
     assert third["pins"]["writer"]["model"] == "big:model"
 
 
-def test_a_failing_model_is_recorded_and_reported_not_raised(
+def test_a_failing_model_fails_over_to_the_nearest_eligible_one_and_repins(
     registry: Registry,
 ) -> None:
     broken = FakeChatModel(replies=[RuntimeError("provider down")])
     graph = build(registry, {"tiny:model": broken})
     state = asyncio.run(graph.ainvoke({"messages": [HumanMessage("Say hello")]}))
-    (record,) = hop_records(state)
-    assert record.error == "RuntimeError: provider down"
-    assert record.cost_usd == 0
+    failed, served = hop_records(state)
+    assert (failed.model, failed.error) == ("tiny:model", "RuntimeError: provider down")
+    assert failed.cost_usd == 0
+    assert (served.model, served.fallback_from) == ("mid:model", "tiny:model")
+    assert served.error is None
+    assert "failover from tiny:model" in served.reason
+    assert state["pins"]["writer"]["model"] == "mid:model"
+    assert state["messages"][-1].text.startswith("[simulated mid:model]")
+
+
+def test_when_every_model_fails_it_is_recorded_and_reported_not_raised(
+    registry: Registry,
+) -> None:
+    dispatcher = Dispatcher(
+        registry,
+        model_factory=fake_factory(
+            {}, default=lambda spec: FakeChatModel(replies=[RuntimeError("down")])
+        ),
+    )
+    builder = StateGraph(State)
+    builder.add_node("writer", dispatcher.node(WRITER))
+    builder.add_edge(START, "writer")
+    state = builder.compile().invoke({"messages": [HumanMessage("Say hello")]})
+    records = hop_records(state)
+    assert [r.model for r in records] == ["tiny:model", "mid:model", "big:model"]
+    assert all(r.error == "RuntimeError: down" and r.cost_usd == 0 for r in records)
     assert "writer failed" in state["messages"][-1].text
     assert "writer" not in state.get("pins", {})
+    assert Decimal(state["budget"]["spent_usd"]) == 0

@@ -1,0 +1,230 @@
+"""Per-workflow budgets: a ledger of reservations and settled spend, in exact Decimal.
+
+Before each model call the dispatcher `reserve`s the call's worst case (input
+tokens plus the call's output cap, at the model's price); after it, `settle`
+replaces the reservation by the actual cost; on failure, `release` drops it.
+One `threading.Lock` guards the arithmetic, so parallel `Send` branches —
+asyncio tasks or threads — share one ledger safely (nothing awaits inside it).
+
+Modes:
+
+* ``hard``: a reservation that does not fit in what is left raises
+  `BudgetExceeded`; settled + reserved never exceeds the limit as long as no
+  call costs more than its reservation (an overrun is recorded, never hidden).
+* ``soft``: the policy moves to cheaper tiers as money runs out (see
+  `dispatch.policy.select`); a call that still does not fit is refused.
+* ``warn``: nothing is refused; the ledger records that the limit was exceeded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from typing_extensions import TypedDict
+
+from dispatch.errors import BudgetExceeded
+
+__all__ = (
+    "BudgetDict",
+    "BudgetMode",
+    "Ledger",
+    "Reservation",
+    "merge_budget",
+)
+
+BudgetMode = Literal["hard", "soft", "warn"]
+BUDGET_MODES: tuple[BudgetMode, ...] = ("hard", "soft", "warn")
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Money held for one call until it is settled or released."""
+
+    id: int
+    amount: Decimal
+    hop: str
+
+
+class Ledger:
+    """The budget of one workflow run.
+
+    Args:
+        limit: USD the workflow may spend; None for no limit (everything fits).
+        mode: ``hard``, ``soft`` or ``warn``.
+        workflow: id of the workflow, carried by `BudgetExceeded`.
+        spent: spend already settled (a resumed workflow starts from its checkpoint).
+    """
+
+    def __init__(
+        self,
+        limit: Decimal | None = None,
+        mode: BudgetMode = "hard",
+        *,
+        workflow: str = "",
+        spent: Decimal = _ZERO,
+    ) -> None:
+        if mode not in BUDGET_MODES:
+            raise ValueError(f"budget mode {mode!r}: expected one of {BUDGET_MODES}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"budget limit must be >= 0, got {limit}")
+        self.limit = limit
+        self.mode: BudgetMode = mode
+        self.workflow = workflow
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._held: dict[int, Reservation] = {}
+        self._reserved = _ZERO
+        self._spent = spent
+        self._refused = 0
+        self._overrun = _ZERO
+        self._exceeded = limit is not None and spent > limit
+
+    # -- reads ------------------------------------------------------------------------
+
+    @property
+    def spent(self) -> Decimal:
+        """Settled spend."""
+        return self._spent
+
+    @property
+    def reserved(self) -> Decimal:
+        """Money held by calls in flight."""
+        return self._reserved
+
+    @property
+    def remaining(self) -> Decimal | None:
+        """What is left for new reservations (None without a limit)."""
+        if self.limit is None:
+            return None
+        return max(_ZERO, self.limit - self._spent - self._reserved)
+
+    @property
+    def refused(self) -> int:
+        """Reservations refused so far."""
+        return self._refused
+
+    @property
+    def exceeded(self) -> bool:
+        """True once spend (or, in warn mode, a reservation) went past the limit,
+        or a call was refused."""
+        return self._exceeded
+
+    @property
+    def overrun(self) -> Decimal:
+        """Total by which settled calls cost more than they had reserved."""
+        return self._overrun
+
+    # -- writes -----------------------------------------------------------------------
+
+    def reserve(self, amount: Decimal, *, hop: str = "") -> Reservation:
+        """Hold `amount` for a call.
+
+        Raises:
+            BudgetExceeded: in ``hard``/``soft`` mode, when `amount` does not fit.
+        """
+        if amount < 0:
+            raise ValueError(f"cannot reserve a negative amount ({amount})")
+        with self._lock:
+            if self.limit is not None:
+                remaining = self.limit - self._spent - self._reserved
+                if amount > remaining:
+                    if self.mode != "warn":
+                        self._refused += 1
+                        self._exceeded = True
+                        raise BudgetExceeded(
+                            requested_usd=amount,
+                            remaining_usd=max(_ZERO, remaining),
+                            limit_usd=self.limit,
+                            workflow=self.workflow,
+                            hop=hop,
+                        )
+                    self._exceeded = True
+            reservation = Reservation(next(self._ids), amount, hop)
+            self._held[reservation.id] = reservation
+            self._reserved += amount
+            return reservation
+
+    def settle(self, reservation: Reservation, actual: Decimal) -> None:
+        """Replace `reservation` by the call's `actual` cost."""
+        with self._lock:
+            self._drop(reservation)
+            self._spent += actual
+            if actual > reservation.amount:
+                self._overrun += actual - reservation.amount
+            if self.limit is not None and self._spent > self.limit:
+                self._exceeded = True
+
+    def release(self, reservation: Reservation) -> None:
+        """Drop `reservation` (the call failed before costing anything known)."""
+        with self._lock:
+            self._drop(reservation)
+
+    def refuse(self) -> None:
+        """Count a call refused before reserving (e.g. by the pre-flight check)."""
+        with self._lock:
+            self._refused += 1
+            self._exceeded = True
+
+    def _drop(self, reservation: Reservation) -> None:
+        held = self._held.pop(reservation.id, None)
+        if held is None:
+            raise ValueError(
+                f"reservation {reservation.id} is not held (settled twice?)"
+            )
+        self._reserved -= held.amount
+
+    def snapshot(self) -> BudgetDict:
+        """JSON-safe totals, as stored in the state's ``budget`` channel."""
+        with self._lock:
+            return BudgetDict(
+                workflow=self.workflow,
+                limit_usd=None if self.limit is None else str(self.limit),
+                mode=self.mode,
+                spent_usd=str(self._spent),
+                reserved_usd=str(self._reserved),
+                refused=self._refused,
+                exceeded=self._exceeded,
+            )
+
+
+class BudgetDict(TypedDict):
+    """A workflow's budget as kept in graph state (money as decimal strings).
+
+    Nodes write *deltas* (``spent_usd`` and ``refused`` of their own hops);
+    `merge_budget` adds them up, so the checkpoint holds the settled spend of
+    every completed node exactly once.
+    """
+
+    workflow: str
+    limit_usd: str | None
+    mode: str
+    spent_usd: str
+    reserved_usd: str
+    refused: int
+    exceeded: bool
+
+
+def merge_budget(
+    left: BudgetDict | None, right: BudgetDict | None
+) -> BudgetDict | None:
+    """Reducer: deltas of the same workflow add up; a new workflow starts afresh."""
+    if right is None:
+        return left
+    if left is None or left["workflow"] != right["workflow"]:
+        return right
+    return BudgetDict(
+        workflow=left["workflow"],
+        limit_usd=right["limit_usd"]
+        if right["limit_usd"] is not None
+        else left["limit_usd"],
+        mode=right["mode"],
+        spent_usd=str(Decimal(left["spent_usd"]) + Decimal(right["spent_usd"])),
+        reserved_usd="0",
+        refused=left["refused"] + right["refused"],
+        exceeded=left["exceeded"] or right["exceeded"],
+    )
