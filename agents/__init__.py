@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dispatch import Specialist
 from dispatch.agents.analysis import analysis_specialist, calculate, statistics_tool
 from dispatch.agents.coding import coding_specialist, run_python
 from dispatch.agents.general import general_specialist
 from dispatch.agents.search import DEMO_CORPUS, search_specialist, search_tool
-
-from dispatch import Specialist
 
 __all__ = (
     "DEMO_CORPUS",

@@ -9,11 +9,11 @@ import statistics
 from collections.abc import Callable
 from typing import Literal
 
-from dispatch.agents._errors import invalid_arguments
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
+from dispatch.agents._errors import invalid_arguments
 
 __all__ = (
     "analysis_specialist",

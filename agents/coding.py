@@ -8,11 +8,11 @@ import subprocess
 import sys
 import tempfile
 
-from dispatch.agents._errors import invalid_arguments
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
+from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("coding_specialist", "run_python")
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from dispatch.agents._errors import invalid_arguments
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
+from dispatch.agents._errors import invalid_arguments
 
 __all__ = ("DEMO_CORPUS", "DocumentIndex", "search_specialist", "search_tool")
 

@@ -5,9 +5,11 @@ The public API; everything else is internal. Start with `Dispatcher.from_config(
 
 from __future__ import annotations
 
+from dispatch.budget import BudgetDict, BudgetMode, BudgetSpec, Ledger, merge_budget
 from dispatch.config import load_config
 from dispatch.cost import call_cost, estimate_tokens, usage_of
 from dispatch.errors import (
+    BudgetExceeded,
     ConfigError,
     DispatchError,
     HopFailed,
@@ -35,6 +37,10 @@ from dispatch.types import (
 )
 
 __all__ = (
+    "BudgetDict",
+    "BudgetExceeded",
+    "BudgetMode",
+    "BudgetSpec",
     "ConfigError",
     "DispatchError",
     "DispatchState",
@@ -44,6 +50,7 @@ __all__ = (
     "HopFailed",
     "HopRecord",
     "HopResult",
+    "Ledger",
     "ModelChoice",
     "ModelSpec",
     "ModelUnavailable",
@@ -67,6 +74,7 @@ __all__ = (
     "hop_records",
     "hops_from_messages",
     "load_config",
+    "merge_budget",
     "merge_pins",
     "routed_node",
     "select",

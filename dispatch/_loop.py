@@ -200,7 +200,9 @@ def specialist_steps(
         assert isinstance(outcome, HopResult)
         run.records.extend(outcome.failed_attempts)
         run.records.append(outcome.record)
-        pins[specialist.name] = run.pins[specialist.name] = pin_to_dict(outcome.pin)
+        if not outcome.record.pinned or specialist.name not in pins:
+            # a reused pin stays as it was (with its first reason and re-pin history)
+            pins[specialist.name] = run.pins[specialist.name] = pin_to_dict(outcome.pin)
         convo.append(outcome.message)
         run.messages.append(outcome.message)
         if not outcome.message.tool_calls:

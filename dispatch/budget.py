@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Literal
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
-from dispatch.errors import BudgetExceeded
+from dispatch.errors import BudgetExceeded, ConfigError
 
 __all__ = (
     "BudgetDict",
     "BudgetMode",
+    "BudgetSpec",
     "Ledger",
     "Reservation",
+    "budget_settings",
     "merge_budget",
 )
 
@@ -228,3 +231,45 @@ def merge_budget(
         refused=left["refused"] + right["refused"],
         exceeded=left["exceeded"] or right["exceeded"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """A default budget: USD limit (None: unlimited) and mode."""
+
+    limit_usd: Decimal | None = None
+    mode: BudgetMode = "hard"
+
+
+def budget_settings(
+    conf: Mapping[str, Any], default: BudgetSpec
+) -> tuple[Decimal | None, BudgetMode]:
+    """Limit and mode from a run's ``configurable`` (``budget_usd``,
+    ``budget_mode``), falling back to `default`.
+
+    Raises:
+        ConfigError: a negative or non-numeric limit, or an unknown mode.
+    """
+    raw_limit = conf.get("budget_usd", default.limit_usd)
+    mode = conf.get("budget_mode", default.mode)
+    if mode not in ("hard", "soft", "warn"):
+        raise ConfigError(
+            "invalid budget mode",
+            path='config["configurable"]["budget_mode"]',
+            found=mode,
+            expected="one of hard, soft, warn",
+        )
+    if raw_limit is None:
+        return None, mode
+    try:
+        limit = Decimal(str(raw_limit))
+    except InvalidOperation:
+        limit = Decimal(-1)
+    if not limit.is_finite() or limit < 0:
+        raise ConfigError(
+            "invalid budget",
+            path='config["configurable"]["budget_usd"]',
+            found=raw_limit,
+            expected="a number of USD >= 0",
+        )
+    return limit, mode

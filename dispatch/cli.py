@@ -1,25 +1,32 @@
-"""The ``dispatch`` command: demo, run, route, models."""
+"""The ``dispatch`` command: demo, run, estimate, pins, route, models."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
-from dispatch.cli_support import Mode, RunSummary, dispatcher_from_env, summarize
+from dispatch.budget import budget_settings
+from dispatch.cli_render import budget_json, hop_table, run_json, totals
+from dispatch.cli_support import Mode, checkpoint_path, dispatcher_from_env, summarize
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import DispatchError
 from dispatch.node import Dispatcher
+from dispatch.preflight import Estimate
 from dispatch.registry import Registry
 from dispatch.state import hop_records
-from dispatch.types import Hop, HopRecord
+from dispatch.types import Hop
 
 app = typer.Typer(
     help="graph-dispatch: route every hop of a LangGraph workflow to the cheapest "
@@ -54,9 +61,31 @@ _SIM_NOTICE = (
 )
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     _err.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(code=2)
+
+
+BudgetOpt = Annotated[
+    float | None, typer.Option("--budget", help="USD this workflow may spend.")
+]
+BudgetModeOpt = Annotated[
+    str | None,
+    typer.Option("--budget-mode", help="hard (refuse), soft (cheaper tiers), warn."),
+]
+ThreadOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--thread", help="Conversation to continue (pins persist); new if absent."
+    ),
+]
+PartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="In hard mode, start even when the worst case exceeds the budget.",
+    ),
+]
 
 
 @app.command()
@@ -64,6 +93,10 @@ def demo(
     json_: JsonOpt = False,
     mode: ModeOpt = Mode.AUTO,
     config: ConfigOpt = DEFAULT_CONFIG,
+    budget: BudgetOpt = None,
+    budget_mode: BudgetModeOpt = None,
+    thread: ThreadOpt = None,
+    allow_partial: PartialOpt = False,
 ) -> None:
     """Run the orchestrator on the built-in multi-part request (offline without keys)."""
     from dispatch.graphs import (  # noqa: PLC0415
@@ -73,12 +106,18 @@ def demo(
     )
 
     _run(
-        DEMO_REQUEST,
-        list(DEMO_PLAN),
-        json_=json_,
-        mode=mode,
-        config=config,
-        synthesis_tier=DEMO_SYNTHESIS_TIER,
+        _RunArgs(
+            request=DEMO_REQUEST,
+            tasks=list(DEMO_PLAN),
+            json_=json_,
+            mode=mode,
+            config=config,
+            budget=budget,
+            budget_mode=budget_mode,
+            thread=thread,
+            allow_partial=allow_partial,
+            synthesis_tier=DEMO_SYNTHESIS_TIER,
+        )
     )
 
 
@@ -92,125 +131,260 @@ def run(
     json_: JsonOpt = False,
     mode: ModeOpt = Mode.AUTO,
     config: ConfigOpt = DEFAULT_CONFIG,
+    budget: BudgetOpt = None,
+    budget_mode: BudgetModeOpt = None,
+    thread: ThreadOpt = None,
+    allow_partial: PartialOpt = False,
 ) -> None:
     """Run the orchestrator on REQUEST (one sub-task per sentence unless --plan)."""
-    tasks: list[Any] | None = None
-    if plan is not None:
-        try:
-            tasks = json.loads(plan.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            _fail(DispatchError(f"{plan}: cannot read plan: {exc}"))
-        if not isinstance(tasks, list):
-            _fail(DispatchError(f"{plan}: a plan is a JSON list of tasks"))
-    _run(request, tasks, json_=json_, mode=mode, config=config)
+    tasks = _read_plan(plan) if plan is not None else None
+    _run(
+        _RunArgs(
+            request=request,
+            tasks=tasks,
+            json_=json_,
+            mode=mode,
+            config=config,
+            budget=budget,
+            budget_mode=budget_mode,
+            thread=thread,
+            allow_partial=allow_partial,
+        )
+    )
 
 
-def _run(
-    request: str,
-    tasks: list[Any] | None,
-    *,
-    json_: bool,
-    mode: Mode,
-    config: str,
-    synthesis_tier: str | None = None,
-) -> None:
-    from dispatch.graphs import build_orchestrator  # noqa: PLC0415
+def _read_plan(path: Path) -> list[Any]:
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(DispatchError(f"{path}: cannot read plan: {exc}"))
+    if not isinstance(tasks, list):
+        _fail(DispatchError(f"{path}: a plan is a JSON list of tasks"))
+    return tasks
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _RunArgs:
+    request: str
+    tasks: list[Any] | None
+    json_: bool
+    mode: Mode
+    config: str
+    budget: float | None
+    budget_mode: str | None
+    thread: str | None
+    allow_partial: bool
+    synthesis_tier: str | None = None
+
+
+def _run(args: _RunArgs) -> None:
+    from dispatch.agents import default_specialists  # noqa: PLC0415
+    from dispatch.graphs import plan_tasks  # noqa: PLC0415
+    from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
 
     try:
-        dispatcher = dispatcher_from_env(config, mode)
-        graph = build_orchestrator(dispatcher, synthesis_tier=synthesis_tier)
-        state = asyncio.run(graph.ainvoke({"request": request, "tasks": tasks or []}))
+        dispatcher = dispatcher_from_env(args.config, args.mode)
+        limit, budget_mode = budget_settings(
+            {
+                k: v
+                for k, v in {
+                    "budget_usd": args.budget,
+                    "budget_mode": args.budget_mode,
+                }.items()
+                if v is not None
+            },
+            dispatcher.budget,
+        )
+        specialists = default_specialists()
+        tasks = plan_tasks(args.request, args.tasks, dispatcher, specialists)
+        estimate = None
+        if limit is not None:
+            estimate = estimate_plan(
+                args.request,
+                tasks,
+                dispatcher,
+                specialists,
+                synthesis_tier=args.synthesis_tier,
+            )
+        if (
+            estimate is not None
+            and limit is not None
+            and budget_mode == "hard"
+            and not args.allow_partial
+            and estimate.worst_case_cost_usd > limit
+        ):
+            _refuse_start(args, dispatcher, limit, estimate, hops=len(tasks) + 1)
+            return
+        thread = args.thread or uuid.uuid4().hex[:12]
+        workflow = uuid.uuid4().hex[:12]
+        configurable: dict[str, Any] = {"thread_id": thread, "workflow_id": workflow}
+        configurable["budget_mode"] = budget_mode
+        if limit is not None:
+            configurable["budget_usd"] = str(limit)
+        state = asyncio.run(
+            _invoke(dispatcher, args, tasks, {"configurable": configurable})
+        )
     except DispatchError as exc:
         _fail(exc)
-    records = hop_records(state)
+    records = [r for r in hop_records(state) if r.workflow == workflow]
     summary = summarize(records, dispatcher.registry)
-    if json_:
+    budget_out = budget_json(
+        state.get("budget"), limit=limit, mode=budget_mode, preflight=estimate
+    )
+    if args.json_:
+        out = run_json(dispatcher, records, summary, state.get("answer", ""))
         print(
-            json.dumps(_run_json(dispatcher, records, summary, state.get("answer", "")))
+            json.dumps(
+                {**out, "thread": thread, "workflow": workflow, "budget": budget_out}
+            )
         )
         return
     if dispatcher.simulate:
         _out.print(Panel(_SIM_NOTICE, style="yellow", title="simulated"))
-    _out.print(_hop_table(records))
-    _out.print(_totals(summary))
+    _out.print(hop_table(records))
+    _out.print(totals(summary))
+    _out.print(_budget_line(budget_out))
+    _out.print(f"thread [bold]{thread}[/] (continue it with --thread {thread})")
     if state.get("answer"):
         title = "answer (simulated)" if dispatcher.simulate else "answer"
-        _out.print(Panel(state["answer"], title=title))
+        _out.print(Panel(Text(state["answer"]), title=title))
 
 
-def _run_json(
-    dispatcher: Dispatcher, records: list[HopRecord], summary: RunSummary, answer: str
+async def _invoke(
+    dispatcher: Dispatcher, args: _RunArgs, tasks: list[Any], config: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "simulated": dispatcher.simulate,
-        "hops": [
-            {
-                "step": r.step,
-                "specialist": r.specialist,
-                "capability": r.capability,
-                "tier": r.tier,
-                "model": r.model,
-                "input_tokens": r.input_tokens,
-                "output_tokens": r.output_tokens,
-                "cost_usd": float(r.cost_usd),
-                "pinned": r.pinned,
-                "repinned_from": r.repinned_from,
-                "router": r.router,
-                "confidence": r.confidence,
-                "reason": r.reason,
-                "estimated": r.estimated,
-                "after_tool": r.after_tool,
-                "error": r.error,
-            }
-            for r in records
-        ],
-        "total_cost_usd": float(summary.total_cost_usd),
-        "baseline_cost_usd": float(summary.baseline_cost_usd),
-        "baseline_model": summary.baseline_model,
-        "saving_usd": float(summary.saving_usd),
-        "answer": answer,
-    }
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
+    from dispatch.graphs import build_orchestrator  # noqa: PLC0415
 
-def _hop_table(records: list[HopRecord]) -> Table:
-    table = Table(title="hops", title_justify="left")
-    for name, justify in [
-        ("step", "left"),
-        ("specialist", "left"),
-        ("capability", "left"),
-        ("tier", "left"),
-        ("model", "left"),
-        ("in", "right"),
-        ("out", "right"),
-        ("cost USD", "right"),
-        ("pinned", "center"),
-    ]:
-        table.add_column(name, justify=justify, no_wrap=name in ("model", "step"))  # type: ignore[arg-type]
-    for r in records:
-        pinned = "yes" if r.pinned else ("re-pin" if r.repinned_from else "new")
-        model = r.model if r.error is None else f"[red]{r.model} (failed)[/]"
-        table.add_row(
-            r.step,
-            r.specialist,
-            r.capability,
-            r.tier,
-            model,
-            f"{r.input_tokens:,}{'~' if r.estimated else ''}",
-            f"{r.output_tokens:,}",
-            f"{r.cost_usd:.6f}",
-            pinned,
+    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path())) as saver:
+        graph = build_orchestrator(
+            dispatcher, checkpointer=saver, synthesis_tier=args.synthesis_tier
         )
-    return table
+        state = await graph.ainvoke({"request": args.request, "tasks": tasks}, config)
+    return dict(state)
 
 
-def _totals(s: RunSummary) -> str:
+def _refuse_start(
+    args: _RunArgs,
+    dispatcher: Dispatcher,
+    limit: Decimal,
+    estimate: Estimate,
+    hops: int,
+) -> None:
+    message = (
+        f"refused to start: the worst case ${estimate.worst_case_cost_usd:.6f} exceeds the "
+        f"hard budget ${limit:.6f} (expected ${estimate.expected_cost_usd:.6f}); "
+        "--allow-partial starts anyway and refuses hops as money runs out"
+    )
+    if args.json_:
+        print(
+            json.dumps(
+                {
+                    "simulated": dispatcher.simulate,
+                    "hops": [],
+                    "total_cost_usd": 0.0,
+                    "baseline_cost_usd": 0.0,
+                    "refused": message,
+                    "budget": budget_json(
+                        None,
+                        limit=limit,
+                        mode="hard",
+                        preflight=estimate,
+                        refused_before_start=hops,
+                    ),
+                }
+            )
+        )
+        return
+    _err.print(f"[bold red]budget:[/] {message}")
+    raise typer.Exit(code=3)
+
+
+def _budget_line(b: dict[str, Any]) -> str:
+    if b["limit_usd"] is None:
+        return (
+            f"budget          none set (mode {b['mode']}); spent ${b['spent_usd']:.6f}"
+        )
+    state = "[red]exceeded[/]" if b["exceeded"] else "[green]within[/]"
     return (
-        f"[bold]{s.hops} hops[/] over tiers {', '.join(s.tiers)} and capabilities "
-        f"{', '.join(s.capabilities)}\n"
-        f"total cost      [bold]${s.total_cost_usd:.6f}[/]\n"
-        f"baseline cost   ${s.baseline_cost_usd:.6f}  (every hop on {s.baseline_model})\n"
-        f"saving          [bold green]${s.saving_usd:.6f} ({s.saving_ratio:.0%})[/]"
-        + (f"\n[red]{s.failed} hop(s) failed[/]" if s.failed else "")
+        f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
+        f"{state}, {b['refused_hops']} hop(s) refused"
+    )
+
+
+@app.command()
+def pins(
+    thread: Annotated[str, typer.Argument(help="The conversation (thread id).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Show a conversation's pins: which model each specialist is pinned to."""
+    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
+
+    path = checkpoint_path()
+    if not path.exists():
+        _fail(DispatchError(f"no checkpoints at {path}; run `dispatch demo` first"))
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    if saved is None:
+        _fail(DispatchError(f"no conversation {thread!r} in {path}"))
+    current = saved.checkpoint["channel_values"].get("pins", {})
+    if json_:
+        print(json.dumps({"thread": thread, "pins": current}))
+        return
+    table = Table(title=f"pins of thread {thread}", title_justify="left")
+    for col in ("specialist", "model", "tier", "re-pinned from", "why"):
+        table.add_column(col)
+    for name, pin in sorted(current.items()):
+        table.add_row(
+            name, pin["model"], pin["tier"], pin["repinned_from"] or "-", pin["reason"]
+        )
+    _out.print(table)
+
+
+@app.command()
+def estimate(
+    graph: Annotated[
+        str, typer.Argument(help="'demo', or a JSON plan file (a list of tasks).")
+    ] = "demo",
+    request: Annotated[str, typer.Option(help="The request of a plan file.")] = "",
+    json_: JsonOpt = False,
+    config: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Pre-flight: expected and worst-case cost per node, and the dearest path."""
+    from dispatch.agents import default_specialists  # noqa: PLC0415
+    from dispatch.graphs import (  # noqa: PLC0415
+        DEMO_PLAN,
+        DEMO_REQUEST,
+        DEMO_SYNTHESIS_TIER,
+        plan_tasks,
+    )
+    from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
+
+    try:
+        dispatcher = Dispatcher.from_config(config, simulate=True)
+        specialists = default_specialists()
+        if graph == "demo":
+            req, raw, tier = DEMO_REQUEST, list(DEMO_PLAN), DEMO_SYNTHESIS_TIER
+        else:
+            req, raw, tier = request, _read_plan(Path(graph)), None
+        tasks = plan_tasks(req, raw, dispatcher, specialists)
+        result = estimate_plan(req, tasks, dispatcher, specialists, synthesis_tier=tier)
+    except DispatchError as exc:
+        _fail(exc)
+    if json_:
+        print(json.dumps(result.as_json()))
+        return
+    table = Table(title=f"pre-flight estimate ({graph})", title_justify="left")
+    for col in ("node", "expected USD", "worst case USD"):
+        table.add_column(col, justify="left" if col == "node" else "right")
+    for name, cost in result.nodes.items():
+        table.add_row(name, f"{cost.expected_usd:.6f}", f"{cost.worst_usd:.6f}")
+    _out.print(table)
+    _out.print(
+        f"expected ${result.expected_cost_usd:.6f}, worst case "
+        f"${result.worst_case_cost_usd:.6f}; dearest path "
+        f"{' -> '.join(result.worst_path)} (${result.worst_path_cost_usd:.6f})"
     )
 
 

@@ -17,7 +17,20 @@ from dispatch.node import Dispatcher
 from dispatch.registry import Registry
 from dispatch.types import HopRecord
 
-__all__ = ("Mode", "RunSummary", "dispatcher_from_env", "summarize")
+__all__ = ("Mode", "RunSummary", "checkpoint_path", "dispatcher_from_env", "summarize")
+
+
+def checkpoint_path(env: Mapping[str, str] | None = None) -> Path:
+    """The CLI's SQLite checkpoint file: ``$DISPATCH_CHECKPOINTS``, else
+    ``$XDG_STATE_HOME/graph-dispatch/checkpoints.sqlite`` (``~/.local/state``)."""
+    env = os.environ if env is None else env
+    if env.get("DISPATCH_CHECKPOINTS"):
+        path = Path(env["DISPATCH_CHECKPOINTS"])
+    else:
+        state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        path = state / "graph-dispatch" / "checkpoints.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class Mode(StrEnum):
@@ -38,16 +51,17 @@ def dispatcher_from_env(
 ) -> Dispatcher:
     """A dispatcher over `config`: simulated, or live on the models with credentials."""
     env = os.environ if env is None else env
-    registry = Registry.from_config(config)
+    base = Dispatcher.from_config(config)
+    registry = base.registry
     reachable = [m.id for m in registry if credentials_present(m, env)]
     if mode is Mode.SIM or (mode is Mode.AUTO and not reachable):
-        return Dispatcher(registry, simulate=True)
+        return Dispatcher(registry, simulate=True, budget=base.budget)
     if not reachable:
         raise ConfigError(
             "--mode live needs provider credentials: set OPENAI_API_KEY, "
             "ANTHROPIC_API_KEY, GOOGLE_API_KEY, OPENAI_BASE_URL or OLLAMA_HOST"
         )
-    return Dispatcher(registry.restrict(reachable), simulate=False)
+    return Dispatcher(registry.restrict(reachable), simulate=False, budget=base.budget)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +75,7 @@ class RunSummary:
     input_tokens: int
     output_tokens: int
     failed: int
+    refused: int
     tiers: tuple[str, ...]
     capabilities: tuple[str, ...]
 
@@ -86,7 +101,8 @@ def summarize(records: Sequence[HopRecord], registry: Registry) -> RunSummary:
         baseline_model=registry.baseline.id,
         input_tokens=sum(r.input_tokens for r in records),
         output_tokens=sum(r.output_tokens for r in records),
-        failed=sum(r.error is not None for r in records),
+        failed=sum(r.error is not None and not r.refused for r in records),
+        refused=sum(r.refused for r in records),
         tiers=tuple(t for t in registry.tiers if any(r.tier == t for r in records)),
         capabilities=tuple(sorted({r.capability for r in records})),
     )

@@ -13,8 +13,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from dispatch._chat_models import build_chat_model, output_cap_kwargs
 from dispatch._loop import (
@@ -35,10 +36,10 @@ from dispatch._loop import (
     run_tool,
     specialist_steps,
 )
-from dispatch.budget import BudgetMode, Ledger
+from dispatch.budget import BudgetSpec, Ledger, budget_settings
 from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.cost import estimate_message_tokens, estimate_tokens
-from dispatch.errors import BudgetExceeded, ConfigError, HopFailed, NoEligibleModel
+from dispatch.errors import BudgetExceeded, HopFailed, NoEligibleModel
 from dispatch.hops import failed_record, next_pin, settled_record
 from dispatch.pins import PinState
 from dispatch.policy import BudgetView, select
@@ -54,42 +55,6 @@ ModelFactory = Callable[[ModelSpec], BaseChatModel]
 
 _MAX_LEDGERS = 4096
 """Ledgers of this many recent workflows are kept in memory."""
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetSpec:
-    """A default budget: USD limit (None: unlimited) and mode."""
-
-    limit_usd: Decimal | None = None
-    mode: BudgetMode = "hard"
-
-
-def _budget_settings(
-    conf: Mapping[str, Any], default: BudgetSpec
-) -> tuple[Decimal | None, BudgetMode]:
-    raw_limit = conf.get("budget_usd", default.limit_usd)
-    mode = conf.get("budget_mode", default.mode)
-    if mode not in ("hard", "soft", "warn"):
-        raise ConfigError(
-            "invalid budget mode",
-            path='config["configurable"]["budget_mode"]',
-            found=mode,
-            expected="one of hard, soft, warn",
-        )
-    if raw_limit is None:
-        return None, mode
-    try:
-        limit = Decimal(str(raw_limit))
-    except InvalidOperation:
-        limit = Decimal(-1)
-    if not limit.is_finite() or limit < 0:
-        raise ConfigError(
-            "invalid budget",
-            path='config["configurable"]["budget_usd"]',
-            found=raw_limit,
-            expected="a number of USD >= 0",
-        )
-    return limit, mode
 
 
 class Dispatcher:
@@ -170,7 +135,7 @@ class Dispatcher:
             if ledger is not None:
                 self._ledgers.move_to_end(workflow)
                 return ledger
-            limit, mode = _budget_settings(conf, self.budget)
+            limit, mode = budget_settings(conf, self.budget)
             saved = (state or {}).get("budget")
             spent = (
                 Decimal(saved["spent_usd"])
@@ -205,7 +170,7 @@ class Dispatcher:
         if hop.input_tokens:
             return hop
         tokens = estimate_message_tokens(messages) + sum(
-            estimate_tokens(str(getattr(t, "args", t))) for t in tools or ()
+            estimate_tokens(str(convert_to_openai_tool(t))) for t in tools or ()
         )
         return replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
 

@@ -119,11 +119,12 @@ def _downgrade(
     if best.id == choice.model.id:
         return choice
     pinned_model = choice.model.id if choice.pinned else choice.repinned_from
+    kept = best.id == pinned_model
     return ModelChoice(
         model=best,
         decision=replace(decision, tier=tier, reason=f"{decision.reason}; {why}"),
-        pinned=False,
-        repinned_from=pinned_model,
+        pinned=kept,
+        repinned_from=None if kept else pinned_model,
         reason=why,
         expected_cost_usd=planned_cost(best, hop, registry),
     )

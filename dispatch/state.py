@@ -8,8 +8,8 @@ Mix `DispatchState` into your own state so `Dispatcher.node` can write to it::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 from typing_extensions import TypedDict
 
@@ -38,7 +38,9 @@ class DispatchState(TypedDict, total=False):
     """Settled spend and refusals of the current workflow (checkpointed)."""
 
 
-def hop_records(state: DispatchState | Sequence[HopRecordDict]) -> list[HopRecord]:
+def hop_records(
+    state: DispatchState | Mapping[str, Any] | Sequence[HopRecordDict],
+) -> list[HopRecord]:
     """The `HopRecord`s of a state (or of its ``hops`` list)."""
-    hops = state.get("hops", []) if isinstance(state, dict) else state
+    hops = state.get("hops", []) if isinstance(state, Mapping) else state
     return [HopRecord.from_dict(h) for h in hops]

@@ -2,9 +2,8 @@
 
 import asyncio
 
-from dispatch.graphs import build_orchestrator
-
 from dispatch import Dispatcher, hop_records
+from dispatch.graphs import build_orchestrator
 
 dispatcher = Dispatcher.from_config(simulate=True)
 graph = build_orchestrator(dispatcher)

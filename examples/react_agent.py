@@ -4,11 +4,11 @@ Every call the agent makes, including the one after the tool result, is a routed
 priced hop. Offline, the simulator stands in for the real models.
 """
 
-from dispatch.agents import calculate
 from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage
 
 from dispatch import Dispatcher, hops_from_messages
+from dispatch.agents import calculate
 
 dispatcher = Dispatcher.from_config(simulate=True)
 agent = create_agent(model=dispatcher.chat_model("assistant"), tools=[calculate()])

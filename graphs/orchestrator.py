@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, NotRequired
 
 import networkx as nx
-from dispatch.agents import default_specialists
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -20,7 +19,16 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 from typing_extensions import TypedDict
 
-from dispatch import ConfigError, Dispatcher, DispatchState, Hop, PinState, Specialist
+from dispatch import (
+    BudgetDict,
+    ConfigError,
+    Dispatcher,
+    DispatchState,
+    Hop,
+    PinState,
+    Specialist,
+)
+from dispatch.agents import default_specialists
 
 __all__ = (
     "Task",
@@ -60,8 +68,11 @@ class TaskResult(TypedDict):
 def merge_results(
     left: Mapping[str, TaskResult] | None, right: Mapping[str, TaskResult] | None
 ) -> dict[str, TaskResult]:
-    """Reducer: results of parallel branches are merged by task id."""
-    return {**(left or {}), **(right or {})}
+    """Reducer: results of parallel branches are merged by task id; the plan
+    node writes None to start a new workflow on the same thread afresh."""
+    if right is None:
+        return {}
+    return {**(left or {}), **right}
 
 
 class WorkflowState(DispatchState):
@@ -77,6 +88,7 @@ class _WorkerInput(TypedDict):
     task: Task
     context: str
     pins: PinState
+    budget: BudgetDict | None
 
 
 _SPLIT = re.compile(r"(?:\n\s*(?:[-*]|\d+[.)])\s+)|(?<=[.?!])\s+(?=[A-Z])")
@@ -175,11 +187,16 @@ def build_orchestrator(
         return {
             "tasks": plan_tasks(
                 state.get("request", ""), state.get("tasks"), dispatcher, specialists
-            )
+            ),
+            "results": None,
+            "answer": "",
         }
 
     def fan_out(state: WorkflowState) -> list[Send] | str:
         done = state.get("results", {})
+        budget = state.get("budget")
+        if budget and budget["exceeded"] and budget["mode"] == "hard":
+            return "synthesize"  # stop cleanly with what the workflow has
         ready = [
             t
             for t in state["tasks"]
@@ -198,7 +215,8 @@ def build_orchestrator(
         ]
 
     def worker(specialist: Specialist) -> Any:
-        async def run(payload: _WorkerInput) -> dict[str, Any]:
+        async def run(payload: _WorkerInput, config: RunnableConfig) -> dict[str, Any]:
+            ledger = dispatcher.ledger_for(config, payload)
             task = payload["task"]
             prompt = task["prompt"] + payload["context"]
             result = await dispatcher.arun_specialist(
@@ -208,6 +226,7 @@ def build_orchestrator(
                 pins=payload["pins"],
                 tier_hint=task.get("tier"),
                 max_output_tokens=task.get("max_output_tokens"),
+                ledger=ledger,
             )
             outcome = TaskResult(
                 id=task["id"],
@@ -216,16 +235,25 @@ def build_orchestrator(
                 ok=result.error is None,
                 error=result.error,
             )
-            return {"results": {task["id"]: outcome}, **result.state_update()}
+            return {"results": {task["id"]: outcome}, **result.state_update(ledger)}
 
         run.__name__ = specialist.name
         return run
 
-    async def synthesize(state: WorkflowState) -> dict[str, Any]:
-        findings = "\n".join(
-            f"- {r['id']} ({r['specialist']}): {_outcome(r)}"
-            for r in state.get("results", {}).values()
-        )
+    async def synthesize(
+        state: WorkflowState, config: RunnableConfig
+    ) -> dict[str, Any]:
+        ledger = dispatcher.ledger_for(config, state)
+        results = state.get("results", {})
+        lines = [
+            f"- {r['id']} ({r['specialist']}): {_outcome(r)}" for r in results.values()
+        ]
+        lines += [
+            f"- {t['id']} ({t['specialist']}): not run (budget exhausted)"
+            for t in state["tasks"]
+            if t["id"] not in results
+        ]
+        findings = "\n".join(lines)
         prompt = (
             f"Combine these findings into one answer to: {state['request']}\n{findings}"
         )
@@ -235,9 +263,15 @@ def build_orchestrator(
             step="synthesize",
             pins=state.get("pins", {}),
             tier_hint=synthesis_tier,
+            ledger=ledger,
         )
-        answer = run.answer if run.error is None else f"[synthesis failed: {run.error}]"
-        return {"answer": answer, **run.state_update()}
+        if run.refused:
+            answer = f"[budget exhausted before synthesis; findings so far]\n{findings}"
+        elif run.error is not None:
+            answer = f"[synthesis failed: {run.error}]"
+        else:
+            answer = run.answer
+        return {"answer": answer, **run.state_update(ledger)}
 
     builder = StateGraph(WorkflowState)
     builder.add_node("plan", plan)

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from dispatch.agents import default_specialists
-from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST, build_orchestrator, plan_tasks
 from langchain_core.messages import AIMessage
 
 from dispatch import ConfigError, Dispatcher, Registry, hop_records
+from dispatch.agents import default_specialists
+from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST, build_orchestrator, plan_tasks
 from dispatch.testing import FakeChatModel, fake_factory
 
 

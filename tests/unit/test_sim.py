@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from dispatch import SimChatModel
+from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 
 
 def test_sim_is_deterministic_and_reports_declared_usage() -> None:

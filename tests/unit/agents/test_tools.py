@@ -3,11 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from langchain_core.tools import ToolException
+
 from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 from dispatch.agents.analysis import evaluate, summarize
 from dispatch.agents.coding import execute_python
 from dispatch.agents.search import DocumentIndex
-from langchain_core.tools import ToolException
 
 
 def test_run_python_returns_stdout() -> None:

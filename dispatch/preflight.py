@@ -1,0 +1,106 @@
+"""Pre-flight cost estimate of a whole graph, before it runs (networkx).
+
+Each node of a `networkx.DiGraph` carries ``expected`` and ``worst`` USD (the
+cost of one visit). A node inside a cycle can run up to ``max_visits`` times
+(its own ``max_visits`` attribute, else the bound given — for LangGraph, the
+recursion limit), so its worst case is multiplied by that bound. The expected
+cost counts one visit per node. The worst path is the most expensive chain of
+dependent nodes, found on the condensation (cycles collapsed) of the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import networkx as nx
+
+__all__ = ("Estimate", "NodeCost", "preflight")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCost:
+    """Cost of one node."""
+
+    expected_usd: Decimal
+    """One visit, on the planned route."""
+    worst_usd: Decimal
+    """All visits, on the dearest models that could serve it."""
+    visits: int = 1
+    """How many times the node may run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A whole graph's expected and worst-case cost."""
+
+    expected_cost_usd: Decimal
+    worst_case_cost_usd: Decimal
+    worst_path: list[str]
+    """The most expensive chain of dependent nodes."""
+    worst_path_cost_usd: Decimal
+    nodes: dict[str, NodeCost]
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``dispatch estimate --json`` object (money as floats)."""
+        return {
+            "expected_cost_usd": float(self.expected_cost_usd),
+            "worst_case_cost_usd": float(self.worst_case_cost_usd),
+            "worst_path": self.worst_path,
+            "worst_path_cost_usd": float(self.worst_path_cost_usd),
+            "nodes": {
+                name: {
+                    "expected_cost_usd": float(c.expected_usd),
+                    "worst_case_cost_usd": float(c.worst_usd),
+                    "visits": c.visits,
+                }
+                for name, c in self.nodes.items()
+            },
+        }
+
+
+def preflight(graph: nx.DiGraph[str], *, max_visits: int = 25) -> Estimate:
+    """Estimate `graph` (nodes with ``expected``/``worst`` attributes, see module doc).
+
+    Raises:
+        ValueError: a node lacks its costs, or `max_visits` is below 1.
+    """
+    if max_visits < 1:
+        raise ValueError(f"max_visits must be >= 1, got {max_visits}")
+    cyclic = {
+        n
+        for scc in nx.strongly_connected_components(graph)
+        if len(scc) > 1
+        for n in scc
+    }
+    cyclic |= {n for n in graph if graph.has_edge(n, n)}
+    nodes: dict[str, NodeCost] = {}
+    for name, data in graph.nodes(data=True):
+        if "expected" not in data or "worst" not in data:
+            raise ValueError(f"node {name!r} has no 'expected'/'worst' cost")
+        visits = int(data.get("max_visits", max_visits)) if name in cyclic else 1
+        nodes[name] = NodeCost(
+            expected_usd=Decimal(data["expected"]),
+            worst_usd=Decimal(data["worst"]) * visits,
+            visits=visits,
+        )
+    dag = nx.condensation(graph)
+    weight = {
+        scc: sum((nodes[n].worst_usd for n in dag.nodes[scc]["members"]), Decimal(0))
+        for scc in dag
+    }
+    best: dict[int, tuple[Decimal, list[int]]] = {}
+    for scc in nx.topological_sort(dag):
+        preds = [best[p] for p in dag.predecessors(scc)]
+        base = max(preds, key=lambda t: t[0], default=(Decimal(0), []))
+        best[scc] = (base[0] + weight[scc], [*base[1], scc])
+    cost, chain = max(best.values(), key=lambda t: t[0], default=(Decimal(0), []))
+    path = [n for scc in chain for n in sorted(dag.nodes[scc]["members"])]
+    return Estimate(
+        expected_cost_usd=sum((c.expected_usd for c in nodes.values()), Decimal(0)),
+        worst_case_cost_usd=sum((c.worst_usd for c in nodes.values()), Decimal(0)),
+        worst_path=path,
+        worst_path_cost_usd=cost,
+        nodes=nodes,
+    )
