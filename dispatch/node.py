@@ -125,8 +125,9 @@ class Dispatcher:
         The workflow is ``configurable["workflow_id"]`` (else the thread id); its
         budget is ``configurable["budget_usd"]``/``["budget_mode"]``, else the
         config file's default. A ledger first seen for a workflow starts from
-        the settled spend its checkpointed ``budget`` channel holds, so a resumed
-        workflow neither loses nor double-counts completed hops.
+        the settled spend its checkpointed ``budget`` channel holds in `state`;
+        to resume an interrupted workflow in a new process use `aresume`, which
+        primes the ledger from the whole checkpoint first.
         """
         conf = dict((config or {}).get("configurable") or {})
         workflow = str(conf.get("workflow_id") or conf.get("thread_id") or "default")
@@ -147,6 +148,23 @@ class Dispatcher:
             while len(self._ledgers) > _MAX_LEDGERS:
                 self._ledgers.popitem(last=False)
             return ledger
+
+    async def aresume(self, graph: Any, config: RunnableConfig) -> Any:
+        """Resume an interrupted workflow of a checkpointed `graph` on `config`'s thread.
+
+        Primes the workflow's ledger from the checkpoint first: its settled spend
+        includes every node that completed before the interruption, also those
+        that finished beside the one that failed, so nothing is lost or counted
+        twice. Then continues the run (``graph.ainvoke(None, config)``).
+        """
+        snapshot = await graph.aget_state(config)
+        self.ledger_for(config, snapshot.values)
+        return await graph.ainvoke(None, config)
+
+    def resume(self, graph: Any, config: RunnableConfig) -> Any:
+        """Synchronous twin of `aresume`."""
+        self.ledger_for(config, graph.get_state(config).values)
+        return graph.invoke(None, config)
 
     # -- I/O ------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ class FakeChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     replies: list[Any] = Field(default_factory=lambda: [AIMessage(content="ok")])
-    """`AIMessage`s to reply with, or `Exception`s to raise, in order."""
+    """`AIMessage`s to reply with, or exceptions to raise, in order."""
     input_tokens: int = 100
     output_tokens: int = 20
     report_usage: bool = True
@@ -71,7 +71,7 @@ class FakeChatModel(BaseChatModel):
             self.requests.append(list(messages))
             item = self.replies[min(self._next, len(self.replies) - 1)]
             self._next += 1
-        if isinstance(item, Exception):
+        if isinstance(item, BaseException):
             raise item
         reply = item.model_copy(deep=True)
         if self.report_usage:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SMALL_REGISTRY
@@ -19,6 +20,13 @@ KEYS = (
     "GEMINI_API_KEY",
     "OLLAMA_HOST",
 )
+
+
+@pytest.fixture(autouse=True)
+def checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "checkpoints.sqlite"
+    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
+    return path
 
 
 def dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -96,3 +104,61 @@ def test_live_mode_without_credentials_is_a_clear_error() -> None:
     proc = dispatch("demo", "--mode", "live")
     assert proc.returncode == 2
     assert "needs provider credentials" in proc.stderr
+
+
+def run_json(*args: str) -> dict[str, Any]:
+    proc = dispatch(*args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_hard_budget_refuses_to_start_when_the_worst_case_does_not_fit() -> None:
+    out = run_json("demo", "--budget", "0.002", "--budget-mode", "hard")
+    budget = out["budget"]
+    assert budget["spent_usd"] <= 0.002
+    assert budget["exceeded"] and budget["refused_hops"] == 7
+    assert budget["preflight"]["worst_case_cost_usd"] > 0.002
+    assert out["hops"] == []
+
+
+def test_hard_budget_with_allow_partial_refuses_hops_instead_of_overspending() -> None:
+    out = run_json(
+        "demo", "--budget", "0.002", "--budget-mode", "hard", "--allow-partial"
+    )
+    budget = out["budget"]
+    assert budget["spent_usd"] <= 0.002
+    assert budget["spent_usd"] == pytest.approx(out["total_cost_usd"])
+    assert budget["refused_hops"] >= 1 and budget["exceeded"]
+    assert any(h["refused"] for h in out["hops"])
+
+
+def test_soft_budget_finishes_the_workflow_on_cheaper_tiers() -> None:
+    out = run_json("demo", "--budget", "0.002", "--budget-mode", "soft")
+    assert out["budget"]["spent_usd"] <= 0.002
+    assert out["budget"]["refused_hops"] == 0
+    assert {h["tier"] for h in out["hops"]} == {"small"}
+    assert not any(h["error"] for h in out["hops"])
+
+
+def test_a_second_turn_on_a_thread_reuses_the_pins(checkpoints: Path) -> None:
+    first = run_json("demo", "--thread", "conv-1")
+    second = run_json("demo", "--thread", "conv-1")
+    assert first["thread"] == second["thread"] == "conv-1"
+    assert first["workflow"] != second["workflow"]
+    assert not first["hops"][0]["pinned"]
+    assert all(h["pinned"] for h in second["hops"])
+    pinned_in_turn_one = {h["specialist"]: h["model"] for h in first["hops"]}
+    assert all(
+        h["model"] == pinned_in_turn_one[h["specialist"]] for h in second["hops"]
+    )
+    pins = run_json("pins", "conv-1")["pins"]
+    assert pins["coding"]["model"] == second["hops"][-2]["model"]
+    assert dispatch("pins", "nope").returncode == 2
+
+
+def test_estimate_worst_case_is_not_below_the_demo_cost() -> None:
+    est = run_json("estimate")
+    demo = run_json("demo")
+    assert est["worst_case_cost_usd"] >= demo["total_cost_usd"]
+    assert est["worst_path"][0] == "plan" and est["worst_path"][-1] == "synthesize"
+    assert set(est["nodes"]) >= {"slo", "alerting", "synthesize"}

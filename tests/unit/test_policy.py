@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from conftest import SMALL_REGISTRY, registry_from_text
 from hypothesis import given
@@ -14,6 +16,7 @@ from dispatch import (
     RouterLayer,
     select,
 )
+from dispatch.policy import BudgetView
 from dispatch.types import ModelSpec
 
 SHARED = registry_from_text(SMALL_REGISTRY)
@@ -127,3 +130,77 @@ def test_a_higher_tier_never_selects_a_model_of_lower_quality(
     a = select(decision(capability, tiers[low]), hop, registry).model
     b = select(decision(capability, tiers[high]), hop, registry).model
     assert b.quality[capability] >= a.quality[capability]
+
+
+def test_soft_budget_steps_down_a_tier_and_records_why(registry: Registry) -> None:
+    hop = Hop(specialist="s", prompt="p", input_tokens=1000, max_output_tokens=500)
+    view = BudgetView(remaining=Decimal("0.0015"), mode="soft")  # big costs 0.0175
+    choice = select(decision("general", "large"), hop, registry, budget=view)
+    # mid would cost 0.003 and does not fit either: tiny (0.0003) at small does
+    assert (choice.model.id, choice.decision.tier) == ("tiny:model", "small")
+    assert "budget: $0.001500 left, large -> small" in choice.reason
+
+
+def test_soft_budget_keeps_a_pin_that_still_fits(registry: Registry) -> None:
+    hop = Hop(specialist="s", prompt="p", input_tokens=1000, max_output_tokens=500)
+    pin = Pin(model="mid:model", tier="medium", reason="r")
+    view = BudgetView(remaining=Decimal("1"), mode="soft")
+    choice = select(decision("general", "small"), hop, registry, pin=pin, budget=view)
+    assert (choice.model.id, choice.pinned) == ("mid:model", True)
+
+
+def test_hard_and_warn_budgets_do_not_change_the_choice(registry: Registry) -> None:
+    hop = Hop(specialist="s", prompt="p", input_tokens=1000, max_output_tokens=500)
+    for mode in ("hard", "warn"):
+        view = BudgetView(remaining=Decimal("0"), mode=mode)
+        assert select(
+            decision("general", "large"), hop, registry, budget=view
+        ).model.id == ("big:model")
+
+
+def test_excluded_models_are_skipped_and_named_when_none_is_left(
+    registry: Registry,
+) -> None:
+    choice = select(
+        decision("general", "small"), HOP, registry, exclude=frozenset({"tiny:model"})
+    )
+    assert choice.model.id == "mid:model"
+    with pytest.raises(NoEligibleModel, match="excluded after failing: big:model"):
+        select(
+            decision("general", "large"),
+            HOP,
+            registry,
+            exclude=frozenset({"big:model"}),
+        )
+
+
+DEFAULT = Registry.from_config()
+
+
+@given(
+    capability=st.sampled_from(["coding", "search", "analysis", "general"]),
+    tier=st.sampled_from(["small", "medium", "large"]),
+    pinned=st.sampled_from([None, *[m.id for m in DEFAULT]]),
+    in_tokens=st.integers(1, 50_000),
+    out_tokens=st.integers(1, 8_000),
+    more=st.decimals(min_value=0, max_value=Decimal("0.5"), places=6),
+    less=st.decimals(min_value=0, max_value=Decimal("0.5"), places=6),
+)
+def test_soft_mode_never_picks_a_dearer_model_when_less_budget_remains(
+    capability: str,
+    tier: str,
+    pinned: str | None,
+    in_tokens: int,
+    out_tokens: int,
+    more: Decimal,
+    less: Decimal,
+) -> None:
+    more, less = max(more, less), min(more, less)
+    hop = Hop(
+        specialist="s", prompt="p", input_tokens=in_tokens, max_output_tokens=out_tokens
+    )
+    pin = Pin(model=pinned, tier="small", reason="r") if pinned else None
+    d = decision(capability, tier)
+    rich = select(d, hop, DEFAULT, pin=pin, budget=BudgetView(more, "soft"))
+    poor = select(d, hop, DEFAULT, pin=pin, budget=BudgetView(less, "soft"))
+    assert poor.expected_cost_usd <= rich.expected_cost_usd
