@@ -1,5 +1,6 @@
 """``python -m bench`` runs every benchmark scenario."""
 
-from bench import overhead
+from bench import budget, overhead
 
-overhead.main()
+overhead.main([])
+budget.main()
