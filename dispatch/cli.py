@@ -20,6 +20,7 @@ from rich.text import Text
 from dispatch.budget import budget_settings
 from dispatch.cli_render import budget_json, hop_table, run_json, totals
 from dispatch.cli_support import Mode, checkpoint_path, dispatcher_from_env, summarize
+from dispatch.cli_telemetry import telemetry_from_env
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import DispatchError
 from dispatch.node import Dispatcher
@@ -221,9 +222,14 @@ def _run(args: _RunArgs) -> None:
         configurable["budget_mode"] = budget_mode
         if limit is not None:
             configurable["budget_usd"] = str(limit)
-        state = asyncio.run(
-            _invoke(dispatcher, args, tasks, {"configurable": configurable})
-        )
+        with telemetry_from_env() as tracing:
+            dispatcher.tracing = tracing
+            with tracing.workflow(
+                "orchestrator", conversation_id=thread, workflow_id=workflow
+            ):
+                state = asyncio.run(
+                    _invoke(dispatcher, args, tasks, {"configurable": configurable})
+                )
     except DispatchError as exc:
         _fail(exc)
     records = [r for r in hop_records(state) if r.workflow == workflow]

@@ -24,8 +24,9 @@ from langchain_core.messages import (
     BaseMessage,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from opentelemetry.trace import Span
 
 from dispatch._chat_models import build_chat_model, output_cap_kwargs
 from dispatch._loop import (
@@ -46,6 +47,7 @@ from dispatch.policy import BudgetView, select
 from dispatch.registry import Registry
 from dispatch.routing import Router, RulesRouter
 from dispatch.specialist import Specialist
+from dispatch.tracing import Tracing
 from dispatch.types import Hop, HopRecord, ModelChoice, ModelSpec, Pin
 
 __all__ = ("Dispatcher", "HopResult", "SpecialistRun", "routed_node")
@@ -66,6 +68,8 @@ class Dispatcher:
         simulate: build ``sim:`` stand-ins instead of provider models.
         model_factory: overrides how chat models are built (tests, custom clients).
         clock: monotonic seconds, for hop durations.
+        tracing: spans and metrics (default: the global OpenTelemetry providers,
+            no-ops until an SDK is installed).
         budget: default budget of a workflow whose config names none.
         max_failovers: other models tried after the chosen one raises.
         input_safety: factor on estimated input tokens when reserving a call's
@@ -80,6 +84,7 @@ class Dispatcher:
         simulate: bool = False,
         model_factory: ModelFactory | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        tracing: Tracing | None = None,
         budget: BudgetSpec | None = None,
         max_failovers: int = 2,
         input_safety: float = 1.2,
@@ -94,6 +99,7 @@ class Dispatcher:
         )
         self._models: dict[str, BaseChatModel] = {}
         self._clock = clock
+        self.tracing = tracing or Tracing()
         self.budget = budget or BudgetSpec()
         self.max_failovers = max_failovers
         self.input_safety = input_safety
@@ -286,6 +292,31 @@ class Dispatcher:
             f"hop {hop.step or hop.specialist!r} failed on {tried}: {failed[-1].error}",
         )
 
+    def _next_attempt(
+        self,
+        attempts: Generator[ModelChoice, AIMessage | Exception, HopResult],
+        outcome: AIMessage | Exception | None,
+        spans: list[Span | None],
+        ledger: Ledger | None,
+    ) -> ModelChoice | HopResult:
+        """Advance the attempt loop; finish the chat spans when the hop is over."""
+        remaining = ledger.remaining if ledger is not None else None
+        try:
+            return attempts.send(outcome)  # type: ignore[arg-type]
+        except StopIteration as done:
+            result: HopResult = done.value
+            records = [*result.failed_attempts, result.record]
+            for span, record in zip(spans, records, strict=True):
+                reply = result.message if record is result.record else None
+                self.tracing.end_chat(span, record, remaining=remaining, reply=reply)
+            return result
+        except HopFailed as failed:
+            for span, record in zip(spans, failed.records, strict=False):
+                self.tracing.end_chat(span, record, remaining=remaining)
+            if failed.refused:
+                self.tracing.refused(failed.record)
+            raise
+
     async def acall(
         self,
         hop: Hop,
@@ -307,21 +338,24 @@ class Dispatcher:
         """
         hop = self._prepare(hop, messages, tools)
         attempts = self._attempts(hop, messages, pin, ledger)
+        spans: list[Span | None] = []
         outcome: AIMessage | Exception | None = None
-        try:
-            while True:
-                choice = attempts.send(outcome)  # type: ignore[arg-type]
-                try:
+        while True:
+            choice = self._next_attempt(attempts, outcome, spans, ledger)
+            if isinstance(choice, HopResult):
+                return choice
+            span = self.tracing.start_chat(hop, choice, messages, conversation_id())
+            spans.append(span)
+            try:
+                with self.tracing.activate(span):
                     reply = await self._runnable(choice, tools, tool_kwargs).ainvoke(
                         list(messages),
                         None,
                         **output_cap_kwargs(choice.model, hop.max_output_tokens),
                     )
-                    outcome = _as_ai(reply)
-                except Exception as exc:  # handed to the failover logic
-                    outcome = exc
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+                outcome = _as_ai(reply)
+            except Exception as exc:  # handed to the failover logic
+                outcome = exc
 
     def call(
         self,
@@ -336,21 +370,24 @@ class Dispatcher:
         """Synchronous twin of `acall`."""
         hop = self._prepare(hop, messages, tools)
         attempts = self._attempts(hop, messages, pin, ledger)
+        spans: list[Span | None] = []
         outcome: AIMessage | Exception | None = None
-        try:
-            while True:
-                choice = attempts.send(outcome)  # type: ignore[arg-type]
-                try:
+        while True:
+            choice = self._next_attempt(attempts, outcome, spans, ledger)
+            if isinstance(choice, HopResult):
+                return choice
+            span = self.tracing.start_chat(hop, choice, messages, conversation_id())
+            spans.append(span)
+            try:
+                with self.tracing.activate(span):
                     reply = self._runnable(choice, tools, tool_kwargs).invoke(
                         list(messages),
                         None,
                         **output_cap_kwargs(choice.model, hop.max_output_tokens),
                     )
-                    outcome = _as_ai(reply)
-                except Exception as exc:  # handed to the failover logic
-                    outcome = exc
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+                outcome = _as_ai(reply)
+            except Exception as exc:  # handed to the failover logic
+                outcome = exc
 
     async def arun_specialist(
         self,
@@ -379,24 +416,28 @@ class Dispatcher:
             max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
         )
         outcome: HopResult | HopFailed | ToolMessage | None = None
-        try:
-            while True:
-                action = steps.send(outcome)  # type: ignore[arg-type]
-                if isinstance(action, ModelStep):
-                    try:
-                        outcome = await self.acall(
-                            action.hop,
-                            action.messages,
-                            pin=action.pin,
-                            tools=action.tools,
-                            ledger=ledger,
-                        )
-                    except HopFailed as failed:
-                        outcome = failed
-                else:
-                    outcome = await arun_tool(action)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        with self.tracing.agent(
+            specialist.name, step=step, conversation_id=conversation_id()
+        ):
+            try:
+                while True:
+                    action = steps.send(outcome)  # type: ignore[arg-type]
+                    if isinstance(action, ModelStep):
+                        try:
+                            outcome = await self.acall(
+                                action.hop,
+                                action.messages,
+                                pin=action.pin,
+                                tools=action.tools,
+                                ledger=ledger,
+                            )
+                        except HopFailed as failed:
+                            outcome = failed
+                    else:
+                        with self.tracing.tool(action.call["name"], action.call["id"]):
+                            outcome = await arun_tool(action)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
     def run_specialist(
         self,
@@ -419,24 +460,28 @@ class Dispatcher:
             max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
         )
         outcome: HopResult | HopFailed | ToolMessage | None = None
-        try:
-            while True:
-                action = steps.send(outcome)  # type: ignore[arg-type]
-                if isinstance(action, ModelStep):
-                    try:
-                        outcome = self.call(
-                            action.hop,
-                            action.messages,
-                            pin=action.pin,
-                            tools=action.tools,
-                            ledger=ledger,
-                        )
-                    except HopFailed as failed:
-                        outcome = failed
-                else:
-                    outcome = run_tool(action)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        with self.tracing.agent(
+            specialist.name, step=step, conversation_id=conversation_id()
+        ):
+            try:
+                while True:
+                    action = steps.send(outcome)  # type: ignore[arg-type]
+                    if isinstance(action, ModelStep):
+                        try:
+                            outcome = self.call(
+                                action.hop,
+                                action.messages,
+                                pin=action.pin,
+                                tools=action.tools,
+                                ledger=ledger,
+                            )
+                        except HopFailed as failed:
+                            outcome = failed
+                    else:
+                        with self.tracing.tool(action.call["name"], action.call["id"]):
+                            outcome = run_tool(action)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
     def node(
         self, specialist: Specialist
@@ -509,6 +554,12 @@ def routed_node(
 ) -> Callable[[Mapping[str, Any], RunnableConfig], dict[str, Any]]:
     """Same as ``dispatcher.node(specialist)``."""
     return dispatcher.node(specialist)
+
+
+def conversation_id() -> str | None:
+    """The thread id of the LangGraph run this call happens in, if any."""
+    thread = ensure_config().get("configurable", {}).get("thread_id")
+    return None if thread is None else str(thread)
 
 
 def _as_ai(reply: BaseMessage) -> AIMessage:

@@ -1,0 +1,395 @@
+"""Every hop a span: OpenTelemetry GenAI spans and metrics, through the API only.
+
+Spans: ``invoke_workflow {name}`` (a run) > ``invoke_agent {specialist}`` >
+``chat {model}`` (kind CLIENT, one per model call) and ``execute_tool {tool}``.
+They nest across `Send` branches and asyncio tasks because each is started in
+the current context, which LangGraph copies into its tasks. Re-pins, fallbacks
+and budget refusals are span events. Prompt and completion text is recorded
+only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true.
+
+The providers are injected (default: the global ones, no-ops until an SDK is
+installed, as the CLI does from ``OTEL_*`` variables). Telemetry never raises:
+a failure is logged and the hop goes on.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+
+from langchain_core.messages import AIMessage, BaseMessage
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from dispatch import _semconv as sc
+from dispatch.types import Hop, HopRecord, ModelChoice
+
+__all__ = ("Tracing", "WorkflowTotals")
+
+_log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _never_raises(
+    default: Any = None,
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        def safe(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:  # telemetry must never break a hop
+                _log.warning(
+                    "graph-dispatch telemetry failed in %s", fn.__name__, exc_info=True
+                )
+                return default  # type: ignore[no-any-return]
+
+        return safe
+
+    return wrap
+
+
+@dataclass
+class WorkflowTotals:
+    """Totals of the hops finished under one workflow span."""
+
+    cost_usd: Decimal = Decimal(0)
+    baseline_cost_usd: Decimal = Decimal(0)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    hops: int = 0
+    refused: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, record: HopRecord) -> None:
+        """Count one finished (or refused) hop."""
+        with self._lock:
+            self.refused += record.refused
+            if record.refused:
+                return
+            self.hops += 1
+            self.cost_usd += record.cost_usd
+            self.baseline_cost_usd += record.baseline_cost_usd
+            self.input_tokens += record.input_tokens
+            self.output_tokens += record.output_tokens
+
+
+_TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
+    "dispatch_workflow_totals", default=None
+)
+
+
+def provider_name(provider: str) -> str:
+    """The ``gen_ai.provider.name`` of a LangChain provider id."""
+    return sc.PROVIDER_NAMES.get(provider, provider)
+
+
+class Tracing:
+    """Spans and metrics for hops.
+
+    Args:
+        tracer_provider: where spans go (default: the global provider).
+        meter_provider: where metrics go (default: the global provider).
+        capture_content: record prompt/completion text; default from
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
+    """
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        *,
+        capture_content: bool | None = None,
+    ) -> None:
+        self._tracer = trace.get_tracer(
+            "graph-dispatch", tracer_provider=tracer_provider
+        )
+        meter = metrics.get_meter("graph-dispatch", meter_provider=meter_provider)
+        self._tokens = meter.create_histogram(
+            sc.METRIC_TOKEN_USAGE,
+            unit="{token}",
+            description="Tokens used per model call",
+        )
+        self._duration = meter.create_histogram(
+            sc.METRIC_OPERATION_DURATION,
+            unit="s",
+            description="Duration of a model call",
+        )
+        self._cost = meter.create_counter(
+            sc.METRIC_COST,
+            unit="USD",
+            description="USD spent on model calls, by tier and model",
+        )
+        if capture_content is None:
+            flag = os.environ.get(sc.CAPTURE_CONTENT_ENV, "")
+            capture_content = flag.strip().lower() in ("1", "true", "yes")
+        self.capture_content = capture_content
+
+    # -- workflow ---------------------------------------------------------------------
+
+    @contextmanager
+    def workflow(
+        self,
+        name: str,
+        *,
+        conversation_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> Iterator[WorkflowTotals]:
+        """Span ``invoke_workflow {name}`` around a run; totals are set when it ends."""
+        totals = WorkflowTotals()
+        token = _TOTALS.set(totals)
+        span = self._start(
+            f"{sc.OP_INVOKE_WORKFLOW} {name}",
+            SpanKind.INTERNAL,
+            {
+                sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
+                sc.GEN_AI_CONVERSATION_ID: conversation_id,
+                sc.WORKFLOW_ID: workflow_id,
+            },
+        )
+        try:
+            with _use(span):
+                yield totals
+        except BaseException as exc:
+            self._fail(span, exc)
+            raise
+        finally:
+            _TOTALS.reset(token)
+            self._end_workflow(span, totals)
+
+    @_never_raises()
+    def _end_workflow(self, span: Span | None, totals: WorkflowTotals) -> None:
+        if span is None:
+            return
+        span.set_attributes(
+            {
+                sc.COST_USD: float(totals.cost_usd),
+                sc.BASELINE_COST_USD: float(totals.baseline_cost_usd),
+                sc.GEN_AI_USAGE_INPUT_TOKENS: totals.input_tokens,
+                sc.GEN_AI_USAGE_OUTPUT_TOKENS: totals.output_tokens,
+                sc.HOPS: totals.hops,
+                sc.REFUSED_HOPS: totals.refused,
+            }
+        )
+        span.end()
+
+    # -- agent and tool ---------------------------------------------------------------
+
+    @contextmanager
+    def agent(
+        self, name: str, *, step: str, conversation_id: str | None
+    ) -> Iterator[None]:
+        """Span ``invoke_agent {name}`` around a specialist's run."""
+        span = self._start(
+            f"{sc.OP_INVOKE_AGENT} {name}",
+            SpanKind.INTERNAL,
+            {
+                sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
+                sc.GEN_AI_AGENT_NAME: name,
+                sc.GEN_AI_CONVERSATION_ID: conversation_id,
+                sc.STEP: step,
+            },
+        )
+        with self._span_scope(span):
+            yield
+
+    @contextmanager
+    def tool(self, name: str, call_id: str | None) -> Iterator[None]:
+        """Span ``execute_tool {name}`` around one tool call."""
+        span = self._start(
+            f"{sc.OP_EXECUTE_TOOL} {name}",
+            SpanKind.INTERNAL,
+            {
+                sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
+                sc.GEN_AI_TOOL_NAME: name,
+                sc.GEN_AI_TOOL_CALL_ID: call_id,
+            },
+        )
+        with self._span_scope(span):
+            yield
+
+    @contextmanager
+    def _span_scope(self, span: Span | None) -> Iterator[None]:
+        try:
+            with _use(span):
+                yield
+        except BaseException as exc:
+            self._fail(span, exc)
+            raise
+        finally:
+            _end(span)
+
+    # -- chat -------------------------------------------------------------------------
+
+    @_never_raises()
+    def start_chat(
+        self,
+        hop: Hop,
+        choice: ModelChoice,
+        messages: Sequence[BaseMessage],
+        conversation_id: str | None,
+    ) -> Span | None:
+        """Start (not activate) the ``chat {model}`` span of one model call."""
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: provider_name(choice.model.provider),
+            sc.GEN_AI_REQUEST_MODEL: choice.model.name,
+            sc.GEN_AI_REQUEST_MAX_TOKENS: hop.max_output_tokens,
+            sc.GEN_AI_AGENT_NAME: hop.specialist,
+            sc.GEN_AI_CONVERSATION_ID: conversation_id,
+            sc.STEP: hop.step,
+        }
+        if self.capture_content:
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = _messages_json(messages)
+        return self._start(f"{sc.OP_CHAT} {choice.model.name}", SpanKind.CLIENT, attrs)
+
+    def activate(self, span: Span | None) -> AbstractContextManager[Any]:
+        """Make `span` current while the model call runs (provider spans nest in it)."""
+        return _use(span)
+
+    @_never_raises()
+    def end_chat(
+        self,
+        span: Span | None,
+        record: HopRecord,
+        *,
+        remaining: Decimal | None,
+        reply: AIMessage | None = None,
+    ) -> None:
+        """Finish a chat span with the hop's record; record the metrics."""
+        base = {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: provider_name(record.model.partition(":")[0]),
+            sc.GEN_AI_REQUEST_MODEL: record.model.partition(":")[2],
+        }
+        response_model = None
+        if reply is not None:
+            response_model = (
+                reply.response_metadata.get("model_name")
+                or base[sc.GEN_AI_REQUEST_MODEL]
+            )
+        metric_attrs = (
+            {**base, sc.GEN_AI_RESPONSE_MODEL: response_model}
+            if response_model
+            else dict(base)
+        )
+        if record.error is not None:
+            metric_attrs[sc.ERROR_TYPE] = record.error.partition(":")[0]
+        self._duration.record(record.duration_ms / 1000, metric_attrs)
+        if record.error is None:
+            self._tokens.record(
+                record.input_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: "input"}
+            )
+            self._tokens.record(
+                record.output_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: "output"}
+            )
+            self._cost.add(
+                float(record.cost_usd),
+                {
+                    sc.TIER: record.tier,
+                    sc.GEN_AI_REQUEST_MODEL: base[sc.GEN_AI_REQUEST_MODEL],
+                },
+            )
+            totals = _TOTALS.get()
+            if totals is not None:
+                totals.add(record)
+        if span is None:
+            return
+        span.set_attributes(_record_attributes(record, remaining))
+        if response_model:
+            span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, response_model)
+        if reply is not None and self.capture_content:
+            span.set_attribute(sc.GEN_AI_OUTPUT_MESSAGES, _messages_json([reply]))
+        if record.fallback_from:
+            span.add_event(
+                sc.EVENT_FALLBACK, {"from": record.fallback_from, "to": record.model}
+            )
+        elif record.repinned_from:
+            span.add_event(
+                sc.EVENT_REPIN,
+                {
+                    "from": record.repinned_from,
+                    "to": record.model,
+                    "reason": record.reason,
+                },
+            )
+        if record.error is not None:
+            span.set_attribute(sc.ERROR_TYPE, record.error.partition(":")[0])
+            span.set_status(Status(StatusCode.ERROR, record.error))
+        span.end()
+
+    @_never_raises()
+    def refused(self, record: HopRecord) -> None:
+        """Event on the current span: the budget refused `record`'s hop."""
+        trace.get_current_span().add_event(
+            sc.EVENT_REFUSED,
+            {sc.STEP: record.step, "model": record.model, "reason": record.error or ""},
+        )
+        totals = _TOTALS.get()
+        if totals is not None:
+            totals.add(record)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @_never_raises()
+    def _start(self, name: str, kind: SpanKind, attrs: dict[str, Any]) -> Span:
+        clean = {k: v for k, v in attrs.items() if v is not None}
+        return self._tracer.start_span(name, kind=kind, attributes=clean)
+
+    @_never_raises()
+    def _fail(self, span: Span | None, exc: BaseException) -> None:
+        if span is not None:
+            span.record_exception(exc)
+            span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+
+
+def _record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: record.input_tokens,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: record.output_tokens,
+        sc.TIER: record.tier,
+        sc.CAPABILITY: record.capability,
+        sc.COST_USD: float(record.cost_usd),
+        sc.BASELINE_COST_USD: float(record.baseline_cost_usd),
+        sc.ROUTER: record.router,
+        sc.CONFIDENCE: record.confidence,
+        sc.REASON: record.reason,
+        sc.PINNED: record.pinned,
+        sc.ESCALATED: bool(record.repinned_from) and "escalated" in record.reason,
+        sc.SIMULATED: record.simulated,
+        sc.ESTIMATED: record.estimated,
+    }
+    if record.fallback_from:
+        attrs[sc.FALLBACK_FROM] = record.fallback_from
+    if remaining is not None:
+        attrs[sc.BUDGET_REMAINING_USD] = float(remaining)
+    return attrs
+
+
+def _messages_json(messages: Sequence[BaseMessage]) -> str:
+    return json.dumps([{"role": m.type, "content": m.text} for m in messages])
+
+
+def _use(span: Span | None) -> AbstractContextManager[Any]:
+    if span is None:
+        return nullcontext()
+    return trace.use_span(
+        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+    )
+
+
+def _end(span: Span | None) -> None:
+    if span is not None:
+        try:
+            span.end()
+        except Exception:  # pragma: no cover - a broken SDK
+            _log.warning("graph-dispatch could not end a span", exc_info=True)
