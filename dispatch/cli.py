@@ -1,4 +1,4 @@
-"""The ``dispatch`` command: demo, run, estimate, pins, route, models."""
+"""The ``dispatch`` command: demo, run, estimate, report, pins, route, models."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from dispatch.budget import budget_settings
-from dispatch.cli_render import budget_json, hop_table, run_json, totals
+from dispatch.cli_render import (
+    budget_json,
+    hop_table,
+    hop_tree,
+    metrics_table,
+    run_json,
+    totals,
+)
 from dispatch.cli_support import Mode, checkpoint_path, dispatcher_from_env, summarize
 from dispatch.cli_telemetry import telemetry_from_env
 from dispatch.config import DEFAULT_CONFIG
@@ -26,6 +33,7 @@ from dispatch.errors import DispatchError
 from dispatch.node import Dispatcher
 from dispatch.preflight import Estimate
 from dispatch.registry import Registry
+from dispatch.report import routing_report
 from dispatch.state import hop_records
 from dispatch.types import Hop
 
@@ -325,16 +333,8 @@ def pins(
     json_: JsonOpt = False,
 ) -> None:
     """Show a conversation's pins: which model each specialist is pinned to."""
-    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
-
-    path = checkpoint_path()
-    if not path.exists():
-        _fail(DispatchError(f"no checkpoints at {path}; run `dispatch demo` first"))
-    with SqliteSaver.from_conn_string(str(path)) as saver:
-        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
-    if saved is None:
-        _fail(DispatchError(f"no conversation {thread!r} in {path}"))
-    current = saved.checkpoint["channel_values"].get("pins", {})
+    thread, values = _saved_state(thread)
+    current = values.get("pins", {})
     if json_:
         print(json.dumps({"thread": thread, "pins": current}))
         return
@@ -346,6 +346,63 @@ def pins(
             name, pin["model"], pin["tier"], pin["repinned_from"] or "-", pin["reason"]
         )
     _out.print(table)
+
+
+def _saved_state(thread: str | None) -> tuple[str, dict[str, Any]]:
+    import sqlite3  # noqa: PLC0415
+
+    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
+
+    path = checkpoint_path()
+    if not path.exists() or path.stat().st_size == 0:
+        _fail(DispatchError(f"no checkpoints at {path}; run `dispatch demo` first"))
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        if thread is None:
+            try:
+                row = saver.conn.execute(
+                    "SELECT thread_id FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1"
+                ).fetchone()
+            except sqlite3.Error:
+                row = None
+            if row is None:
+                _fail(DispatchError(f"no conversation in {path}"))
+            thread = str(row[0])
+        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    if saved is None:
+        _fail(DispatchError(f"no conversation {thread!r} in {path}"))
+    return thread, dict(saved.checkpoint["channel_values"])
+
+
+@app.command()
+def report(
+    thread: Annotated[
+        str | None, typer.Argument(help="Thread to report on (default: the latest).")
+    ] = None,
+    workflow: Annotated[
+        str, typer.Option(help="'last' run on the thread, 'all', or a workflow id.")
+    ] = "last",
+    json_: JsonOpt = False,
+) -> None:
+    """A run's hops as a tree, and the routing metrics (from the checkpointed state)."""
+    thread, values = _saved_state(thread)
+    records = hop_records(values)
+    runs = list(dict.fromkeys(r.workflow for r in records))
+    if workflow == "last" and runs:
+        records = [r for r in records if r.workflow == runs[-1]]
+    elif workflow not in ("all", "last"):
+        records = [r for r in records if r.workflow == workflow]
+        if not records:
+            _fail(
+                DispatchError(
+                    f"no workflow {workflow!r} on thread {thread!r}; runs: {runs}"
+                )
+            )
+    metrics = routing_report(records)
+    if json_:
+        print(json.dumps({"thread": thread, "workflows": runs, **metrics}))
+        return
+    _out.print(hop_tree(thread, records))
+    _out.print(metrics_table(metrics))
 
 
 @app.command()

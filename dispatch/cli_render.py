@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.tree import Tree
 
 from dispatch.budget import BudgetDict
 from dispatch.cli_support import RunSummary
@@ -12,7 +13,14 @@ from dispatch.node import Dispatcher
 from dispatch.preflight import Estimate
 from dispatch.types import HopRecord
 
-__all__ = ("budget_json", "hop_table", "run_json", "totals")
+__all__ = (
+    "budget_json",
+    "hop_table",
+    "hop_tree",
+    "metrics_table",
+    "run_json",
+    "totals",
+)
 
 
 def run_json(
@@ -124,3 +132,66 @@ def totals(s: RunSummary) -> str:
         + (f"\n[red]{s.failed} hop(s) failed[/]" if s.failed else "")
         + (f"\n[red]{s.refused} hop(s) refused by the budget[/]" if s.refused else "")
     )
+
+
+def hop_tree(thread: str, records: list[HopRecord]) -> Tree:
+    """Workflow -> step -> hops, each with tier, model, tokens, cost and reason."""
+    root = Tree(f"[bold]thread {thread}[/]")
+    runs: dict[str, Tree] = {}
+    steps: dict[tuple[str, str], Tree] = {}
+    for r in records:
+        run = runs.get(r.workflow) or runs.setdefault(
+            r.workflow, root.add(f"workflow {r.workflow or '-'}")
+        )
+        key = (r.workflow, r.step.split("+")[0])
+        step = steps.get(key) or steps.setdefault(
+            key, run.add(f"{key[1]} ({r.specialist})")
+        )
+        status = (
+            "refused" if r.refused else ("failed" if r.error else f"${r.cost_usd:.6f}")
+        )
+        step.add(
+            f"{r.capability}/{r.tier} [cyan]{r.model}[/] {r.input_tokens}+{r.output_tokens} tok "
+            f"{status}{' pinned' if r.pinned else ''} [dim]{r.reason}[/]"
+        )
+    return root
+
+
+def metrics_table(m: dict[str, Any]) -> Table:
+    """The routing metrics users track, as one table."""
+    table = Table(title="routing metrics", title_justify="left", show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    cost_per = m["cost_per_successful_hop_usd"]
+    rows = [
+        (
+            "hops (successful / refused)",
+            f"{m['hops']} ({m['successful_hops']} / {m['refused_hops']})",
+        ),
+        ("total cost", f"${m['total_cost_usd']:.6f}"),
+        ("baseline (always largest)", f"${m['baseline_cost_usd']:.6f}"),
+        ("saving", f"${m['saving_usd']:.6f} ({m['saving_ratio']:.0%})"),
+        ("cost per successful hop", "-" if cost_per is None else f"${cost_per:.6f}"),
+        (
+            "escalation / fallback / failure rate",
+            f"{m['escalation_rate']:.0%} / {m['fallback_rate']:.0%} / {m['failure_rate']:.0%}",
+        ),
+    ]
+    for kind in ("by_tier", "by_model"):
+        for name, v in m[kind].items():
+            rows.append(
+                (
+                    f"{kind[3:]} {name}",
+                    f"{v['hop_share']:.0%} of hops, {v['cost_share']:.0%} of cost",
+                )
+            )
+    for route, v in m["latency_ms"].items():
+        rows.append(
+            (
+                f"latency {route}",
+                f"p50 {v['p50']:.1f} ms, p95 {v['p95']:.1f} ms (n={v['n']})",
+            )
+        )
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -162,3 +162,17 @@ def test_estimate_worst_case_is_not_below_the_demo_cost() -> None:
     assert est["worst_case_cost_usd"] >= demo["total_cost_usd"]
     assert est["worst_path"][0] == "plan" and est["worst_path"][-1] == "synthesize"
     assert set(est["nodes"]) >= {"slo", "alerting", "synthesize"}
+
+
+def test_report_reads_the_checkpointed_run() -> None:
+    demo = run_json("demo", "--thread", "rep-1")
+    report = run_json("report", "rep-1")
+    assert report["thread"] == "rep-1"
+    assert report["hops"] == len(demo["hops"])
+    assert report["total_cost_usd"] == pytest.approx(demo["total_cost_usd"])
+    assert report["baseline_cost_usd"] == pytest.approx(demo["baseline_cost_usd"])
+    assert set(report["by_tier"]) == {h["tier"] for h in demo["hops"]}
+    assert all(v["p95"] >= v["p50"] for v in report["latency_ms"].values())
+    table = dispatch("report")  # the latest thread
+    assert table.returncode == 0 and "routing metrics" in table.stdout
+    assert dispatch("report", "nope").returncode == 2
