@@ -24,7 +24,7 @@ from langchain_core.messages import (
     BaseMessage,
     ToolMessage,
 )
-from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from opentelemetry.trace import Span
 
@@ -344,7 +344,7 @@ class Dispatcher:
             choice = self._next_attempt(attempts, outcome, spans, ledger)
             if isinstance(choice, HopResult):
                 return choice
-            span = self.tracing.start_chat(hop, choice, messages, conversation_id())
+            span = self.tracing.start_chat(hop, choice, messages)
             spans.append(span)
             try:
                 with self.tracing.activate(span):
@@ -376,7 +376,7 @@ class Dispatcher:
             choice = self._next_attempt(attempts, outcome, spans, ledger)
             if isinstance(choice, HopResult):
                 return choice
-            span = self.tracing.start_chat(hop, choice, messages, conversation_id())
+            span = self.tracing.start_chat(hop, choice, messages)
             spans.append(span)
             try:
                 with self.tracing.activate(span):
@@ -416,9 +416,7 @@ class Dispatcher:
             max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
         )
         outcome: HopResult | HopFailed | ToolMessage | None = None
-        with self.tracing.agent(
-            specialist.name, step=step, conversation_id=conversation_id()
-        ):
+        with self.tracing.agent(specialist.name, step=step):
             try:
                 while True:
                     action = steps.send(outcome)  # type: ignore[arg-type]
@@ -460,9 +458,7 @@ class Dispatcher:
             max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
         )
         outcome: HopResult | HopFailed | ToolMessage | None = None
-        with self.tracing.agent(
-            specialist.name, step=step, conversation_id=conversation_id()
-        ):
+        with self.tracing.agent(specialist.name, step=step):
             try:
                 while True:
                     action = steps.send(outcome)  # type: ignore[arg-type]
@@ -554,12 +550,6 @@ def routed_node(
 ) -> Callable[[Mapping[str, Any], RunnableConfig], dict[str, Any]]:
     """Same as ``dispatcher.node(specialist)``."""
     return dispatcher.node(specialist)
-
-
-def conversation_id() -> str | None:
-    """The thread id of the LangGraph run this call happens in, if any."""
-    thread = ensure_config().get("configurable", {}).get("thread_id")
-    return None if thread is None else str(thread)
 
 
 def _as_ai(reply: BaseMessage) -> AIMessage:

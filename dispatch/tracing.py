@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables.config import var_child_runnable_config
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -87,6 +88,15 @@ _TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
 )
 
 
+def conversation_id() -> str | None:
+    """The thread id of the LangGraph run this code runs in, if any."""
+    # The context variable LangChain/LangGraph set for the running step; read
+    # directly because `ensure_config()` copies the whole config on every call.
+    config = var_child_runnable_config.get() or {}
+    thread = config.get("configurable", {}).get("thread_id")
+    return None if thread is None else str(thread)
+
+
 def provider_name(provider: str) -> str:
     """The ``gen_ai.provider.name`` of a LangChain provider id."""
     return sc.PROVIDER_NAMES.get(provider, provider)
@@ -109,6 +119,8 @@ class Tracing:
         *,
         capture_content: bool | None = None,
     ) -> None:
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
         self._tracer = trace.get_tracer(
             "graph-dispatch", tracer_provider=tracer_provider
         )
@@ -132,6 +144,24 @@ class Tracing:
             flag = os.environ.get(sc.CAPTURE_CONTENT_ENV, "")
             capture_content = flag.strip().lower() in ("1", "true", "yes")
         self.capture_content = capture_content
+
+    @property
+    def enabled(self) -> bool:
+        """False when neither spans nor metrics can be recorded (no SDK installed).
+
+        Checked per hop, so installing an SDK later (globally) turns it on; when
+        off, hops skip building attributes altogether.
+        """
+        tp = self._tracer_provider or trace.get_tracer_provider()
+        mp = self._meter_provider or metrics.get_meter_provider()
+        spans_off = isinstance(
+            tp, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
+        )
+        # the API's proxy meter provider is private; recognise it by name
+        metrics_off = isinstance(mp, metrics.NoOpMeterProvider) or (
+            type(mp).__name__ == "_ProxyMeterProvider"
+        )
+        return not (spans_off and metrics_off)
 
     # -- workflow ---------------------------------------------------------------------
 
@@ -184,17 +214,18 @@ class Tracing:
     # -- agent and tool ---------------------------------------------------------------
 
     @contextmanager
-    def agent(
-        self, name: str, *, step: str, conversation_id: str | None
-    ) -> Iterator[None]:
+    def agent(self, name: str, *, step: str) -> Iterator[None]:
         """Span ``invoke_agent {name}`` around a specialist's run."""
+        if not self.enabled:
+            yield
+            return
         span = self._start(
             f"{sc.OP_INVOKE_AGENT} {name}",
             SpanKind.INTERNAL,
             {
                 sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
                 sc.GEN_AI_AGENT_NAME: name,
-                sc.GEN_AI_CONVERSATION_ID: conversation_id,
+                sc.GEN_AI_CONVERSATION_ID: conversation_id(),
                 sc.STEP: step,
             },
         )
@@ -204,6 +235,9 @@ class Tracing:
     @contextmanager
     def tool(self, name: str, call_id: str | None) -> Iterator[None]:
         """Span ``execute_tool {name}`` around one tool call."""
+        if not self.enabled:
+            yield
+            return
         span = self._start(
             f"{sc.OP_EXECUTE_TOOL} {name}",
             SpanKind.INTERNAL,
@@ -235,16 +269,17 @@ class Tracing:
         hop: Hop,
         choice: ModelChoice,
         messages: Sequence[BaseMessage],
-        conversation_id: str | None,
     ) -> Span | None:
         """Start (not activate) the ``chat {model}`` span of one model call."""
+        if not self.enabled:
+            return None
         attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
             sc.GEN_AI_PROVIDER_NAME: provider_name(choice.model.provider),
             sc.GEN_AI_REQUEST_MODEL: choice.model.name,
             sc.GEN_AI_REQUEST_MAX_TOKENS: hop.max_output_tokens,
             sc.GEN_AI_AGENT_NAME: hop.specialist,
-            sc.GEN_AI_CONVERSATION_ID: conversation_id,
+            sc.GEN_AI_CONVERSATION_ID: conversation_id(),
             sc.STEP: hop.step,
         }
         if self.capture_content:
@@ -265,6 +300,11 @@ class Tracing:
         reply: AIMessage | None = None,
     ) -> None:
         """Finish a chat span with the hop's record; record the metrics."""
+        totals = _TOTALS.get()
+        if totals is not None and record.error is None:
+            totals.add(record)
+        if not self.enabled:
+            return
         base = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
             sc.GEN_AI_PROVIDER_NAME: provider_name(record.model.partition(":")[0]),
@@ -298,9 +338,6 @@ class Tracing:
                     sc.GEN_AI_REQUEST_MODEL: base[sc.GEN_AI_REQUEST_MODEL],
                 },
             )
-            totals = _TOTALS.get()
-            if totals is not None:
-                totals.add(record)
         if span is None:
             return
         span.set_attributes(_record_attributes(record, remaining))
@@ -329,13 +366,13 @@ class Tracing:
     @_never_raises()
     def refused(self, record: HopRecord) -> None:
         """Event on the current span: the budget refused `record`'s hop."""
+        totals = _TOTALS.get()
+        if totals is not None:
+            totals.add(record)
         trace.get_current_span().add_event(
             sc.EVENT_REFUSED,
             {sc.STEP: record.step, "model": record.model, "reason": record.error or ""},
         )
-        totals = _TOTALS.get()
-        if totals is not None:
-            totals.add(record)
 
     # -- helpers ----------------------------------------------------------------------
 
