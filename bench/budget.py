@@ -4,7 +4,7 @@ Throughput is a reserve+settle pair per operation; the baseline is the same loop
 adding the same Decimals to an unguarded total, measured in the same run.
 Memory: a conversation's pin state (4 specialists) measured with tracemalloc,
 and the SQLite checkpoint bytes per conversation of a routed graph.
-Run: ``python -m bench`` (or ``python bench/budget.py``).
+Run: ``python -m bench`` (or ``python -m bench.budget``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 
 from dispatch import Dispatcher, DispatchState, Registry, Specialist
 from dispatch.testing import FakeChatModel
+from dispatch.tracing import Tracing
 
 PROMPT = "What does the runbook say about the checkout latency SLO and escalation?"
 
@@ -36,8 +37,11 @@ def plain_graph(model: FakeChatModel) -> Any:
     return builder.compile()
 
 
-def routed_graph(model: FakeChatModel) -> Any:
-    dispatcher = Dispatcher(Registry.from_config(), model_factory=lambda spec: model)
+def routed_graph(model: FakeChatModel, tracing: Tracing | None = None) -> Any:
+    """The same call behind one routed node (`tracing`: default, global providers)."""
+    dispatcher = Dispatcher(
+        Registry.from_config(), model_factory=lambda spec: model, tracing=tracing
+    )
     specialist = Specialist(
         name="search", capability="search", prompt="Answer briefly."
     )
@@ -47,7 +51,8 @@ def routed_graph(model: FakeChatModel) -> Any:
     return builder.compile()
 
 
-def _time(graph: Any, n: int) -> float:
+def time_per_hop(graph: Any, n: int) -> float:
+    """Mean seconds per invocation of `graph` over `n` runs."""
     inputs = {"messages": [HumanMessage(PROMPT)]}
     start = time.perf_counter()
     for _ in range(n):
@@ -63,12 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     model = FakeChatModel(replies=[AIMessage(content="The SLO is p95 < 250 ms.")])
     plain, routed = plain_graph(model), routed_graph(model)
-    _time(plain, 50), _time(routed, 50)  # warm up imports and caches
+    time_per_hop(plain, 50), time_per_hop(routed, 50)  # warm up imports and caches
     per_round = max(1, args.hops // args.rounds)
     plain_t, routed_t = [], []
     for _ in range(args.rounds):
-        plain_t.append(_time(plain, per_round))
-        routed_t.append(_time(routed, per_round))
+        plain_t.append(time_per_hop(plain, per_round))
+        routed_t.append(time_per_hop(routed, per_round))
         model.requests.clear()
     p, r = statistics.median(plain_t), statistics.median(routed_t)
     print(f"plain LangGraph node + fake model : {p * 1e3:.3f} ms/hop")

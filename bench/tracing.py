@@ -1,18 +1,15 @@
 """Tracing overhead per hop: spans and metrics on (OpenTelemetry SDK, batch processor)
 against off (no-op providers), same routed graph and fake model, same run.
 
-Run: ``python -m bench`` (or ``python bench/tracing.py``).
+Run: ``python -m bench`` (or ``python -m bench.tracing``).
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Sequence
-from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
-from langgraph.graph import START, MessagesState, StateGraph
+from langchain_core.messages import AIMessage
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -23,7 +20,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-from dispatch import Dispatcher, DispatchState, Registry, Specialist
+from bench.overhead import routed_graph, time_per_hop
 from dispatch.testing import FakeChatModel
 from dispatch.tracing import Tracing
 
@@ -35,46 +32,21 @@ class _Drop(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-class _State(MessagesState, DispatchState):
-    pass
-
-
-def _graph(tracing: Tracing, model: FakeChatModel) -> Any:
-    dispatcher = Dispatcher(
-        Registry.from_config(), model_factory=lambda s: model, tracing=tracing
-    )
-    specialist = Specialist(
-        name="search", capability="search", prompt="Answer briefly."
-    )
-    builder = StateGraph(_State)
-    builder.add_node("search", dispatcher.node(specialist))
-    builder.add_edge(START, "search")
-    return builder.compile()
-
-
-def _time(graph: Any, n: int) -> float:
-    inputs = {"messages": [HumanMessage(PROMPT)]}
-    start = time.perf_counter()
-    for _ in range(n):
-        graph.invoke(inputs)
-    return (time.perf_counter() - start) / n
-
-
 def main() -> None:
     """Print per-hop time with tracing off and on, and the ratio."""
     model = FakeChatModel(replies=[AIMessage(content="The SLO is p95 < 250 ms.")])
     tp = TracerProvider()
     tp.add_span_processor(BatchSpanProcessor(_Drop()))
     mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    off = _graph(
-        Tracing(trace.NoOpTracerProvider(), metrics.NoOpMeterProvider()), model
+    off = routed_graph(
+        model, Tracing(trace.NoOpTracerProvider(), metrics.NoOpMeterProvider())
     )
-    on = _graph(Tracing(tp, mp), model)
-    _time(off, 50), _time(on, 50)
+    on = routed_graph(model, Tracing(tp, mp))
+    time_per_hop(off, 50), time_per_hop(on, 50)
     off_t, on_t = [], []
     for _ in range(10):
-        off_t.append(_time(off, 100))
-        on_t.append(_time(on, 100))
+        off_t.append(time_per_hop(off, 100))
+        on_t.append(time_per_hop(on, 100))
         model.requests.clear()
     a, b = statistics.median(off_t), statistics.median(on_t)
     tp.shutdown()

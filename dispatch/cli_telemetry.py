@@ -14,6 +14,7 @@ that imports the SDK.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -109,16 +110,7 @@ def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
             expected="otlp, console or none",
         )
     if _protocol(env) == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
-                OTLPSpanExporter as GrpcSpanExporter,
-            )
-        except ImportError as exc:
-            raise ConfigError(
-                "OTLP over gRPC needs `pip install opentelemetry-exporter-otlp-proto-grpc`",
-                path="OTEL_EXPORTER_OTLP_PROTOCOL",
-            ) from exc
-        grpc_spans: SpanExporter = GrpcSpanExporter()
+        grpc_spans: SpanExporter = _grpc("trace_exporter", "OTLPSpanExporter")
         return grpc_spans
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
         OTLPSpanExporter,
@@ -134,22 +126,26 @@ def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
     if kind == "console":
         return ConsoleMetricExporter(out=sys.stderr)
     if _protocol(env) == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (  # noqa: PLC0415
-                OTLPMetricExporter as GrpcMetricExporter,
-            )
-        except ImportError as exc:
-            raise ConfigError(
-                "OTLP over gRPC needs `pip install opentelemetry-exporter-otlp-proto-grpc`",
-                path="OTEL_EXPORTER_OTLP_PROTOCOL",
-            ) from exc
-        grpc_metrics: MetricExporter = GrpcMetricExporter()
+        grpc_metrics: MetricExporter = _grpc("metric_exporter", "OTLPMetricExporter")
         return grpc_metrics
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # noqa: PLC0415
         OTLPMetricExporter,
     )
 
     return OTLPMetricExporter()
+
+
+def _grpc(module: str, name: str) -> Any:
+    try:
+        mod = importlib.import_module(
+            f"opentelemetry.exporter.otlp.proto.grpc.{module}"
+        )
+    except ImportError as exc:
+        raise ConfigError(
+            "OTLP over gRPC needs `pip install opentelemetry-exporter-otlp-proto-grpc`",
+            path="OTEL_EXPORTER_OTLP_PROTOCOL",
+        ) from exc
+    return getattr(mod, name)()
 
 
 def _otlp_wanted(env: Mapping[str, str]) -> bool:

@@ -37,18 +37,18 @@ from dispatch._loop import (
     run_tool,
     specialist_steps,
 )
+from dispatch.attempts import hop_attempts
 from dispatch.budget import BudgetSpec, Ledger, budget_settings
 from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.cost import estimate_message_tokens, estimate_tokens
-from dispatch.errors import BudgetExceeded, HopFailed, NoEligibleModel
-from dispatch.hops import failed_record, next_pin, settled_record
+from dispatch.errors import HopFailed
 from dispatch.pins import PinState
-from dispatch.policy import BudgetView, select
+from dispatch.policy import select
 from dispatch.registry import Registry
 from dispatch.routing import Router, RulesRouter
 from dispatch.specialist import Specialist
 from dispatch.tracing import Tracing
-from dispatch.types import Hop, HopRecord, ModelChoice, ModelSpec, Pin
+from dispatch.types import Hop, ModelChoice, ModelSpec, Pin
 
 __all__ = ("Dispatcher", "HopResult", "SpecialistRun", "routed_node")
 
@@ -205,91 +205,16 @@ class Dispatcher:
         pin: Pin | None,
         ledger: Ledger | None,
     ) -> Generator[ModelChoice, AIMessage | Exception, HopResult]:
-        """One hop without I/O: yields each model to call, receives its reply or
-        exception; fails over to the next eligible model up to `max_failovers`
-        times. `call`/`acall` drive it."""
-        decision = self.router.decide(hop)
-        failed: list[HopRecord] = []
-        workflow = ledger.workflow if ledger else ""
-        for _ in range(self.max_failovers + 1):
-            view = BudgetView(ledger.remaining, ledger.mode) if ledger else None
-            try:
-                choice = select(
-                    decision,
-                    hop,
-                    self.registry,
-                    pin=pin,
-                    budget=view,
-                    exclude=frozenset(r.model for r in failed),
-                )
-            except NoEligibleModel:
-                if failed:
-                    break  # nothing left to fail over to
-                raise
-            last = failed[-1] if failed else None
-            if last is not None:
-                choice = replace(
-                    choice,
-                    pinned=False,
-                    repinned_from=pin.model if pin else last.model,
-                    reason=f"failover from {last.model} ({last.error}); {choice.reason}",
-                )
-            started = self._clock()
-            reservation = None
-            if ledger is not None:
-                try:
-                    reservation = ledger.reserve(choice.expected_cost_usd, hop=hop.step)
-                except BudgetExceeded as exc:
-                    refused = failed_record(
-                        hop,
-                        choice,
-                        f"refused: {exc}",
-                        duration_ms=0.0,
-                        simulated=self.simulate,
-                        workflow=workflow,
-                        refused=True,
-                    )
-                    raise HopFailed([*failed, refused], str(exc)) from exc
-            outcome = yield choice
-            elapsed = round((self._clock() - started) * 1000, 3)
-            if isinstance(outcome, Exception):
-                if reservation is not None and ledger is not None:
-                    ledger.release(reservation)
-                failed.append(
-                    failed_record(
-                        hop,
-                        choice,
-                        f"{type(outcome).__name__}: {outcome}",
-                        duration_ms=elapsed,
-                        simulated=self.simulate,
-                        workflow=workflow,
-                        fallback_from=last.model if last else None,
-                    )
-                )
-                continue
-            record = settled_record(
-                hop,
-                choice,
-                outcome,
-                messages,
-                self.registry,
-                duration_ms=elapsed,
-                workflow=workflow,
-                fallback_from=last.model if last else None,
-            )
-            if reservation is not None and ledger is not None:
-                ledger.settle(reservation, record.cost_usd)
-            outcome.response_metadata["dispatch"] = record.as_dict()
-            return HopResult(
-                message=outcome,
-                record=record,
-                pin=next_pin(choice),
-                failed_attempts=tuple(failed),
-            )
-        tried = ", ".join(r.model for r in failed)
-        raise HopFailed(
-            failed,
-            f"hop {hop.step or hop.specialist!r} failed on {tried}: {failed[-1].error}",
+        return hop_attempts(
+            hop,
+            messages,
+            pin,
+            ledger,
+            router=self.router,
+            registry=self.registry,
+            max_failovers=self.max_failovers,
+            clock=self._clock,
+            simulate=self.simulate,
         )
 
     def _next_attempt(
