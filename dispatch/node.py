@@ -2,8 +2,8 @@
 
 Routing and selection (`Dispatcher.plan`, `dispatch.policy`), the budget
 arithmetic (`dispatch.budget`) and the hop records (`dispatch.hops`) are pure;
-`Dispatcher._attempts` strings them together without I/O, and only `call` /
-`acall` make the model call, once synchronously and once with ``await``.
+`dispatch.attempts.hop_attempts` strings them together without I/O, and only
+`call` / `acall` make the model call, once synchronously and once with ``await``.
 """
 
 from __future__ import annotations

@@ -110,3 +110,28 @@ def test_bad_plans_are_refused_with_the_task_named(
     dispatcher = Dispatcher(Registry.from_config(), simulate=True)
     with pytest.raises(ConfigError, match=message):
         plan_tasks("r", tasks, dispatcher, default_specialists())
+
+
+def test_langgraph_json_names_a_graph_factory_that_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    from pathlib import Path
+
+    from dispatch.graphs import make_graph
+
+    for key in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GOOGLE_API_KEY",
+        "OPENAI_BASE_URL",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    root = Path(__file__).parents[2]
+    spec = json.loads((root / "langgraph.json").read_text())
+    path, _, name = spec["graphs"]["orchestrator"].partition(":")
+    assert (root / path).is_file() and name == "make_graph"
+    graph = make_graph()
+    assert {"plan", "join", "synthesize", "coding", "search"} <= set(
+        graph.get_graph().nodes
+    )
