@@ -19,11 +19,11 @@ for mode in ("hard", "soft"):
     state = asyncio.run(
         graph.ainvoke({"request": DEMO_REQUEST, "tasks": DEMO_PLAN}, config)
     )
-    hops = hop_records(state)
+    tiers = sorted({h.tier for h in hop_records(state) if not h.refused})
     budget = state["budget"]
     print(
         f"{mode}: spent ${float(budget['spent_usd']):.6f} of $0.002, "
-        f"{budget['refused']} hop(s) refused, tiers used {sorted({h.tier for h in hops if not h.refused})}"
+        f"{budget['refused']} hop(s) refused, tiers used {tiers}"
     )
     ledger = dispatcher.ledger_for(config)
     assert ledger.spent <= ledger.limit and ledger.reserved == 0  # type: ignore[operator]
