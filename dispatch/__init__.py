@@ -21,7 +21,15 @@ from dispatch.pins import PinState, merge_pins
 from dispatch.policy import eligible_models, select
 from dispatch.registry import Registry
 from dispatch.routed_model import RoutedChatModel, hops_from_messages
-from dispatch.routing import FixedRouter, Router, RulesRouter
+from dispatch.routing import (
+    CachedEncoder,
+    Encoder,
+    FixedRouter,
+    HybridRouter,
+    Router,
+    RulesRouter,
+    SemanticRouter,
+)
 from dispatch.sim import SimChatModel
 from dispatch.specialist import Specialist
 from dispatch.state import DispatchState, add_hops, hop_records
@@ -41,15 +49,18 @@ __all__ = (
     "BudgetExceeded",
     "BudgetMode",
     "BudgetSpec",
+    "CachedEncoder",
     "ConfigError",
     "DispatchError",
     "DispatchState",
     "Dispatcher",
+    "Encoder",
     "FixedRouter",
     "Hop",
     "HopFailed",
     "HopRecord",
     "HopResult",
+    "HybridRouter",
     "Ledger",
     "ModelChoice",
     "ModelSpec",
@@ -63,6 +74,7 @@ __all__ = (
     "Router",
     "RouterLayer",
     "RulesRouter",
+    "SemanticRouter",
     "SimChatModel",
     "Specialist",
     "SpecialistRun",

@@ -34,6 +34,13 @@ from dispatch.node import Dispatcher
 from dispatch.preflight import Estimate
 from dispatch.registry import Registry
 from dispatch.report import routing_report
+from dispatch.routing import (
+    CachedEncoder,
+    HybridRouter,
+    Router,
+    RulesRouter,
+    SemanticRouter,
+)
 from dispatch.state import hop_records
 from dispatch.types import Hop
 
@@ -454,12 +461,18 @@ def estimate(
 @app.command()
 def route(
     prompt: Annotated[str, typer.Argument(help="The text to route.")],
+    router: Annotated[
+        str, typer.Option(help="rules, semantic (MiniLM embeddings) or hybrid.")
+    ] = "rules",
     json_: JsonOpt = False,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Show the route decision and the model chosen for PROMPT (no model call)."""
     try:
-        dispatcher = Dispatcher(Registry.from_config(config), simulate=True)
+        registry = Registry.from_config(config)
+        dispatcher = Dispatcher(
+            registry, simulate=True, router=_router(router, registry)
+        )
         choice = dispatcher.plan(Hop(specialist="cli", prompt=prompt))
     except DispatchError as exc:
         _fail(exc)
@@ -478,6 +491,24 @@ def route(
     else:
         for key, value in data.items():
             _out.print(f"[bold]{key:>18}[/] {value}")
+
+
+def _router(name: str, registry: Registry) -> Router:
+    rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
+    if name == "rules":
+        return rules
+    if name not in ("semantic", "hybrid"):
+        raise DispatchError(f"--router {name!r}: expected rules, semantic or hybrid")
+    from dispatch.routing._st import SentenceTransformerEncoder  # noqa: PLC0415
+    from dispatch.routing.semantic import default_utterances  # noqa: PLC0415
+
+    semantic = SemanticRouter(
+        CachedEncoder(SentenceTransformerEncoder()),
+        default_utterances(),
+        tier_router=rules,
+    )
+    # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
+    return semantic if name == "semantic" else HybridRouter([rules, semantic], [0.8])
 
 
 @app.command()

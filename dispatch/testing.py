@@ -6,6 +6,7 @@ No network, no key: `FakeChatModel` replays scripted replies (or raises), and
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from dispatch.sim import SimChatModel
 from dispatch.types import ModelSpec
 
-__all__ = ("FakeChatModel", "fake_factory")
+__all__ = ("FakeChatModel", "FakeEncoder", "fake_factory")
 
 
 class FakeChatModel(BaseChatModel):
@@ -101,3 +102,38 @@ def fake_factory(
         return default(spec) if default else SimChatModel(model=spec.id)
 
     return build
+
+
+class FakeEncoder:
+    """A deterministic bag-of-words `Encoder`: each lower-cased word hashes to one
+    of `dim` buckets; texts sharing words are similar. Counts its calls."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.calls = 0
+        """`encode` calls so far."""
+        self.texts = 0
+        """Texts encoded so far."""
+
+    @property
+    def id(self) -> str:
+        """Cache key part."""
+        return f"fake-bow-{self.dim}"
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """Normalised float32 rows."""
+        import numpy as np  # noqa: PLC0415 - numpy only when used
+
+        self.calls += 1
+        self.texts += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                word = word.strip(".,?!:;\"'()")
+                if word:
+                    digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+                    out[row, int.from_bytes(digest, "big") % self.dim] += 1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm:
+                out[row] /= norm
+        return out

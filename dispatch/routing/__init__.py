@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dispatch.routing.encoder import CachedEncoder, Encoder
+from dispatch.routing.hybrid import HybridRouter
 from dispatch.routing.protocol import FixedRouter, Router
 from dispatch.routing.rules import RulesRouter
+from dispatch.routing.semantic import SemanticRouter
 
-__all__ = ("FixedRouter", "Router", "RulesRouter")
+__all__ = (
+    "CachedEncoder",
+    "Encoder",
+    "FixedRouter",
+    "HybridRouter",
+    "Router",
+    "RulesRouter",
+    "SemanticRouter",
+)

@@ -176,3 +176,12 @@ def test_report_reads_the_checkpointed_run() -> None:
     table = dispatch("report")  # the latest thread
     assert table.returncode == 0 and "routing metrics" in table.stdout
     assert dispatch("report", "nope").returncode == 2
+
+
+def test_route_with_the_hybrid_router_uses_embeddings_when_rules_are_unsure() -> None:
+    out = run_json(
+        "route", "Write a warm welcome message for a new teammate", "--router", "hybrid"
+    )
+    assert (out["capability"], out["router"]) == ("general", "semantic")
+    bad = dispatch("route", "x", "--router", "psychic")
+    assert bad.returncode == 2 and "expected rules, semantic or hybrid" in bad.stderr

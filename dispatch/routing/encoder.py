@@ -1,0 +1,139 @@
+"""The `Encoder` seam and an embedding cache (memory LRU + optional SQLite on disk).
+
+A repeated prompt costs no encoder call; a second evaluation over the same
+texts does not re-encode. The disk cache is keyed by encoder id and the text's
+SHA-256 and stores raw float32 bytes in SQLite: no pickle, nothing executable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ("CachedEncoder", "Encoder", "Vectors")
+
+Vectors = npt.NDArray[np.float32]
+"""Rows of L2-normalised float32 embeddings."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into L2-normalised embeddings."""
+
+    @property
+    def id(self) -> str:
+        """Identifies the model and its settings (part of every cache key)."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """One normalised row per text."""
+        ...
+
+
+class CachedEncoder:
+    """Wraps an `Encoder` with an in-memory LRU and, optionally, a SQLite file.
+
+    Args:
+        encoder: the encoder to call on a miss.
+        max_items: entries kept in memory.
+        path: SQLite file for a persistent cache (created if missing).
+    """
+
+    def __init__(
+        self, encoder: Encoder, *, max_items: int = 10_000, path: Path | None = None
+    ) -> None:
+        self.encoder = encoder
+        self.max_items = max_items
+        self._memory: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        """Texts served from a cache."""
+        self.misses = 0
+        """Texts the encoder had to embed."""
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings ("
+                "encoder TEXT, key TEXT, dim INTEGER, vector BLOB, PRIMARY KEY (encoder, key))"
+            )
+
+    @property
+    def id(self) -> str:
+        """The wrapped encoder's id."""
+        return self.encoder.id
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embeddings of `texts`, encoding only those no cache holds (in one batch)."""
+        rows: list[Vectors | None] = [self._lookup(t) for t in texts]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            fresh = self.encoder.encode([texts[i] for i in missing])
+            for i, vector in zip(missing, fresh, strict=True):
+                rows[i] = vector
+                self._store(texts[i], vector)
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([r for r in rows if r is not None]).astype(
+            np.float32, copy=False
+        )
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _lookup(self, text: str) -> Vectors | None:
+        with self._lock:
+            vector = self._memory.get(text)
+            if vector is not None:
+                self._memory.move_to_end(text)
+                return vector
+            if self._db is None:
+                return None
+            row = self._db.execute(
+                "SELECT dim, vector FROM embeddings WHERE encoder = ? AND key = ?",
+                (self.encoder.id, self._key(text)),
+            ).fetchone()
+        if row is None:
+            return None
+        vector = np.frombuffer(row[1], dtype=np.float32).reshape(row[0])
+        self._remember(text, vector)
+        return vector
+
+    def _store(self, text: str, vector: Vectors) -> None:
+        self._remember(text, vector)
+        if self._db is not None:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
+                    (
+                        self.encoder.id,
+                        self._key(text),
+                        vector.shape[0],
+                        np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                    ),
+                )
+                self._db.commit()
+
+    def _remember(self, text: str, vector: Vectors) -> None:
+        with self._lock:
+            self._memory[text] = vector
+            self._memory.move_to_end(text)
+            while len(self._memory) > self.max_items:
+                self._memory.popitem(last=False)
+
+    def close(self) -> None:
+        """Close the disk cache."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None

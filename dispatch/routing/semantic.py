@@ -1,0 +1,139 @@
+"""The semantic layer: prompt embeddings against labelled example utterances.
+
+Each capability is the centroid of its examples' embeddings (the project ships
+examples in ``dispatch/data/utterances.yaml``; train on your own labelled prompts
+with `SemanticRouter.from_jsonl`). The decision is the nearest centroid by
+cosine similarity; the confidence grows with the margin over the runner-up.
+The tier comes from another router (default: the rules layer's length and
+difficulty signals), since the wording of a request says little about its size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dispatch.errors import ConfigError
+from dispatch.routing.encoder import Encoder, Vectors
+from dispatch.routing.protocol import Router
+from dispatch.routing.rules import RulesRouter
+from dispatch.types import Hop, RouteDecision, RouterLayer
+
+__all__ = ("SemanticRouter", "default_utterances")
+
+
+def default_utterances() -> dict[str, list[str]]:
+    """The project's example utterances per capability."""
+    text = (
+        resources.files("dispatch").joinpath("data/utterances.yaml").read_text("utf-8")
+    )
+    data = yaml.safe_load(text)
+    return {str(k): [str(u) for u in v] for k, v in data.items()}
+
+
+class SemanticRouter:
+    """Nearest capability centroid; confidence from the margin.
+
+    Args:
+        encoder: embeds prompts and examples (wrap it in `CachedEncoder`).
+        examples: capability -> example utterances (at least one each).
+        tier_router: decides the tier (default: `RulesRouter`).
+        margin_scale: margin at which confidence reaches 1 (``0.5 + margin / (2 *
+            margin_scale)``); calibrate it on labelled data.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        examples: Mapping[str, Sequence[str]],
+        *,
+        tier_router: Router | None = None,
+        margin_scale: float = 0.15,
+    ) -> None:
+        empty = [c for c, texts in examples.items() if not texts]
+        if len(examples) < 2 or empty:
+            raise ConfigError(
+                "a semantic router needs examples for at least two capabilities",
+                found=sorted(empty) or sorted(examples),
+                expected="non-empty example lists",
+            )
+        if margin_scale <= 0:
+            raise ValueError(f"margin_scale must be > 0, got {margin_scale}")
+        self.encoder = encoder
+        self.capabilities = tuple(examples)
+        self.tier_router: Router = tier_router or RulesRouter(
+            capabilities=self.capabilities
+        )
+        self.margin_scale = margin_scale
+        self.centroids = self._centroids(examples)
+
+    def _centroids(self, examples: Mapping[str, Sequence[str]]) -> Vectors:
+        rows = []
+        for capability in self.capabilities:
+            centroid = self.encoder.encode(list(examples[capability])).mean(axis=0)
+            rows.append(centroid / (np.linalg.norm(centroid) or 1.0))
+        return np.stack(rows).astype(np.float32)
+
+    @classmethod
+    def from_jsonl(
+        cls, encoder: Encoder, path: Path, **kwargs: object
+    ) -> SemanticRouter:
+        """Train on a JSONL file of ``{"text": ..., "capability": ...}`` lines.
+
+        Raises:
+            ConfigError: naming the file and line of a malformed record.
+        """
+        examples: dict[str, list[str]] = {}
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    text, capability = record["text"], record["capability"]
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    raise ConfigError(
+                        f"line {number}: expected a JSON object with 'text' and "
+                        f"'capability' ({exc})",
+                        file=str(path),
+                    ) from None
+                examples.setdefault(str(capability), []).append(str(text))
+        return cls(encoder, examples, **kwargs)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """One line for logs."""
+        n = len(self.capabilities)
+        return f"semantic: nearest of {n} capability centroids ({self.encoder.id})"
+
+    def scores(self, prompt: str) -> dict[str, float]:
+        """Cosine similarity of `prompt` to each capability centroid."""
+        vector = self.encoder.encode([prompt])[0]
+        sims = self.centroids @ vector
+        return {c: float(s) for c, s in zip(self.capabilities, sims, strict=True)}
+
+    def decide(self, hop: Hop) -> RouteDecision:
+        """Nearest centroid for the capability; the tier router for the tier."""
+        if hop.capability_hint in self.capabilities:
+            capability, confidence = hop.capability_hint, 1.0
+            why = f"plan hint {capability}"
+        else:
+            ranked = sorted(self.scores(hop.prompt).items(), key=lambda kv: -kv[1])
+            (capability, best), (runner_up, second) = ranked[0], ranked[1]
+            margin = best - second
+            confidence = float(
+                min(1.0, max(0.0, 0.5 + margin / (2 * self.margin_scale)))
+            )
+            why = f"{capability} {best:.2f} vs {runner_up} {second:.2f}"
+        tier = self.tier_router.decide(hop)
+        return RouteDecision(
+            capability=capability,
+            tier=tier.tier,
+            confidence=round(confidence, 3),
+            router=RouterLayer.SEMANTIC,
+            reason=f"{why}; {tier.reason.split('; ')[-1]}",
+        )
