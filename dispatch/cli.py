@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import uuid
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
-from dispatch.budget import budget_settings
-from dispatch.cli_render import (
-    budget_json,
-    hop_table,
-    hop_tree,
-    metrics_table,
-    run_json,
-    totals,
-)
-from dispatch.cli_support import Mode, checkpoint_path, dispatcher_from_env, summarize
-from dispatch.cli_telemetry import telemetry_from_env
+from dispatch.cli_render import fail, hop_tree, metrics_table, out
+from dispatch.cli_run import RunArgs, run_workflow
+from dispatch.cli_support import Mode, checkpoint_path
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import DispatchError
 from dispatch.node import Dispatcher
-from dispatch.preflight import Estimate
 from dispatch.registry import Registry
 from dispatch.report import routing_report
 from dispatch.routing import (
@@ -50,10 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-# Piped output gets a fixed width wide enough for the hop table (rich assumes 80).
-_out = Console(width=None if sys.stdout.isatty() else 160)
-_err = Console(stderr=True)
-
 ConfigOpt = Annotated[
     str,
     typer.Option(
@@ -69,18 +49,6 @@ ModeOpt = Annotated[
         help="auto: real models when credentials are set, else the simulator."
     ),
 ]
-
-_SIM_NOTICE = (
-    "SIMULATED RUN: no API key found, so responses come from the offline simulator "
-    "(sim: stand-ins). Token counts are derived from the prompts and each task's "
-    "declared output length; costs use the real models' list prices. Tools ran for real."
-)
-
-
-def _fail(exc: Exception) -> NoReturn:
-    _err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
-
 
 BudgetOpt = Annotated[
     float | None, typer.Option("--budget", help="USD this workflow may spend.")
@@ -121,8 +89,8 @@ def demo(
         DEMO_SYNTHESIS_TIER,
     )
 
-    _run(
-        _RunArgs(
+    run_workflow(
+        RunArgs(
             request=DEMO_REQUEST,
             tasks=list(DEMO_PLAN),
             json_=json_,
@@ -154,8 +122,8 @@ def run(
 ) -> None:
     """Run the orchestrator on REQUEST (one sub-task per sentence unless --plan)."""
     tasks = _read_plan(plan) if plan is not None else None
-    _run(
-        _RunArgs(
+    run_workflow(
+        RunArgs(
             request=request,
             tasks=tasks,
             json_=json_,
@@ -173,165 +141,10 @@ def _read_plan(path: Path) -> list[Any]:
     try:
         tasks = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        _fail(DispatchError(f"{path}: cannot read plan: {exc}"))
+        fail(DispatchError(f"{path}: cannot read plan: {exc}"))
     if not isinstance(tasks, list):
-        _fail(DispatchError(f"{path}: a plan is a JSON list of tasks"))
+        fail(DispatchError(f"{path}: a plan is a JSON list of tasks"))
     return tasks
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _RunArgs:
-    request: str
-    tasks: list[Any] | None
-    json_: bool
-    mode: Mode
-    config: str
-    budget: float | None
-    budget_mode: str | None
-    thread: str | None
-    allow_partial: bool
-    synthesis_tier: str | None = None
-
-
-def _run(args: _RunArgs) -> None:
-    from dispatch.agents import default_specialists  # noqa: PLC0415
-    from dispatch.graphs import plan_tasks  # noqa: PLC0415
-    from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
-
-    try:
-        dispatcher = dispatcher_from_env(args.config, args.mode)
-        limit, budget_mode = budget_settings(
-            {
-                k: v
-                for k, v in {
-                    "budget_usd": args.budget,
-                    "budget_mode": args.budget_mode,
-                }.items()
-                if v is not None
-            },
-            dispatcher.budget,
-        )
-        specialists = default_specialists()
-        tasks = plan_tasks(args.request, args.tasks, dispatcher, specialists)
-        estimate = None
-        if limit is not None:
-            estimate = estimate_plan(
-                args.request,
-                tasks,
-                dispatcher,
-                specialists,
-                synthesis_tier=args.synthesis_tier,
-            )
-        if (
-            estimate is not None
-            and limit is not None
-            and budget_mode == "hard"
-            and not args.allow_partial
-            and estimate.worst_case_cost_usd > limit
-        ):
-            _refuse_start(args, dispatcher, limit, estimate, hops=len(tasks) + 1)
-            return
-        thread = args.thread or uuid.uuid4().hex[:12]
-        workflow = uuid.uuid4().hex[:12]
-        configurable: dict[str, Any] = {"thread_id": thread, "workflow_id": workflow}
-        configurable["budget_mode"] = budget_mode
-        if limit is not None:
-            configurable["budget_usd"] = str(limit)
-        with telemetry_from_env() as tracing:
-            dispatcher.tracing = tracing
-            with tracing.workflow(
-                "orchestrator", conversation_id=thread, workflow_id=workflow
-            ):
-                state = asyncio.run(
-                    _invoke(dispatcher, args, tasks, {"configurable": configurable})
-                )
-    except DispatchError as exc:
-        _fail(exc)
-    records = [r for r in hop_records(state) if r.workflow == workflow]
-    summary = summarize(records, dispatcher.registry)
-    budget_out = budget_json(
-        state.get("budget"), limit=limit, mode=budget_mode, preflight=estimate
-    )
-    if args.json_:
-        out = run_json(dispatcher, records, summary, state.get("answer", ""))
-        print(
-            json.dumps(
-                {**out, "thread": thread, "workflow": workflow, "budget": budget_out}
-            )
-        )
-        return
-    if dispatcher.simulate:
-        _out.print(Panel(_SIM_NOTICE, style="yellow", title="simulated"))
-    _out.print(hop_table(records))
-    _out.print(totals(summary))
-    _out.print(_budget_line(budget_out))
-    _out.print(f"thread [bold]{thread}[/] (continue it with --thread {thread})")
-    if state.get("answer"):
-        title = "answer (simulated)" if dispatcher.simulate else "answer"
-        _out.print(Panel(Text(state["answer"]), title=title))
-
-
-async def _invoke(
-    dispatcher: Dispatcher, args: _RunArgs, tasks: list[Any], config: dict[str, Any]
-) -> dict[str, Any]:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
-
-    from dispatch.graphs import build_orchestrator  # noqa: PLC0415
-
-    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path())) as saver:
-        graph = build_orchestrator(
-            dispatcher, checkpointer=saver, synthesis_tier=args.synthesis_tier
-        )
-        state = await graph.ainvoke({"request": args.request, "tasks": tasks}, config)
-    return dict(state)
-
-
-def _refuse_start(
-    args: _RunArgs,
-    dispatcher: Dispatcher,
-    limit: Decimal,
-    estimate: Estimate,
-    hops: int,
-) -> None:
-    message = (
-        f"refused to start: the worst case ${estimate.worst_case_cost_usd:.6f} exceeds the "
-        f"hard budget ${limit:.6f} (expected ${estimate.expected_cost_usd:.6f}); "
-        "--allow-partial starts anyway and refuses hops as money runs out"
-    )
-    if args.json_:
-        print(
-            json.dumps(
-                {
-                    "simulated": dispatcher.simulate,
-                    "hops": [],
-                    "total_cost_usd": 0.0,
-                    "baseline_cost_usd": 0.0,
-                    "refused": message,
-                    "budget": budget_json(
-                        None,
-                        limit=limit,
-                        mode="hard",
-                        preflight=estimate,
-                        refused_before_start=hops,
-                    ),
-                }
-            )
-        )
-        return
-    _err.print(f"[bold red]budget:[/] {message}")
-    raise typer.Exit(code=3)
-
-
-def _budget_line(b: dict[str, Any]) -> str:
-    if b["limit_usd"] is None:
-        return (
-            f"budget          none set (mode {b['mode']}); spent ${b['spent_usd']:.6f}"
-        )
-    state = "[red]exceeded[/]" if b["exceeded"] else "[green]within[/]"
-    return (
-        f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
-        f"{state}, {b['refused_hops']} hop(s) refused"
-    )
 
 
 @app.command()
@@ -352,7 +165,7 @@ def pins(
         table.add_row(
             name, pin["model"], pin["tier"], pin["repinned_from"] or "-", pin["reason"]
         )
-    _out.print(table)
+    out.print(table)
 
 
 def _saved_state(thread: str | None) -> tuple[str, dict[str, Any]]:
@@ -362,7 +175,7 @@ def _saved_state(thread: str | None) -> tuple[str, dict[str, Any]]:
 
     path = checkpoint_path()
     if not path.exists() or path.stat().st_size == 0:
-        _fail(DispatchError(f"no checkpoints at {path}; run `dispatch demo` first"))
+        fail(DispatchError(f"no checkpoints at {path}; run `dispatch demo` first"))
     with SqliteSaver.from_conn_string(str(path)) as saver:
         if thread is None:
             try:
@@ -372,11 +185,11 @@ def _saved_state(thread: str | None) -> tuple[str, dict[str, Any]]:
             except sqlite3.Error:
                 row = None
             if row is None:
-                _fail(DispatchError(f"no conversation in {path}"))
+                fail(DispatchError(f"no conversation in {path}"))
             thread = str(row[0])
         saved = saver.get_tuple({"configurable": {"thread_id": thread}})
     if saved is None:
-        _fail(DispatchError(f"no conversation {thread!r} in {path}"))
+        fail(DispatchError(f"no conversation {thread!r} in {path}"))
     return thread, dict(saved.checkpoint["channel_values"])
 
 
@@ -399,7 +212,7 @@ def report(
     elif workflow not in ("all", "last"):
         records = [r for r in records if r.workflow == workflow]
         if not records:
-            _fail(
+            fail(
                 DispatchError(
                     f"no workflow {workflow!r} on thread {thread!r}; runs: {runs}"
                 )
@@ -408,8 +221,8 @@ def report(
     if json_:
         print(json.dumps({"thread": thread, "workflows": runs, **metrics}))
         return
-    _out.print(hop_tree(thread, records))
-    _out.print(metrics_table(metrics))
+    out.print(hop_tree(thread, records))
+    out.print(metrics_table(metrics))
 
 
 @app.command()
@@ -441,7 +254,7 @@ def estimate(
         tasks = plan_tasks(req, raw, dispatcher, specialists)
         result = estimate_plan(req, tasks, dispatcher, specialists, synthesis_tier=tier)
     except DispatchError as exc:
-        _fail(exc)
+        fail(exc)
     if json_:
         print(json.dumps(result.as_json()))
         return
@@ -450,8 +263,8 @@ def estimate(
         table.add_column(col, justify="left" if col == "node" else "right")
     for name, cost in result.nodes.items():
         table.add_row(name, f"{cost.expected_usd:.6f}", f"{cost.worst_usd:.6f}")
-    _out.print(table)
-    _out.print(
+    out.print(table)
+    out.print(
         f"expected ${result.expected_cost_usd:.6f}, worst case "
         f"${result.worst_case_cost_usd:.6f}; dearest path "
         f"{' -> '.join(result.worst_path)} (${result.worst_path_cost_usd:.6f})"
@@ -475,7 +288,7 @@ def route(
         )
         choice = dispatcher.plan(Hop(specialist="cli", prompt=prompt))
     except DispatchError as exc:
-        _fail(exc)
+        fail(exc)
     d = choice.decision
     data = {
         "capability": d.capability,
@@ -490,7 +303,7 @@ def route(
         print(json.dumps(data))
     else:
         for key, value in data.items():
-            _out.print(f"[bold]{key:>18}[/] {value}")
+            out.print(f"[bold]{key:>18}[/] {value}")
 
 
 def _router(name: str, registry: Registry) -> Router:
@@ -517,7 +330,7 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     try:
         registry = Registry.from_config(config)
     except DispatchError as exc:
-        _fail(exc)
+        fail(exc)
     if json_:
         print(
             json.dumps(
@@ -572,9 +385,9 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
             ],
             m.price_source,
         )
-    _out.print(table)
+    out.print(table)
     bars = ", ".join(f"{t} >= {registry.bar(t)}" for t in registry.tiers)
-    _out.print(f"tier bars: {bars}; baseline model: {registry.baseline.id}")
+    out.print(f"tier bars: {bars}; baseline model: {registry.baseline.id}")
 
 
 def _compact(n: int) -> str:

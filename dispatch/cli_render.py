@@ -1,9 +1,12 @@
-"""Rendering of a run for the CLI: the hop table, totals, and the JSON object."""
+"""CLI output: consoles, the error exit, the hop table and tree, totals, JSON objects."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
+import typer
+from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
@@ -15,12 +18,26 @@ from dispatch.types import HopRecord
 
 __all__ = (
     "budget_json",
+    "budget_line",
+    "err",
+    "fail",
     "hop_table",
     "hop_tree",
     "metrics_table",
+    "out",
     "run_json",
     "totals",
 )
+
+# Piped output gets a fixed width wide enough for the hop table (rich assumes 80).
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def fail(exc: Exception) -> NoReturn:
+    """Print `exc` as a one-line error and exit with status 2."""
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
 
 
 def run_json(
@@ -195,3 +212,15 @@ def metrics_table(m: dict[str, Any]) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def budget_line(b: dict[str, Any]) -> str:
+    if b["limit_usd"] is None:
+        return (
+            f"budget          none set (mode {b['mode']}); spent ${b['spent_usd']:.6f}"
+        )
+    state = "[red]exceeded[/]" if b["exceeded"] else "[green]within[/]"
+    return (
+        f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
+        f"{state}, {b['refused_hops']} hop(s) refused"
+    )

@@ -9,6 +9,16 @@ import pytest
 import dispatch._chat_models
 from dispatch import Registry
 
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "OLLAMA_HOST",
+)
+"""Environment variables that would switch the CLI to real models; removed in e2e tests."""
+
 # No test may build a real provider model (no network, no key).
 dispatch._chat_models.ALLOW_PROVIDER_MODELS = False
 

@@ -10,16 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SMALL_REGISTRY
-
-KEYS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "GOOGLE_API_KEY",
-    "GEMINI_API_KEY",
-    "OLLAMA_HOST",
-)
+from conftest import PROVIDER_KEYS, SMALL_REGISTRY
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +21,7 @@ def checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in KEYS}
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     return subprocess.run(
         [sys.executable, "-m", "dispatch", *args],
         capture_output=True,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROVIDER_KEYS
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -25,15 +26,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-KEYS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "GOOGLE_API_KEY",
-    "GEMINI_API_KEY",
-    "OLLAMA_HOST",
-)
 
 
 class Receiver:
@@ -103,7 +95,7 @@ def demo(tmp_path: Path, **env: str) -> dict[str, Any]:
     full = {
         k: v
         for k, v in os.environ.items()
-        if k not in KEYS and not k.startswith("OTEL_")
+        if k not in PROVIDER_KEYS and not k.startswith("OTEL_")
     }
     full["DISPATCH_CHECKPOINTS"] = str(tmp_path / "c.sqlite")
     full.update(env)
