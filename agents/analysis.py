@@ -9,11 +9,11 @@ import statistics
 from collections.abc import Callable
 from typing import Literal
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
-from dispatch.agents._errors import invalid_arguments
+from dispatch.agents._tools import safe_tool
 
 __all__ = (
     "analysis_specialist",
@@ -146,25 +146,21 @@ class _StatsArgs(BaseModel):
 
 def calculate() -> BaseTool:
     """The `calculate` tool."""
-    return StructuredTool.from_function(
-        func=lambda expression: f"{expression} = {evaluate(expression):.10g}",
+    return safe_tool(
+        lambda expression: f"{expression} = {evaluate(expression):.10g}",
         name="calculate",
         description="Evaluate an arithmetic expression exactly as written.",
         args_schema=_CalcArgs,
-        handle_tool_error=True,
-        handle_validation_error=invalid_arguments,
     )
 
 
 def statistics_tool() -> BaseTool:
     """The `statistics` tool."""
-    return StructuredTool.from_function(
-        func=summarize,
+    return safe_tool(
+        summarize,
         name="statistics",
         description="Descriptive statistics (mean, median, stdev, ...) of a list of numbers.",
         args_schema=_StatsArgs,
-        handle_tool_error=True,
-        handle_validation_error=invalid_arguments,
     )
 
 

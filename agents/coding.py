@@ -8,11 +8,11 @@ import subprocess
 import sys
 import tempfile
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
-from dispatch.agents._errors import invalid_arguments
+from dispatch.agents._tools import safe_tool
 
 __all__ = ("coding_specialist", "run_python")
 
@@ -73,16 +73,14 @@ def execute_python(code: str, *, timeout: float = 5.0, memory_mb: int = 512) -> 
 
 def run_python(*, timeout: float = 5.0, memory_mb: int = 512) -> BaseTool:
     """The `run_python` tool with the given limits."""
-    return StructuredTool.from_function(
-        func=lambda code: execute_python(code, timeout=timeout, memory_mb=memory_mb),
+    return safe_tool(
+        lambda code: execute_python(code, timeout=timeout, memory_mb=memory_mb),
         name="run_python",
         description=(
             "Run a Python program in a sandbox (no network use intended, "
             f"{timeout:g} s, {memory_mb} MB) and return what it printed."
         ),
         args_schema=_PythonArgs,
-        handle_tool_error=True,
-        handle_validation_error=invalid_arguments,
     )
 
 

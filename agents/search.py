@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from dispatch import Specialist
-from dispatch.agents._errors import invalid_arguments
+from dispatch.agents._tools import safe_tool
 
 __all__ = ("DEMO_CORPUS", "DocumentIndex", "search_specialist", "search_tool")
 
@@ -105,13 +105,11 @@ def search_tool(folder: Path = DEMO_CORPUS) -> BaseTool:
             f"[{name}] (score {score:.2f})\n{para}" for name, score, para in hits
         )
 
-    return StructuredTool.from_function(
-        func=run,
+    return safe_tool(
+        run,
         name="search_documents",
         description="Search the local document folder; returns the best matching passages.",
         args_schema=_SearchArgs,
-        handle_tool_error=True,
-        handle_validation_error=invalid_arguments,
     )
 
 

@@ -83,15 +83,11 @@ class SpecialistRun:
 
 def budget_delta(ledger: Ledger, records: Sequence[HopRecord]) -> BudgetDict:
     """The ``budget`` channel write of a node: its own hops' spend and refusals."""
-    return BudgetDict(
-        workflow=ledger.workflow,
-        limit_usd=None if ledger.limit is None else str(ledger.limit),
-        mode=ledger.mode,
-        spent_usd=str(sum((r.cost_usd for r in records), Decimal(0))),
-        reserved_usd="0",
-        refused=sum(r.refused for r in records),
-        exceeded=ledger.exceeded,
-    )
+    delta = ledger.snapshot()
+    delta["spent_usd"] = str(sum((r.cost_usd for r in records), Decimal(0)))
+    delta["reserved_usd"] = "0"
+    delta["refused"] = sum(r.refused for r in records)
+    return delta
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,12 +167,6 @@ class Ledger:
         with self._lock:
             self._drop(reservation)
 
-    def refuse(self) -> None:
-        """Count a call refused before reserving (e.g. by the pre-flight check)."""
-        with self._lock:
-            self._refused += 1
-            self._exceeded = True
-
     def _drop(self, reservation: Reservation) -> None:
         held = self._held.pop(reservation.id, None)
         if held is None:
