@@ -308,6 +308,6 @@ def make_graph(
     Runs real models for the providers whose credentials are in the
     environment, and the simulator when there are none.
     """
-    from dispatch.cli_support import dispatcher_from_env  # noqa: PLC0415
+    from dispatch.cli.support import dispatcher_from_env  # noqa: PLC0415
 
     return build_orchestrator(dispatcher_from_env())

@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from dispatch import ConfigError, Dispatcher, Hop, Registry
-from dispatch.cli_support import Mode, dispatcher_from_env, summarize
+from dispatch.cli.support import Mode, dispatcher_from_env, summarize
 from dispatch.testing import FakeChatModel, fake_factory
 
 

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from dispatch.budget import budget_settings
-from dispatch.cli_render import (
+from dispatch.cli.render import (
     budget_json,
     budget_line,
     err,
@@ -24,8 +24,8 @@ from dispatch.cli_render import (
     run_json,
     totals,
 )
-from dispatch.cli_support import Mode, checkpoint_path, dispatcher_from_env, summarize
-from dispatch.cli_telemetry import telemetry_from_env
+from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env, summarize
+from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.errors import DispatchError
 from dispatch.node import Dispatcher
 from dispatch.preflight import Estimate

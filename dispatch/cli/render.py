@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from dispatch.budget import BudgetDict
-from dispatch.cli_support import RunSummary
+from dispatch.cli.support import RunSummary
 from dispatch.node import Dispatcher
 from dispatch.preflight import Estimate
 from dispatch.types import HopRecord

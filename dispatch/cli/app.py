@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dispatch.cli_render import fail, hop_tree, metrics_table, out
-from dispatch.cli_run import RunArgs, run_workflow
-from dispatch.cli_support import Mode, checkpoint_path
+from dispatch.cli.render import fail, hop_tree, metrics_table, out
+from dispatch.cli.run import RunArgs, run_workflow
+from dispatch.cli.support import Mode, checkpoint_path
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import DispatchError
 from dispatch.node import Dispatcher
