@@ -22,7 +22,14 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, MessagesState, StateGraph
 
-from dispatch import Dispatcher, DispatchState, Ledger, Registry, Specialist
+from dispatch import (
+    Dispatcher,
+    DispatchState,
+    Ledger,
+    Registry,
+    Specialist,
+    routed_node,
+)
 from dispatch.pins import merge_pins, pin_to_dict
 from dispatch.types import Pin
 
@@ -87,7 +94,7 @@ def _checkpoint_bytes(conversations: int = 100) -> float:
     builder = StateGraph(_State)
     builder.add_node(
         "writer",
-        dispatcher.node(Specialist(name="w", capability="general", prompt="p")),
+        routed_node(dispatcher, Specialist(name="w", capability="general", prompt="p")),
     )
     builder.add_edge(START, "writer")
     with tempfile.TemporaryDirectory() as tmp:

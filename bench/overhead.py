@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
-from dispatch import Dispatcher, DispatchState, Registry, Specialist
+from dispatch import Dispatcher, DispatchState, Registry, Specialist, routed_node
 from dispatch.testing import FakeChatModel
 from dispatch.tracing import Tracing
 
@@ -46,7 +46,7 @@ def routed_graph(model: FakeChatModel, tracing: Tracing | None = None) -> Any:
         name="search", capability="search", prompt="Answer briefly."
     )
     builder = StateGraph(_State)
-    builder.add_node("search", dispatcher.node(specialist))
+    builder.add_node("search", routed_node(dispatcher, specialist))
     builder.add_edge(START, "search")
     return builder.compile()
 

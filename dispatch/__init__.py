@@ -1,60 +1,66 @@
 """graph-dispatch: route every hop of a LangGraph workflow to the cheapest good-enough model.
 
-The public API; everything else is internal. Start with `Dispatcher.from_config()`.
+The public API, and nothing else; start with `Dispatcher.from_config()`. Ways
+in: `routed_node` (a specialist as a graph node), `RoutedChatModel` (a drop-in
+``model=``), and the ready-made orchestrator in `dispatch.graphs`. More lives in
+the subpackages: `dispatch.langgraph` (state channels, run budgets, resume),
+`dispatch.routing` (router layers, encoders), `dispatch.testing` (fakes).
+
+Names are imported on first use (PEP 562), so ``import dispatch`` and the CLI's
+help start without loading LangChain, LangGraph or OpenTelemetry.
 """
 
 from __future__ import annotations
 
-from dispatch.budget import BudgetDict, BudgetMode, BudgetSpec, Ledger, merge_budget
-from dispatch.config import load_config
-from dispatch.cost import call_cost, estimate_tokens, usage_of
-from dispatch.errors import (
-    BudgetExceeded,
-    ConfigError,
-    DispatchError,
-    HopFailed,
-    ModelUnavailable,
-    NoEligibleModel,
-)
-from dispatch.node import Dispatcher, HopResult, SpecialistRun, routed_node
-from dispatch.pins import PinState, merge_pins
-from dispatch.policy import eligible_models, select
-from dispatch.registry import Registry
-from dispatch.routed_model import RoutedChatModel, hops_from_messages
-from dispatch.routing import (
-    CachedEncoder,
-    Encoder,
-    FixedRouter,
-    HybridRouter,
-    Router,
-    RulesRouter,
-    SemanticRouter,
-)
-from dispatch.sim import SimChatModel
-from dispatch.specialist import Specialist
-from dispatch.state import DispatchState, add_hops, hop_records
-from dispatch.types import (
-    Hop,
-    HopRecord,
-    ModelChoice,
-    ModelSpec,
-    Pin,
-    RouteDecision,
-    RouterLayer,
-    Usage,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.budget import Ledger
+    from dispatch.dispatcher import Dispatcher
+    from dispatch.errors import (
+        BudgetExceeded,
+        ConfigError,
+        DispatchError,
+        HopFailed,
+        ModelUnavailable,
+        NoEligibleModel,
+    )
+    from dispatch.hop import HopResult
+    from dispatch.langchain import RoutedChatModel
+    from dispatch.langgraph import (
+        DispatchContext,
+        DispatchState,
+        hop_records,
+        routed_node,
+    )
+    from dispatch.registry import Registry
+    from dispatch.routing import (
+        FixedRouter,
+        HybridRouter,
+        Router,
+        RulesRouter,
+        SemanticRouter,
+    )
+    from dispatch.specialist import Specialist
+    from dispatch.tracing import Tracing
+    from dispatch.types import (
+        BudgetMode,
+        Hop,
+        HopRecord,
+        ModelSpec,
+        PinChange,
+        RouteDecision,
+    )
 
 __all__ = (
-    "BudgetDict",
     "BudgetExceeded",
     "BudgetMode",
-    "BudgetSpec",
-    "CachedEncoder",
     "ConfigError",
+    "DispatchContext",
     "DispatchError",
     "DispatchState",
     "Dispatcher",
-    "Encoder",
     "FixedRouter",
     "Hop",
     "HopFailed",
@@ -62,33 +68,62 @@ __all__ = (
     "HopResult",
     "HybridRouter",
     "Ledger",
-    "ModelChoice",
     "ModelSpec",
     "ModelUnavailable",
     "NoEligibleModel",
-    "Pin",
-    "PinState",
+    "PinChange",
     "Registry",
     "RouteDecision",
     "RoutedChatModel",
     "Router",
-    "RouterLayer",
     "RulesRouter",
     "SemanticRouter",
-    "SimChatModel",
     "Specialist",
-    "SpecialistRun",
-    "Usage",
-    "add_hops",
-    "call_cost",
-    "eligible_models",
-    "estimate_tokens",
+    "Tracing",
     "hop_records",
-    "hops_from_messages",
-    "load_config",
-    "merge_budget",
-    "merge_pins",
     "routed_node",
-    "select",
-    "usage_of",
 )
+
+_WHERE: dict[str, str] = {
+    "BudgetExceeded": "dispatch.errors",
+    "BudgetMode": "dispatch.types",
+    "ConfigError": "dispatch.errors",
+    "DispatchContext": "dispatch.langgraph",
+    "DispatchError": "dispatch.errors",
+    "DispatchState": "dispatch.langgraph",
+    "Dispatcher": "dispatch.dispatcher",
+    "FixedRouter": "dispatch.routing",
+    "Hop": "dispatch.types",
+    "HopFailed": "dispatch.errors",
+    "HopRecord": "dispatch.types",
+    "HopResult": "dispatch.hop",
+    "HybridRouter": "dispatch.routing",
+    "Ledger": "dispatch.budget",
+    "ModelSpec": "dispatch.types",
+    "ModelUnavailable": "dispatch.errors",
+    "NoEligibleModel": "dispatch.errors",
+    "PinChange": "dispatch.types",
+    "Registry": "dispatch.registry",
+    "RouteDecision": "dispatch.types",
+    "RoutedChatModel": "dispatch.langchain",
+    "Router": "dispatch.routing",
+    "RulesRouter": "dispatch.routing",
+    "SemanticRouter": "dispatch.routing",
+    "Specialist": "dispatch.specialist",
+    "Tracing": "dispatch.tracing",
+    "hop_records": "dispatch.langgraph",
+    "routed_node": "dispatch.langgraph",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dispatch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,7 +10,9 @@ Modes:
 
 * ``hard``: a reservation that does not fit in what is left raises
   `BudgetExceeded`; settled + reserved never exceeds the limit as long as no
-  call costs more than its reservation (an overrun is recorded, never hidden).
+  call costs more than its reservation. A call that does (a provider that
+  ignored the output cap) is an overrun: it is recorded, and the ledger refuses
+  every later reservation at once, so one bad call cannot become several.
 * ``soft``: the policy moves to cheaper tiers as money runs out (see
   `dispatch.policy.select`); a call that still does not fit is refused.
 * ``warn``: nothing is refused; the ledger records that the limit was exceeded.
@@ -20,27 +22,28 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 from typing_extensions import TypedDict
 
 from dispatch.errors import BudgetExceeded, ConfigError
+from dispatch.types import BUDGET_MODES, BudgetMode
 
 __all__ = (
     "BudgetDict",
     "BudgetMode",
     "BudgetSpec",
     "Ledger",
+    "Ledgers",
     "Reservation",
     "budget_settings",
     "merge_budget",
 )
 
-BudgetMode = Literal["hard", "soft", "warn"]
-BUDGET_MODES: tuple[BudgetMode, ...] = ("hard", "soft", "warn")
 _ZERO = Decimal(0)
 
 
@@ -119,7 +122,8 @@ class Ledger:
 
     @property
     def overrun(self) -> Decimal:
-        """Total by which settled calls cost more than they had reserved."""
+        """Total by which settled calls cost more than they had reserved; once
+        non-zero, a ``hard`` ledger refuses every new reservation."""
         return self._overrun
 
     # -- writes -----------------------------------------------------------------------
@@ -135,16 +139,18 @@ class Ledger:
         with self._lock:
             if self.limit is not None:
                 remaining = self.limit - self._spent - self._reserved
-                if amount > remaining:
+                closed = self.mode == "hard" and self._overrun > 0
+                if amount > remaining or closed:
                     if self.mode != "warn":
                         self._refused += 1
                         self._exceeded = True
                         raise BudgetExceeded(
                             requested_usd=amount,
-                            remaining_usd=max(_ZERO, remaining),
+                            remaining_usd=_ZERO if closed else max(_ZERO, remaining),
                             limit_usd=self.limit,
                             workflow=self.workflow,
                             hop=hop,
+                            overrun_usd=self._overrun,
                         )
                     self._exceeded = True
             reservation = Reservation(next(self._ids), amount, hop)
@@ -187,6 +193,51 @@ class Ledger:
                 refused=self._refused,
                 exceeded=self._exceeded,
             )
+
+
+class Ledgers:
+    """The ledgers of live workflows and named budget scopes, by id.
+
+    A workflow's ledger is opened by its first hop and shared by all its
+    branches; a new run gets a new workflow id (see `dispatch.langgraph`), so
+    runs never share a ledger unless the user names a shared scope. Only the
+    `capacity` most recently used are kept: a workflow idle that long resumes
+    from its checkpointed spend.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._by_id: OrderedDict[str, Ledger] = OrderedDict()
+        self._lock = threading.Lock()
+        self._capacity = capacity
+
+    def open(
+        self,
+        workflow: str,
+        limit: Decimal | None,
+        mode: BudgetMode,
+        *,
+        spent: Decimal = _ZERO,
+    ) -> Ledger:
+        """The ledger of `workflow`, created with `limit`, `mode` and the settled
+        `spent` (from a checkpoint) if this process has none yet."""
+        with self._lock:
+            ledger = self._by_id.get(workflow)
+            if ledger is None:
+                ledger = Ledger(limit, mode, workflow=workflow, spent=spent)
+                self._by_id[workflow] = ledger
+                while len(self._by_id) > self._capacity:
+                    self._by_id.popitem(last=False)
+            else:
+                self._by_id.move_to_end(workflow)
+            return ledger
+
+    def get(self, workflow: str) -> Ledger | None:
+        """The ledger of `workflow` if this process holds one."""
+        with self._lock:
+            return self._by_id.get(workflow)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
 
 
 class BudgetDict(TypedDict):
@@ -246,7 +297,7 @@ def budget_settings(
     """
     raw_limit = conf.get("budget_usd", default.limit_usd)
     mode = conf.get("budget_mode", default.mode)
-    if mode not in ("hard", "soft", "warn"):
+    if mode not in BUDGET_MODES:
         raise ConfigError(
             "invalid budget mode",
             path='config["configurable"]["budget_mode"]',

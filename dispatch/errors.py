@@ -116,6 +116,7 @@ class BudgetExceeded(DispatchError):
         limit_usd: Decimal,
         workflow: str = "",
         hop: str = "",
+        overrun_usd: Decimal = Decimal(0),
     ) -> None:
         self.requested_usd = requested_usd
         """Worst-case cost of the refused call."""
@@ -127,8 +128,14 @@ class BudgetExceeded(DispatchError):
         """Id of the workflow whose budget refused the call."""
         self.hop = hop
         """The refused hop, if known."""
+        self.overrun_usd = overrun_usd
+        """By how much earlier calls cost more than they had reserved (a hard
+        ledger refuses everything once this is non-zero)."""
         where = f" for hop {hop!r}" if hop else ""
-        super().__init__(
+        text = (
             f"budget exceeded{where} in workflow {workflow!r}: requested "
             f"${requested_usd:.6f}, remaining ${remaining_usd:.6f} of ${limit_usd:.6f}"
         )
+        if overrun_usd > 0:
+            text += f"; closed after an overrun of ${overrun_usd:.6f}"
+        super().__init__(text)

@@ -3,6 +3,11 @@
 Pins live in the graph state as a channel with the `merge_pins` reducer, so any
 LangGraph checkpointer persists them with the thread. Values are JSON-safe dicts
 (checkpoint serializers round-trip them without registering classes).
+
+A pin's scope is (specialist, tier), keyed ``"coding@small"``: consistency
+within a conversation must not lock it into its dearest tier, so a specialist
+that once needed the large model goes back to its small pin for small hops.
+Inside one tool loop every call stays on the loop's model (`dispatch.hop.pin_for`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,20 @@ from typing_extensions import TypedDict
 
 from dispatch.types import Pin
 
-__all__ = ("PinDict", "PinState", "merge_pins", "pin_from_dict", "pin_to_dict")
+__all__ = (
+    "PinDict",
+    "PinState",
+    "merge_pins",
+    "pin_from_dict",
+    "pin_key",
+    "pin_to_dict",
+    "pins_of",
+)
+
+
+def pin_key(specialist: str, tier: str) -> str:
+    """The pins key of (specialist, tier), e.g. ``"coding@small"``."""
+    return f"{specialist}@{tier}"
 
 
 class PinDict(TypedDict):
@@ -56,3 +74,13 @@ def pin_from_dict(d: PinDict) -> Pin:
         reason=d["reason"],
         repinned_from=d.get("repinned_from"),
     )
+
+
+def pins_of(state: Mapping[str, PinDict] | None) -> dict[str, Pin]:
+    """A pins channel as `Pin`s by scope; pins saved before scopes had tiers
+    (keyed by the specialist alone) count for their own tier."""
+    out: dict[str, Pin] = {}
+    for key, value in (state or {}).items():
+        pin = pin_from_dict(value)
+        out[key if "@" in key else pin_key(key, pin.tier)] = pin
+    return out

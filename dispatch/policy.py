@@ -3,7 +3,9 @@
 Rules, in order:
 
 1. Eligible models have the decision's capability with expected quality at or
-   above the tier's bar (`Registry.bar`).
+   above the tier's bar (`Registry.bar`), a context window that holds the hop's
+   input, and are not excluded (failed in this hop, circuit open, no rate-limit
+   headroom).
 2. An existing pin is reused when its model is still eligible; a hop that needs
    a lower tier keeps the pinned (stronger) model: never a silent downgrade.
 3. A pin whose model is not eligible for the needed tier re-opens upward
@@ -16,8 +18,9 @@ Rules, in order:
    is returned and the ledger refuses it.
 
 The cost used for choosing is the hop's planned cost (its input estimate plus
-its output cap), the same amount the ledger reserves: so in soft mode less
-remaining money never selects a dearer model.
+its output cap, clamped to the model's own output limit), the same amount the
+ledger reserves: so in soft mode less remaining money never selects a dearer
+model, and an absurd cap cannot reserve an absurd amount.
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ from decimal import Decimal
 from dispatch.cost import call_cost
 from dispatch.errors import NoEligibleModel
 from dispatch.registry import Registry
-from dispatch.types import Hop, ModelChoice, ModelSpec, Pin, RouteDecision
+from dispatch.types import (
+    BudgetMode,
+    Hop,
+    ModelChoice,
+    ModelSpec,
+    Pin,
+    PinChange,
+    RouteDecision,
+)
 
-__all__ = ("BudgetView", "eligible_models", "planned_cost", "select")
+__all__ = ("BudgetView", "eligible_models", "output_cap", "planned_cost", "select")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +50,36 @@ class BudgetView:
 
     remaining: Decimal | None
     """USD left for new calls; None without a limit."""
-    mode: str = "hard"
-    """``hard``, ``soft`` or ``warn``; only ``soft`` changes the choice."""
+    mode: BudgetMode = "hard"
+    """Only ``soft`` changes the choice."""
+
+
+def output_cap(spec: ModelSpec, hop: Hop) -> int:
+    """The output cap of `hop` on `spec`: the hop's, never above the model's limit."""
+    return max(1, min(hop.max_output_tokens, spec.max_output_tokens))
 
 
 def planned_cost(spec: ModelSpec, hop: Hop, registry: Registry) -> Decimal:
-    """Cost of `hop` on `spec` at its input estimate and its output cap."""
+    """Cost of `hop` on `spec` at its input estimate and its (clamped) output cap."""
     tokens_in = hop.input_tokens or registry.expected_input_tokens
-    return call_cost(spec, tokens_in, hop.max_output_tokens)
+    return call_cost(spec, tokens_in, output_cap(spec, hop))
 
 
-def eligible_models(registry: Registry, capability: str, tier: str) -> list[ModelSpec]:
-    """Models serving `capability` at or above `tier`'s quality bar."""
+def eligible_models(
+    registry: Registry, capability: str, tier: str, *, input_tokens: int = 0
+) -> list[ModelSpec]:
+    """Models serving `capability` at or above `tier`'s quality bar whose context
+    window holds `input_tokens`."""
     if tier not in registry.tiers:
         raise NoEligibleModel(
             capability, tier, detail=f"unknown tier; known: {registry.tiers}"
         )
     bar = registry.bar(tier)
-    return [m for m in registry if m.quality.get(capability, -1.0) >= bar]
+    return [
+        m
+        for m in registry
+        if m.quality.get(capability, -1.0) >= bar and m.context_window >= input_tokens
+    ]
 
 
 def select(
@@ -98,7 +121,9 @@ def _downgrade(
         tier = registry.tiers[rank]
         fits = [
             m
-            for m in eligible_models(registry, decision.capability, tier)
+            for m in eligible_models(
+                registry, decision.capability, tier, input_tokens=hop.input_tokens
+            )
             if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
         ]
         if fits:
@@ -108,7 +133,12 @@ def _downgrade(
     else:
         cheapest = [
             m
-            for m in eligible_models(registry, decision.capability, registry.tiers[0])
+            for m in eligible_models(
+                registry,
+                decision.capability,
+                registry.tiers[0],
+                input_tokens=hop.input_tokens,
+            )
             if m.id not in exclude
         ]
         if not cheapest:
@@ -123,10 +153,11 @@ def _downgrade(
     return ModelChoice(
         model=best,
         decision=replace(decision, tier=tier, reason=f"{decision.reason}; {why}"),
-        pinned=kept,
+        pin_change=PinChange.KEPT if kept else PinChange.DOWNGRADED,
         repinned_from=None if kept else pinned_model,
         reason=why,
         expected_cost_usd=planned_cost(best, hop, registry),
+        max_output_tokens=output_cap(best, hop),
     )
 
 
@@ -143,56 +174,89 @@ def _select(
 ) -> ModelChoice:
     candidates = [
         m
-        for m in eligible_models(registry, decision.capability, decision.tier)
+        for m in eligible_models(
+            registry, decision.capability, decision.tier, input_tokens=hop.input_tokens
+        )
         if m.id not in exclude
     ]
     if not candidates:
-        served = sorted(
-            (m.quality[decision.capability], m.id)
-            for m in registry
-            if decision.capability in m.quality
+        raise NoEligibleModel(
+            decision.capability,
+            decision.tier,
+            detail=_why_none(decision, hop, registry, exclude),
         )
-        detail = (
-            f"bar is {registry.bar(decision.tier)}, best is {served[-1][1]} at {served[-1][0]}"
-            if served
-            else "no registered model declares this capability"
-        )
-        if exclude:
-            detail += f"; excluded after failing: {', '.join(sorted(exclude))}"
-        raise NoEligibleModel(decision.capability, decision.tier, detail=detail)
-
     if pin is not None and pin.model in registry:
         pinned = registry.get(pin.model)
         if pinned in candidates:
-            return ModelChoice(
-                model=pinned,
-                decision=decision,
-                pinned=True,
-                repinned_from=None,
-                reason=f"pinned since: {pin.reason}",
-                expected_cost_usd=planned_cost(pinned, hop, registry),
+            return _choice(
+                pinned, decision, hop, registry, PinChange.KEPT, None, pin.reason
             )
     best = min(candidates, key=lambda m: _rank(m, hop, registry))
-    repinned_from: str | None = None
-    if pin is not None and pin.model not in registry:
-        reason = f"re-pinned: {pin.model} is no longer registered"
-        repinned_from = pin.model
-    elif pin is not None:
-        reason = (
-            f"escalated from {pin.model}: below the {decision.tier} bar for "
-            f"{decision.capability}"
-        )
-        repinned_from = pin.model
-    else:
-        reason = (
+    if pin is None:
+        change, why = (
+            PinChange.NEW,
             f"cheapest of {len(candidates)} eligible for {decision.capability}/"
-            f"{decision.tier} (bar {registry.bar(decision.tier)})"
+            f"{decision.tier} (bar {registry.bar(decision.tier)})",
         )
+    elif pin.model not in registry:
+        change, why = (
+            PinChange.REPLACED,
+            f"re-pinned: {pin.model} is no longer registered",
+        )
+    elif pin.model in exclude:
+        change, why = PinChange.FAILOVER, f"failover from {pin.model}"
+    else:
+        change, why = (
+            PinChange.ESCALATED,
+            f"escalated from {pin.model}: below the {decision.tier} bar for "
+            f"{decision.capability}",
+        )
+    repinned = None if pin is None else pin.model
+    return _choice(best, decision, hop, registry, change, repinned, why)
+
+
+def _choice(
+    model: ModelSpec,
+    decision: RouteDecision,
+    hop: Hop,
+    registry: Registry,
+    change: PinChange,
+    repinned_from: str | None,
+    reason: str,
+) -> ModelChoice:
     return ModelChoice(
-        model=best,
+        model=model,
         decision=decision,
-        pinned=False,
+        pin_change=change,
         repinned_from=repinned_from,
         reason=reason,
-        expected_cost_usd=planned_cost(best, hop, registry),
+        expected_cost_usd=planned_cost(model, hop, registry),
+        max_output_tokens=output_cap(model, hop),
     )
+
+
+def _why_none(
+    decision: RouteDecision, hop: Hop, registry: Registry, exclude: frozenset[str]
+) -> str:
+    """Why no model is eligible, naming the nearest miss."""
+    served = sorted(
+        (m.quality[decision.capability], m.id)
+        for m in registry
+        if decision.capability in m.quality
+    )
+    if not served:
+        return "no registered model declares this capability"
+    detail = f"bar is {registry.bar(decision.tier)}, best is {served[-1][1]} at {served[-1][0]}"
+    too_small = [
+        m.id
+        for m in eligible_models(registry, decision.capability, decision.tier)
+        if m.context_window < hop.input_tokens
+    ]
+    if too_small:
+        detail += (
+            f"; {hop.input_tokens} input tokens exceed the context window of "
+            f"{', '.join(too_small)}"
+        )
+    if exclude:
+        detail += f"; excluded: {', '.join(sorted(exclude))}"
+    return detail

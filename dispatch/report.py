@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from dispatch.types import HopRecord
+from dispatch.types import HopRecord, PinChange
 
 __all__ = ("routing_report",)
 
@@ -57,7 +57,7 @@ def routing_report(all_records: Iterable[HopRecord]) -> dict[str, Any]:
     routes: dict[str, list[float]] = defaultdict(list)
     for r in ok:
         routes[f"{r.capability}/{r.tier} -> {r.model}"].append(r.duration_ms)
-    escalated = [r for r in ok if r.repinned_from and "escalated" in r.reason]
+    escalated = [r for r in ok if r.pin_change is PinChange.ESCALATED]
     return {
         "hops": len(called),
         "successful_hops": len(ok),

@@ -30,8 +30,9 @@ from langchain_core.runnables.config import var_child_runnable_config
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from dispatch import _semconv as sc
-from dispatch.types import Hop, HopRecord, ModelChoice
+import dispatch._semconv as sc
+from dispatch.faults import redact
+from dispatch.types import Hop, HopRecord, ModelChoice, PinChange
 
 __all__ = ("Tracing", "WorkflowTotals")
 
@@ -277,7 +278,7 @@ class Tracing:
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
             sc.GEN_AI_PROVIDER_NAME: provider_name(choice.model.provider),
             sc.GEN_AI_REQUEST_MODEL: choice.model.name,
-            sc.GEN_AI_REQUEST_MAX_TOKENS: hop.max_output_tokens,
+            sc.GEN_AI_REQUEST_MAX_TOKENS: choice.max_output_tokens,
             sc.GEN_AI_AGENT_NAME: hop.specialist,
             sc.GEN_AI_CONVERSATION_ID: conversation_id(),
             sc.STEP: hop.step,
@@ -322,7 +323,7 @@ class Tracing:
             else dict(base)
         )
         if record.error is not None:
-            metric_attrs[sc.ERROR_TYPE] = record.error.partition(":")[0]
+            metric_attrs[sc.ERROR_TYPE] = record.error_type or "error"
         self._duration.record(record.duration_ms / 1000, metric_attrs)
         if record.error is None:
             self._tokens.record(
@@ -349,7 +350,7 @@ class Tracing:
             span.add_event(
                 sc.EVENT_FALLBACK, {"from": record.fallback_from, "to": record.model}
             )
-        elif record.repinned_from:
+        elif record.repinned_from and record.error is None:
             span.add_event(
                 sc.EVENT_REPIN,
                 {
@@ -359,7 +360,7 @@ class Tracing:
                 },
             )
         if record.error is not None:
-            span.set_attribute(sc.ERROR_TYPE, record.error.partition(":")[0])
+            span.set_attribute(sc.ERROR_TYPE, record.error_type or "error")
             span.set_status(Status(StatusCode.ERROR, record.error))
         span.end()
 
@@ -386,7 +387,7 @@ class Tracing:
         if span is not None:
             span.record_exception(exc)
             span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            span.set_status(Status(StatusCode.ERROR, redact(str(exc))))
 
 
 def _record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
@@ -401,7 +402,8 @@ def _record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str
         sc.CONFIDENCE: record.confidence,
         sc.REASON: record.reason,
         sc.PINNED: record.pinned,
-        sc.ESCALATED: bool(record.repinned_from) and "escalated" in record.reason,
+        sc.PIN_CHANGE: record.pin_change.value,
+        sc.ESCALATED: record.pin_change is PinChange.ESCALATED,
         sc.SIMULATED: record.simulated,
         sc.ESTIMATED: record.estimated,
     }

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
 __all__ = (
+    "BUDGET_MODES",
+    "BudgetMode",
     "Hop",
     "HopRecord",
     "HopRecordDict",
     "ModelChoice",
     "ModelSpec",
     "Pin",
+    "PinChange",
     "RouteDecision",
     "RouterLayer",
     "Usage",
@@ -23,6 +26,11 @@ __all__ = (
 )
 
 _DC = {"frozen": True, "slots": True, "kw_only": True}
+
+BudgetMode = Literal["hard", "soft", "warn"]
+"""``hard`` refuses a call whose worst case does not fit; ``soft`` steps down tiers
+as money runs out (then refuses); ``warn`` only records."""
+BUDGET_MODES: tuple[BudgetMode, ...] = ("hard", "soft", "warn")
 
 
 def parse_model_id(model_id: str) -> tuple[str, str]:
@@ -46,6 +54,23 @@ class RouterLayer(StrEnum):
     LEARNED = "learned"
     LLM = "llm"
     FIXED = "fixed"
+
+
+class PinChange(StrEnum):
+    """What a hop did to its specialist's pin: a fact, never parsed from prose."""
+
+    NEW = "new"
+    """No pin existed; the hop chose and pinned a model."""
+    KEPT = "kept"
+    """The pinned model served the hop."""
+    ESCALATED = "escalated"
+    """The hop needed a higher tier than the pinned model meets: re-pinned upward."""
+    FAILOVER = "failover"
+    """The chosen model failed; another model served the hop and is now pinned."""
+    DOWNGRADED = "downgraded"
+    """Soft budget mode stepped down a tier to fit what is left."""
+    REPLACED = "replaced"
+    """The pinned model is no longer registered; a new one was chosen."""
 
 
 @dataclass(**_DC)
@@ -104,12 +129,17 @@ class Hop:
     """Capability named by the plan or the specialist, if any."""
     tier_hint: str | None = None
     """Tier named by the plan, if any."""
-    after_tool: bool = False
-    """True when this call follows a tool result."""
+    round: int = 0
+    """Model calls before this one in the specialist's tool loop (0: the first)."""
     input_tokens: int = 0
     """Estimated input tokens of the call (for choosing by expected cost)."""
     max_output_tokens: int = 1024
     """Output cap of the call: the declared output length."""
+
+    @property
+    def after_tool(self) -> bool:
+        """True when this call follows a tool result."""
+        return self.round > 0
 
 
 @dataclass(**_DC)
@@ -140,12 +170,21 @@ class ModelChoice:
 
     model: ModelSpec
     decision: RouteDecision
-    pinned: bool
-    """True when an existing pin was reused."""
+    pin_change: PinChange
+    """What this choice does to the specialist's pin."""
     repinned_from: str | None
     """The previously pinned model, when this choice replaced a pin."""
     reason: str
+    """Why this model, in words (for people; code reads `pin_change`)."""
     expected_cost_usd: Decimal
+    """The worst case the ledger reserves: input estimate plus the output cap."""
+    max_output_tokens: int
+    """The output cap sent to the model: the hop's, clamped to the model's limit."""
+
+    @property
+    def pinned(self) -> bool:
+        """True when an existing pin was reused."""
+        return self.pin_change is PinChange.KEPT
 
 
 @dataclass(**_DC)
@@ -159,38 +198,52 @@ class Usage:
 
 
 class HopRecordDict(TypedDict):
-    """JSON-safe form of a `HopRecord`, as stored in graph state and checkpoints."""
+    """JSON-safe form of a `HopRecord`, as stored in graph state and checkpoints.
+
+    The same keys as `HopRecord`'s fields (a test holds them equal); money is a
+    decimal string and `pin_change` the enum's value.
+    """
 
     step: str
     specialist: str
+    round: int
     capability: str
     tier: str
     model: str
     input_tokens: int
     output_tokens: int
-    estimated: bool
     cost_usd: str
     baseline_cost_usd: str
-    pinned: bool
-    repinned_from: str | None
+    pin_change: str
     router: str
     confidence: float
     reason: str
     duration_ms: float
+    estimated: bool
+    repinned_from: str | None
     simulated: bool
-    after_tool: bool
     error: str | None
+    error_type: str | None
     workflow: str
     refused: bool
     fallback_from: str | None
+    attempt: int
+    usage_anomaly: str | None
 
 
 @dataclass(**_DC)
 class HopRecord:
-    """What happened on one hop; appended to the graph state's ``hops`` channel."""
+    """What happened on one model call of a hop; appended to the ``hops`` channel.
+
+    A hop that failed over or was retried has one record per attempt, all with
+    the same `step` and `round`.
+    """
 
     step: str
+    """The sub-task (or node) the hop belongs to."""
     specialist: str
+    round: int = 0
+    """Model calls before this one in the specialist's tool loop (0: the first)."""
     capability: str
     tier: str
     model: str
@@ -199,58 +252,74 @@ class HopRecord:
     cost_usd: Decimal
     baseline_cost_usd: Decimal
     """Cost of the same tokens on the baseline (largest) model."""
-    pinned: bool
+    pin_change: PinChange
     router: str
     confidence: float
     reason: str
+    """Why the model was chosen, in words; code reads `pin_change` and `error_type`."""
     duration_ms: float
     estimated: bool = False
+    """True when the provider reported no usage and the tokens are estimates."""
     repinned_from: str | None = None
+    """The model the pin held before this hop replaced it."""
     simulated: bool = False
-    after_tool: bool = False
     error: str | None = None
-    """Set when the model call failed or was refused; tokens and cost are then zero."""
+    """A secret-free summary of why the call failed or was refused (never raw
+    provider text); tokens and cost are then zero."""
+    error_type: str | None = None
+    """The exception type (e.g. ``RateLimitError``) or ``BudgetExceeded``."""
     workflow: str = ""
-    """Id of the workflow run (one per request; a thread holds many)."""
+    """Id of the workflow run whose budget paid (one per request; a thread holds many)."""
     refused: bool = False
     """True when the budget refused the call before it was made."""
     fallback_from: str | None = None
     """The model that failed before this one served the hop."""
+    attempt: int = 1
+    """1 for the first call of this hop; higher for retries and failovers."""
+    usage_anomaly: str | None = None
+    """Set when the provider's reported usage was impossible and was clamped."""
+
+    @property
+    def pinned(self) -> bool:
+        """True when the specialist's existing pin served this call."""
+        return self.pin_change is PinChange.KEPT
+
+    @property
+    def after_tool(self) -> bool:
+        """True when this call followed a tool result."""
+        return self.round > 0
 
     def as_dict(self) -> HopRecordDict:
         """The JSON-safe form stored in graph state (money as decimal strings)."""
-        # Written out rather than dataclasses.asdict, which deep-copies and costs
-        # ~0.1 ms per hop (it showed up in bench/overhead.py).
-        return HopRecordDict(
-            step=self.step,
-            specialist=self.specialist,
-            capability=self.capability,
-            tier=self.tier,
-            model=self.model,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            estimated=self.estimated,
-            cost_usd=str(self.cost_usd),
-            baseline_cost_usd=str(self.baseline_cost_usd),
-            pinned=self.pinned,
-            repinned_from=self.repinned_from,
-            router=self.router,
-            confidence=self.confidence,
-            reason=self.reason,
-            duration_ms=self.duration_ms,
-            simulated=self.simulated,
-            after_tool=self.after_tool,
-            error=self.error,
-            workflow=self.workflow,
-            refused=self.refused,
-            fallback_from=self.fallback_from,
-        )
+        # getattr over a precomputed name tuple, not dataclasses.asdict, which
+        # deep-copies and costs ~0.1 ms per hop (it showed up in bench/overhead.py).
+        d: dict[str, Any] = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        d["cost_usd"] = str(self.cost_usd)
+        d["baseline_cost_usd"] = str(self.baseline_cost_usd)
+        d["pin_change"] = self.pin_change.value
+        return d  # type: ignore[return-value]
 
     @classmethod
-    def from_dict(cls, d: HopRecordDict) -> HopRecord:
-        """Inverse of `as_dict`."""
-        kw: dict[str, Any] = {"workflow": "", "refused": False, "fallback_from": None}
-        kw.update(d)
+    def from_dict(cls, d: HopRecordDict | dict[str, Any]) -> HopRecord:
+        """Inverse of `as_dict`; records checkpointed by older versions load too."""
+        kw: dict[str, Any] = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
         kw["cost_usd"] = Decimal(d["cost_usd"])
         kw["baseline_cost_usd"] = Decimal(d["baseline_cost_usd"])
+        if "pin_change" in d:
+            kw["pin_change"] = PinChange(d["pin_change"])
+        else:  # written before pin changes were facts
+            kw["pin_change"] = (
+                PinChange.KEPT
+                if d.get("pinned")
+                else PinChange.ESCALATED
+                if d.get("repinned_from")
+                else PinChange.NEW
+            )
+        if "round" not in d:
+            step = str(d.get("step", ""))
+            base, _, n = step.partition("+tool")
+            kw["step"], kw["round"] = base, int(n) if n.isdigit() else 0
         return cls(**kw)
+
+
+_RECORD_FIELDS: tuple[str, ...] = tuple(HopRecordDict.__annotations__)

@@ -25,5 +25,6 @@ for mode in ("hard", "soft"):
         f"{mode}: spent ${float(budget['spent_usd']):.6f} of $0.002, "
         f"{budget['refused']} hop(s) refused, tiers used {tiers}"
     )
-    ledger = dispatcher.ledger_for(config)
+    ledger = dispatcher.ledgers.get(f"budget-{mode}")
+    assert ledger is not None
     assert ledger.spent <= ledger.limit and ledger.reserved == 0  # type: ignore[operator]

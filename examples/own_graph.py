@@ -4,7 +4,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 
-from dispatch import Dispatcher, DispatchState, Specialist, hop_records
+from dispatch import Dispatcher, DispatchState, Specialist, hop_records, routed_node
 
 
 class State(MessagesState, DispatchState):
@@ -15,7 +15,7 @@ writer = Specialist(name="writer", capability="general", prompt="Answer briefly.
 dispatcher = Dispatcher.from_config(simulate=True)  # offline stand-ins, real prices
 
 builder = StateGraph(State)
-builder.add_node("writer", dispatcher.node(writer))
+builder.add_node("writer", routed_node(dispatcher, writer))
 builder.add_edge(START, "writer")
 graph = builder.compile(checkpointer=InMemorySaver())
 

@@ -7,11 +7,15 @@ priced hop. Offline, the simulator stands in for the real models.
 from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage
 
-from dispatch import Dispatcher, hops_from_messages
+from dispatch import Dispatcher, RoutedChatModel
+from dispatch.langchain import hops_from_messages
 from dispatch.agents import calculate
 
 dispatcher = Dispatcher.from_config(simulate=True)
-agent = create_agent(model=dispatcher.chat_model("assistant"), tools=[calculate()])
+agent = create_agent(
+    model=RoutedChatModel(dispatcher=dispatcher, specialist="assistant"),
+    tools=[calculate()],
+)
 
 state = agent.invoke(
     {"messages": [HumanMessage("By how much did p95 rise? (310 - 182) / 182 * 100")]}

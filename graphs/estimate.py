@@ -16,7 +16,9 @@ from decimal import Decimal
 import networkx as nx
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from dispatch import Dispatcher, Hop, Specialist, call_cost, estimate_tokens, select
+from dispatch import Dispatcher, Hop, Specialist
+from dispatch.cost import call_cost, estimate_tokens
+from dispatch.policy import select
 from dispatch.graphs.orchestrator import Task
 from dispatch.preflight import Estimate, preflight
 

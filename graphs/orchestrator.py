@@ -19,16 +19,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
 from typing_extensions import TypedDict
 
-from dispatch import (
-    BudgetDict,
-    ConfigError,
-    Dispatcher,
-    DispatchState,
-    Hop,
-    PinState,
-    Specialist,
-)
+from dispatch import ConfigError, Dispatcher, DispatchState, Hop, Specialist
 from dispatch.agents import default_specialists
+from dispatch.langgraph import DispatchContext, new_workflow, run_ledger, state_update
+from dispatch.pins import PinState
 
 __all__ = (
     "Task",
@@ -88,7 +82,8 @@ class _WorkerInput(TypedDict):
     task: Task
     context: str
     pins: PinState
-    budget: BudgetDict | None
+    budget: Any
+    """The run's ``budget`` channel (its workflow id and settled spend)."""
 
 
 _SPLIT = re.compile(r"(?:\n\s*(?:[-*]|\d+[.)])\s+)|(?<=[.?!])\s+(?=[A-Z])")
@@ -167,13 +162,20 @@ def build_orchestrator(
     checkpointer: Checkpointer = None,
     synthesizer: str = "general",
     synthesis_tier: str | None = None,
+    max_tasks: int = 32,
+    max_parallel: int = 8,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The orchestrator graph over `specialists` (default: the four built-in ones).
 
     `synthesizer` names the specialist that writes the final answer, and
-    `synthesis_tier` hints its tier (None: the router decides).
+    `synthesis_tier` hints its tier (None: the router decides). A request split
+    into more than `max_tasks` parts is grouped into `max_tasks` tasks (a given
+    plan with more is refused); at most `max_parallel` tasks run at once.
 
-    Invoke with ``{"request": ..., "tasks": [...]}`` (``tasks`` optional).
+    Invoke with ``{"request": ..., "tasks": [...]}`` (``tasks`` optional); the
+    run's budget comes from a `DispatchContext` passed as ``context=`` or from
+    ``configurable["budget_usd"]``. Every run starts its own budget unless it
+    names a shared ``workflow_id``.
     """
     specialists = dict(specialists or default_specialists())
     if synthesizer not in specialists:
@@ -183,20 +185,26 @@ def build_orchestrator(
             expected=f"one of {sorted(specialists)}",
         )
 
-    def plan(state: WorkflowState) -> dict[str, Any]:
-        return {
-            "tasks": plan_tasks(
-                state.get("request", ""), state.get("tasks"), dispatcher, specialists
-            ),
-            "results": None,
-            "answer": "",
-        }
+    def plan(state: WorkflowState, config: RunnableConfig) -> dict[str, Any]:
+        given = state.get("tasks")
+        tasks = plan_tasks(state.get("request", ""), given, dispatcher, specialists)
+        if len(tasks) > max_tasks:
+            if given:
+                raise ConfigError(
+                    "the plan has too many tasks",
+                    path="tasks",
+                    found=len(tasks),
+                    expected=f"at most {max_tasks} (build_orchestrator(max_tasks=...))",
+                )
+            tasks = _grouped(tasks, max_tasks)
+        _, budget = new_workflow(dispatcher, config, state)
+        return {"tasks": tasks, "results": None, "answer": "", "budget": budget}
 
     def fan_out(state: WorkflowState) -> list[Send] | str:
         done = state.get("results", {})
         budget = state.get("budget")
-        if budget and budget["exceeded"] and budget["mode"] == "hard":
-            return "synthesize"  # stop cleanly with what the workflow has
+        if budget and budget["refused"] and budget["mode"] == "hard":
+            return "synthesize"  # this run's budget refused a hop: stop cleanly
         ready = [
             t
             for t in state["tasks"]
@@ -208,15 +216,18 @@ def build_orchestrator(
             Send(
                 t["specialist"],
                 _WorkerInput(
-                    task=t, context=_context(t, done), pins=state.get("pins", {})
+                    task=t,
+                    context=_context(t, done),
+                    pins=state.get("pins", {}),
+                    budget=budget,
                 ),
             )
-            for t in ready
+            for t in ready[:max_parallel]
         ]
 
     def worker(specialist: Specialist) -> Any:
         async def run(payload: _WorkerInput, config: RunnableConfig) -> dict[str, Any]:
-            ledger = dispatcher.ledger_for(config, payload)
+            ledger = run_ledger(dispatcher, config, payload)
             task = payload["task"]
             prompt = task["prompt"] + payload["context"]
             result = await dispatcher.arun_specialist(
@@ -235,7 +246,7 @@ def build_orchestrator(
                 ok=result.error is None,
                 error=result.error,
             )
-            return {"results": {task["id"]: outcome}, **result.state_update(ledger)}
+            return {"results": {task["id"]: outcome}, **state_update(result, ledger)}
 
         run.__name__ = specialist.name
         return run
@@ -243,7 +254,7 @@ def build_orchestrator(
     async def synthesize(
         state: WorkflowState, config: RunnableConfig
     ) -> dict[str, Any]:
-        ledger = dispatcher.ledger_for(config, state)
+        ledger = run_ledger(dispatcher, config, state)
         results = state.get("results", {})
         lines = [
             f"- {r['id']} ({r['specialist']}): {_outcome(r)}" for r in results.values()
@@ -271,9 +282,9 @@ def build_orchestrator(
             answer = f"[synthesis failed: {run.error}]"
         else:
             answer = run.answer
-        return {"answer": answer, **run.state_update(ledger)}
+        return {"answer": answer, **state_update(run, ledger)}
 
-    builder = StateGraph(WorkflowState)
+    builder = StateGraph(WorkflowState, context_schema=DispatchContext)
     builder.add_node("plan", plan)
     for name, specialist in specialists.items():
         builder.add_node(name, worker(specialist))
@@ -286,6 +297,19 @@ def build_orchestrator(
     builder.add_conditional_edges("join", fan_out, targets)
     builder.add_edge("synthesize", END)
     return builder.compile(checkpointer=checkpointer, name="orchestrator")
+
+
+def _grouped(tasks: Sequence[Task], n: int) -> list[Task]:
+    """`tasks` (split from one request, no dependencies) merged into `n` tasks."""
+    size = -(-len(tasks) // n)
+    return [
+        Task(
+            id=f"t{i + 1}",
+            prompt="\n".join(t["prompt"] for t in tasks[k : k + size]),
+            specialist=tasks[k]["specialist"],
+        )
+        for i, k in enumerate(range(0, len(tasks), size))
+    ]
 
 
 def _outcome(result: TaskResult) -> str:

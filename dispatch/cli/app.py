@@ -15,7 +15,7 @@ from dispatch.cli.run import RunArgs, run_workflow
 from dispatch.cli.support import Mode, checkpoint_path
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import DispatchError
-from dispatch.node import Dispatcher
+from dispatch.dispatcher import Dispatcher
 from dispatch.registry import Registry
 from dispatch.report import routing_report
 from dispatch.routing import (
@@ -25,7 +25,7 @@ from dispatch.routing import (
     RulesRouter,
     SemanticRouter,
 )
-from dispatch.state import hop_records
+from dispatch.langgraph.state import hop_records
 from dispatch.types import Hop
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ from rich.tree import Tree
 
 from dispatch.budget import BudgetDict
 from dispatch.cli.support import RunSummary
-from dispatch.node import Dispatcher
+from dispatch.dispatcher import Dispatcher
 from dispatch.preflight import Estimate
 from dispatch.types import HopRecord
 

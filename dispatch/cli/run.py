@@ -27,9 +27,9 @@ from dispatch.cli.render import (
 from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.errors import DispatchError
-from dispatch.node import Dispatcher
+from dispatch.dispatcher import Dispatcher
 from dispatch.preflight import Estimate
-from dispatch.state import hop_records
+from dispatch.langgraph.state import hop_records
 
 __all__ = ("RunArgs", "run_workflow")
 
@@ -146,7 +146,9 @@ async def _invoke(
         graph = build_orchestrator(
             dispatcher, checkpointer=saver, synthesis_tier=args.synthesis_tier
         )
-        state = await graph.ainvoke({"request": args.request, "tasks": tasks}, config)
+        state = await graph.ainvoke(
+            {"request": args.request, "tasks": tasks}, config, durability="sync"
+        )
     return dict(state)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from dispatch._chat_models import credentials_present
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import ConfigError
-from dispatch.node import Dispatcher
+from dispatch.dispatcher import Dispatcher
 from dispatch.registry import Registry
 from dispatch.types import HopRecord
 

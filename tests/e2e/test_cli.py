@@ -138,12 +138,15 @@ def test_a_second_turn_on_a_thread_reuses_the_pins(checkpoints: Path) -> None:
     assert first["workflow"] != second["workflow"]
     assert not first["hops"][0]["pinned"]
     assert all(h["pinned"] for h in second["hops"])
-    pinned_in_turn_one = {h["specialist"]: h["model"] for h in first["hops"]}
+    # pins are per (specialist, tier): each scope keeps its turn-one model
+    pinned_in_turn_one = {(h["specialist"], h["tier"]): h["model"] for h in first["hops"]}
     assert all(
-        h["model"] == pinned_in_turn_one[h["specialist"]] for h in second["hops"]
+        h["model"] == pinned_in_turn_one[h["specialist"], h["tier"]]
+        for h in second["hops"]
     )
+    assert second["total_cost_usd"] <= first["total_cost_usd"]
     pins = run_json("pins", "conv-1")["pins"]
-    assert pins["coding"]["model"] == second["hops"][-2]["model"]
+    assert pins["coding@large"]["model"] == second["hops"][-2]["model"]
     assert dispatch("pins", "nope").returncode == 2
 
 

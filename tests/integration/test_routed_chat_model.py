@@ -8,7 +8,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
-from dispatch import Dispatcher, Registry, RoutedChatModel, hops_from_messages
+from dispatch import Dispatcher, Registry, RoutedChatModel
+from dispatch.langchain import hops_from_messages
 from dispatch.testing import FakeChatModel, fake_factory
 
 
@@ -29,7 +30,7 @@ def test_every_call_of_a_prebuilt_agent_is_a_routed_hop(registry: Registry) -> N
         ]
     )
     dispatcher = Dispatcher(registry, model_factory=fake_factory({"tiny:model": tiny}))
-    model = dispatcher.chat_model("assistant")
+    model = RoutedChatModel(dispatcher=dispatcher, specialist="assistant")
     assert isinstance(model, RoutedChatModel)
     agent = create_agent(model=model, tools=[add], checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}
@@ -52,7 +53,7 @@ def test_every_call_of_a_prebuilt_agent_is_a_routed_hop(registry: Registry) -> N
 @pytest.mark.anyio
 async def test_async_path_routes_too(registry: Registry) -> None:
     dispatcher = Dispatcher(registry, model_factory=fake_factory({}))
-    reply = await dispatcher.chat_model("a", capability="coding").ainvoke(
+    reply = await RoutedChatModel(dispatcher=dispatcher, specialist="a", capability="coding").ainvoke(
         [HumanMessage("hello")], max_tokens=50
     )
     (hop,) = hops_from_messages([reply])

@@ -12,7 +12,15 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, MessagesState, StateGraph
 
-from dispatch import Dispatcher, DispatchState, Registry, Specialist, hop_records
+from dispatch import (
+    Dispatcher,
+    PinChange,
+    DispatchState,
+    Registry,
+    Specialist,
+    hop_records,
+    routed_node,
+)
 from dispatch.testing import FakeChatModel, fake_factory
 
 WRITER = Specialist(name="writer", capability="general", prompt="Be brief.")
@@ -27,7 +35,7 @@ def build(
 ) -> Any:
     dispatcher = Dispatcher(registry, model_factory=fake_factory(fakes))
     builder = StateGraph(State)
-    builder.add_node("writer", dispatcher.node(WRITER))
+    builder.add_node("writer", routed_node(dispatcher, WRITER))
     builder.add_edge(START, "writer")
     return builder.compile(checkpointer=checkpointer)
 
@@ -49,7 +57,7 @@ def test_each_hop_appends_a_record_through_the_reducer(registry: Registry) -> No
     assert str(record.cost_usd) == "0.0003"
     assert str(record.baseline_cost_usd) == "0.0175"
     assert state["messages"][-1].text == "hello"
-    assert state["pins"]["writer"]["model"] == "tiny:model"
+    assert state["pins"]["writer@small"]["model"] == "tiny:model"
     # the system prompt reached the model, the router's hint came from the specialist
     assert tiny.requests[0][0].text == "Be brief."
 
@@ -81,10 +89,14 @@ def test_pins_survive_a_process_restart_with_the_sqlite_checkpointer(
         )
     records = hop_records(third)
     assert [r.model for r in records] == ["tiny:model", "tiny:model", "big:model"]
-    assert [r.pinned for r in records] == [False, True, False]
-    assert records[2].repinned_from == "tiny:model"
+    assert [r.pin_change for r in records] == [
+        PinChange.NEW,
+        PinChange.KEPT,
+        PinChange.NEW,  # the large tier has a pin scope of its own
+    ]
     assert hop_records(second)[1].pinned
-    assert third["pins"]["writer"]["model"] == "big:model"
+    assert third["pins"]["writer@large"]["model"] == "big:model"
+    assert third["pins"]["writer@small"]["model"] == "tiny:model"
 
 
 def test_a_failing_model_fails_over_to_the_nearest_eligible_one_and_repins(
@@ -94,12 +106,13 @@ def test_a_failing_model_fails_over_to_the_nearest_eligible_one_and_repins(
     graph = build(registry, {"tiny:model": broken})
     state = asyncio.run(graph.ainvoke({"messages": [HumanMessage("Say hello")]}))
     failed, served = hop_records(state)
-    assert (failed.model, failed.error) == ("tiny:model", "RuntimeError: provider down")
+    assert (failed.model, failed.error_type) == ("tiny:model", "RuntimeError")
+    assert "provider down" not in str(state)  # provider text is never stored
     assert failed.cost_usd == 0
     assert (served.model, served.fallback_from) == ("mid:model", "tiny:model")
-    assert served.error is None
+    assert (served.error, served.pin_change) == (None, PinChange.FAILOVER)
     assert "failover from tiny:model" in served.reason
-    assert state["pins"]["writer"]["model"] == "mid:model"
+    assert state["pins"]["writer@small"]["model"] == "mid:model"
     assert state["messages"][-1].text.startswith("[simulated mid:model]")
 
 
@@ -113,12 +126,12 @@ def test_when_every_model_fails_it_is_recorded_and_reported_not_raised(
         ),
     )
     builder = StateGraph(State)
-    builder.add_node("writer", dispatcher.node(WRITER))
+    builder.add_node("writer", routed_node(dispatcher, WRITER))
     builder.add_edge(START, "writer")
     state = builder.compile().invoke({"messages": [HumanMessage("Say hello")]})
     records = hop_records(state)
     assert [r.model for r in records] == ["tiny:model", "mid:model", "big:model"]
-    assert all(r.error == "RuntimeError: down" and r.cost_usd == 0 for r in records)
+    assert all(r.error_type == "RuntimeError" and r.cost_usd == 0 for r in records)
     assert "writer failed" in state["messages"][-1].text
-    assert "writer" not in state.get("pins", {})
+    assert not state.get("pins")
     assert Decimal(state["budget"]["spent_usd"]) == 0

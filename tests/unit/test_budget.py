@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch import BudgetExceeded, BudgetSpec, ConfigError, Ledger, merge_budget
+from dispatch import BudgetExceeded, ConfigError, Ledger
+from dispatch.budget import BudgetSpec, merge_budget
 from dispatch.budget import Reservation, budget_settings
 
 D = Decimal

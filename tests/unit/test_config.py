@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_REGISTRY
 
-from dispatch import ConfigError, Registry, load_config
+from dispatch import ConfigError, Registry
+from dispatch.config import load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from dispatch import HopRecord, add_hops, hop_records, merge_pins
+from dispatch import HopRecord, PinChange, hop_records
+from dispatch.langgraph import add_hops
+from dispatch.pins import merge_pins
 from dispatch.pins import PinDict, pin_from_dict, pin_to_dict
 from dispatch.types import Pin
 
@@ -33,7 +35,7 @@ def test_hop_records_round_trip_and_accumulate() -> None:
         output_tokens=4,
         cost_usd=Decimal("0.0000031"),
         baseline_cost_usd=Decimal("0.0001"),
-        pinned=False,
+        pin_change=PinChange.NEW,
         router="rules",
         confidence=0.5,
         reason="r",

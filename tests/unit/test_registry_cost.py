@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from dispatch import Registry, call_cost, estimate_tokens, usage_of
+from dispatch import Registry
+from dispatch.cost import call_cost, estimate_tokens, usage_of
 
 
 def test_baseline_is_configured_model_or_dearest_of_top_tier(

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from dispatch import HopRecord
+from dispatch import HopRecord, PinChange
 from dispatch.report import routing_report
 
 
@@ -19,7 +19,7 @@ def hop(model: str, tier: str, cost: str, **kw: object) -> HopRecord:
         "output_tokens": 5,
         "cost_usd": Decimal(cost),
         "baseline_cost_usd": Decimal("0.01"),
-        "pinned": False,
+        "pin_change": PinChange.NEW,
         "router": "rules",
         "confidence": 1.0,
         "reason": "r",
@@ -32,13 +32,14 @@ def hop(model: str, tier: str, cost: str, **kw: object) -> HopRecord:
 def test_shares_rates_cost_per_hop_latency_and_saving() -> None:
     records = [
         hop("a:small", "small", "0.001", duration_ms=10.0),
-        hop("a:small", "small", "0.001", duration_ms=30.0, pinned=True),
+        hop("a:small", "small", "0.001", duration_ms=30.0, pin_change=PinChange.KEPT),
         hop(
             "b:large",
             "large",
             "0.006",
             repinned_from="a:small",
-            reason="escalated from a",
+            pin_change=PinChange.ESCALATED,
+            reason="words are not read",
         ),
         hop("c:mid", "medium", "0.002", fallback_from="b:large"),
         hop("b:large", "large", "0", error="RuntimeError: x"),

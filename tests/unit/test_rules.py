@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch import FixedRouter, Hop, Router, RouterLayer, RulesRouter
+from dispatch import FixedRouter, Hop, Router, RulesRouter
+from dispatch.types import RouterLayer
 
 
 def decide(prompt: str, **hints: str) -> tuple[str, str]:

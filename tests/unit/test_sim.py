@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from dispatch import SimChatModel
+from dispatch.sim import SimChatModel
 from dispatch.agents import calculate, run_python, search_tool, statistics_tool
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dispatch import ConfigError, FixedRouter, Hop, RouterLayer, RulesRouter
+from dispatch import ConfigError, FixedRouter, Hop, RulesRouter
+from dispatch.types import RouterLayer
 from dispatch.routing import CachedEncoder, HybridRouter, Router, SemanticRouter
 from dispatch.routing.semantic import default_utterances
 from dispatch.testing import FakeEncoder

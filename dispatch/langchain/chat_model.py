@@ -2,9 +2,13 @@
 
 Pass it as ``model=`` to existing code (e.g. ``langchain.agents.create_agent``);
 each call, including those that follow tool results, is routed, recorded and
-priced. The hop record rides on the reply's ``response_metadata["dispatch"]``,
-so it is checkpointed with the messages; the pin is read back from that
-history, so it survives restarts with the thread.
+priced, and charged to a budget: inside a LangGraph run the run's ledger
+(`dispatch.langgraph.run_ledger`: its `DispatchContext`, or a named
+``workflow_id``), else the model's own ledger (one per instance, with the
+dispatcher's default budget). The hop record rides on the reply's
+``response_metadata["dispatch"]``, so it is checkpointed with the messages; the
+pins are read back from that history, so they survive restarts with the thread.
+A hop that fails on every model, or that the budget refuses, raises `HopFailed`.
 """
 
 from __future__ import annotations
@@ -17,14 +21,19 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
-from dispatch._loop import HopResult, routing_text
-from dispatch.node import Dispatcher
+from dispatch.budget import Ledger
+from dispatch.dispatcher import Dispatcher
+from dispatch.hop import HopResult
+from dispatch.langgraph.context import run_ledger
+from dispatch.pins import pin_key
+from dispatch.specialist import routing_text
 from dispatch.types import Hop, HopRecord, Pin
 
 __all__ = ("RoutedChatModel", "hops_from_messages")
@@ -43,6 +52,7 @@ class RoutedChatModel(BaseChatModel):
     """Capability hint for every call; None lets the router decide per call."""
     tier: str | None = None
     """Tier hint for every call; None lets the router decide per call."""
+    _own_ledger: Ledger | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -66,31 +76,48 @@ class RoutedChatModel(BaseChatModel):
 
     def _hop(
         self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
-    ) -> tuple[Hop, Pin | None]:
-        history = hops_from_messages(messages, specialist=self.specialist)
-        ok = [h for h in history if h.error is None]
-        pin = (
-            Pin(
-                model=ok[-1].model,
-                tier=ok[-1].tier,
-                reason="pinned earlier in this conversation",
+    ) -> tuple[Hop, dict[str, Pin], Pin | None]:
+        history = [
+            h
+            for h in hops_from_messages(messages, specialist=self.specialist)
+            if h.error is None
+        ]
+        pins = {
+            pin_key(h.specialist, h.tier): Pin(
+                model=h.model, tier=h.tier, reason="pinned earlier in this conversation"
             )
-            if ok
-            else None
-        )
+            for h in history
+        }
+        after_tool = bool(messages) and isinstance(messages[-1], ToolMessage)
+        loop_pin = pins[pin_key(self.specialist, history[-1].tier)] if (
+            after_tool and history
+        ) else None
         cap = (
             kwargs.pop("max_tokens", None) or self.dispatcher.registry.max_output_tokens
         )
         hop = Hop(
             specialist=self.specialist,
             prompt=routing_text(messages),
-            step=f"{self.specialist}#{len(history) + 1}",
+            step=self.specialist,
+            round=_rounds(messages) if after_tool else 0,
             capability_hint=self.capability,
             tier_hint=self.tier,
-            after_tool=bool(messages) and isinstance(messages[-1], ToolMessage),
             max_output_tokens=int(cap),
         )
-        return hop, pin
+        return hop, pins, loop_pin
+
+    def _ledger(self) -> Ledger:
+        config = var_child_runnable_config.get()
+        conf = (config or {}).get("configurable") or {}
+        runtime = conf.get("__pregel_runtime")
+        if conf.get("workflow_id") or getattr(runtime, "context", None) is not None:
+            return run_ledger(self.dispatcher, config)
+        if self._own_ledger is None:
+            spec = self.dispatcher.budget
+            self._own_ledger = Ledger(
+                spec.limit_usd, spec.mode, workflow=f"{self.specialist}-model"
+            )
+        return self._own_ledger
 
     def _generate(
         self,
@@ -100,10 +127,17 @@ class RoutedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         tools = kwargs.pop("tools", None)
-        hop, pin = self._hop(messages, kwargs)
-        return _result(
-            self.dispatcher.call(hop, messages, pin=pin, tools=tools, **kwargs)
+        hop, pins, loop_pin = self._hop(messages, kwargs)
+        result = self.dispatcher.call(
+            hop,
+            messages,
+            pins=pins,
+            loop_pin=loop_pin,
+            tools=tools,
+            ledger=self._ledger(),
+            **kwargs,
         )
+        return _result(result)
 
     async def _agenerate(
         self,
@@ -113,15 +147,33 @@ class RoutedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         tools = kwargs.pop("tools", None)
-        hop, pin = self._hop(messages, kwargs)
+        hop, pins, loop_pin = self._hop(messages, kwargs)
         result = await self.dispatcher.acall(
-            hop, messages, pin=pin, tools=tools, **kwargs
+            hop,
+            messages,
+            pins=pins,
+            loop_pin=loop_pin,
+            tools=tools,
+            ledger=self._ledger(),
+            **kwargs,
         )
         return _result(result)
 
 
+def _rounds(messages: Sequence[BaseMessage]) -> int:
+    """Model calls since the last human turn (the position in the tool loop)."""
+    n = 0
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            break
+        n += isinstance(m, AIMessage)
+    return n
+
+
 def _result(result: HopResult) -> ChatResult:
-    return ChatResult(generations=[ChatGeneration(message=result.message)])
+    message = result.raise_for_failure().message
+    assert message is not None  # raise_for_failure guarantees it
+    return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 def hops_from_messages(

@@ -1,0 +1,374 @@
+"""The `Dispatcher`: registry, router, tracing and model factory, plus the drivers.
+
+A hop's decisions are pure (`dispatch.hop`, `dispatch.policy`,
+`dispatch.budget`); this module only makes the calls. `call` / `acall` drive
+one hop's failover loop (`dispatch.hop.hop_flow`), and `run_specialist` /
+`arun_specialist` drive a specialist's tool loop (`dispatch.specialist`). Each
+pair is written twice, once with ``await``, and each fits on a screen.
+
+The ways in for frameworks live apart: `dispatch.langgraph` (graph nodes, state
+channels, run budgets, resume) and `dispatch.langchain` (`RoutedChatModel`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from dispatch._chat_models import build_chat_model, output_cap_kwargs
+from dispatch.budget import BudgetSpec, Ledger, Ledgers
+from dispatch.config import DEFAULT_CONFIG, load_config
+from dispatch.cost import estimate_message_tokens, estimate_tokens
+from dispatch.hop import Attempt, HopResult, hop_flow
+from dispatch.pins import PinDict
+from dispatch.policy import select
+from dispatch.registry import Registry
+from dispatch.routing import Router, RulesRouter
+from dispatch.specialist import Specialist, SpecialistLoop, SpecialistRun
+from dispatch.tool_calls import arun_tool, run_tool
+from dispatch.tracing import Tracing
+from dispatch.types import Hop, ModelChoice, ModelSpec, Pin
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+    from langchain_core.tools import BaseTool
+    from opentelemetry.trace import Span
+
+__all__ = ("Dispatcher", "ModelFactory")
+
+ModelFactory = Callable[[ModelSpec], "BaseChatModel"]
+"""Builds the chat model for a spec; injected in tests (`dispatch.testing`)."""
+
+_Flow = Generator[Attempt, AIMessage | BaseException, HopResult]
+
+
+class Dispatcher:
+    """Routes every hop to the cheapest good-enough model and records it.
+
+    Args:
+        registry: models, tiers and capabilities.
+        router: decides capability and tier; defaults to `RulesRouter`.
+        simulate: build ``sim:`` stand-ins instead of provider models.
+        model_factory: overrides how chat models are built (tests, custom clients).
+        clock: monotonic seconds, for hop durations.
+        tracing: spans and metrics (default: the global OpenTelemetry providers,
+            no-ops until an SDK is installed).
+        budget: default budget of a workflow whose run names none.
+        max_failovers: other models tried after the chosen one raises.
+        input_safety: factor on estimated input tokens when reserving a call's
+            worst case (estimates can undercount, e.g. for code).
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        router: Router | None = None,
+        simulate: bool = False,
+        model_factory: ModelFactory | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        tracing: Tracing | None = None,
+        budget: BudgetSpec | None = None,
+        max_failovers: int = 2,
+        input_safety: float = 1.2,
+    ) -> None:
+        self.registry = registry
+        self.router: Router = router or RulesRouter(
+            tiers=registry.tiers, capabilities=registry.capabilities
+        )
+        self.simulate = simulate
+        self._factory: ModelFactory = model_factory or (
+            lambda spec: build_chat_model(spec, simulate=simulate)
+        )
+        self._models: dict[str, BaseChatModel] = {}
+        self._clock = clock
+        self.tracing = tracing or Tracing()
+        self.budget = budget or BudgetSpec()
+        self.ledgers = Ledgers()
+        """Ledgers of the workflows and named budget scopes this dispatcher served."""
+        self.max_failovers = max_failovers
+        self.input_safety = input_safety
+
+    @classmethod
+    def from_config(
+        cls,
+        source: str | Path = DEFAULT_CONFIG,
+        *,
+        router: Router | None = None,
+        simulate: bool = False,
+        model_factory: ModelFactory | None = None,
+        tracing: Tracing | None = None,
+    ) -> Dispatcher:
+        """A dispatcher over the registry in `source` (``"default"``: the shipped one)."""
+        config, specs = load_config(source)
+        return cls(
+            Registry.from_specs(config, specs),
+            router=router,
+            simulate=simulate,
+            model_factory=model_factory,
+            tracing=tracing,
+            budget=BudgetSpec(config.budget.limit_usd, config.budget.mode),
+        )
+
+    def plan(self, hop: Hop, pin: Pin | None = None) -> ModelChoice:
+        """Route `hop` and select its model, without calling it (pure)."""
+        return select(self.router.decide(hop), hop, self.registry, pin=pin)
+
+    def chat_model_for(self, spec: ModelSpec) -> BaseChatModel:
+        """The (cached) chat model serving `spec`."""
+        model = self._models.get(spec.id)
+        if model is None:
+            model = self._models[spec.id] = self._factory(spec)
+        return model
+
+    # -- one hop ----------------------------------------------------------------------
+
+    def _flow(
+        self,
+        hop: Hop,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[Any] | None,
+        pins: dict[str, Pin] | None,
+        loop_pin: Pin | None,
+        ledger: Ledger | None,
+    ) -> tuple[Hop, _Flow]:
+        if not hop.input_tokens:
+            tokens = estimate_message_tokens(messages) + sum(
+                estimate_tokens(str(_tool_schema(t))) for t in tools or ()
+            )
+            hop = replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
+        flow = hop_flow(
+            hop,
+            messages,
+            decision=self.router.decide(hop),
+            registry=self.registry,
+            pins=pins,
+            loop_pin=loop_pin,
+            ledger=ledger,
+            max_attempts=self.max_failovers + 1,
+            clock=self._clock,
+            simulate=self.simulate,
+        )
+        return hop, flow
+
+    def _runnable(
+        self, choice: ModelChoice, tools: Sequence[Any] | None, kwargs: dict[str, Any]
+    ) -> Runnable[Any, BaseMessage]:
+        model = self.chat_model_for(choice.model)
+        return model.bind_tools(list(tools), **kwargs) if tools else model
+
+    def _advance(
+        self,
+        flow: _Flow,
+        outcome: AIMessage | BaseException | None,
+        span: Span | None,
+        ledger: Ledger | None,
+    ) -> Attempt | HopResult:
+        """Send `outcome` into the flow; end the span of the attempt it finished."""
+        try:
+            step = flow.send(outcome)  # type: ignore[arg-type]
+        except StopIteration as done:
+            result: HopResult = done.value
+            if span is not None or outcome is not None:
+                self.tracing.end_chat(
+                    span, result.record, remaining=_left(ledger), reply=result.message
+                )
+            if result.refused:
+                self.tracing.refused(result.record)
+            return result
+        if step.failed is not None:
+            self.tracing.end_chat(span, step.failed, remaining=_left(ledger))
+        return step
+
+    async def acall(
+        self,
+        hop: Hop,
+        messages: Sequence[BaseMessage],
+        *,
+        pin: Pin | None = None,
+        pins: dict[str, Pin] | None = None,
+        loop_pin: Pin | None = None,
+        tools: Sequence[BaseTool | dict[str, object]] | None = None,
+        ledger: Ledger | None = None,
+        **tool_kwargs: Any,
+    ) -> HopResult:
+        """Route `hop`, reserve its worst case, call the chosen model on
+        `messages` (failing over to the nearest eligible model if it raises),
+        settle and record it. Never raises for a failed or refused hop: check
+        `HopResult.ok` or call `HopResult.raise_for_failure`.
+
+        `pin` is the pin of the hop's scope (a shortcut for `pins`); `loop_pin`
+        the model of the current tool loop.
+        """
+        if pin is not None:
+            loop_pin = loop_pin or pin
+        hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
+        outcome: AIMessage | BaseException | None = None
+        span: Span | None = None
+        with closing(flow):
+            while True:
+                step = self._advance(flow, outcome, span, ledger)
+                if isinstance(step, HopResult):
+                    return step
+                span = self.tracing.start_chat(hop, step.choice, messages)
+                try:
+                    with self.tracing.activate(span):
+                        reply = await self._runnable(
+                            step.choice, tools, tool_kwargs
+                        ).ainvoke(list(messages), None, **_cap(step.choice))
+                    outcome = _as_ai(reply)
+                except BaseException as exc:  # handed to the failover logic
+                    outcome = exc
+                    if not isinstance(exc, Exception):  # cancelled: record, re-raise
+                        self._advance(flow, outcome, span, ledger)
+                        raise
+
+    def call(
+        self,
+        hop: Hop,
+        messages: Sequence[BaseMessage],
+        *,
+        pin: Pin | None = None,
+        pins: dict[str, Pin] | None = None,
+        loop_pin: Pin | None = None,
+        tools: Sequence[BaseTool | dict[str, object]] | None = None,
+        ledger: Ledger | None = None,
+        **tool_kwargs: Any,
+    ) -> HopResult:
+        """Synchronous twin of `acall`."""
+        if pin is not None:
+            loop_pin = loop_pin or pin
+        hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
+        outcome: AIMessage | BaseException | None = None
+        span: Span | None = None
+        with closing(flow):
+            while True:
+                step = self._advance(flow, outcome, span, ledger)
+                if isinstance(step, HopResult):
+                    return step
+                span = self.tracing.start_chat(hop, step.choice, messages)
+                try:
+                    with self.tracing.activate(span):
+                        reply = self._runnable(step.choice, tools, tool_kwargs).invoke(
+                            list(messages), None, **_cap(step.choice)
+                        )
+                    outcome = _as_ai(reply)
+                except BaseException as exc:  # handed to the failover logic
+                    outcome = exc
+                    if not isinstance(exc, Exception):  # interrupted: record, re-raise
+                        self._advance(flow, outcome, span, ledger)
+                        raise
+
+    # -- one specialist run -----------------------------------------------------------
+
+    async def arun_specialist(
+        self,
+        specialist: Specialist,
+        messages: Sequence[BaseMessage],
+        *,
+        step: str = "",
+        pins: dict[str, PinDict] | None = None,
+        tier_hint: str | None = None,
+        max_output_tokens: int | None = None,
+        ledger: Ledger | None = None,
+    ) -> SpecialistRun:
+        """Run `specialist` on `messages`: model hops and tool calls until it answers.
+
+        A failing or refused hop ends the run with `SpecialistRun.error` set and
+        every attempt recorded; it does not raise, so parallel branches keep their
+        results. A failing tool becomes an error `ToolMessage` the model sees.
+        """
+        loop = self._loop(specialist, messages, step, pins, tier_hint, max_output_tokens)
+        with self.tracing.agent(specialist.name, step=step):
+            while (call := loop.next_call()) is not None:
+                result = await self.acall(
+                    call.hop,
+                    call.messages,
+                    pins=dict(call.pins),
+                    loop_pin=call.loop_pin,
+                    tools=call.tools,
+                    ledger=ledger,
+                )
+                for tool_call in loop.take(result):
+                    with self.tracing.tool(tool_call["name"], tool_call["id"]):
+                        loop.add(await arun_tool(loop.tool_for(tool_call), tool_call))
+        return loop.run
+
+    def run_specialist(
+        self,
+        specialist: Specialist,
+        messages: Sequence[BaseMessage],
+        *,
+        step: str = "",
+        pins: dict[str, PinDict] | None = None,
+        tier_hint: str | None = None,
+        max_output_tokens: int | None = None,
+        ledger: Ledger | None = None,
+    ) -> SpecialistRun:
+        """Synchronous twin of `arun_specialist`."""
+        loop = self._loop(specialist, messages, step, pins, tier_hint, max_output_tokens)
+        with self.tracing.agent(specialist.name, step=step):
+            while (call := loop.next_call()) is not None:
+                result = self.call(
+                    call.hop,
+                    call.messages,
+                    pins=dict(call.pins),
+                    loop_pin=call.loop_pin,
+                    tools=call.tools,
+                    ledger=ledger,
+                )
+                for tool_call in loop.take(result):
+                    with self.tracing.tool(tool_call["name"], tool_call["id"]):
+                        loop.add(run_tool(loop.tool_for(tool_call), tool_call))
+        return loop.run
+
+    def _loop(
+        self,
+        specialist: Specialist,
+        messages: Sequence[BaseMessage],
+        step: str,
+        pins: dict[str, PinDict] | None,
+        tier_hint: str | None,
+        max_output_tokens: int | None,
+    ) -> SpecialistLoop:
+        return SpecialistLoop(
+            specialist,
+            messages,
+            step=step or specialist.name,
+            pins=pins,
+            tier_hint=tier_hint,
+            max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
+        )
+
+
+def _cap(choice: ModelChoice) -> dict[str, Any]:
+    return output_cap_kwargs(choice.model, choice.max_output_tokens)
+
+
+def _left(ledger: Ledger | None) -> Decimal | None:
+    return ledger.remaining if ledger is not None else None
+
+
+def _tool_schema(tool: Any) -> Any:
+    from langchain_core.utils.function_calling import (  # noqa: PLC0415 - rare path
+        convert_to_openai_tool,
+    )
+
+    return convert_to_openai_tool(tool)
+
+
+def _as_ai(reply: BaseMessage) -> AIMessage:
+    if not isinstance(reply, AIMessage):
+        raise TypeError(
+            f"chat model returned {type(reply).__name__}, expected AIMessage"
+        )
+    return reply

@@ -1,0 +1,439 @@
+"""One hop as data: plan it, settle it or fail it, with no I/O.
+
+A hop is one model call a specialist needs (see `dispatch.types.Hop`). Its
+steps are pure functions over frozen values:
+
+* `plan_hop` picks the model (policy, pins, budget, models to avoid);
+* `settle_hop` prices what the model returned, after checking the usage it
+  reports (a provider's usage is input too: negative, non-numeric or impossible
+  counts are replaced by bounded estimates and the anomaly is recorded);
+* `fail_hop` records a call that raised or that the budget refused, as facts
+  (error type, status) and never as the provider's message text.
+
+`hop_flow` strings them together with the ledger into the failover loop. It is
+the only generator on the hop path: it yields each `Attempt` to make and
+receives the reply or the exception, so the sync and async drivers in
+`dispatch.dispatcher` only do the call. The drivers close it in a ``finally``
+(as httpx closes its auth flows), which releases a reservation whose call was
+cancelled. Success and failure come back the same way, as a `HopResult`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from dispatch.budget import Ledger, Reservation
+from dispatch.cost import call_cost, estimate_tokens, usage_of
+from dispatch.errors import BudgetExceeded, HopFailed, NoEligibleModel
+from dispatch.faults import ErrorFacts, ErrorKind, error_facts
+from dispatch.pins import pin_key
+from dispatch.policy import BudgetView, select
+from dispatch.registry import Registry
+from dispatch.types import (
+    Hop,
+    HopRecord,
+    ModelChoice,
+    Pin,
+    PinChange,
+    RouteDecision,
+    Usage,
+)
+
+__all__ = (
+    "Attempt",
+    "HopResult",
+    "checked_usage",
+    "fail_hop",
+    "hop_flow",
+    "next_pin",
+    "plan_hop",
+    "settle_hop",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One model call the driver makes for a hop."""
+
+    choice: ModelChoice
+    number: int
+    """1 for the hop's first call; each failover adds one."""
+    failed: HopRecord | None = None
+    """The record of the attempt before this one, which failed (its span can end)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HopResult:
+    """What a hop produced: the same shape whether it succeeded or failed."""
+
+    hop: Hop
+    message: AIMessage | None
+    """The model's reply; None when every attempt failed or the budget refused."""
+    records: tuple[HopRecord, ...]
+    """One record per attempt, in order; the last one is the hop's outcome."""
+    pin: Pin | None = None
+    """The pin the hop leaves for its scope (None when it failed)."""
+    pin_scope: str = ""
+    """The pins key the hop used (`dispatch.pins.pin_key`)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when a model answered."""
+        return self.message is not None
+
+    @property
+    def record(self) -> HopRecord:
+        """The last attempt's record."""
+        return self.records[-1]
+
+    @property
+    def refused(self) -> bool:
+        """True when the budget refused the hop."""
+        return self.records[-1].refused
+
+    @property
+    def error(self) -> str | None:
+        """Why the hop failed (secret-free), or None."""
+        return None if self.ok else self.records[-1].error
+
+    def raise_for_failure(self) -> HopResult:
+        """Return self, or raise `HopFailed` when the hop failed."""
+        if not self.ok:
+            raise HopFailed(self.records, _failure_text(self))
+        return self
+
+
+def _failure_text(result: HopResult) -> str:
+    tried = ", ".join(dict.fromkeys(r.model for r in result.records if r.model))
+    where = result.hop.step or result.hop.specialist
+    return f"hop {where!r} failed on {tried or 'no model'}: {result.record.error}"
+
+
+# -- pure steps ------------------------------------------------------------------------
+
+
+def plan_hop(
+    hop: Hop,
+    decision: RouteDecision,
+    registry: Registry,
+    *,
+    pin: Pin | None,
+    budget: BudgetView | None,
+    exclude: frozenset[str] = frozenset(),
+    failed_from: HopRecord | None = None,
+) -> ModelChoice:
+    """The model for one attempt of `hop` (pure).
+
+    `exclude` holds models that must not be tried (failed in this hop, circuit
+    open). After a failure, `failed_from` is the attempt that failed: the new
+    choice is a failover that replaces the pin.
+
+    Raises:
+        NoEligibleModel: nothing qualifies.
+    """
+    choice = select(decision, hop, registry, pin=pin, budget=budget, exclude=exclude)
+    if failed_from is None:
+        return choice
+    return replace(
+        choice,
+        pin_change=PinChange.FAILOVER,
+        repinned_from=pin.model if pin else failed_from.model,
+        reason=f"failover from {failed_from.model} ({failed_from.error})",
+    )
+
+
+def checked_usage(
+    usage: Usage, choice: ModelChoice, request: Sequence[BaseMessage]
+) -> tuple[Usage, str | None]:
+    """`usage` made safe to bill, and what was wrong with it (None if nothing).
+
+    Counts that are not non-negative integers are replaced by estimates; input
+    above the model's context window and output above the model's output limit
+    are clamped to those limits (a provider cannot have processed more).
+    Output above the hop's cap but within the model's limit is kept: it is real
+    spend, and the ledger's overrun rule handles it.
+    """
+    problems: list[str] = []
+    spec = choice.model
+
+    def count(value: object, fallback: int, limit: int, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{what} {value!r} is not a number")
+            return fallback
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{what} {value!r} is not finite")
+            return fallback
+        n = math.ceil(value)
+        if n < 0:
+            problems.append(f"{what} {n} is negative")
+            return fallback
+        if n > limit:
+            problems.append(f"{what} {n} exceeds the model's limit {limit}")
+            return limit
+        return n
+
+    estimate_in = min(
+        spec.context_window,
+        sum(4 + estimate_tokens(m.text) for m in request),
+    )
+    tokens_in = count(usage.input_tokens, estimate_in, spec.context_window, "input")
+    tokens_out = count(
+        usage.output_tokens, choice.max_output_tokens, spec.max_output_tokens, "output"
+    )
+    checked = Usage(
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        estimated=usage.estimated or bool(problems),
+    )
+    return checked, "; ".join(problems) or None
+
+
+def settle_hop(
+    hop: Hop,
+    choice: ModelChoice,
+    reply: AIMessage,
+    request: Sequence[BaseMessage],
+    registry: Registry,
+    *,
+    duration_ms: float,
+    workflow: str = "",
+    attempt: int = 1,
+    fallback_from: str | None = None,
+) -> HopRecord:
+    """The record of a call that returned `reply`, priced from checked usage."""
+    usage, anomaly = checked_usage(usage_of(reply, request), choice, request)
+    return HopRecord(
+        step=hop.step,
+        specialist=hop.specialist,
+        round=hop.round,
+        capability=choice.decision.capability,
+        tier=choice.decision.tier,
+        model=choice.model.id,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        estimated=usage.estimated,
+        cost_usd=call_cost(choice.model, usage.input_tokens, usage.output_tokens),
+        baseline_cost_usd=call_cost(
+            registry.baseline, usage.input_tokens, usage.output_tokens
+        ),
+        pin_change=choice.pin_change,
+        repinned_from=choice.repinned_from,
+        router=choice.decision.router.value,
+        confidence=choice.decision.confidence,
+        reason=f"{choice.decision.reason} -> {choice.reason}",
+        duration_ms=duration_ms,
+        simulated=bool(reply.response_metadata.get("simulated")),
+        workflow=workflow,
+        attempt=attempt,
+        fallback_from=fallback_from,
+        usage_anomaly=anomaly,
+    )
+
+
+def fail_hop(
+    hop: Hop,
+    choice: ModelChoice | None,
+    decision: RouteDecision,
+    facts: ErrorFacts,
+    *,
+    error: str,
+    duration_ms: float = 0.0,
+    simulated: bool = False,
+    workflow: str = "",
+    attempt: int = 1,
+    fallback_from: str | None = None,
+) -> HopRecord:
+    """The record of an attempt that raised, was refused, or found no model.
+
+    `error` must already be secret-free (`ErrorFacts.summary`, or text built
+    by graph-dispatch itself); no tokens, no cost.
+    """
+    zero = Decimal(0)
+    return HopRecord(
+        step=hop.step,
+        specialist=hop.specialist,
+        round=hop.round,
+        capability=decision.capability,
+        tier=choice.decision.tier if choice else decision.tier,
+        model=choice.model.id if choice else "",
+        input_tokens=0,
+        output_tokens=0,
+        cost_usd=zero,
+        baseline_cost_usd=zero,
+        pin_change=choice.pin_change if choice else PinChange.NEW,
+        repinned_from=None,
+        router=decision.router.value,
+        confidence=decision.confidence,
+        reason=choice.reason if choice else decision.reason,
+        duration_ms=duration_ms,
+        simulated=simulated,
+        error=error,
+        error_type=facts.type,
+        workflow=workflow,
+        refused=facts.kind is ErrorKind.BUDGET,
+        attempt=attempt,
+        fallback_from=fallback_from,
+    )
+
+
+def next_pin(choice: ModelChoice, pin: Pin | None) -> Pin:
+    """The pin a successful hop on `choice` leaves (a kept pin stays as it was)."""
+    if choice.pin_change is PinChange.KEPT and pin is not None:
+        return pin
+    return Pin(
+        model=choice.model.id,
+        tier=choice.decision.tier,
+        reason=choice.reason,
+        repinned_from=choice.repinned_from,
+    )
+
+
+# -- the failover loop -----------------------------------------------------------------
+
+_BUDGET = ErrorFacts(type="BudgetExceeded", kind=ErrorKind.BUDGET)
+_NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
+_STOP = (ErrorKind.CANCELLED,)
+
+
+def pin_for(
+    hop: Hop,
+    decision: RouteDecision,
+    pins: Mapping[str, Pin],
+    loop_pin: Pin | None,
+    registry: Registry,
+) -> tuple[RouteDecision, str, Pin | None]:
+    """The decision, pin scope and pin a hop uses.
+
+    Pins are kept per (specialist, tier): a conversation that once needed the
+    large tier does not pay for it on every later small hop. Inside one tool
+    loop (`loop_pin`, the model of the loop's first call) every follow-up call
+    stays on that model unless the router asks for a higher tier.
+    """
+    if loop_pin is not None and loop_pin.tier in registry.tiers:
+        if registry.tier_rank(decision.tier) <= registry.tier_rank(loop_pin.tier):
+            if decision.tier != loop_pin.tier:
+                decision = replace(
+                    decision,
+                    tier=loop_pin.tier,
+                    reason=f"{decision.reason}; tool loop stays on {loop_pin.tier}",
+                )
+            return decision, pin_key(hop.specialist, loop_pin.tier), loop_pin
+        key = pin_key(hop.specialist, decision.tier)
+        return decision, key, pins.get(key, loop_pin)
+    key = pin_key(hop.specialist, decision.tier)
+    return decision, key, pins.get(key)
+
+
+def hop_flow(
+    hop: Hop,
+    request: Sequence[BaseMessage],
+    *,
+    decision: RouteDecision,
+    registry: Registry,
+    pins: Mapping[str, Pin] | None = None,
+    loop_pin: Pin | None = None,
+    ledger: Ledger | None = None,
+    max_attempts: int = 3,
+    unavailable: Callable[[], frozenset[str]] = frozenset,
+    clock: Callable[[], float],
+    simulate: bool = False,
+) -> Generator[Attempt, AIMessage | BaseException, HopResult]:
+    """One hop with failover, sans I/O.
+
+    Yields each `Attempt` and receives the model's reply or the exception its
+    call raised. Per attempt: plan (excluding models that failed in this hop and
+    `unavailable()` ones), reserve the worst case, hand the attempt out, then
+    settle or release. Stops at the first reply, a budget refusal, a
+    cancellation, `max_attempts` calls, or when no model is left.
+    """
+    decision, scope, pin = pin_for(hop, decision, pins or {}, loop_pin, registry)
+    workflow = ledger.workflow if ledger else ""
+    records: list[HopRecord] = []
+    tried: set[str] = set()
+    reservation: Reservation | None = None
+
+    def failure() -> HopResult:
+        return HopResult(hop=hop, message=None, records=tuple(records), pin_scope=scope)
+
+    try:
+        while len(records) < max_attempts:
+            last = records[-1] if records else None
+            try:
+                choice = plan_hop(
+                    hop,
+                    decision,
+                    registry,
+                    pin=pin,
+                    budget=BudgetView(ledger.remaining, ledger.mode) if ledger else None,
+                    exclude=frozenset(tried) | unavailable(),
+                    failed_from=last,
+                )
+            except NoEligibleModel as exc:
+                if not records:  # nothing was tried: say why no model qualifies
+                    records.append(
+                        fail_hop(hop, None, decision, _NO_MODEL, error=str(exc))
+                    )
+                return failure()
+            attempt = len(records) + 1
+            common = {
+                "workflow": workflow,
+                "attempt": attempt,
+                "fallback_from": last.model if last else None,
+            }
+            if ledger is not None:
+                try:
+                    reservation = ledger.reserve(choice.expected_cost_usd, hop=hop.step)
+                except BudgetExceeded as exc:
+                    records.append(
+                        fail_hop(
+                            hop, choice, decision, _BUDGET, error=f"refused: {exc}",
+                            simulated=simulate, **common,  # type: ignore[arg-type]
+                        )
+                    )  # fmt: skip
+                    return failure()
+            started = clock()
+            outcome = yield Attempt(choice=choice, number=attempt, failed=last)
+            elapsed = round((clock() - started) * 1000, 3)
+            if isinstance(outcome, BaseException):
+                if ledger is not None and reservation is not None:
+                    ledger.release(reservation)
+                reservation = None
+                facts = error_facts(outcome)
+                records.append(
+                    fail_hop(
+                        hop, choice, decision, facts, error=facts.summary(),
+                        duration_ms=elapsed, simulated=simulate,
+                        **common,  # type: ignore[arg-type]
+                    )
+                )  # fmt: skip
+                tried.add(choice.model.id)
+                if facts.kind in _STOP:
+                    return failure()
+                continue
+            record = settle_hop(
+                hop, choice, outcome, request, registry, duration_ms=elapsed,
+                **common,  # type: ignore[arg-type]
+            )  # fmt: skip
+            if ledger is not None and reservation is not None:
+                ledger.settle(reservation, record.cost_usd)
+            reservation = None
+            outcome.response_metadata["dispatch"] = record.as_dict()
+            records.append(record)
+            return HopResult(
+                hop=hop,
+                message=outcome,
+                records=tuple(records),
+                pin=next_pin(choice, pin),
+                pin_scope=scope,
+            )
+        return failure()
+    finally:
+        # A call cancelled mid-flight (GeneratorExit from the driver's close)
+        # gives its reservation back.
+        if ledger is not None and reservation is not None:
+            ledger.release(reservation)

@@ -1,0 +1,143 @@
+"""Which budget a hop inside a LangGraph run charges.
+
+A budget belongs to one *workflow*: one run of a graph for one request. Every
+branch of the run shares its ledger; the next run on the same thread gets a new
+one, unless the user names a shared scope. The workflow id is found, in order:
+
+1. ``DispatchContext.workflow_id`` or ``configurable["workflow_id"]``: a scope
+   the user named (a team's budget, or the run being resumed);
+2. the run's own `DispatchContext` (one instance per run; ``langgraph dev``
+   builds one per run from the run's ``context``);
+3. the workflow the run's first node wrote into the ``budget`` channel (the
+   orchestrator's ``plan`` node starts one per request with `new_workflow`);
+4. the server's run id; else a fresh id, written to the ``budget`` channel by
+   the node so the run's later nodes find it.
+
+Limit and mode come from the context, else ``configurable["budget_usd"]`` /
+``["budget_mode"]``, else the dispatcher's default. A ledger first opened in a
+process starts from the settled spend the checkpoint holds for its workflow, so
+a run resumed elsewhere never spends twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import RunnableConfig
+
+from dispatch.budget import BudgetDict, BudgetSpec, Ledger, budget_settings
+from dispatch.types import BudgetMode
+
+if TYPE_CHECKING:
+    from dispatch.dispatcher import Dispatcher
+
+__all__ = (
+    "DispatchContext",
+    "budget_limits",
+    "new_workflow",
+    "run_ledger",
+    "run_workflow",
+)
+
+
+@dataclass(kw_only=True, eq=False)
+class DispatchContext:
+    """A run's budget, as LangGraph run context (``context_schema``).
+
+    Create one per run; reusing an instance shares its budget across runs.
+    """
+
+    budget_usd: float | str | None = None
+    """USD the run may spend; None: the dispatcher's default."""
+    budget_mode: BudgetMode | None = None
+    """``hard``, ``soft`` or ``warn``; None: the dispatcher's default."""
+    workflow_id: str | None = None
+    """A named budget scope shared by every run that names it."""
+    run_id: str = field(default_factory=lambda: f"run-{uuid.uuid4().hex[:12]}")
+    """This run's own workflow id when no scope is named."""
+
+
+def _context(config: RunnableConfig | None) -> DispatchContext | None:
+    runtime = ((config or {}).get("configurable") or {}).get("__pregel_runtime")
+    ctx = getattr(runtime, "context", None)
+    return ctx if isinstance(ctx, DispatchContext) else None
+
+
+def _server_run(config: RunnableConfig | None) -> str | None:
+    runtime = ((config or {}).get("configurable") or {}).get("__pregel_runtime")
+    info = getattr(runtime, "execution_info", None)
+    run = getattr(info, "run_id", None)
+    return None if run is None else f"run-{run}"
+
+
+def run_workflow(
+    config: RunnableConfig | None, state: Mapping[str, Any] | None = None
+) -> str:
+    """The workflow id a node of this run charges (see the module docstring)."""
+    conf = (config or {}).get("configurable") or {}
+    ctx = _context(config)
+    named = (ctx.workflow_id if ctx else None) or conf.get("workflow_id")
+    if named:
+        return str(named)
+    if ctx is not None:
+        return ctx.run_id
+    saved = (state or {}).get("budget")
+    if saved and saved.get("workflow"):
+        return str(saved["workflow"])
+    return _server_run(config) or f"run-{uuid.uuid4().hex[:12]}"
+
+
+def budget_limits(
+    config: RunnableConfig | None, default: BudgetSpec
+) -> tuple[Decimal | None, BudgetMode]:
+    """The run's budget limit and mode (context, else configurable, else `default`)."""
+    conf = dict((config or {}).get("configurable") or {})
+    ctx = _context(config)
+    if ctx is not None:
+        if ctx.budget_usd is not None:
+            conf["budget_usd"] = ctx.budget_usd
+        if ctx.budget_mode is not None:
+            conf["budget_mode"] = ctx.budget_mode
+    return budget_settings(conf, default)
+
+
+def run_ledger(
+    dispatcher: Dispatcher,
+    config: RunnableConfig | None,
+    state: Mapping[str, Any] | None = None,
+) -> Ledger:
+    """The ledger of the workflow this node's run charges, shared by its branches."""
+    workflow = run_workflow(config, state)
+    saved = (state or {}).get("budget")
+    spent = (
+        Decimal(saved["spent_usd"])
+        if saved and saved.get("workflow") == workflow
+        else Decimal(0)
+    )
+    limit, mode = budget_limits(config, dispatcher.budget)
+    return dispatcher.ledgers.open(workflow, limit, mode, spent=spent)
+
+
+def new_workflow(
+    dispatcher: Dispatcher,
+    config: RunnableConfig | None,
+    state: Mapping[str, Any] | None = None,
+) -> tuple[Ledger, BudgetDict]:
+    """Start the budget of a new run: its ledger and the ``budget`` channel write
+    that replaces the previous run's (write it from the graph's first node).
+
+    A named scope the thread already charged keeps its channel (the write is a
+    zero delta); anything else starts afresh.
+    """
+    workflow = run_workflow(config, None)
+    limit, mode = budget_limits(config, dispatcher.budget)
+    ledger = dispatcher.ledgers.open(workflow, limit, mode)
+    write = ledger.snapshot()
+    saved = (state or {}).get("budget")
+    if saved and saved.get("workflow") == workflow:
+        write.update(spent_usd="0", reserved_usd="0", refused=0, exceeded=False)
+    return ledger, write
