@@ -287,7 +287,9 @@ class Dispatcher:
         every attempt recorded; it does not raise, so parallel branches keep their
         results. A failing tool becomes an error `ToolMessage` the model sees.
         """
-        loop = self._loop(specialist, messages, step, pins, tier_hint, max_output_tokens)
+        loop = self._loop(
+            specialist, messages, step, pins, tier_hint, max_output_tokens
+        )
         with self.tracing.agent(specialist.name, step=step):
             while (call := loop.next_call()) is not None:
                 result = await self.acall(
@@ -315,7 +317,9 @@ class Dispatcher:
         ledger: Ledger | None = None,
     ) -> SpecialistRun:
         """Synchronous twin of `arun_specialist`."""
-        loop = self._loop(specialist, messages, step, pins, tier_hint, max_output_tokens)
+        loop = self._loop(
+            specialist, messages, step, pins, tier_hint, max_output_tokens
+        )
         with self.tracing.agent(specialist.name, step=step):
             while (call := loop.next_call()) is not None:
                 result = self.call(

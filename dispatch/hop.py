@@ -369,7 +369,9 @@ def hop_flow(
                     decision,
                     registry,
                     pin=pin,
-                    budget=BudgetView(ledger.remaining, ledger.mode) if ledger else None,
+                    budget=BudgetView(ledger.remaining, ledger.mode)
+                    if ledger
+                    else None,
                     exclude=frozenset(tried) | unavailable(),
                     failed_from=last,
                 )

@@ -242,8 +242,6 @@ class HopRecord:
     step: str
     """The sub-task (or node) the hop belongs to."""
     specialist: str
-    round: int = 0
-    """Model calls before this one in the specialist's tool loop (0: the first)."""
     capability: str
     tier: str
     model: str
@@ -258,6 +256,8 @@ class HopRecord:
     reason: str
     """Why the model was chosen, in words; code reads `pin_change` and `error_type`."""
     duration_ms: float
+    round: int = 0
+    """Model calls before this one in the specialist's tool loop (0: the first)."""
     estimated: bool = False
     """True when the provider reported no usage and the tokens are estimates."""
     repinned_from: str | None = None

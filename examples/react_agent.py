@@ -8,8 +8,8 @@ from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage
 
 from dispatch import Dispatcher, RoutedChatModel
-from dispatch.langchain import hops_from_messages
 from dispatch.agents import calculate
+from dispatch.langchain import hops_from_messages
 
 dispatcher = Dispatcher.from_config(simulate=True)
 agent = create_agent(

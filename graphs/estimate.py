@@ -18,8 +18,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from dispatch import Dispatcher, Hop, Specialist
 from dispatch.cost import call_cost, estimate_tokens
-from dispatch.policy import select
 from dispatch.graphs.orchestrator import Task
+from dispatch.policy import select
 from dispatch.preflight import Estimate, preflight
 
 __all__ = ("TOOL_CALLS_PER_ROUND", "TOOL_RESULT_TOKENS", "estimate_plan")

@@ -14,8 +14,9 @@ from dispatch.cli.render import fail, hop_tree, metrics_table, out
 from dispatch.cli.run import RunArgs, run_workflow
 from dispatch.cli.support import Mode, checkpoint_path
 from dispatch.config import DEFAULT_CONFIG
-from dispatch.errors import DispatchError
 from dispatch.dispatcher import Dispatcher
+from dispatch.errors import DispatchError
+from dispatch.langgraph.state import hop_records
 from dispatch.registry import Registry
 from dispatch.report import routing_report
 from dispatch.routing import (
@@ -25,7 +26,6 @@ from dispatch.routing import (
     RulesRouter,
     SemanticRouter,
 )
-from dispatch.langgraph.state import hop_records
 from dispatch.types import Hop
 
 app = typer.Typer(

@@ -26,10 +26,10 @@ from dispatch.cli.render import (
 )
 from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
-from dispatch.errors import DispatchError
 from dispatch.dispatcher import Dispatcher
-from dispatch.preflight import Estimate
+from dispatch.errors import DispatchError
 from dispatch.langgraph.state import hop_records
+from dispatch.preflight import Estimate
 
 __all__ = ("RunArgs", "run_workflow")
 

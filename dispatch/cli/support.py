@@ -12,8 +12,8 @@ from pathlib import Path
 
 from dispatch._chat_models import credentials_present
 from dispatch.config import DEFAULT_CONFIG
-from dispatch.errors import ConfigError
 from dispatch.dispatcher import Dispatcher
+from dispatch.errors import ConfigError
 from dispatch.registry import Registry
 from dispatch.types import HopRecord
 

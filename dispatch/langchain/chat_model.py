@@ -89,9 +89,11 @@ class RoutedChatModel(BaseChatModel):
             for h in history
         }
         after_tool = bool(messages) and isinstance(messages[-1], ToolMessage)
-        loop_pin = pins[pin_key(self.specialist, history[-1].tier)] if (
-            after_tool and history
-        ) else None
+        loop_pin = (
+            pins[pin_key(self.specialist, history[-1].tier)]
+            if (after_tool and history)
+            else None
+        )
         cap = (
             kwargs.pop("max_tokens", None) or self.dispatcher.registry.max_output_tokens
         )

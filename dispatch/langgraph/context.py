@@ -139,5 +139,6 @@ def new_workflow(
     write = ledger.snapshot()
     saved = (state or {}).get("budget")
     if saved and saved.get("workflow") == workflow:
-        write.update(spent_usd="0", reserved_usd="0", refused=0, exceeded=False)
+        write["spent_usd"] = write["reserved_usd"] = "0"
+        write["refused"], write["exceeded"] = 0, False
     return ledger, write

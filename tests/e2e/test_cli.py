@@ -139,7 +139,9 @@ def test_a_second_turn_on_a_thread_reuses_the_pins(checkpoints: Path) -> None:
     assert not first["hops"][0]["pinned"]
     assert all(h["pinned"] for h in second["hops"])
     # pins are per (specialist, tier): each scope keeps its turn-one model
-    pinned_in_turn_one = {(h["specialist"], h["tier"]): h["model"] for h in first["hops"]}
+    pinned_in_turn_one = {
+        (h["specialist"], h["tier"]): h["model"] for h in first["hops"]
+    }
     assert all(
         h["model"] == pinned_in_turn_one[h["specialist"], h["tier"]]
         for h in second["hops"]

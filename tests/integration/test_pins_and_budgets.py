@@ -24,9 +24,9 @@ from dispatch import (
     routed_node,
 )
 from dispatch.agents import default_specialists
-from dispatch.langgraph import aresume
 from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST, build_orchestrator
 from dispatch.graphs.estimate import estimate_plan
+from dispatch.langgraph import aresume
 from dispatch.testing import FakeChatModel, fake_factory
 
 WRITER = Specialist(name="writer", capability="general", prompt="Be brief.")

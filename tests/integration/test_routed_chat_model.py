@@ -53,9 +53,9 @@ def test_every_call_of_a_prebuilt_agent_is_a_routed_hop(registry: Registry) -> N
 @pytest.mark.anyio
 async def test_async_path_routes_too(registry: Registry) -> None:
     dispatcher = Dispatcher(registry, model_factory=fake_factory({}))
-    reply = await RoutedChatModel(dispatcher=dispatcher, specialist="a", capability="coding").ainvoke(
-        [HumanMessage("hello")], max_tokens=50
-    )
+    reply = await RoutedChatModel(
+        dispatcher=dispatcher, specialist="a", capability="coding"
+    ).ainvoke([HumanMessage("hello")], max_tokens=50)
     (hop,) = hops_from_messages([reply])
     assert hop.capability == "coding"
     assert hop.simulated

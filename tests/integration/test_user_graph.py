@@ -14,8 +14,8 @@ from langgraph.graph import START, MessagesState, StateGraph
 
 from dispatch import (
     Dispatcher,
-    PinChange,
     DispatchState,
+    PinChange,
     Registry,
     Specialist,
     hop_records,

@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch import BudgetExceeded, ConfigError, Ledger
-from dispatch.budget import BudgetSpec, merge_budget
-from dispatch.budget import Reservation, budget_settings
+from dispatch.budget import BudgetSpec, Reservation, budget_settings, merge_budget
 
 D = Decimal
 

@@ -4,8 +4,7 @@ from decimal import Decimal
 
 from dispatch import HopRecord, PinChange, hop_records
 from dispatch.langgraph import add_hops
-from dispatch.pins import merge_pins
-from dispatch.pins import PinDict, pin_from_dict, pin_to_dict
+from dispatch.pins import PinDict, merge_pins, pin_from_dict, pin_to_dict
 from dispatch.types import Pin
 
 

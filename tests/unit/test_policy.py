@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dispatch import Hop, NoEligibleModel, Registry, RouteDecision
 from dispatch.policy import BudgetView, select
-from dispatch.types import ModelSpec, Pin, PinChange, RouterLayer
+from dispatch.types import ModelSpec, Pin, RouterLayer
 
 SHARED = registry_from_text(SMALL_REGISTRY)
 HOP = Hop(specialist="s", prompt="p", input_tokens=1000, max_output_tokens=500)

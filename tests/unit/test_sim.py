@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from dispatch.sim import SimChatModel
 from dispatch.agents import calculate, run_python, search_tool, statistics_tool
+from dispatch.sim import SimChatModel
 
 
 def test_sim_is_deterministic_and_reports_declared_usage() -> None:

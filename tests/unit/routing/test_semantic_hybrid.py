@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from dispatch import ConfigError, FixedRouter, Hop, RulesRouter
-from dispatch.types import RouterLayer
 from dispatch.routing import CachedEncoder, HybridRouter, Router, SemanticRouter
 from dispatch.routing.semantic import default_utterances
 from dispatch.testing import FakeEncoder
+from dispatch.types import RouterLayer
 
 EXAMPLES = {
     "coding": ["fix the python bug", "write a python function", "debug this code"],
