@@ -46,7 +46,9 @@ def error_facts(exc: BaseException) -> ErrorFacts:
     """The facts of `exc`; never its message."""
     status = getattr(exc, "status_code", None)
     kind = ErrorKind.OTHER
-    if isinstance(exc, TimeoutError):
+    if not isinstance(exc, Exception):
+        kind = ErrorKind.CANCELLED
+    elif isinstance(exc, TimeoutError):
         kind = ErrorKind.TIMEOUT
     elif isinstance(exc, ConnectionError):
         kind = ErrorKind.CONNECTION

@@ -414,8 +414,8 @@ def hop_flow(
                     )
                 )  # fmt: skip
                 tried.add(choice.model.id)
-                if facts.kind in _STOP:
-                    return failure()
+                if facts.kind in _STOP or not isinstance(outcome, Exception):
+                    return failure()  # cancelled or interrupted: no failover
                 continue
             record = settle_hop(
                 hop, choice, outcome, request, registry, duration_ms=elapsed,
