@@ -55,9 +55,11 @@ def usage_of(message: AIMessage, request: Sequence[BaseMessage]) -> Usage:
     """
     meta = message.usage_metadata
     if meta is not None and (meta.get("input_tokens") or meta.get("output_tokens")):
+        # Passed through as reported: the hop checks them (dispatch.hop.checked_usage)
+        # and records what was impossible, instead of failing on int("lots").
         return Usage(
-            input_tokens=int(meta.get("input_tokens", 0)),
-            output_tokens=int(meta.get("output_tokens", 0)),
+            input_tokens=meta.get("input_tokens", 0),
+            output_tokens=meta.get("output_tokens", 0),
         )
     out = estimate_tokens(message.text) + sum(
         estimate_tokens(c["name"] + str(c["args"])) for c in message.tool_calls

@@ -127,7 +127,7 @@ def test_reported_usage_is_checked_before_it_is_billed(
 def test_settling_prices_checked_usage_and_never_goes_negative() -> None:
     choice = select(decision(), HOP, REGISTRY)
     record = settle_hop(
-        HOP, choice, reply(-10**6, -10**6), REQUEST, REGISTRY, duration_ms=1.0
+        HOP, choice, reply(-(10**6), -(10**6)), REQUEST, REGISTRY, duration_ms=1.0
     )
     assert record.cost_usd > 0
     assert record.usage_anomaly is not None
@@ -136,10 +136,11 @@ def test_settling_prices_checked_usage_and_never_goes_negative() -> None:
 
 def test_a_failed_attempt_keeps_no_provider_text() -> None:
     facts = ErrorFacts(type="AuthenticationError", kind=ErrorKind.AUTH, status=401)
-    record = fail_hop(
-        HOP, None, decision(), facts, error=facts.summary(), workflow="w"
+    record = fail_hop(HOP, None, decision(), facts, error=facts.summary(), workflow="w")
+    assert (record.error, record.error_type) == (
+        "AuthenticationError (401)",
+        "AuthenticationError",
     )
-    assert (record.error, record.error_type) == ("AuthenticationError (401)", "AuthenticationError")
     assert (record.cost_usd, record.input_tokens, record.refused) == (0, 0, False)
 
 
