@@ -28,7 +28,7 @@ from decimal import Decimal
 from langchain_core.messages import AIMessage, BaseMessage
 
 from dispatch.budget import Ledger, Reservation
-from dispatch.cost import call_cost, estimate_tokens, usage_of
+from dispatch.cost import call_cost, estimate_message_tokens, usage_of
 from dispatch.errors import BudgetExceeded, HopFailed, NoEligibleModel
 from dispatch.faults import ErrorFacts, ErrorKind, error_facts
 from dispatch.pins import pin_key
@@ -177,11 +177,9 @@ def checked_usage(
             return limit
         return n
 
-    estimate_in = min(
-        spec.context_window,
-        sum(4 + estimate_tokens(m.text) for m in request),
-    )
-    tokens_in = count(usage.input_tokens, estimate_in, spec.context_window, "input")
+    tokens_in = count(usage.input_tokens, -1, spec.context_window, "input")
+    if tokens_in < 0:  # replaced: estimate it (rare, so not computed up front)
+        tokens_in = min(spec.context_window, estimate_message_tokens(request))
     tokens_out = count(
         usage.output_tokens, choice.max_output_tokens, spec.max_output_tokens, "output"
     )
@@ -300,6 +298,13 @@ _NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
 _STOP = (ErrorKind.CANCELLED,)
 
 
+def _excluded(
+    tried: set[str], unavailable: Callable[[], frozenset[str]]
+) -> frozenset[str]:
+    down = unavailable()
+    return down.union(tried) if tried else down
+
+
 def pin_for(
     hop: Hop,
     decision: RouteDecision,
@@ -372,7 +377,7 @@ def hop_flow(
                     budget=BudgetView(ledger.remaining, ledger.mode)
                     if ledger
                     else None,
-                    exclude=frozenset(tried) | unavailable(),
+                    exclude=_excluded(tried, unavailable),
                     failed_from=last,
                 )
             except NoEligibleModel as exc:

@@ -74,11 +74,10 @@ def eligible_models(
         raise NoEligibleModel(
             capability, tier, detail=f"unknown tier; known: {registry.tiers}"
         )
-    bar = registry.bar(tier)
     return [
         m
-        for m in registry
-        if m.quality.get(capability, -1.0) >= bar and m.context_window >= input_tokens
+        for m in registry.serving(capability, tier)
+        if m.context_window >= input_tokens
     ]
 
 

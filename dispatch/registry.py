@@ -45,6 +45,7 @@ class Registry:
         if baseline_model is not None and baseline_model not in self._models:
             raise ConfigError(f"baseline model {baseline_model!r} is not registered")
         self._baseline = baseline_model
+        self._serving: dict[tuple[str, str], tuple[ModelSpec, ...]] = {}
 
     @classmethod
     def from_config(cls, source: str | Path = DEFAULT_CONFIG) -> Registry:
@@ -84,6 +85,20 @@ class Registry:
     def bar(self, tier: str) -> float:
         """Minimum expected quality a model needs to serve `tier`."""
         return self._bars[tier]
+
+    def serving(self, capability: str, tier: str) -> tuple[ModelSpec, ...]:
+        """Models whose expected quality for `capability` meets `tier`'s bar.
+
+        Computed once per pair: the registry never changes, and the policy asks
+        on every hop.
+        """
+        key = (capability, tier)
+        models = self._serving.get(key)
+        if models is None:
+            bar = self._bars[tier]
+            models = tuple(m for m in self if m.quality.get(capability, -1.0) >= bar)
+            self._serving[key] = models
+        return models
 
     def tier_rank(self, tier: str) -> int:
         """Position of `tier` in the order, 0 for the cheapest."""
