@@ -5,8 +5,7 @@ steps are pure functions over frozen values:
 
 * `plan_hop` picks the model (policy, pins, budget, models to avoid);
 * `settle_hop` prices what the model returned, after checking the usage it
-  reports (a provider's usage is input too: negative, non-numeric or impossible
-  counts are replaced by bounded estimates and the anomaly is recorded);
+  reports (`dispatch.usage.checked_usage`: a provider's usage is input too);
 * `fail_hop` records a call that raised or that the budget refused, as facts
   (error type, status) and never as the provider's message text.
 
@@ -20,7 +19,6 @@ cancelled. Success and failure come back the same way, as a `HopResult`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -28,7 +26,7 @@ from decimal import Decimal
 from langchain_core.messages import AIMessage, BaseMessage
 
 from dispatch.budget import Ledger, Reservation
-from dispatch.cost import call_cost, estimate_message_tokens, usage_of
+from dispatch.cost import call_cost, usage_of
 from dispatch.errors import BudgetExceeded, HopFailed, NoEligibleModel
 from dispatch.faults import ErrorFacts, ErrorKind, error_facts
 from dispatch.pins import pin_key
@@ -41,13 +39,12 @@ from dispatch.types import (
     Pin,
     PinChange,
     RouteDecision,
-    Usage,
 )
+from dispatch.usage import checked_usage
 
 __all__ = (
     "Attempt",
     "HopResult",
-    "checked_usage",
     "fail_hop",
     "hop_flow",
     "next_pin",
@@ -145,50 +142,6 @@ def plan_hop(
         repinned_from=pin.model if pin else failed_from.model,
         reason=f"failover from {failed_from.model} ({failed_from.error})",
     )
-
-
-def checked_usage(
-    usage: Usage, choice: ModelChoice, request: Sequence[BaseMessage]
-) -> tuple[Usage, str | None]:
-    """`usage` made safe to bill, and what was wrong with it (None if nothing).
-
-    Counts that are not non-negative integers are replaced by estimates; input
-    above the model's context window and output above the model's output limit
-    are clamped to those limits (a provider cannot have processed more).
-    Output above the hop's cap but within the model's limit is kept: it is real
-    spend, and the ledger's overrun rule handles it.
-    """
-    problems: list[str] = []
-    spec = choice.model
-
-    def count(value: object, fallback: int, limit: int, what: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(f"{what} {value!r} is not a number")
-            return fallback
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{what} {value!r} is not finite")
-            return fallback
-        n = math.ceil(value)
-        if n < 0:
-            problems.append(f"{what} {n} is negative")
-            return fallback
-        if n > limit:
-            problems.append(f"{what} {n} exceeds the model's limit {limit}")
-            return limit
-        return n
-
-    tokens_in = count(usage.input_tokens, -1, spec.context_window, "input")
-    if tokens_in < 0:  # replaced: estimate it (rare, so not computed up front)
-        tokens_in = min(spec.context_window, estimate_message_tokens(request))
-    tokens_out = count(
-        usage.output_tokens, choice.max_output_tokens, spec.max_output_tokens, "output"
-    )
-    checked = Usage(
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        estimated=usage.estimated or bool(problems),
-    )
-    return checked, "; ".join(problems) or None
 
 
 def settle_hop(

@@ -14,16 +14,12 @@ a failure is logged and the hop goes on.
 
 from __future__ import annotations
 
-import contextvars
-import json
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables.config import var_child_runnable_config
@@ -31,62 +27,21 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 import dispatch._semconv as sc
+from dispatch._otel import (
+    TOTALS,
+    WorkflowTotals,
+    end_span,
+    messages_json,
+    never_raises,
+    record_attributes,
+    use_span,
+)
 from dispatch.faults import redact
-from dispatch.types import Hop, HopRecord, ModelChoice, PinChange
+from dispatch.types import Hop, HopRecord, ModelChoice
 
 __all__ = ("Tracing", "WorkflowTotals")
 
 _log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _never_raises(
-    default: Any = None,
-) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-        def safe(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            try:
-                return fn(*args, **kwargs)
-            except Exception:  # telemetry must never break a hop
-                _log.warning(
-                    "graph-dispatch telemetry failed in %s", fn.__name__, exc_info=True
-                )
-                return default  # type: ignore[no-any-return]
-
-        return safe
-
-    return wrap
-
-
-@dataclass
-class WorkflowTotals:
-    """Totals of the hops finished under one workflow span."""
-
-    cost_usd: Decimal = Decimal(0)
-    baseline_cost_usd: Decimal = Decimal(0)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    hops: int = 0
-    refused: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, record: HopRecord) -> None:
-        """Count one finished (or refused) hop."""
-        with self._lock:
-            self.refused += record.refused
-            if record.refused:
-                return
-            self.hops += 1
-            self.cost_usd += record.cost_usd
-            self.baseline_cost_usd += record.baseline_cost_usd
-            self.input_tokens += record.input_tokens
-            self.output_tokens += record.output_tokens
-
-
-_TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
-    "dispatch_workflow_totals", default=None
-)
 
 
 def conversation_id() -> str | None:
@@ -176,7 +131,7 @@ class Tracing:
     ) -> Iterator[WorkflowTotals]:
         """Span ``invoke_workflow {name}`` around a run; totals are set when it ends."""
         totals = WorkflowTotals()
-        token = _TOTALS.set(totals)
+        token = TOTALS.set(totals)
         span = self._start(
             f"{sc.OP_INVOKE_WORKFLOW} {name}",
             SpanKind.INTERNAL,
@@ -187,16 +142,16 @@ class Tracing:
             },
         )
         try:
-            with _use(span):
+            with use_span(span):
                 yield totals
         except BaseException as exc:
             self._fail(span, exc)
             raise
         finally:
-            _TOTALS.reset(token)
+            TOTALS.reset(token)
             self._end_workflow(span, totals)
 
-    @_never_raises()
+    @never_raises()
     def _end_workflow(self, span: Span | None, totals: WorkflowTotals) -> None:
         if span is None:
             return
@@ -254,17 +209,17 @@ class Tracing:
     @contextmanager
     def _span_scope(self, span: Span | None) -> Iterator[None]:
         try:
-            with _use(span):
+            with use_span(span):
                 yield
         except BaseException as exc:
             self._fail(span, exc)
             raise
         finally:
-            _end(span)
+            end_span(span)
 
     # -- chat -------------------------------------------------------------------------
 
-    @_never_raises()
+    @never_raises()
     def start_chat(
         self,
         hop: Hop,
@@ -284,14 +239,14 @@ class Tracing:
             sc.STEP: hop.step,
         }
         if self.capture_content:
-            attrs[sc.GEN_AI_INPUT_MESSAGES] = _messages_json(messages)
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = messages_json(messages)
         return self._start(f"{sc.OP_CHAT} {choice.model.name}", SpanKind.CLIENT, attrs)
 
     def activate(self, span: Span | None) -> AbstractContextManager[Any]:
         """Make `span` current while the model call runs (provider spans nest in it)."""
-        return _use(span)
+        return use_span(span)
 
-    @_never_raises()
+    @never_raises()
     def end_chat(
         self,
         span: Span | None,
@@ -301,7 +256,7 @@ class Tracing:
         reply: AIMessage | None = None,
     ) -> None:
         """Finish a chat span with the hop's record; record the metrics."""
-        totals = _TOTALS.get()
+        totals = TOTALS.get()
         if totals is not None and record.error is None:
             totals.add(record)
         if not self.enabled:
@@ -341,11 +296,11 @@ class Tracing:
             )
         if span is None:
             return
-        span.set_attributes(_record_attributes(record, remaining))
+        span.set_attributes(record_attributes(record, remaining))
         if response_model:
             span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, response_model)
         if reply is not None and self.capture_content:
-            span.set_attribute(sc.GEN_AI_OUTPUT_MESSAGES, _messages_json([reply]))
+            span.set_attribute(sc.GEN_AI_OUTPUT_MESSAGES, messages_json([reply]))
         if record.fallback_from:
             span.add_event(
                 sc.EVENT_FALLBACK, {"from": record.fallback_from, "to": record.model}
@@ -364,10 +319,10 @@ class Tracing:
             span.set_status(Status(StatusCode.ERROR, record.error))
         span.end()
 
-    @_never_raises()
+    @never_raises()
     def refused(self, record: HopRecord) -> None:
         """Event on the current span: the budget refused `record`'s hop."""
-        totals = _TOTALS.get()
+        totals = TOTALS.get()
         if totals is not None:
             totals.add(record)
         trace.get_current_span().add_event(
@@ -377,58 +332,14 @@ class Tracing:
 
     # -- helpers ----------------------------------------------------------------------
 
-    @_never_raises()
+    @never_raises()
     def _start(self, name: str, kind: SpanKind, attrs: dict[str, Any]) -> Span:
         clean = {k: v for k, v in attrs.items() if v is not None}
         return self._tracer.start_span(name, kind=kind, attributes=clean)
 
-    @_never_raises()
+    @never_raises()
     def _fail(self, span: Span | None, exc: BaseException) -> None:
         if span is not None:
             span.record_exception(exc)
             span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
             span.set_status(Status(StatusCode.ERROR, redact(str(exc))))
-
-
-def _record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
-    attrs: dict[str, Any] = {
-        sc.GEN_AI_USAGE_INPUT_TOKENS: record.input_tokens,
-        sc.GEN_AI_USAGE_OUTPUT_TOKENS: record.output_tokens,
-        sc.TIER: record.tier,
-        sc.CAPABILITY: record.capability,
-        sc.COST_USD: float(record.cost_usd),
-        sc.BASELINE_COST_USD: float(record.baseline_cost_usd),
-        sc.ROUTER: record.router,
-        sc.CONFIDENCE: record.confidence,
-        sc.REASON: record.reason,
-        sc.PINNED: record.pinned,
-        sc.PIN_CHANGE: record.pin_change.value,
-        sc.ESCALATED: record.pin_change is PinChange.ESCALATED,
-        sc.SIMULATED: record.simulated,
-        sc.ESTIMATED: record.estimated,
-    }
-    if record.fallback_from:
-        attrs[sc.FALLBACK_FROM] = record.fallback_from
-    if remaining is not None:
-        attrs[sc.BUDGET_REMAINING_USD] = float(remaining)
-    return attrs
-
-
-def _messages_json(messages: Sequence[BaseMessage]) -> str:
-    return json.dumps([{"role": m.type, "content": m.text} for m in messages])
-
-
-def _use(span: Span | None) -> AbstractContextManager[Any]:
-    if span is None:
-        return nullcontext()
-    return trace.use_span(
-        span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-    )
-
-
-def _end(span: Span | None) -> None:
-    if span is not None:
-        try:
-            span.end()
-        except Exception:  # pragma: no cover - a broken SDK
-            _log.warning("graph-dispatch could not end a span", exc_info=True)

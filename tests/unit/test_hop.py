@@ -13,7 +13,6 @@ from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.hop import (
     Attempt,
     HopResult,
-    checked_usage,
     fail_hop,
     hop_flow,
     pin_for,
@@ -21,6 +20,7 @@ from dispatch.hop import (
     settle_hop,
 )
 from dispatch.policy import select
+from dispatch.usage import checked_usage
 from dispatch.types import Hop, Pin, PinChange, RouteDecision, RouterLayer, Usage
 
 REGISTRY = registry_from_text(SMALL_REGISTRY)

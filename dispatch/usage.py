@@ -1,0 +1,66 @@
+"""A provider's reported usage is input: check it before it is billed.
+
+Providers report token counts in ``usage_metadata``; graph-dispatch bills them
+exactly. A count that is negative, not a number, or more than the model can
+have processed would corrupt the ledger (a negative cost refunds the budget; a
+huge one blows through a hard limit), so each count is checked first:
+
+* not a non-negative integer (``-5``, ``"lots"``, NaN): replaced by an estimate
+  (input) or the call's output cap (output);
+* input above the model's context window, output above the model's output
+  limit: clamped to that limit;
+* output above the hop's cap but within the model's limit is kept: it is real
+  spend (a provider that ignored the cap), and the ledger's overrun rule closes
+  a hard budget after it.
+
+What was wrong is returned as text for the hop record (`usage_anomaly`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from langchain_core.messages import BaseMessage
+
+from dispatch.cost import estimate_message_tokens
+from dispatch.types import ModelChoice, Usage
+
+__all__ = ("checked_usage",)
+
+
+def checked_usage(
+    usage: Usage, choice: ModelChoice, request: Sequence[BaseMessage]
+) -> tuple[Usage, str | None]:
+    """`usage` made safe to bill, and what was wrong with it (None if nothing)."""
+    problems: list[str] = []
+    spec = choice.model
+
+    def count(value: object, fallback: int, limit: int, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{what} {value!r} is not a number")
+            return fallback
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{what} {value!r} is not finite")
+            return fallback
+        n = math.ceil(value)
+        if n < 0:
+            problems.append(f"{what} {n} is negative")
+            return fallback
+        if n > limit:
+            problems.append(f"{what} {n} exceeds the model's limit {limit}")
+            return limit
+        return n
+
+    tokens_in = count(usage.input_tokens, -1, spec.context_window, "input")
+    if tokens_in < 0:  # replaced: estimate it (rare, so not computed up front)
+        tokens_in = min(spec.context_window, estimate_message_tokens(request))
+    tokens_out = count(
+        usage.output_tokens, choice.max_output_tokens, spec.max_output_tokens, "output"
+    )
+    checked = Usage(
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        estimated=usage.estimated or bool(problems),
+    )
+    return checked, "; ".join(problems) or None
