@@ -268,21 +268,19 @@ def pin_for(
     """The decision, pin scope and pin a hop uses.
 
     Pins are kept per (specialist, tier): a conversation that once needed the
-    large tier does not pay for it on every later small hop. Inside one tool
-    loop (`loop_pin`, the model of the loop's first call) every follow-up call
-    stays on that model unless the router asks for a higher tier.
+    large tier does not pay for it on every later small hop. A tool loop is one
+    line of reasoning, so every follow-up call stays on the model of the loop's
+    first call (`loop_pin`), at its tier, whatever the tool results look like;
+    that also makes a loop's worst-case cost knowable before it starts.
     """
     if loop_pin is not None and loop_pin.tier in registry.tiers:
-        if registry.tier_rank(decision.tier) <= registry.tier_rank(loop_pin.tier):
-            if decision.tier != loop_pin.tier:
-                decision = replace(
-                    decision,
-                    tier=loop_pin.tier,
-                    reason=f"{decision.reason}; tool loop stays on {loop_pin.tier}",
-                )
-            return decision, pin_key(hop.specialist, loop_pin.tier), loop_pin
-        key = pin_key(hop.specialist, decision.tier)
-        return decision, key, pins.get(key, loop_pin)
+        if decision.tier != loop_pin.tier:
+            decision = replace(
+                decision,
+                tier=loop_pin.tier,
+                reason=f"{decision.reason}; the tool loop stays on {loop_pin.model}",
+            )
+        return decision, pin_key(hop.specialist, loop_pin.tier), loop_pin
     key = pin_key(hop.specialist, decision.tier)
     return decision, key, pins.get(key)
 

@@ -1,11 +1,17 @@
 """Pre-flight estimate of an orchestrator plan: expected and worst-case cost per node.
 
 Per task, the worst case assumes every model call of the specialist's loop
-(``max_tool_rounds + 1`` calls when it has tools) runs on the dearest model that
-serves its capability, with the full output cap, `TOOL_CALLS_PER_ROUND` tool
-results of at most `TOOL_RESULT_TOKENS` each fed back per round, and each
-dependency's full output as context. The expected case uses the planned route's
-model, two calls for specialists with tools, and 80 % of the output cap.
+(``max_tool_rounds + 1`` calls when it has tools) runs on the dearest model the
+policy can actually reach for it, with the full output cap (clamped to that
+model's limit), `TOOL_CALLS_PER_ROUND` tool results of at most
+`TOOL_RESULT_TOKENS` each fed back per round, and each dependency's full output
+as context. Reachable means what the policy can pick at the tier the router
+gives the task: the cheapest eligible model and the next ones down the failover
+chain (``max_failovers`` of them); every call of a tool loop stays on the loop's
+first model, and a pin holds a model the policy picked the same way. Failed
+attempts cost nothing (the ledger releases them). The expected
+case uses the planned route's model, two calls for specialists with tools, and
+80 % of the output cap.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from dispatch import Dispatcher, Hop, Specialist
 from dispatch.cost import call_cost, estimate_tokens
 from dispatch.graphs.orchestrator import Task
-from dispatch.policy import select
+from dispatch.policy import planned_cost, select
 from dispatch.preflight import Estimate, preflight
 
 __all__ = ("TOOL_CALLS_PER_ROUND", "TOOL_RESULT_TOKENS", "estimate_plan")
@@ -95,13 +101,6 @@ def _node_cost(
     rounds = specialist.max_tool_rounds + 1 if specialist.tools else 1
     per_round = _FRAME + max_out + TOOL_CALLS_PER_ROUND * (_FRAME + TOOL_RESULT_TOKENS)
     safety = dispatcher.input_safety
-    dearest = [m for m in registry if specialist.capability in m.quality]
-    worst = Decimal(0)
-    for r in range(rounds):
-        tokens_in = (
-            int((base + (tools if r < rounds - 1 else 0) + r * per_round) * safety) + 1
-        )
-        worst += max(call_cost(m, tokens_in, max_out) for m in dearest)
     hop = Hop(
         specialist=specialist.name,
         prompt=prompt,
@@ -110,7 +109,22 @@ def _node_cost(
         input_tokens=base + tools,
         max_output_tokens=max_out,
     )
-    model = select(dispatcher.router.decide(hop), hop, registry).model
+    decision = dispatcher.router.decide(hop)
+    model = select(decision, hop, registry).model
+    chain = sorted(
+        registry.serving(decision.capability, decision.tier),
+        key=lambda m: (planned_cost(m, hop, registry), m.latency_ms, m.id),
+    )[: dispatcher.max_failovers + 1]
+    reachable = chain or [model]
+    worst = Decimal(0)
+    for r in range(rounds):
+        tokens_in = (
+            int((base + (tools if r < rounds - 1 else 0) + r * per_round) * safety) + 1
+        )
+        worst += max(
+            call_cost(m, tokens_in, min(max_out, m.max_output_tokens))
+            for m in reachable
+        )
     calls = 2 if specialist.tools else 1
     out = int(max_out * _EXPECTED_OUTPUT)
     expected = sum(
