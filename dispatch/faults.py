@@ -36,10 +36,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from dispatch.errors import BudgetExceeded
 
@@ -100,6 +101,16 @@ class ErrorFacts:
     retryable: bool = False
     """True for 429, 5xx, connection and timeout errors; never for 4xx request,
     auth, budget or cancellation."""
+
+    def as_dict(self) -> dict[str, str | int | float | bool | None]:
+        """Plain JSON-able fields, for checkpoints, reports and span attributes."""
+        return {
+            "type": self.type,
+            "kind": self.kind.value,
+            "status": self.status,
+            "retry_after_s": self.retry_after_s,
+            "retryable": self.retryable,
+        }
 
     def summary(self) -> str:
         """Short secret-free text, e.g. ``RateLimitError (429, retry after 2s)``."""
@@ -351,7 +362,7 @@ _PATTERNS: tuple[
     ),
     # name=value / "name": "value" / name: value for secret-looking names
     (
-        ("=", ":"),
+        ("key", "token", "secret", "pass", "pwd", "auth", "credential", "sig"),
         re.compile(
             rf"(?i)(?<![A-Za-z0-9])({_SECRET_NAME})(\"?'?\s{{0,3}}[:=]\s{{0,3}}[\"']?)"
             r"(?!\[REDACTED\])([^\s\"'&,;{}<>\[\]]+)"
@@ -376,8 +387,15 @@ def _looks_random(match: re.Match[str]) -> str:
     return REDACTED if digits >= 2 and upper >= 2 and lower >= 2 else token
 
 
-@lru_cache(maxsize=32)
-def _env_pattern(values: frozenset[str]) -> re.Pattern[str] | None:
+def _secret_values(items: Iterable[tuple[str, str]]) -> frozenset[str]:
+    return frozenset(
+        value
+        for name, value in items
+        if len(value) >= _MIN_ENV_SECRET and _SECRET_ENV.search(name)
+    )
+
+
+def _pattern_of(values: frozenset[str]) -> re.Pattern[str] | None:
     if not values:
         return None
     # longest first so a value containing another is replaced whole
@@ -385,12 +403,23 @@ def _env_pattern(values: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(v) for v in ordered))
 
 
-def _env_secrets() -> frozenset[str]:
-    return frozenset(
-        value
-        for name, value in os.environ.items()
-        if len(value) >= _MIN_ENV_SECRET and _SECRET_ENV.search(name)
-    )
+@lru_cache(maxsize=8)
+def _pattern_for_raw(raw: tuple[tuple[Any, Any], ...]) -> re.Pattern[str] | None:
+    return _pattern_of(_secret_values((os.fsdecode(k), os.fsdecode(v)) for k, v in raw))
+
+
+def _env_pattern() -> re.Pattern[str] | None:
+    """The pattern of the secret env values set *now*.
+
+    Decoding and scanning ``os.environ`` costs more than redacting a typical
+    message, so the result is cached on the environment's raw contents (CPython
+    keeps them in ``os.environ._data``; hashing that tuple is ~30x cheaper than
+    the scan, and any change to the environment changes the key).
+    """
+    raw = getattr(os.environ, "_data", None)
+    if isinstance(raw, dict):
+        return _pattern_for_raw(tuple(raw.items()))
+    return _pattern_of(_secret_values(os.environ.items()))  # pragma: no cover
 
 
 def redact(text: str) -> str:
@@ -410,7 +439,7 @@ def redact(text: str) -> str:
         cut = max(head.rfind(" "), head.rfind("\n"))
         dropped = len(text) - (cut if cut > 0 else MAX_REDACT_CHARS)
         text = f"{head[:cut] if cut > 0 else ''} …[{dropped} characters cut]"
-    env = _env_pattern(_env_secrets())
+    env = _env_pattern()
     if env is not None:
         text = env.sub(REDACTED, text)
     lowered = text.lower()

@@ -289,6 +289,13 @@ def test_summary_is_short_and_names_status_and_wait() -> None:
     facts = error_facts(openai_status(openai.RateLimitError, 429, {"retry-after": "2"}))
     assert facts.summary() == "RateLimitError (429, retry after 2s)"
     assert error_facts(httpx.ReadTimeout("x")).summary() == "ReadTimeout (timeout)"
+    assert facts.as_dict() == {
+        "type": "RateLimitError",
+        "kind": "rate_limit",
+        "status": 429,
+        "retry_after_s": 2.0,
+        "retryable": True,
+    }
     built = ErrorFacts(type="X", kind=ErrorKind.OTHER)
     assert (built.status, built.retryable, built.summary()) == (
         None,

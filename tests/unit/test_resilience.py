@@ -7,6 +7,8 @@ import threading
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.resilience import (
@@ -400,3 +402,36 @@ def test_limiter_counts_exactly_under_threads() -> None:
     # ... but not rpm=800, nor a tpm with no token to spare
     assert limiter.saturated([spec(rpm=800)], 1) == {"p:m"}
     assert limiter.saturated([spec(tpm=8000)], 1) == {"p:m"}
+
+
+# --- property: the policy's exclude set and the gate always agree -----------------
+
+KINDS = [ErrorKind.RATE_LIMIT, ErrorKind.SERVER, ErrorKind.BUDGET, ErrorKind.REQUEST]
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("fail"), st.sampled_from(KINDS)),
+        st.tuples(st.just("success"), st.none()),
+        st.tuples(st.just("advance"), st.floats(min_value=0, max_value=45)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=OPS)
+def test_allows_is_exactly_not_in_open_models(ops: list[tuple[str, object]]) -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=2, window_s=60, cooldown_s=30, clock=clock)
+    for op, arg in ops:
+        if op == "fail":
+            assert isinstance(arg, ErrorKind)
+            breaker.record_failure("a", facts(arg))
+        elif op == "success":
+            breaker.record_success("a")
+            state = breaker.snapshot().get("a")
+            assert state is None or state.state is BreakerState.CLOSED
+        else:
+            assert isinstance(arg, float)
+            clock.advance(arg)
+        excluded = "a" in breaker.open_models()
+        assert breaker.allows("a") is not excluded
