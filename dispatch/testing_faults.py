@@ -16,10 +16,11 @@ reads (``status_code``, ``headers``); they do not need any provider SDK.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,9 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field
 
+from dispatch.sim import SimChatModel
+from dispatch.types import ModelSpec
+
 __all__ = (
     "ALL_FAULTS",
     "Fault",
@@ -44,6 +48,7 @@ __all__ = (
     "InjectedTimeout",
     "InternalServerError",
     "RateLimitError",
+    "faulty_factory",
 )
 
 
@@ -315,3 +320,86 @@ def _tool_name(tool: object) -> str | None:
         name = function.get("name") if isinstance(function, dict) else None
         return str(name) if name else None
     return getattr(tool, "__name__", None)
+
+
+class _FaultyFactory:
+    """See `faulty_factory`."""
+
+    def __init__(
+        self,
+        rate: float,
+        seed: int,
+        faults: Sequence[Fault],
+        base: Callable[[ModelSpec], BaseChatModel],
+        per_model: Mapping[str, tuple[float, Sequence[Fault]]],
+        options: dict[str, Any],
+    ) -> None:
+        self.rate, self.seed, self.faults = rate, seed, tuple(faults)
+        self.base, self.per_model, self.options = base, dict(per_model), options
+        self.models: dict[str, FaultyChatModel] = {}
+        """The wrapper built per model id, to read their `log`s."""
+        self._lock = threading.Lock()
+
+    def __call__(self, spec: ModelSpec) -> FaultyChatModel:
+        with self._lock:
+            model = self.models.get(spec.id)
+            if model is None:
+                rate, faults = self.per_model.get(spec.id, (self.rate, self.faults))
+                # a per-model seed that does not depend on build order
+                digest = hashlib.blake2b(
+                    f"{self.seed}:{spec.id}".encode(), digest_size=8
+                )
+                model = self.models[spec.id] = FaultyChatModel(
+                    inner=self.base(spec),
+                    rate=rate,
+                    faults=faults,
+                    seed=int.from_bytes(digest.digest(), "big"),
+                    **self.options,
+                )
+            return model
+
+    def release_hangs(self) -> None:
+        """Release every sync hang of every model built."""
+        with self._lock:
+            models = list(self.models.values())
+        for model in models:
+            model.release_hangs()
+
+    def injected(self) -> dict[Fault, int]:
+        """How often each fault was injected, over all models."""
+        counts: dict[Fault, int] = {}
+        with self._lock:
+            models = list(self.models.values())
+        for model in models:
+            for fault in model.log:
+                if fault is not None:
+                    counts[fault] = counts.get(fault, 0) + 1
+        return counts
+
+
+def faulty_factory(
+    rate: float,
+    *,
+    seed: int = 0,
+    faults: Sequence[Fault] = ALL_FAULTS,
+    base: Callable[[ModelSpec], BaseChatModel] | None = None,
+    per_model: Mapping[str, tuple[float, Sequence[Fault]]] | None = None,
+    **options: Any,
+) -> _FaultyFactory:
+    """A ``Dispatcher(model_factory=...)`` whose models inject faults.
+
+    Each model id gets one `FaultyChatModel` around ``base(spec)`` (default: the
+    offline `SimChatModel`), seeded from `seed` and the id so runs are
+    reproducible whatever order models are built in. `per_model` overrides
+    ``(rate, faults)`` per id, e.g. ``{"tiny:model": (1.0, [Fault.RATE_LIMIT])}``
+    for a model that always answers 429. `options` go to every
+    `FaultyChatModel` (``retry_after_s``, ``hang_s``, ``secret``).
+    """
+    return _FaultyFactory(
+        rate,
+        seed,
+        faults,
+        base or (lambda spec: SimChatModel(model=spec.id)),
+        per_model or {},
+        options,
+    )

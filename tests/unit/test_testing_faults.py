@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel
 
+from dispatch import Registry
 from dispatch.faults import ErrorKind, error_facts, redact
 from dispatch.testing import FakeChatModel
 from dispatch.testing_faults import (
@@ -18,7 +19,9 @@ from dispatch.testing_faults import (
     Fault,
     FaultyChatModel,
     InjectedTimeout,
+    faulty_factory,
 )
+from dispatch.types import ModelSpec
 from dispatch.verify import ToolArgsVerifier
 
 ASK = [HumanMessage("hi")]
@@ -208,3 +211,38 @@ def test_arguments_are_validated() -> None:
         faulty(rate=1.5)
     with pytest.raises(ValueError, match="at least one fault"):
         FaultyChatModel(inner=FakeChatModel(), faults=())
+
+
+def test_factory_builds_one_reproducible_faulty_model_per_id(
+    registry: Registry,
+) -> None:
+    tiny, mid = registry.get("tiny:model"), registry.get("mid:model")
+
+    def run(order: list[ModelSpec]) -> dict[str, list[Fault | None]]:
+        factory = faulty_factory(
+            0.5, seed=4, faults=[Fault.SERVER, Fault.EMPTY_CONTENT]
+        )
+        for spec in order:
+            for _ in range(30):
+                try:
+                    factory(spec).invoke(ASK)
+                except Exception:
+                    pass
+        assert factory(tiny) is factory(tiny)
+        return {k: m.log for k, m in factory.models.items()}
+
+    assert run([tiny, mid]) == run([mid, tiny])
+
+
+def test_factory_per_model_override_makes_a_model_always_429(
+    registry: Registry,
+) -> None:
+    factory = faulty_factory(
+        0.0, per_model={"tiny:model": (1.0, [Fault.RATE_LIMIT])}, retry_after_s=3
+    )
+    with pytest.raises(Exception) as caught:
+        factory(registry.get("tiny:model")).invoke(ASK)
+    assert error_facts(caught.value).retry_after_s == 3.0
+    reply = factory(registry.get("mid:model")).invoke(ASK)
+    assert isinstance(reply, AIMessage) and reply.usage_metadata is not None
+    assert factory.injected() == {Fault.RATE_LIMIT: 1}
