@@ -28,10 +28,13 @@ from dispatch.faults import (
 anthropic = pytest.importorskip("anthropic")
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
-httpx2 = pytest.importorskip("httpx2")  # what openai/anthropic build responses with
 genai_errors = pytest.importorskip("google.genai.errors")
 gax = pytest.importorskip("google.api_core.exceptions")
 ollama = pytest.importorskip("ollama")
+try:  # what openai/anthropic build responses with: httpx2 in recent SDKs, else httpx
+    import httpx2
+except ImportError:  # pragma: no cover - older SDKs
+    httpx2 = httpx
 
 FAKE_KEY = "fake-openai-key-0123456789abcdef"
 """The test's OPENAI_API_KEY: not shaped like any provider key, so only the
