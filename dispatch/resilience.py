@@ -1,0 +1,398 @@
+"""Retry delays, a per-model circuit breaker and rpm/tpm headroom.
+
+These are the process-wide pieces the hop drivers consult around each model
+call; none of them calls a model or sleeps. The breaker and the rate limiter are
+shared by every branch and workflow of the process, so they are thread-safe
+(one lock each, held only for a few dictionary operations) and take an injected
+clock so tests drive time by hand.
+
+- `retry_delay` answers "wait how long before trying the *same* model again,
+  or not at all?" from the failure's `ErrorFacts`: only retryable kinds (429,
+  5xx, connection, timeout), never 4xx; the provider's ``Retry-After`` when it
+  gives one (a wait beyond `RetrySettings.max_retry_after_s` means "go
+  elsewhere": `None`); else exponential backoff with jitter.
+- `CircuitBreaker` cools a model down after `failures` model faults within
+  `window_s` with no success in between, lets one half-open probe through after
+  `cooldown_s`, and closes on a success. Budget, request (4xx) and cancellation
+  errors are not the model's fault and never trip it.
+- `RateLimiter` keeps a sliding 60 s window of calls and tokens per model and
+  answers whether one more call of ``tokens`` fits the registry's ``rpm``/``tpm``;
+  a 429 takes the model's headroom away until its ``Retry-After`` has passed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import tenacity
+
+from dispatch.faults import ErrorFacts, ErrorKind
+from dispatch.types import ModelSpec
+
+__all__ = (
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitState",
+    "RateLimiter",
+    "RetrySettings",
+    "retry_delay",
+)
+
+_NOT_MODEL_FAULTS = frozenset(
+    {ErrorKind.BUDGET, ErrorKind.REQUEST, ErrorKind.CANCELLED}
+)
+"""Kinds that say nothing about the model's health."""
+_RETRYING = tenacity.Retrying()
+"""Owner object tenacity's wait strategies expect on their `RetryCallState`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetrySettings:
+    """How often and how long to retry the same model before failing over."""
+
+    attempts: int = 3
+    """Calls of one model per hop, the first one included (1 = never retry)."""
+    initial_s: float = 0.5
+    """Backoff before the first retry; doubles on each further retry."""
+    max_s: float = 20.0
+    """Longest backoff."""
+    jitter_s: float = 0.25
+    """Up to this much random extra wait, so parallel branches do not retry in step."""
+    honour_retry_after: bool = True
+    """Wait what the provider's ``Retry-After`` asks rather than our backoff."""
+    max_retry_after_s: float = 30.0
+    """A provider asking for a longer wait makes us fail over instead of waiting."""
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(
+                f"RetrySettings.attempts must be >= 1, got {self.attempts}"
+            )
+        for name in ("initial_s", "max_s", "jitter_s", "max_retry_after_s"):
+            if not getattr(self, name) >= 0:  # also rejects NaN
+                raise ValueError(f"RetrySettings.{name} must be >= 0")
+
+
+def retry_delay(
+    settings: RetrySettings,
+    attempt: int,
+    facts: ErrorFacts,
+    rng: random.Random | None = None,
+) -> float | None:
+    """Seconds to wait before calling the same model again, or `None` to stop.
+
+    Args:
+        settings: The retry policy.
+        attempt: Number of the attempt that just failed, starting at 1.
+        facts: What the failure was.
+        rng: Source of jitter (seed it for reproducible runs); the module's
+            global generator when omitted.
+
+    Returns:
+        `None` when the error is not retryable, the attempts are used up, or the
+        provider's ``Retry-After`` exceeds `settings.max_retry_after_s`;
+        otherwise the ``Retry-After`` (plus jitter) or
+        ``min(initial_s * 2**(attempt-1) + jitter, max_s)``.
+
+    The exponential curve is tenacity's `wait_exponential`; the jitter is drawn
+    here because tenacity's jittered strategies (`wait_exponential_jitter`,
+    `wait_random`) use the global `random` module and cannot take a seeded
+    generator, which the fault-injection benchmark needs to be reproducible.
+    """
+    if not facts.retryable or attempt >= settings.attempts:
+        return None
+    jitter = (
+        (rng or random).uniform(0.0, settings.jitter_s) if settings.jitter_s else 0.0
+    )
+    if settings.honour_retry_after and facts.retry_after_s is not None:
+        if facts.retry_after_s > settings.max_retry_after_s:
+            return None
+        return facts.retry_after_s + jitter
+    state = tenacity.RetryCallState(_RETRYING, None, (), {})
+    state.attempt_number = attempt
+    base = tenacity.wait_exponential(multiplier=settings.initial_s, max=settings.max_s)
+    return min(base(state) + jitter, settings.max_s)
+
+
+class BreakerState(StrEnum):
+    """Where a model's circuit is."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CircuitState:
+    """One model's circuit, as `CircuitBreaker.snapshot` reports it."""
+
+    state: BreakerState
+    """Closed (calls flow), open (cooling down) or half-open (one probe allowed)."""
+    failures: int
+    """Model faults counted in the current window."""
+    opened_at: float | None = None
+    """Clock reading when the circuit last opened."""
+    probe_at: float | None = None
+    """Clock reading from which a half-open probe is allowed (open circuits)."""
+    last_error: str | None = None
+    """`ErrorFacts.summary()` of the last fault (secret-free)."""
+
+
+@dataclass(slots=True)
+class _Circuit:
+    state: BreakerState = BreakerState.CLOSED
+    failures: deque[float] = field(default_factory=deque)
+    opened_at: float | None = None
+    probe_started: float | None = None
+    last_error: str | None = None
+
+
+class CircuitBreaker:
+    """Per-model circuit breaker shared by every branch and workflow in a process.
+
+    ``on_change(model, old, new)`` is called on every transition (outside the
+    lock, so it may call back into the breaker), e.g. to add a span event.
+    """
+
+    def __init__(
+        self,
+        *,
+        failures: int = 3,
+        window_s: float = 60.0,
+        cooldown_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        if failures < 1:
+            raise ValueError(f"CircuitBreaker failures must be >= 1, got {failures}")
+        if not (window_s > 0 and cooldown_s >= 0):
+            raise ValueError("CircuitBreaker window_s must be > 0 and cooldown_s >= 0")
+        self.failures = failures
+        self.window_s = window_s
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._circuits: dict[str, _Circuit] = {}
+
+    def allows(self, model_id: str) -> bool:
+        """Whether a call to `model_id` may go out now.
+
+        True when closed; when open and the cooldown has passed, the circuit
+        turns half-open and this call *takes* the single probe slot (report its
+        outcome with `record_success`/`record_failure`). A probe that never
+        reports back frees its slot after another cooldown.
+        """
+        events: list[tuple[str, str, str]] = []
+        with self._lock:
+            now = self._clock()
+            circuit = self._circuits.get(model_id)
+            if circuit is None or circuit.state is BreakerState.CLOSED:
+                return True
+            if circuit.state is BreakerState.OPEN:
+                if (
+                    circuit.opened_at is not None
+                    and now < circuit.opened_at + self.cooldown_s
+                ):
+                    return False
+                self._move(model_id, circuit, BreakerState.HALF_OPEN, events)
+                circuit.probe_started = now
+                allowed = True
+            elif circuit.probe_started is None or (
+                now >= circuit.probe_started + max(self.cooldown_s, 1e-9)
+            ):
+                circuit.probe_started = now
+                allowed = True
+            else:
+                allowed = False
+        self._emit(events)
+        return allowed
+
+    def open_models(self) -> frozenset[str]:
+        """Models the policy should skip now: cooling down, or probe in flight."""
+        with self._lock:
+            now = self._clock()
+            return frozenset(
+                model
+                for model, c in self._circuits.items()
+                if (
+                    c.state is BreakerState.OPEN
+                    and c.opened_at is not None
+                    and now < c.opened_at + self.cooldown_s
+                )
+                or (
+                    c.state is BreakerState.HALF_OPEN
+                    and c.probe_started is not None
+                    and now < c.probe_started + self.cooldown_s
+                )
+            )
+
+    def record_success(self, model_id: str) -> None:
+        """A call succeeded: close the circuit and forget counted faults."""
+        events: list[tuple[str, str, str]] = []
+        with self._lock:
+            circuit = self._circuits.get(model_id)
+            if circuit is None:
+                return
+            circuit.failures.clear()
+            circuit.probe_started = None
+            if circuit.state is not BreakerState.CLOSED:
+                self._move(model_id, circuit, BreakerState.CLOSED, events)
+                circuit.opened_at = None
+        self._emit(events)
+
+    def record_failure(self, model_id: str, facts: ErrorFacts) -> None:
+        """A call failed. Budget, request (4xx) and cancellation errors are not
+        model faults: they only free a half-open probe slot."""
+        events: list[tuple[str, str, str]] = []
+        with self._lock:
+            circuit = self._circuits.setdefault(model_id, _Circuit())
+            if facts.kind in _NOT_MODEL_FAULTS:
+                circuit.probe_started = None
+                return
+            now = self._clock()
+            circuit.last_error = facts.summary()
+            if circuit.state is BreakerState.HALF_OPEN:
+                self._open(model_id, circuit, now, events)
+            elif circuit.state is BreakerState.CLOSED:
+                circuit.failures.append(now)
+                while circuit.failures and circuit.failures[0] <= now - self.window_s:
+                    circuit.failures.popleft()
+                if len(circuit.failures) >= self.failures:
+                    self._open(model_id, circuit, now, events)
+        self._emit(events)
+
+    def snapshot(self) -> dict[str, CircuitState]:
+        """Every model the breaker has seen fail, with its circuit."""
+        with self._lock:
+            return {
+                model: CircuitState(
+                    state=c.state,
+                    failures=len(c.failures),
+                    opened_at=c.opened_at,
+                    probe_at=(
+                        c.opened_at + self.cooldown_s
+                        if c.state is BreakerState.OPEN and c.opened_at is not None
+                        else None
+                    ),
+                    last_error=c.last_error,
+                )
+                for model, c in self._circuits.items()
+            }
+
+    def _open(
+        self,
+        model_id: str,
+        circuit: _Circuit,
+        now: float,
+        events: list[tuple[str, str, str]],
+    ) -> None:
+        circuit.opened_at = now
+        circuit.probe_started = None
+        self._move(model_id, circuit, BreakerState.OPEN, events)
+
+    @staticmethod
+    def _move(
+        model_id: str,
+        circuit: _Circuit,
+        new: BreakerState,
+        events: list[tuple[str, str, str]],
+    ) -> None:
+        if circuit.state is not new:
+            events.append((model_id, circuit.state.value, new.value))
+            circuit.state = new
+
+    def _emit(self, events: list[tuple[str, str, str]]) -> None:
+        if self._on_change is not None:
+            for event in events:
+                self._on_change(*event)
+
+
+@dataclass(slots=True)
+class _Window:
+    calls: deque[tuple[float, int]] = field(default_factory=deque)
+    tokens: int = 0
+    blocked_until: float = float("-inf")
+
+
+class RateLimiter:
+    """Requests- and tokens-per-minute headroom per model, over a sliding 60 s window.
+
+    Models without ``rpm``/``tpm`` in the registry always have headroom unless a
+    429 blocked them. A single call larger than the whole ``tpm`` is let through
+    when the window is empty (otherwise it could never run).
+    """
+
+    WINDOW_S = 60.0
+    """Length of the sliding window that ``rpm`` and ``tpm`` are counted over."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        default_block_s: float = 10.0,
+    ) -> None:
+        self._clock = clock
+        self.default_block_s = default_block_s
+        """How long a 429 without ``Retry-After`` takes a model's headroom away."""
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+
+    def headroom(self, spec: ModelSpec, tokens: int) -> bool:
+        """Whether one more call of `tokens` (input + expected output) fits now."""
+        with self._lock:
+            return self._fits(spec, tokens, self._clock())
+
+    def note_call(self, spec: ModelSpec, tokens: int) -> None:
+        """Count a call of `tokens` that is going out now."""
+        with self._lock:
+            window = self._windows.setdefault(spec.id, _Window())
+            window.calls.append((self._clock(), max(0, tokens)))
+            window.tokens += max(0, tokens)
+
+    def note_429(self, spec: ModelSpec, retry_after_s: float | None) -> None:
+        """The provider rate-limited `spec`: no headroom until `retry_after_s` from now."""
+        wait = (
+            self.default_block_s if retry_after_s is None else max(0.0, retry_after_s)
+        )
+        with self._lock:
+            window = self._windows.setdefault(spec.id, _Window())
+            window.blocked_until = max(window.blocked_until, self._clock() + wait)
+
+    def saturated(self, specs: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
+        """Ids of `specs` with no headroom for a call of `tokens` (for the policy's `exclude`)."""
+        with self._lock:
+            now = self._clock()
+            return frozenset(s.id for s in specs if not self._fits(s, tokens, now))
+
+    def wait_s(self, spec: ModelSpec, tokens: int) -> float:
+        """Seconds until a call of `tokens` would fit (0 when it fits now)."""
+        with self._lock:
+            now = self._clock()
+            if self._fits(spec, tokens, now):
+                return 0.0
+            window = self._windows[spec.id]
+            wait = max(0.0, window.blocked_until - now)
+            if window.calls:  # the oldest call leaving the window frees the most
+                wait = max(wait, window.calls[0][0] + self.WINDOW_S - now)
+            return wait
+
+    def _fits(self, spec: ModelSpec, tokens: int, now: float) -> bool:
+        window = self._windows.get(spec.id)
+        if window is None:
+            return True
+        if now < window.blocked_until:
+            return False
+        while window.calls and window.calls[0][0] <= now - self.WINDOW_S:
+            window.tokens -= window.calls.popleft()[1]
+        if spec.rpm is not None and len(window.calls) + 1 > spec.rpm:
+            return False
+        if spec.tpm is not None and window.calls and window.tokens + tokens > spec.tpm:
+            return False
+        return True
