@@ -307,8 +307,7 @@ def _stage1(libc: Any, cfg: dict[str, Any], code: str) -> None:
 
 def _unsafe(libc: Any, cfg: dict[str, Any], code: str) -> None:
     _die_with_parent(libc, None, cfg["supervisor_pid"])
-    os.setsid()
-    os.chdir(cfg["workdir"])
+    os.chdir(cfg["workdir"])  # already a session of its own: the supervisor kills it
     _set_limits(cfg["limits"])
     os.set_inheritable(cfg["status_fd"], False)
     _report(cfg["status_fd"], "unsafe")

@@ -96,7 +96,9 @@ def run_sandboxed(
         try:
             reading = _read(proc, status_r, limits)
         finally:
-            _end(proc, status_r)
+            returncode = _end(proc, status_r)
+    if mode == "unsafe":  # no stage 2 to report: the program was our own child
+        reading.status += _status_of(returncode).encode()
     error = reading.value("error")
     if error is not None:
         raise SandboxUnavailable(error)
@@ -178,11 +180,12 @@ def _kill_init(reading: _Reading, status_fd: int) -> None:
     """Kill the sandbox's init (its pid namespace dies with it) and wait for the
     child side to confirm, so no process of the program is left when we return."""
     pid = reading.value("pid")
-    if pid is not None:
-        try:
-            os.kill(int(pid), signal.SIGKILL)  # still unreaped: stage 2 waits for it
-        except ProcessLookupError:
-            pass
+    if pid is None:
+        return  # not started yet: the group kill ends the stages, the rest follows
+    try:
+        os.kill(int(pid), signal.SIGKILL)  # still unreaped: stage 2 waits for it
+    except ProcessLookupError:
+        pass
     deadline = time.monotonic() + _GRACE_S
     while (left := deadline - time.monotonic()) > 0:
         ready, _, _ = select.select([status_fd], [], [], left)
@@ -194,14 +197,19 @@ def _kill_init(reading: _Reading, status_fd: int) -> None:
         reading.status += chunk[: 4096 - len(reading.status)]
 
 
-def _end(proc: subprocess.Popen[bytes], status_fd: int) -> None:
+def _status_of(returncode: int) -> str:
+    return f"signal {-returncode}\n" if returncode < 0 else f"exit {returncode}\n"
+
+
+def _end(proc: subprocess.Popen[bytes], status_fd: int) -> int:
     """Kill whatever is left of the process group, reap, close the pipes."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # proc is unreaped: its pgid is ours
     except ProcessLookupError:
         pass
-    proc.wait()
+    returncode = proc.wait()
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
     os.close(status_fd)
+    return returncode
