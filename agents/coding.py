@@ -14,6 +14,8 @@ from dispatch.sandbox import (
     SandboxLimits,
     SandboxResult,
     SandboxUnavailable,
+)
+from dispatch.sandbox import (
     run_python as run_in_sandbox,
 )
 
@@ -90,15 +92,15 @@ def _describe(result: SandboxResult) -> str:
     out = result.stdout[-MAX_OUTPUT_CHARS:]
     note = ""
     if result.output_truncated:
-        note = (
-            "\n[output over the limit: the program was stopped; print less]"
-        )
+        note = "\n[output over the limit: the program was stopped; print less]"
     if result.exit_code == 0 and not result.output_truncated:
         return out or "(no output)"
     if result.signal is not None:
         name = signal.Signals(result.signal).name
         hint = _HINTS.get(signal.Signals(result.signal), "")
-        status = f"killed by {name}" + (f" ({hint})" if hint and hint != "killed" else "")
+        status = f"killed by {name}" + (
+            f" ({hint})" if hint and hint != "killed" else ""
+        )
     elif result.exit_code is not None:
         status = f"exit status {result.exit_code}"
     else:

@@ -146,7 +146,12 @@ def _set_limits(limits: dict[str, int]) -> None:
 
 
 def _mount(
-    libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+    libc: Any,
+    source: str | None,
+    target: str,
+    fstype: str | None,
+    flags: int,
+    data: str | None = None,
 ) -> None:
     enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
     _check(libc.mount(enc[0], enc[1], enc[2], flags, enc[3]), f"mount {target}")
@@ -170,7 +175,14 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
     """New root on a tmpfs at /tmp (this mount namespace's own), then pivot into it."""
     new = "/tmp"
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
+    _mount(
+        libc,
+        "tmpfs",
+        new,
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        "size=1m,nr_inodes=4096,mode=0755",
+    )
     for item in cfg["layout"]:
         target = new + item["path"]
         if item["kind"] == "symlink":
@@ -182,7 +194,14 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
         # so a Python under a private home (0700) is reachable.
         _bind_readonly(libc, f"/proc/self/fd/{fds[item['path']]}", target)
     os.makedirs(new + "/dev", exist_ok=True)
-    _mount(libc, "tmpfs", new + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
+    _mount(
+        libc,
+        "tmpfs",
+        new + "/dev",
+        "tmpfs",
+        MS_NOSUID | MS_NOEXEC,
+        "size=64k,mode=0755",
+    )
     for name in ("null", "zero", "full", "random", "urandom"):
         _mountpoint(f"{new}/dev/{name}", is_dir=False)
         _mount(libc, f"/dev/{name}", f"{new}/dev/{name}", None, MS_BIND)
@@ -190,15 +209,26 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
         os.symlink(target, f"{new}/dev/{name}")
     os.symlink("/proc/self/fd/1", f"{new}/dev/stdout")
     os.symlink("/proc/self/fd/2", f"{new}/dev/stderr")
-    _mount(libc, None, new + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    _mount(
+        libc, None, new + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC
+    )
     os.makedirs(new + "/proc")
     _mount(libc, "proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(new + "/tmp")
     tmp = cfg["limits"]["tmp_bytes"]
-    _mount(libc, "tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp},nr_inodes=1024,mode=1777")
+    _mount(
+        libc,
+        "tmpfs",
+        new + "/tmp",
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={tmp},nr_inodes=1024,mode=1777",
+    )
     os.makedirs(new + "/.old")
     _check(
-        libc.syscall(_SYS_PIVOT_ROOT[os.uname().machine], new.encode(), (new + "/.old").encode()),
+        libc.syscall(
+            _SYS_PIVOT_ROOT[os.uname().machine], new.encode(), (new + "/.old").encode()
+        ),
         "pivot_root",
     )
     os.chdir("/")
@@ -226,7 +256,9 @@ def _exec_program(cfg: dict[str, Any], code: str) -> None:
     os.execve(python, [python, "-I", "-c", code], cfg["env"])
 
 
-def _stage3(libc: Any, cfg: dict[str, Any], code: str, fds: dict[str, int], lifeline: int) -> None:
+def _stage3(
+    libc: Any, cfg: dict[str, Any], code: str, fds: dict[str, int], lifeline: int
+) -> None:
     _die_with_parent(libc, lifeline, None)
     os.setsid()  # out of the supervisor's process group: kill(0) hits only us
     _build_root(libc, cfg, fds)

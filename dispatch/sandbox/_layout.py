@@ -36,7 +36,11 @@ def python_layout() -> list[dict[str, str]]:
         if path in entries or not os.path.lexists(path):
             return
         if os.path.islink(path):
-            entries[path] = {"kind": "symlink", "path": path, "target": os.readlink(path)}
+            entries[path] = {
+                "kind": "symlink",
+                "path": path,
+                "target": os.readlink(path),
+            }
             add(os.path.realpath(path))
         else:
             kind = "dir" if os.path.isdir(path) else "file"

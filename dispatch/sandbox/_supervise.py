@@ -129,7 +129,9 @@ def _config(
         "python": sys.executable,
         "layout": python_layout() if mode == "isolated" else [],
         "workdir": workdir,
-        "env": _PROGRAM_ENV if mode == "isolated" else {**_PROGRAM_ENV, "HOME": workdir, "TMPDIR": workdir},
+        "env": _PROGRAM_ENV
+        if mode == "isolated"
+        else {**_PROGRAM_ENV, "HOME": workdir, "TMPDIR": workdir},
         "limits": {
             "cpu_seconds": limits.cpu_seconds,
             "memory_bytes": limits.memory_bytes,
@@ -141,7 +143,9 @@ def _config(
     }
 
 
-def _read(proc: subprocess.Popen[bytes], status_fd: int, limits: SandboxLimits) -> _Reading:
+def _read(
+    proc: subprocess.Popen[bytes], status_fd: int, limits: SandboxLimits
+) -> _Reading:
     """Read stdout/stderr/status until all close, the deadline, or the output cap."""
     assert proc.stdout is not None and proc.stderr is not None
     reading = _Reading()

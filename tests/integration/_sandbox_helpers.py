@@ -9,7 +9,12 @@ from functools import cache
 
 import pytest
 
-from dispatch.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_python
+from dispatch.sandbox import (
+    SandboxLimits,
+    SandboxResult,
+    SandboxUnavailable,
+    run_python,
+)
 
 
 @cache

@@ -14,7 +14,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from _sandbox_helpers import marker, processes_with, sandboxed
 
 FAKE_KEY = "sk-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -45,7 +44,9 @@ print('ppid', os.getppid())
 
 
 def test_the_program_sees_only_its_own_processes() -> None:
-    result = sandboxed("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
+    result = sandboxed(
+        "import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))"
+    )
     assert result.stdout.strip() == "[1]"
 
 

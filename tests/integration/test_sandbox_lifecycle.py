@@ -19,7 +19,9 @@ from dispatch.agents.coding import UNSAFE_ENV, execute_python
 from dispatch.sandbox import SandboxLimits, SandboxUnavailable, run_python
 
 
-def test_a_sleeping_program_is_killed_at_the_timeout_with_everything_it_started() -> None:
+def test_a_sleeping_program_is_killed_at_the_timeout_with_everything_it_started() -> (
+    None
+):
     tag = marker()
     start = time.monotonic()
     result = sandboxed(
@@ -63,7 +65,9 @@ def test_the_sandbox_dies_with_the_agent(tmp_path: object) -> None:
     )
     try:
         # Up: supervisor-side stages plus the program itself (pid 1 inside).
-        assert wait_until(lambda: len(processes_with(tag)) >= 3, 20), processes_with(tag)
+        assert wait_until(lambda: len(processes_with(tag)) >= 3, 20), processes_with(
+            tag
+        )
         agent.kill()
         agent.wait()
         assert wait_until(lambda: processes_with(tag) == [], 5), processes_with(tag)
@@ -81,7 +85,9 @@ def test_the_coding_tool_reports_a_timeout_and_a_flood_clearly() -> None:
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
-def test_without_user_namespaces_the_tool_refuses_instead_of_running_unsandboxed() -> None:
+def test_without_user_namespaces_the_tool_refuses_instead_of_running_unsandboxed() -> (
+    None
+):
     # A user namespace whose limit of nested user namespaces is 0: the machine
     # "has no sandbox", for real. (Needs user namespaces itself, else we skip.)
     program = textwrap.dedent(
@@ -95,9 +101,18 @@ def test_without_user_namespaces_the_tool_refuses_instead_of_running_unsandboxed
             print(type(exc).__name__, exc)
         """
     )
-    setup = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" -c \"$1\""
+    setup = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -c "$1"'
     proc = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "sh", "-c", setup, sys.executable, program],
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            setup,
+            sys.executable,
+            program,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -116,7 +131,9 @@ def test_the_unsafe_opt_out_runs_with_limits_but_says_it_is_not_isolated() -> No
     assert result.exit_code == 0
     assert not result.isolated
     assert result.stdout.strip().split("/")[-1].startswith("dispatch-py-")
-    timed = run_python("import time; time.sleep(30)", SandboxLimits(timeout_s=0.5), unsafe=True)
+    timed = run_python(
+        "import time; time.sleep(30)", SandboxLimits(timeout_s=0.5), unsafe=True
+    )
     assert timed.timed_out
 
 
@@ -124,7 +141,9 @@ def test_the_unsafe_opt_out_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(UNSAFE_ENV, "1")
-    out = execute_python("import os; print(os.path.exists('/proc/1/environ'), os.getpid() > 1)")
+    out = execute_python(
+        "import os; print(os.path.exists('/proc/1/environ'), os.getpid() > 1)"
+    )
     assert out.strip() == "True True"  # the host's pid namespace: not isolated
 
 
