@@ -13,7 +13,7 @@ whole process group).
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import select
 import selectors
@@ -82,7 +82,7 @@ def run_sandboxed(
         cfg = _config(limits, mode=mode, status_fd=status_w, workdir=workdir)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(BOOT), json.dumps(cfg), code],
+                [sys.executable, "-I", "-S", str(BOOT), marshal.dumps(cfg).hex(), code],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
