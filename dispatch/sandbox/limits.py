@@ -30,9 +30,10 @@ class SandboxLimits:
     output_bytes: int = 1 << 20
     """Bytes of stdout plus stderr read from the program; past that it is stopped,
     so the agent never buffers more than this."""
-    processes: int = 32
+    processes: int = 16
     """Processes and threads of the sandbox (``RLIMIT_NPROC``, counted inside its
-    own user namespace), its init and supervisor included."""
+    own user namespace), its init and supervisor included. Memory is capped per
+    process, so the sandbox's total is at most ``processes * memory_bytes``."""
     open_files: int = 256
     """Open file descriptors per process (``RLIMIT_NOFILE``)."""
     file_bytes: int = 16 << 20

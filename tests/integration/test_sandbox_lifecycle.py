@@ -59,8 +59,8 @@ def test_the_sandbox_dies_with_the_agent(tmp_path: object) -> None:
         [
             sys.executable,
             "-c",
-            "from dispatch.agents.coding import execute_python\n"
-            f"execute_python('import time  # {tag}\\ntime.sleep(60)', timeout=60)\n",
+            "from dispatch.sandbox import SandboxLimits, run_python\n"
+            f"run_python('import time  # {tag}\\ntime.sleep(60)', SandboxLimits(timeout_s=60))\n",
         ]
     )
     try:
