@@ -188,6 +188,17 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
         MS_NOSUID | MS_NODEV,
         "size=1m,nr_inodes=4096,mode=0755",
     )
+    # The private /tmp first, so a Python installed under /tmp is bound over it.
+    os.makedirs(new + "/tmp")
+    tmp = cfg["limits"]["tmp_bytes"]
+    _mount(
+        libc,
+        "tmpfs",
+        new + "/tmp",
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={tmp},nr_inodes=1024,mode=1777",
+    )
     for item in cfg["layout"]:
         target = new + item["path"]
         if item["kind"] == "symlink":
@@ -219,16 +230,6 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
     )
     os.makedirs(new + "/proc")
     _mount(libc, "proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(new + "/tmp")
-    tmp = cfg["limits"]["tmp_bytes"]
-    _mount(
-        libc,
-        "tmpfs",
-        new + "/tmp",
-        "tmpfs",
-        MS_NOSUID | MS_NODEV,
-        f"size={tmp},nr_inodes=1024,mode=1777",
-    )
     os.makedirs(new + "/.old")
     _check(
         libc.syscall(
@@ -241,6 +242,10 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
     os.rmdir("/.old")
     _mount(libc, None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir("/tmp")
+    # No nested user namespaces: they would hand the program capabilities again
+    # (in a namespace of its own) and the kernel surface that comes with them.
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:
+        f.write("0")
 
 
 def _drop_capabilities(libc: Any) -> None:

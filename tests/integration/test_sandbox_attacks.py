@@ -109,6 +109,16 @@ def test_capabilities_are_gone_so_mounts_cannot_be_made_writable() -> None:
     assert "['0000000000000000']" in result.stdout
 
 
+def test_no_nested_namespace_gives_capabilities_back() -> None:
+    result = sandboxed(
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000\n"
+        "print(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), ctypes.get_errno())"
+    )
+    assert result.stdout.split() == ["-1", "28"]  # ENOSPC: none may be created
+
+
 def test_no_network_not_even_to_a_local_listener() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
