@@ -8,7 +8,10 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ValidationError
 
-__all__ = ("invalid_arguments", "safe_tool")
+__all__ = ("MAX_RESULT_CHARS", "invalid_arguments", "safe_tool")
+
+MAX_RESULT_CHARS = 8_000
+"""Longest tool result handed back to a model (the budget's estimate assumes it)."""
 
 
 def invalid_arguments(error: ValidationError) -> str:
@@ -28,9 +31,19 @@ def safe_tool(
     args_schema: type[BaseModel],
 ) -> BaseTool:
     """A structured tool whose bad input (a `ToolException` or arguments that fail
-    validation) comes back to the model as an error message instead of raising."""
+    validation) comes back to the model as an error message instead of raising,
+    and whose result is cut at `MAX_RESULT_CHARS`. Each tool bounds its own time
+    by bounding its input (a thread cannot be stopped from outside)."""
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        if isinstance(result, str) and len(result) > MAX_RESULT_CHARS:
+            cut = len(result) - MAX_RESULT_CHARS
+            return result[:MAX_RESULT_CHARS] + f"\n[{cut} more characters cut]"
+        return result
+
     return StructuredTool.from_function(
-        func=func,
+        func=bounded,
         name=name,
         description=description,
         args_schema=args_schema,

@@ -18,6 +18,13 @@ DEMO_CORPUS = Path(__file__).parent / "corpus"
 """The project's own small demo corpus (runbooks of an imaginary checkout service)."""
 SUFFIXES = (".md", ".txt", ".rst")
 MAX_QUERY_CHARS = 1_000
+MAX_ENTRIES = 20_000
+"""Most folder entries scanned: a search pointed at ``/`` fails fast instead of walking it."""
+MAX_DOCUMENTS = 5_000
+MAX_DOCUMENT_BYTES = 1 << 20
+"""Bytes read per document: a huge file costs no more than this."""
+MAX_CORPUS_BYTES = 64 << 20
+"""Bytes indexed in all: bounds the first search's time and memory."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +36,9 @@ class _Doc:
 class DocumentIndex:
     """A TF-IDF index (scikit-learn) of the text files in `folder`, built on first use."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, max_entries: int = MAX_ENTRIES) -> None:
         self.folder = Path(folder)
+        self.max_entries = max_entries
 
     @cached_property
     def _docs(self) -> list[_Doc]:
@@ -38,16 +46,38 @@ class DocumentIndex:
             raise ToolException(
                 f"search: document folder {str(self.folder)!r} does not exist"
             )
-        docs = [
-            _Doc(p.name, p.read_text(encoding="utf-8", errors="replace"))
-            for p in sorted(self.folder.rglob("*"))
-            if p.suffix in SUFFIXES and p.is_file()
-        ]
+        docs, total = [], 0
+        for path in self._paths():
+            docs.append(_Doc(path.name, _read_head(path)))
+            total += len(docs[-1].text)
+            if total > MAX_CORPUS_BYTES:
+                raise ToolException(
+                    f"search: {str(self.folder)!r} holds more than "
+                    f"{MAX_CORPUS_BYTES >> 20} MiB of text; use a smaller folder"
+                )
         if not docs:
             raise ToolException(
                 f"search: no {'/'.join(SUFFIXES)} files in {str(self.folder)!r}"
             )
         return docs
+
+    def _paths(self) -> list[Path]:
+        """The folder's text files, refusing a folder too big to index quickly."""
+        paths: list[Path] = []
+        for seen, path in enumerate(self.folder.rglob("*"), start=1):
+            if seen > self.max_entries:
+                raise ToolException(
+                    f"search: {str(self.folder)!r} has more than {self.max_entries} "
+                    "entries; point the search at a smaller document folder"
+                )
+            if path.suffix in SUFFIXES and path.is_file():
+                paths.append(path)
+        if len(paths) > MAX_DOCUMENTS:
+            raise ToolException(
+                f"search: {str(self.folder)!r} has {len(paths)} documents, "
+                f"the limit is {MAX_DOCUMENTS}"
+            )
+        return sorted(paths)
 
     @cached_property
     def _index(self) -> tuple[object, object]:
@@ -81,6 +111,12 @@ class DocumentIndex:
             for i in ranked
             if scores[i] > 0
         ]
+
+
+def _read_head(path: Path) -> str:
+    """The first `MAX_DOCUMENT_BYTES` of a file: a huge file costs no more than that."""
+    with path.open("rb") as f:
+        return f.read(MAX_DOCUMENT_BYTES).decode("utf-8", errors="replace")
 
 
 def _best_paragraph(text: str, terms: set[str]) -> str:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from langchain_core.tools import ToolException
+from pydantic import BaseModel
 
 from dispatch.agents import calculate, run_python, search_tool, statistics_tool
+from dispatch.agents._tools import MAX_RESULT_CHARS, safe_tool
 from dispatch.agents.analysis import evaluate, summarize
 from dispatch.agents.coding import execute_python
 from dispatch.agents.search import DocumentIndex
@@ -119,3 +122,73 @@ def test_search_bad_input_and_missing_folder(tmp_path: Path) -> None:
 def test_search_with_no_match_says_so(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("apples and pears")
     assert "no document" in search_tool(tmp_path).invoke({"query": "zebra"})
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("((10**1000)**1000)**1000", "beyond float range"),
+        ("10**400", "beyond float range"),
+        ("2**1000 * 2**1000", "beyond float range"),
+        ("10.0**400", "beyond float range"),
+        ("exp(1000)", "beyond float range"),
+        ("sqrt(1, 2)", "sqrt() takes 1 argument, got 2"),
+        ("min()", "min() takes at least 1 argument, got 0"),
+        ("log()", "log() takes 1 or 2 arguments, got 0"),
+        ("round(1.5, 2.5)", "cannot be interpreted as an integer"),
+        ("(-8) ** 0.5", "not a real number"),
+    ],
+)
+def test_calculate_bounds_size_and_arity_with_clear_errors(
+    expression: str, message: str
+) -> None:
+    start = time.perf_counter()
+    out = calculate().invoke({"expression": expression})
+    assert message in out
+    assert time.perf_counter() - start < 0.5  # the tower of powers took 90 s
+
+
+def test_calculate_still_handles_large_values_within_float_range() -> None:
+    assert evaluate("10**308") == 10**308
+    assert evaluate("max(3)") == 3
+    assert evaluate("log(8, 2)") == pytest.approx(3)
+
+
+def test_statistics_bounds_count_and_magnitude() -> None:
+    with pytest.raises(ToolException, match="limit is 100000"):
+        summarize([1.0] * 100_001)
+    with pytest.raises(ToolException, match="beyond float range"):
+        summarize([1e308, 1e308], "sum")
+
+
+def test_every_tool_result_is_cut_at_the_cap() -> None:
+    out = run_python().invoke({"code": "print('x' * 3000)\nraise SystemExit(3)"})
+    assert len(out) < MAX_RESULT_CHARS + 100
+    tool = safe_tool(
+        lambda text: text * 10_000,
+        name="echo",
+        description="Repeat.",
+        args_schema=_EchoArgs,
+    )
+    out = tool.invoke({"text": "ab"})
+    assert len(out) == MAX_RESULT_CHARS + len("\n[12000 more characters cut]")
+    assert out.endswith("[12000 more characters cut]")
+
+
+def test_search_refuses_folders_too_big_to_index(tmp_path: Path) -> None:
+    (tmp_path / "huge.md").write_bytes(b"needle " * 300_000)  # 2.1 MB: head only
+    assert "[huge.md]" in search_tool(tmp_path).invoke({"query": "needle"})
+    for i in range(3):
+        (tmp_path / f"d{i}").mkdir()
+    big = DocumentIndex(tmp_path)
+    assert big.search("needle", 1)[0][0] == "huge.md"
+    sprawling = tmp_path / "sprawl"
+    sprawling.mkdir()
+    for i in range(11):
+        (sprawling / f"{i}.bin").touch()
+    with pytest.raises(ToolException, match="more than 10 entries"):
+        DocumentIndex(sprawling, max_entries=10).search("x")
+
+
+class _EchoArgs(BaseModel):
+    text: str
