@@ -133,7 +133,7 @@ class SimChatModel(BaseChatModel):
         return None
 
     def _answer(self, messages: Sequence[BaseMessage], cap: int) -> AIMessage:
-        head = f"[simulated {self.model}: no model ran]"
+        head = f"[simulated {self.model}]"
         results = [m for m in messages if isinstance(m, ToolMessage)]
         if results:
             found = " | ".join(_clip(_unwrap(r.text), 240) for r in results)
