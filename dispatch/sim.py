@@ -92,8 +92,13 @@ class SimChatModel(BaseChatModel):
         )
         message = self._tool_call(messages, tools) or self._answer(messages, cap)
         if message.tool_calls:
-            output_tokens = sum(
-                estimate_tokens(c["name"] + str(c["args"])) for c in message.tool_calls
+            # a real provider stops at the cap too, tool call or not
+            output_tokens = min(
+                cap,
+                sum(
+                    estimate_tokens(c["name"] + str(c["args"]))
+                    for c in message.tool_calls
+                ),
             )
         else:
             output_tokens = self._declared_length(messages, cap)

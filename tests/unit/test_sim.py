@@ -140,3 +140,12 @@ def test_sim_task_with_dependency_results_names_them_on_one_line() -> None:
     assert text.endswith(
         "Design an alerting rule. (building on the results of slo, stats)"
     )
+
+
+def test_sim_tool_call_arguments_count_within_the_cap_too() -> None:
+    code = "print([(i, i**2) for i in range(100)])\n" * 20
+    model = SimChatModel(model="m:x").bind_tools([run_python()])
+    call = model.invoke([HumanMessage(f"Run:\n```python\n{code}```")], max_tokens=25)
+    assert call.tool_calls
+    assert call.usage_metadata is not None
+    assert call.usage_metadata["output_tokens"] == 25
