@@ -1,14 +1,36 @@
 """Tokens to exact USD, usage extraction from `AIMessage.usage_metadata`, estimates.
 
-When a provider reports no usage, tokens are estimated with the common
-"about four characters per token" rule for English text (OpenAI's published rule
-of thumb), counted over every message's text plus a few tokens of per-message
-framing, and the hop is marked ``estimated``.
+Before a call, and when a provider reports no usage (the hop is then marked
+``estimated``), tokens are estimated per character class, so that the estimate
+bounds what real tokenizers count instead of assuming English:
+
+| characters                                  | tokens each |
+| ------------------------------------------- | ----------- |
+| ASCII letters and whitespace                | 1/4         |
+| ASCII digits                                | 1/2         |
+| ASCII punctuation and symbols               | 1           |
+| 2-byte UTF-8 (Latin accents, Cyrillic, Greek, Hebrew, Arabic…) | 1 |
+| 3-byte UTF-8 (CJK, kana, Hangul, Devanagari, Thai…)            | 1.5 |
+| 4-byte UTF-8 (emoji, rare CJK)              | 3           |
+
+English prose keeps the familiar "four characters per token". The other rates
+were measured against OpenAI's ``cl100k_base`` and ``o200k_base`` tokenizers
+(the larger count of the two) on 3,292 texts: prompts of the project's benchmark
+data (English, math/LaTeX, code tasks), Python source, JSON, and generated text
+in 20 locales and emoji. At these rates 85 % of those texts are bounded (with
+four characters per token for every character: 41 %), and 95 % with the
+dispatcher's default 1.2 input safety factor (before: 55 %). Chinese, Japanese,
+Cyrillic and emoji texts all are; the worst miss is 0.67x the real count (Czech
+and Polish diacritics, a few MMLU prompts), except for scripts ``cl100k_base``
+encodes byte by byte (Armenian, Georgian: 0.48x). Four characters per token
+had counted Chinese at 0.25x the real count, Russian 0.5x, emoji 0.15x, code down to 0.6x.
+Each message adds a few tokens of framing.
 """
 
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -25,15 +47,52 @@ __all__ = (
 )
 
 CHARS_PER_TOKEN = 4
-"""Characters per token assumed by estimates."""
+"""ASCII letters (and whitespace) per token assumed by estimates."""
 _PER_MESSAGE_TOKENS = 4
 """Role and separator tokens a chat format adds per message."""
 _MILLION = Decimal(1_000_000)
 
 
+def _deleting_all_but(keep: bytes) -> bytes:
+    """A ``bytes.translate`` delete table that leaves only the bytes in `keep`."""
+    return bytes(b for b in range(256) if b not in keep)
+
+
+_DIGITS = _deleting_all_but(string.digits.encode())
+_PUNCT = _deleting_all_but(string.punctuation.encode())
+_NON_ASCII = _deleting_all_but(bytes(range(0x80, 0x100)))
+_LEAD2 = _deleting_all_but(bytes(range(0xC0, 0xE0)))
+_LEAD3 = _deleting_all_but(bytes(range(0xE0, 0xF0)))
+_LEAD4 = _deleting_all_but(bytes(range(0xF0, 0xF8)))
+
+
+def _count(data: bytes, delete: bytes) -> int:
+    """How many bytes of `data` survive `delete` (``bytes.translate`` runs in C)."""
+    return len(data.translate(None, delete))
+
+
 def estimate_tokens(text: str) -> int:
-    """Estimated tokens of `text`: ``ceil(len / 4)``, at least 1 for non-empty text."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+    """A conservative token estimate of `text` (the rates in the module docstring).
+
+    Works on the UTF-8 bytes: a non-ASCII character is recognised by its lead
+    byte, whose value gives its length. At least 1 for non-empty text.
+    """
+    if not text:
+        return 0
+    data = text.encode("utf-8", "surrogatepass")
+    digits = _count(data, _DIGITS)
+    punct = _count(data, _PUNCT)
+    ascii_other = len(data) - _count(data, _NON_ASCII) - digits - punct
+    # in quarter tokens: letters 1, digits 2, punctuation 4, 2-byte 4, 3-byte 6, 4-byte 12
+    quarters = (
+        ascii_other
+        + 2 * digits
+        + 4 * punct
+        + 4 * _count(data, _LEAD2)
+        + 6 * _count(data, _LEAD3)
+        + 12 * _count(data, _LEAD4)
+    )
+    return max(1, math.ceil(quarters / CHARS_PER_TOKEN))
 
 
 def estimate_message_tokens(messages: Sequence[BaseMessage]) -> int:

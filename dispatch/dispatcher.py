@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
-from dispatch._chat_models import build_chat_model, output_cap_kwargs
+from dispatch._chat_models import build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.cost import estimate_message_tokens, estimate_tokens
@@ -163,7 +163,11 @@ class Dispatcher:
     def _runnable(
         self, choice: ModelChoice, tools: Sequence[Any] | None, kwargs: dict[str, Any]
     ) -> Runnable[Any, BaseMessage]:
-        model = self.chat_model_for(choice.model)
+        """The chosen model, capped at the choice's output limit in the parameter
+        its provider honours, with `tools` bound."""
+        model = with_output_cap(
+            self.chat_model_for(choice.model), choice.model, choice.max_output_tokens
+        )
         return model.bind_tools(list(tools), **kwargs) if tools else model
 
     def _advance(
@@ -224,7 +228,7 @@ class Dispatcher:
                     with self.tracing.activate(span):
                         reply = await self._runnable(
                             step.choice, tools, tool_kwargs
-                        ).ainvoke(list(messages), None, **_cap(step.choice))
+                        ).ainvoke(list(messages))
                     outcome = _as_ai(reply)
                 except BaseException as exc:  # handed to the failover logic
                     outcome = exc
@@ -259,7 +263,7 @@ class Dispatcher:
                 try:
                     with self.tracing.activate(span):
                         reply = self._runnable(step.choice, tools, tool_kwargs).invoke(
-                            list(messages), None, **_cap(step.choice)
+                            list(messages)
                         )
                     outcome = _as_ai(reply)
                 except BaseException as exc:  # handed to the failover logic
@@ -352,10 +356,6 @@ class Dispatcher:
             tier_hint=tier_hint,
             max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
         )
-
-
-def _cap(choice: ModelChoice) -> dict[str, Any]:
-    return output_cap_kwargs(choice.model, choice.max_output_tokens)
 
 
 def _left(ledger: Ledger | None) -> Decimal | None:

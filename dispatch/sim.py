@@ -3,8 +3,18 @@
 No instruction-tuned model runs offline on a 2-core CPU, so the offline demo uses
 these. A `SimChatModel` answers deterministically, reports token usage derived
 from the prompt (`estimate_message_tokens`) and a declared output length (the
-call's ``max_tokens`` cap, scaled by a deterministic 60–100 % factor hashed from
-model and prompt), and is priced by the registry at the real model's list price.
+call's output cap, scaled by a deterministic 60–100 % factor hashed from model
+and prompt), and is priced by the registry at the real model's list price. The
+cap is honoured in every provider's spelling (``max_tokens``,
+``max_completion_tokens``, ``max_output_tokens``, ``num_predict``, Ollama's
+``options``, an OpenAI-compatible ``extra_body``) and as the `max_tokens` field
+that `dispatch._chat_models.with_output_cap` sets: so a simulated hop never
+declares more output than the ledger reserved.
+
+Its text says it is simulated and shows what the run really produced: the tool
+results it was given, and for a prompt that carries findings (the synthesis,
+a task with its dependencies' results) the task and each finding, cut at word
+boundaries.
 
 With tools bound, it calls the first tool whose arguments it can fill from the
 prompt (fenced code -> ``code``, an arithmetic expression -> ``expression``,
@@ -45,7 +55,10 @@ class SimChatModel(BaseChatModel):
     model: str
     """The registry model this stands in for, e.g. ``openai:gpt-5.4-mini``."""
     default_output_tokens: int = 256
-    """Declared output length when the call gives no ``max_tokens``."""
+    """Declared output length when neither the call nor `max_tokens` caps it."""
+    max_tokens: int | None = None
+    """Output cap of every call (what `with_output_cap` sets), unless the call
+    names one."""
 
     @property
     def _llm_type(self) -> str:
@@ -73,14 +86,19 @@ class SimChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         tools: list[dict[str, Any]] = kwargs.get("tools") or []
-        cap = int(kwargs.get("max_tokens") or self.default_output_tokens)
+        cap = _call_cap(kwargs) or self.max_tokens or self.default_output_tokens
         input_tokens = estimate_message_tokens(messages) + sum(
             estimate_tokens(str(t)) for t in tools
         )
         message = self._tool_call(messages, tools) or self._answer(messages, cap)
         if message.tool_calls:
-            output_tokens = sum(
-                estimate_tokens(c["name"] + str(c["args"])) for c in message.tool_calls
+            # a real provider stops at the cap too, tool call or not
+            output_tokens = min(
+                cap,
+                sum(
+                    estimate_tokens(c["name"] + str(c["args"]))
+                    for c in message.tool_calls
+                ),
             )
         else:
             output_tokens = self._declared_length(messages, cap)
@@ -120,17 +138,88 @@ class SimChatModel(BaseChatModel):
         return None
 
     def _answer(self, messages: Sequence[BaseMessage], cap: int) -> AIMessage:
+        head = f"[simulated {self.model}]"
         results = [m for m in messages if isinstance(m, ToolMessage)]
+        if results:
+            found = " | ".join(_clip(_unwrap(r.text), 240) for r in results)
+            return AIMessage(content=f"{head} From the tool results: {found}")
         task = next(
             (m.text for m in reversed(messages) if isinstance(m, HumanMessage)), ""
         )
-        head = f"[simulated {self.model}]"
-        if results:
-            body = "; ".join(r.text.strip().replace("\n", " ")[:160] for r in results)
-            text = f"{head} From the tool results: {body}"
-        else:
-            text = f"{head} Answer to: {task.strip().splitlines()[0][:160] if task else ''}"
-        return AIMessage(content=text)
+        ask, uses, findings = _read_prompt(task)
+        line = f"{head} {_clip(ask, 200)}".rstrip()
+        if uses:
+            line += f" (building on the results of {', '.join(uses)})"
+        return AIMessage(
+            content="\n".join([line, *(f"- {_clip(f, 200)}" for f in findings)])
+        )
+
+
+_DEPENDENCY = re.compile(r"\[([\w.-]+)\]")
+
+
+def _read_prompt(prompt: str) -> tuple[str, list[str], list[str]]:
+    """Split a prompt into its task, the dependencies whose results it quotes
+    (``[id] result`` lines) and the findings it carries (``- `` lines, as in
+    the synthesis); a line that starts neither continues the one before it.
+    Simulated-model labels inside findings are removed.
+    """
+    ask: list[str] = []
+    uses: list[str] = []
+    items: list[list[str]] = []
+    current: list[str] = ask
+    for raw in prompt.splitlines():
+        line = raw.strip()
+        dependency = _DEPENDENCY.match(line)
+        if line.startswith("- "):
+            items.append([line[2:]])
+            current = items[-1]
+        elif dependency and not items:
+            uses.append(dependency.group(1))
+            current = []  # the quoted result itself is not repeated
+        elif line and not (current is ask and ask and line.endswith(":")):
+            current.append(line)
+    return " ".join(ask), uses, [_unwrap(" ".join(item)) for item in items]
+
+
+_CAP_KWARGS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "num_predict",
+)
+
+
+def _call_cap(kwargs: dict[str, Any]) -> int | None:
+    """The output cap a call names, in any provider's spelling."""
+    for name in _CAP_KWARGS:
+        if kwargs.get(name):
+            return int(kwargs[name])
+    for nested, name in (("options", "num_predict"), ("extra_body", "max_tokens")):
+        value = (kwargs.get(nested) or {}).get(name)
+        if value:
+            return int(value)
+    return None
+
+
+_SIM_HEAD = re.compile(r"\[simulated [^\]]*\]\s*")
+"""The label a simulated answer starts with."""
+
+
+def _unwrap(text: str) -> str:
+    """`text` on one line, without the simulated-model labels it quotes."""
+    return _SIM_HEAD.sub("", " ".join(text.split()))
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def _fill_args(schema: dict[str, Any], prompt: str) -> dict[str, Any] | None:

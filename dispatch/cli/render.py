@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -36,7 +37,7 @@ err = Console(stderr=True)
 
 def fail(exc: Exception) -> NoReturn:
     """Print `exc` as a one-line error and exit with status 2."""
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
     raise typer.Exit(code=2)
 
 

@@ -20,8 +20,8 @@ from dispatch.hop import (
     settle_hop,
 )
 from dispatch.policy import select
-from dispatch.usage import checked_usage
 from dispatch.types import Hop, Pin, PinChange, RouteDecision, RouterLayer, Usage
+from dispatch.usage import checked_usage
 
 REGISTRY = registry_from_text(SMALL_REGISTRY)
 HOP = Hop(specialist="w", prompt="p", step="t1", input_tokens=100, max_output_tokens=50)
