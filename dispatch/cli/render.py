@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from dispatch.budget import BudgetDict
-from dispatch.cli.support import RunSummary
-from dispatch.node import Dispatcher
-from dispatch.preflight import Estimate
-from dispatch.types import HopRecord
+from dispatch.cli.outcome import Outcome
+
+if TYPE_CHECKING:
+    from dispatch.budget import BudgetDict
+    from dispatch.cli.support import RunSummary
+    from dispatch.node import Dispatcher
+    from dispatch.preflight import Estimate
+    from dispatch.registry import Registry
+    from dispatch.types import HopRecord
 
 __all__ = (
     "budget_json",
@@ -25,7 +29,9 @@ __all__ = (
     "hop_tree",
     "metrics_table",
     "out",
+    "registry_table",
     "run_json",
+    "status_line",
     "totals",
 )
 
@@ -214,13 +220,64 @@ def metrics_table(m: dict[str, Any]) -> Table:
     return table
 
 
+def status_line(outcome: Outcome) -> str:
+    """The last line of a run that did not fully succeed (stderr)."""
+    return (
+        f"[bold red]{outcome.status}[/] (exit {int(outcome.exit_code)}): "
+        f"{outcome.reason}"
+    )
+
+
 def budget_line(b: dict[str, Any]) -> str:
     if b["limit_usd"] is None:
-        return (
-            f"budget          none set (mode {b['mode']}); spent ${b['spent_usd']:.6f}"
-        )
+        return f"budget          none set; spent ${b['spent_usd']:.6f}"
     state = "[red]exceeded[/]" if b["exceeded"] else "[green]within[/]"
     return (
         f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
         f"{state}, {b['refused_hops']} hop(s) refused"
     )
+
+
+def registry_table(registry: Registry, *, title: str) -> Table:
+    """The ``dispatch models`` table: cheapest tier first, then by output price."""
+    table = Table(title=title, title_justify="left")
+    for col in [
+        "model",
+        "tier",
+        "$/M in",
+        "$/M out",
+        "context",
+        "max out",
+        "where",
+        *registry.capabilities,
+        "price from",
+    ]:
+        table.add_column(
+            col,
+            justify="left" if col in ("model", "tier", "where") else "right",
+            no_wrap=True,
+        )
+    for m in sorted(
+        registry, key=lambda m: (registry.tier_rank(m.tier), m.output_per_mtok)
+    ):
+        table.add_row(
+            m.id,
+            m.tier,
+            f"{m.input_per_mtok:g}",
+            f"{m.output_per_mtok:g}",
+            _compact(m.context_window),
+            _compact(m.max_output_tokens),
+            "local" if m.local else "remote",
+            *[
+                f"{m.quality[c]:.2f}" if c in m.quality else "-"
+                for c in registry.capabilities
+            ],
+            m.price_source,
+        )
+    return table
+
+
+def _compact(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)

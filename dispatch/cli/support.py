@@ -7,10 +7,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 
 from dispatch._chat_models import credentials_present
+from dispatch.cli.options import Mode
 from dispatch.config import DEFAULT_CONFIG
 from dispatch.errors import ConfigError
 from dispatch.node import Dispatcher
@@ -22,26 +22,17 @@ __all__ = ("Mode", "RunSummary", "checkpoint_path", "dispatcher_from_env", "summ
 
 def checkpoint_path(env: Mapping[str, str] | None = None) -> Path:
     """The CLI's SQLite checkpoint file: ``$DISPATCH_CHECKPOINTS``, else
-    ``$XDG_STATE_HOME/graph-dispatch/checkpoints.sqlite`` (``~/.local/state``)."""
+    ``$XDG_STATE_HOME/graph-dispatch/checkpoints.sqlite`` (``~/.local/state``).
+
+    Only the path: a run creates the directory, reading commands never do.
+    """
     env = os.environ if env is None else env
     if env.get("DISPATCH_CHECKPOINTS"):
         path = Path(env["DISPATCH_CHECKPOINTS"])
     else:
         state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
         path = state / "graph-dispatch" / "checkpoints.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
     return path
-
-
-class Mode(StrEnum):
-    """How models are called."""
-
-    AUTO = "auto"
-    """Live when any provider's credentials are in the environment, else simulated."""
-    SIM = "sim"
-    """Always the offline simulator."""
-    LIVE = "live"
-    """Real models only; fails when no provider has credentials."""
 
 
 def dispatcher_from_env(

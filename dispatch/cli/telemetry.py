@@ -10,14 +10,24 @@ the service (default ``graph-dispatch``). Console output goes to stderr, so ``--
 stays parseable. The exporters read their endpoint,
 headers and timeouts from the environment themselves. This is the only module
 that imports the SDK.
+
+A CLI run must not hang on, or be drowned by, a collector it cannot reach:
+unless ``OTEL_EXPORTER_OTLP[_TRACES|_METRICS]_TIMEOUT`` says otherwise, each
+export gets `EXPORT_TIMEOUT_S` seconds (the SDK's default is 10 s with up to
+six retries); an exporter that failed once is not tried again in the same run;
+and the SDK's retry and failure log lines are collected and summarised as one
+``warning:`` line on stderr when the run ends. A collector that takes traces
+only (Phoenix answers 405 to metrics) wants ``OTEL_METRICS_EXPORTER=none``;
+the warning says so.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,20 +36,26 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricExporter,
+    MetricExportResult,
+    MetricsData,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
+    SpanExportResult,
 )
 
 from dispatch.errors import ConfigError
 from dispatch.tracing import Tracing
 
-__all__ = ("telemetry_enabled", "telemetry_from_env")
+__all__ = ("EXPORT_TIMEOUT_S", "telemetry_enabled", "telemetry_from_env")
+
+EXPORT_TIMEOUT_S = 3.0
+"""Seconds one OTLP export may take, retries included, unless the environment says."""
 
 _TRIGGERS = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -77,11 +93,14 @@ def telemetry_from_env(env: Mapping[str, str] | None = None) -> Iterator[Tracing
     if metric_exporter is not None:
         readers.append(PeriodicExportingMetricReader(metric_exporter))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
-    try:
-        yield Tracing(tracer_provider, meter_provider)
-    finally:
-        tracer_provider.shutdown()
-        meter_provider.shutdown()
+    with _export_log(env) as log:
+        try:
+            yield Tracing(tracer_provider, meter_provider)
+        finally:
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
+    if log.messages:
+        sys.stderr.write(_export_warning(env, log.messages) + "\n")
 
 
 def _protocol(env: Mapping[str, str]) -> str:
@@ -116,7 +135,7 @@ def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
         OTLPSpanExporter,
     )
 
-    return OTLPSpanExporter()
+    return _OnceSpanExporter(OTLPSpanExporter(timeout=_timeout(env, "TRACES")))
 
 
 def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
@@ -132,7 +151,7 @@ def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
         OTLPMetricExporter,
     )
 
-    return OTLPMetricExporter()
+    return _OnceMetricExporter(OTLPMetricExporter(timeout=_timeout(env, "METRICS")))
 
 
 def _grpc(module: str, name: str) -> Any:
@@ -153,3 +172,100 @@ def _otlp_wanted(env: Mapping[str, str]) -> bool:
         env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
     )
+
+
+def _timeout(env: Mapping[str, str], signal: str) -> float | None:
+    """None (the exporter reads the environment) when the user set a timeout."""
+    if env.get(f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT") or env.get(
+        "OTEL_EXPORTER_OTLP_TIMEOUT"
+    ):
+        return None
+    return EXPORT_TIMEOUT_S
+
+
+class _OnceSpanExporter(SpanExporter):
+    """Delegates until an export fails, then drops batches: one timeout per run."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self._inner = inner
+        self._failed = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._failed:
+            return SpanExportResult.FAILURE
+        result = self._inner.export(spans)
+        self._failed = result is SpanExportResult.FAILURE
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class _OnceMetricExporter(MetricExporter):
+    """`_OnceSpanExporter` for metrics."""
+
+    def __init__(self, inner: MetricExporter) -> None:
+        super().__init__(
+            preferred_temporality=inner._preferred_temporality,
+            preferred_aggregation=inner._preferred_aggregation,
+        )
+        self._inner = inner
+        self._failed = False
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        if self._failed:
+            return MetricExportResult.FAILURE
+        result = self._inner.export(metrics_data, timeout_millis=timeout_millis)
+        self._failed = result is MetricExportResult.FAILURE
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.levelno, record.getMessage()))
+
+
+@contextmanager
+def _export_log(env: Mapping[str, str]) -> Iterator[_Collect]:
+    """Collect the SDK's log lines instead of letting them reach stderr one by one."""
+    logger = logging.getLogger("opentelemetry")
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _export_warning(env: Mapping[str, str], messages: list[tuple[int, str]]) -> str:
+    worst = max(messages, key=lambda m: m[0])[1]
+    endpoint = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or "the OTLP endpoint"
+    )
+    line = f"warning: telemetry not fully exported to {endpoint}: {worst}"
+    if len(messages) > 1:
+        line += f" (+{len(messages) - 1} more)"
+    if any("metrics" in m for _, m in messages):
+        line += (
+            "; a traces-only collector (e.g. Phoenix) needs OTEL_METRICS_EXPORTER=none"
+        )
+    return line
