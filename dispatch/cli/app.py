@@ -16,6 +16,7 @@ import typer
 
 from dispatch.cli.options import (
     DEFAULT_CONFIG,
+    BudgetModeChoice,
     BudgetModeOpt,
     BudgetOpt,
     ConfigOpt,
@@ -60,7 +61,7 @@ def _run(
     mode: Mode,
     config: str,
     budget: float | None,
-    budget_mode: str | None,
+    budget_mode: BudgetModeChoice | None,
     thread: str | None,
     allow_partial: bool,
     synthesis_tier: str | None = None,
@@ -77,7 +78,7 @@ def _run(
             mode=mode,
             config=config,
             budget=check_budget(budget),
-            budget_mode=budget_mode,
+            budget_mode=None if budget_mode is None else str(budget_mode.value),
             thread=check_thread(thread),
             allow_partial=allow_partial,
             synthesis_tier=synthesis_tier,
