@@ -14,7 +14,8 @@ that imports the SDK.
 A CLI run must not hang on, or be drowned by, a collector it cannot reach:
 unless ``OTEL_EXPORTER_OTLP[_TRACES|_METRICS]_TIMEOUT`` says otherwise, each
 export gets `EXPORT_TIMEOUT_S` seconds (the SDK's default is 10 s with up to
-six retries); an exporter that failed once is not tried again in the same run;
+six retries); once an export failed, no other is tried in the same run (a dead
+endpoint costs one timeout, not one per signal and batch);
 and the SDK's retry and failure log lines are collected and summarised as one
 ``warning:`` line on stderr when the run ends. A collector that takes traces
 only (Phoenix answers 405 to metrics) wants ``OTEL_METRICS_EXPORTER=none``;
@@ -85,11 +86,12 @@ def telemetry_from_env(env: Mapping[str, str] | None = None) -> Iterator[Tracing
         {"service.name": env.get("OTEL_SERVICE_NAME") or "graph-dispatch"}
     )
     tracer_provider = TracerProvider(resource=resource)
-    span_exporter = _span_exporter(env)
+    give_up = _GiveUp()
+    span_exporter = _span_exporter(env, give_up)
     if span_exporter is not None:
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     readers: list[Any] = []
-    metric_exporter = _metric_exporter(env)
+    metric_exporter = _metric_exporter(env, give_up)
     if metric_exporter is not None:
         readers.append(PeriodicExportingMetricReader(metric_exporter))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
@@ -115,7 +117,7 @@ def _protocol(env: Mapping[str, str]) -> str:
     return proto
 
 
-def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
+def _span_exporter(env: Mapping[str, str], give_up: _GiveUp) -> SpanExporter | None:
     kind = env.get("OTEL_TRACES_EXPORTER", "otlp")
     if kind == "none":
         return None
@@ -135,10 +137,10 @@ def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
         OTLPSpanExporter,
     )
 
-    return _OnceSpanExporter(OTLPSpanExporter(timeout=_timeout(env, "TRACES")))
+    return _OnceSpanExporter(OTLPSpanExporter(timeout=_timeout(env, "TRACES")), give_up)
 
 
-def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
+def _metric_exporter(env: Mapping[str, str], give_up: _GiveUp) -> MetricExporter | None:
     kind = env.get("OTEL_METRICS_EXPORTER", "otlp" if _otlp_wanted(env) else "none")
     if kind == "none":
         return None
@@ -151,7 +153,9 @@ def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
         OTLPMetricExporter,
     )
 
-    return _OnceMetricExporter(OTLPMetricExporter(timeout=_timeout(env, "METRICS")))
+    return _OnceMetricExporter(
+        OTLPMetricExporter(timeout=_timeout(env, "METRICS")), give_up
+    )
 
 
 def _grpc(module: str, name: str) -> Any:
@@ -183,18 +187,24 @@ def _timeout(env: Mapping[str, str], signal: str) -> float | None:
     return EXPORT_TIMEOUT_S
 
 
+class _GiveUp:
+    """Shared by a run's exporters: after one failed export, none is tried again."""
+
+    failed = False
+
+
 class _OnceSpanExporter(SpanExporter):
     """Delegates until an export fails, then drops batches: one timeout per run."""
 
-    def __init__(self, inner: SpanExporter) -> None:
+    def __init__(self, inner: SpanExporter, give_up: _GiveUp) -> None:
         self._inner = inner
-        self._failed = False
+        self._give_up = give_up
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if self._failed:
+        if self._give_up.failed:
             return SpanExportResult.FAILURE
         result = self._inner.export(spans)
-        self._failed = result is SpanExportResult.FAILURE
+        self._give_up.failed |= result is SpanExportResult.FAILURE
         return result
 
     def shutdown(self) -> None:
@@ -207,21 +217,21 @@ class _OnceSpanExporter(SpanExporter):
 class _OnceMetricExporter(MetricExporter):
     """`_OnceSpanExporter` for metrics."""
 
-    def __init__(self, inner: MetricExporter) -> None:
+    def __init__(self, inner: MetricExporter, give_up: _GiveUp) -> None:
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
         )
         self._inner = inner
-        self._failed = False
+        self._give_up = give_up
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        if self._failed:
+        if self._give_up.failed:
             return MetricExportResult.FAILURE
         result = self._inner.export(metrics_data, timeout_millis=timeout_millis)
-        self._failed = result is MetricExportResult.FAILURE
+        self._give_up.failed |= result is MetricExportResult.FAILURE
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
