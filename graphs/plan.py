@@ -15,12 +15,13 @@ replaces them once, at the boundary.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, NotRequired
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -50,14 +51,21 @@ class Task(TypedDict):
     """Declared output length of the task's hops."""
 
 
+_NOT_ESCAPED = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
 def clean_text(text: str) -> str:
     """`text` with lone surrogates turned back into bytes and undecodable bytes
     replaced by U+FFFD, so that it encodes as UTF-8 for every provider."""
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate outside the escape range
-        raw = text.encode("utf-8", "replace")
-    return raw.decode("utf-8", "replace")
+    if text.isascii():
+        return text
+    text = _NOT_ESCAPED.sub("\ufffd", text)  # surrogates that stand for no byte
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _clean_str(value: object) -> object:
+    # Before pydantic's str check, which rejects lone surrogates outright.
+    return clean_text(value) if isinstance(value, str) else value
 
 
 class PlanTask(BaseModel):
@@ -66,7 +74,7 @@ class PlanTask(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: str = Field(min_length=1)
-    prompt: Annotated[str, AfterValidator(clean_text)] = Field(min_length=1)
+    prompt: Annotated[str, BeforeValidator(_clean_str)] = Field(min_length=1)
     specialist: str | None = None
     tier: str | None = None
     depends_on: list[str] = Field(default_factory=list)

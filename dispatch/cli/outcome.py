@@ -22,11 +22,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
-from dispatch.types import HopRecord
-
-__all__ = ("EXIT_CODES_HELP", "ExitCode", "Outcome", "refused_start", "run_outcome")
+__all__ = (
+    "EXIT_CODES_HELP",
+    "ExitCode",
+    "HopFacts",
+    "Outcome",
+    "refused_start",
+    "run_outcome",
+)
 
 
 class ExitCode(IntEnum):
@@ -63,6 +68,17 @@ class Outcome:
         }
 
 
+class HopFacts(Protocol):
+    """What the outcome needs of a hop record (`dispatch.types.HopRecord` has it)."""
+
+    @property
+    def step(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def refused(self) -> bool: ...
+
+
 def refused_start(message: str) -> Outcome:
     """The outcome of a run the pre-flight check refused to start."""
     return Outcome("refused", ExitCode.REFUSED, message)
@@ -71,7 +87,7 @@ def refused_start(message: str) -> Outcome:
 def run_outcome(
     tasks: Sequence[Mapping[str, Any]],
     results: Mapping[str, Mapping[str, Any]],
-    records: Sequence[HopRecord],
+    records: Sequence[HopFacts],
 ) -> Outcome:
     """Classify a finished run from its planned tasks, their results and its hops."""
     ok = [t["id"] for t in tasks if results.get(t["id"], {}).get("ok")]

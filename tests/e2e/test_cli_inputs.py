@@ -81,8 +81,8 @@ def test_a_non_utf8_config_file_is_an_error_naming_the_file(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("plan", "needles"),
     [
-        (b"[{\"id\": \"a\", \"prompt\": \"caf\xe9\"}]", ["not UTF-8"]),
-        (b"[{\"prompt\": \"no id\"}]", ["tasks[0].id", "required"]),
+        (b'[{"id": "a", "prompt": "caf\xe9"}]', ["not UTF-8"]),
+        (b'[{"prompt": "no id"}]', ["tasks[0].id", "required"]),
         (
             b'[{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y",'
             b' "max_output_tokens": "lots"}]',
@@ -168,7 +168,9 @@ def test_route_semantic_without_the_extra_names_the_install_command() -> None:
 # -- real subprocess: argv bytes, stdin, requests over the argv limit -----------------
 
 
-def dispatch(*args: str | bytes, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def dispatch(
+    *args: str | bytes, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     return subprocess.run(
         [sys.executable, "-m", "dispatch", *args],

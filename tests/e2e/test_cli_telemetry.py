@@ -51,7 +51,9 @@ def closed_port() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-def demo(endpoint: str, tmp: str, **extra: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+def demo(
+    endpoint: str, tmp: str, **extra: str
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     env.update(
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
@@ -93,6 +95,8 @@ def test_a_dead_endpoint_costs_bounded_time_and_one_warning(tmp_path: Any) -> No
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("warning: telemetry not fully exported to http://127.0.0.1:")
+    assert lines[0].startswith(
+        "warning: telemetry not fully exported to http://127.0.0.1:"
+    )
     # one bounded attempt per signal (the SDK default retried for ~19 s)
     assert elapsed - baseline < 2 * EXPORT_TIMEOUT_S + 2, (elapsed, baseline)
