@@ -191,4 +191,4 @@ def test_route_with_the_hybrid_router_uses_embeddings_when_rules_are_unsure() ->
     )
     assert (out["capability"], out["router"]) == ("general", "semantic")
     bad = dispatch("route", "x", "--router", "psychic")
-    assert bad.returncode == 2 and "expected rules, semantic or hybrid" in bad.stderr
+    assert bad.returncode == 2 and "'psychic' is not one of" in bad.stderr

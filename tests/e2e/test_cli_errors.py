@@ -165,6 +165,11 @@ def test_route_semantic_without_the_extra_names_the_install_command() -> None:
     assert_clean_error(code, err, "graph-dispatch[semantic]")
 
 
+def test_the_langgraph_dev_folder_is_ignored_by_git() -> None:
+    gitignore = Path(__file__).parents[2] / ".gitignore"
+    assert ".langgraph_api/" in gitignore.read_text().splitlines()
+
+
 # -- real subprocess: argv bytes, stdin, requests over the argv limit -----------------
 
 
