@@ -300,16 +300,15 @@ def route(
     """Show the route decision and the model chosen for PROMPT (no model call)."""
     from dispatch.cli.render import out  # noqa: PLC0415
     from dispatch.errors import DispatchError  # noqa: PLC0415
-    from dispatch.node import Dispatcher  # noqa: PLC0415
+    from dispatch.policy import select  # noqa: PLC0415
     from dispatch.registry import Registry  # noqa: PLC0415
     from dispatch.types import Hop  # noqa: PLC0415
 
+    # Steps 1-2 of a hop (route, select) are pure: no Dispatcher, no model stack.
     try:
         registry = Registry.from_config(config)
-        dispatcher = Dispatcher(
-            registry, simulate=True, router=_router(router, registry)
-        )
-        choice = dispatcher.plan(Hop(specialist="cli", prompt=prompt))
+        hop = Hop(specialist="cli", prompt=prompt)
+        choice = select(_router(router, registry).decide(hop), hop, registry)
     except DispatchError as exc:
         _fail(exc)
     d = choice.decision
@@ -333,7 +332,7 @@ def _router(name: RouterChoice, registry: Registry) -> Router:
     import importlib.util  # noqa: PLC0415
 
     from dispatch.errors import ConfigError  # noqa: PLC0415
-    from dispatch.routing import RulesRouter  # noqa: PLC0415
+    from dispatch.routing.rules import RulesRouter  # noqa: PLC0415
 
     rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
     if name is RouterChoice.RULES:
