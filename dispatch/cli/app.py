@@ -47,10 +47,10 @@ app = typer.Typer(
 )
 
 
-def _fail(exc: Exception) -> NoReturn:
+def _fail(exc: Exception, *, json_: bool = False) -> NoReturn:
     from dispatch.cli.render import fail  # noqa: PLC0415
 
-    fail(exc)
+    fail(exc, json_=json_)
 
 
 def _run(
@@ -84,7 +84,7 @@ def _run(
             synthesis_tier=synthesis_tier,
         )
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     code = run_workflow(args)
     if code:
         raise typer.Exit(code)
@@ -148,7 +148,7 @@ def run(
         text = read_request(request, request_file)
         tasks = read_plan_file(plan) if plan is not None else None
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     _run(
         text,
         tasks,

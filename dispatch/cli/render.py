@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -40,9 +41,15 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
-def fail(exc: Exception) -> NoReturn:
-    """Print `exc` as a one-line error and exit with status 2."""
+def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
+    """Print `exc` as a one-line error and exit with status 2.
+
+    With `json_` (``demo``/``run --json``) stdout also gets the JSON object a
+    script parses, with ``"status": "error"``, so it never reads empty output.
+    """
     err.print(f"[bold red]error:[/] {exc}")
+    if json_:
+        print(json.dumps({"status": "error", "exit_code": 2, "reason": str(exc)}))
     raise typer.Exit(code=2)
 
 

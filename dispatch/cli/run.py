@@ -112,7 +112,7 @@ def run_workflow(args: RunArgs) -> int:
                     _invoke(dispatcher, args, tasks, {"configurable": configurable})
                 )
     except DispatchError as exc:
-        fail(exc)
+        fail(exc, json_=args.json_)
     records = [r for r in hop_records(state) if r.workflow == workflow]
     summary = summarize(records, dispatcher.registry)
     budget_out = budget_json(

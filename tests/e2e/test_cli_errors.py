@@ -71,6 +71,18 @@ def test_budget_flag_errors_name_the_flag() -> None:
     assert code == 2 and "hardest" in err
 
 
+def test_json_mode_prints_the_error_as_json_too(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('[{"prompt": "no id"}]')
+    code, out, err = cli("run", "Do it.", "--plan", str(plan), "--json")
+    assert_clean_error(code, err, "tasks[0].id")
+    data = json.loads(out)
+    assert (data["status"], data["exit_code"]) == ("error", 2)
+    assert "tasks[0].id" in data["reason"]
+    code, out, _ = cli("demo", "--mode", "live", "--json")
+    assert code == 2 and json.loads(out)["status"] == "error"
+
+
 def test_a_non_utf8_config_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("# caf\xe9\nversion: 1\n".encode("latin-1"))
