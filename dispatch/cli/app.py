@@ -365,7 +365,11 @@ def _router(name: RouterChoice, registry: Registry) -> Router:
 @app.command()
 def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Print the model registry."""
-    from dispatch.cli.render import out, registry_table  # noqa: PLC0415
+    from dispatch.cli.render import (  # noqa: PLC0415
+        out,
+        registry_json,
+        registry_table,
+    )
     from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.registry import Registry  # noqa: PLC0415
 
@@ -374,24 +378,7 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     except DispatchError as exc:
         _fail(exc)
     if json_:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": m.id,
-                        "tier": m.tier,
-                        "input_per_mtok": float(m.input_per_mtok),
-                        "output_per_mtok": float(m.output_per_mtok),
-                        "context_window": m.context_window,
-                        "max_output_tokens": m.max_output_tokens,
-                        "local": m.local,
-                        "quality": m.quality,
-                        "price_source": m.price_source,
-                    }
-                    for m in registry
-                ]
-            )
-        )
+        print(json.dumps(registry_json(registry)))
         return
     out.print(registry_table(registry, title=f"registry ({config})"))
     bars = ", ".join(f"{t} >= {registry.bar(t)}" for t in registry.tiers)

@@ -30,6 +30,7 @@ __all__ = (
     "hop_tree",
     "metrics_table",
     "out",
+    "registry_json",
     "registry_table",
     "run_json",
     "status_line",
@@ -243,6 +244,24 @@ def budget_line(b: dict[str, Any]) -> str:
         f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
         f"{state}, {b['refused_hops']} hop(s) refused"
     )
+
+
+def registry_json(registry: Registry) -> list[dict[str, Any]]:
+    """The ``dispatch models --json`` list."""
+    return [
+        {
+            "id": m.id,
+            "tier": m.tier,
+            "input_per_mtok": float(m.input_per_mtok),
+            "output_per_mtok": float(m.output_per_mtok),
+            "context_window": m.context_window,
+            "max_output_tokens": m.max_output_tokens,
+            "local": m.local,
+            "quality": m.quality,
+            "price_source": m.price_source,
+        }
+        for m in registry
+    ]
 
 
 def registry_table(registry: Registry, *, title: str) -> Table:
