@@ -52,7 +52,5 @@ def test_help_does_not_import_the_engine_beyond_the_package_root() -> None:
     assert not {
         m for m in modules if m.startswith(("dispatch.cli.run", "dispatch.graphs"))
     }
-    assert (
-        "opentelemetry.sdk" not in modules
-        and "langgraph.checkpoint.sqlite" not in modules
-    )
+    assert "langgraph.checkpoint.sqlite" not in modules
+    assert "dispatch.cli.telemetry" not in modules
