@@ -339,7 +339,7 @@ def _router(name: RouterChoice, registry: Registry) -> Router:
         return rules
     if importlib.util.find_spec("sentence_transformers") is None:
         raise ConfigError(
-            f"--router {name.value} needs sentence-transformers: "
+            f"{name.value} needs sentence-transformers: "
             "pip install 'graph-dispatch[semantic]'",
             path="--router",
         )

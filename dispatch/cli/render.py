@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -39,7 +40,7 @@ __all__ = (
 
 # Piped output gets a fixed width wide enough for the hop table (rich assumes 80).
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line
 
 
 def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
@@ -48,7 +49,7 @@ def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
     With `json_` (``demo``/``run --json``) stdout also gets the JSON object a
     script parses, with ``"status": "error"``, so it never reads empty output.
     """
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
     if json_:
         print(json.dumps({"status": "error", "exit_code": 2, "reason": str(exc)}))
     raise typer.Exit(code=2)
@@ -232,7 +233,7 @@ def status_line(outcome: Outcome) -> str:
     """The last line of a run that did not fully succeed (stderr)."""
     return (
         f"[bold red]{outcome.status}[/] (exit {int(outcome.exit_code)}): "
-        f"{outcome.reason}"
+        f"{escape(outcome.reason)}"
     )
 
 

@@ -71,6 +71,11 @@ def test_budget_flag_errors_name_the_flag() -> None:
     assert code == 2 and "hardest" in err
 
 
+def test_error_text_is_printed_verbatim_not_as_markup(tmp_path: Path) -> None:
+    code, _, err = cli("models", "--config", str(tmp_path / "reg[bold].yaml"))
+    assert_clean_error(code, err, "reg[bold].yaml")
+
+
 def test_json_mode_prints_the_error_as_json_too(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_text('[{"prompt": "no id"}]')
