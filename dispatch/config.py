@@ -7,9 +7,8 @@ pydantic; everything downstream works on `dispatch.types` values.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from dispatch._prices import PriceMap, load_price_map
 from dispatch.errors import ConfigError
 from dispatch.types import ModelSpec, parse_model_id
 
@@ -166,66 +166,6 @@ class _CrossRef(ValueError):
         super().__init__(f"{path}: found {found!r}, expected {expected}")
 
 
-class PriceMap:
-    """LiteLLM's price map (or a file in its format): model key -> prices and limits."""
-
-    def __init__(self, entries: dict[str, dict[str, Any]], *, name: str) -> None:
-        self.entries = entries
-        self.name = name
-        """Shown as the price source of models priced from this map."""
-
-    def lookup(self, model: ModelConfig) -> dict[str, Any] | None:
-        """The map entry for `model`, trying `price_key` then provider conventions."""
-        provider, name = parse_model_id(model.id)
-        keys = [model.price_key] if model.price_key else []
-        keys += [name, f"{provider}/{name}"]
-        if provider == "google_genai":
-            keys.append(f"gemini/{name}")
-        for key in keys:
-            if key in self.entries:
-                return self.entries[key]
-        return None
-
-
-def load_price_map(source: PricesConfig, *, base: Path | None) -> PriceMap | None:
-    """Read the price map named by `source`, or None when there is none to read.
-
-    LiteLLM's map is read as a data file from the installed `litellm`
-    distribution; `litellm` itself is never imported (its import is slow and
-    fetches a fresh map over the network unless told otherwise).
-    """
-    if source.file is not None:
-        path = Path(source.file)
-        if base is not None and not path.is_absolute():
-            path = base / path
-        return PriceMap(_read_json(path), name=path.name)
-    if source.source == "none":
-        return None
-    try:
-        dist = metadata.distribution("litellm")
-    except metadata.PackageNotFoundError:
-        if source.source == "litellm":
-            raise ConfigError(
-                "prices.source is 'litellm' but the litellm package is not installed",
-                path="prices.source",
-            ) from None
-        return None
-    path = Path(
-        str(dist.locate_file("litellm/model_prices_and_context_window_backup.json"))
-    )
-    return PriceMap(_read_json(path), name=f"litellm {dist.version}")
-
-
-def _read_json(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read price map: {exc}", file=str(path)) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("price map is not a JSON object", file=str(path))
-    return data
-
-
 def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[ModelSpec]]:
     """Load and validate a config file; return it and its fully priced model specs.
 
@@ -250,9 +190,14 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
             raise ConfigError(
                 f"cannot read config: {exc.strerror}", file=str(path)
             ) from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config is not UTF-8 text (byte {exc.start}: {exc.reason})",
+                file=str(path),
+            ) from exc
         label, base = str(path), path.parent
     config = parse_config(text, label=label)
-    prices = load_price_map(config.prices, base=base)
+    prices = load_price_map(config.prices.file, config.prices.source, base=base)
     return config, [_spec(m, i, prices, label) for i, m in enumerate(config.models)]
 
 
@@ -318,17 +263,16 @@ def _expected(err: Any) -> str:
 
 
 def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelSpec:
-    entry = prices.lookup(m) if prices else None
+    entry = prices.lookup(m.id, m.price_key) if prices else None
     source = "yaml"
 
-    def need(field: str, yaml_value: object, map_key: str, scale: int = 1) -> Any:
+    def need(field: str, yaml_value: Any, map_value: Any) -> Any:
         nonlocal source
         if yaml_value is not None:
             return yaml_value
-        if entry is not None and entry.get(map_key) is not None:
+        if map_value is not None:
             source = prices.name if prices else source
-            raw = entry[map_key]
-            return Decimal(str(raw)) * scale if scale != 1 else raw
+            return map_value
         where = f"not in the price map {prices.name!r}" if prices else "no price map"
         raise ConfigError(
             f"model {m.id!r} has no {field} ({where})",
@@ -345,16 +289,16 @@ def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelS
         tier=m.tier,
         quality=dict(m.capabilities),
         input_per_mtok=need(
-            "price.input_per_mtok", price_in, "input_cost_per_token", 10**6
+            "price.input_per_mtok", price_in, entry and entry.input_per_mtok
         ),
         output_per_mtok=need(
-            "price.output_per_mtok", price_out, "output_cost_per_token", 10**6
+            "price.output_per_mtok", price_out, entry and entry.output_per_mtok
         ),
-        context_window=int(
-            need("context_window", m.context_window, "max_input_tokens")
+        context_window=need(
+            "context_window", m.context_window, entry and entry.context_window
         ),
-        max_output_tokens=int(
-            need("max_output_tokens", m.max_output_tokens, "max_output_tokens")
+        max_output_tokens=need(
+            "max_output_tokens", m.max_output_tokens, entry and entry.max_output_tokens
         ),
         local=m.location == "local",
         latency_ms=m.latency_ms,

@@ -151,7 +151,9 @@ def _downgrade(
     kept = best.id == pinned_model
     return ModelChoice(
         model=best,
-        decision=replace(decision, tier=tier, reason=f"{decision.reason}; {why}"),
+        # The why goes in the choice's reason only: a hop's reason is
+        # "<decision reason> -> <choice reason>", so it would appear twice.
+        decision=replace(decision, tier=tier),
         pin_change=PinChange.KEPT if kept else PinChange.DOWNGRADED,
         repinned_from=None if kept else pinned_model,
         reason=why,

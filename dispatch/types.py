@@ -15,6 +15,7 @@ __all__ = (
     "Hop",
     "HopRecord",
     "HopRecordDict",
+    "Mode",
     "ModelChoice",
     "ModelSpec",
     "Pin",
@@ -54,6 +55,17 @@ class RouterLayer(StrEnum):
     LEARNED = "learned"
     LLM = "llm"
     FIXED = "fixed"
+
+
+class Mode(StrEnum):
+    """How models are called."""
+
+    AUTO = "auto"
+    """Live when any provider's credentials are in the environment, else simulated."""
+    SIM = "sim"
+    """Always the offline simulator."""
+    LIVE = "live"
+    """Real models only; fails when no provider has credentials."""
 
 
 class PinChange(StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any
 
 import networkx as nx
 from langchain_core.messages import HumanMessage
@@ -21,6 +21,7 @@ from typing_extensions import TypedDict
 
 from dispatch import ConfigError, Dispatcher, DispatchState, Hop, Specialist
 from dispatch.agents import default_specialists
+from dispatch.graphs.plan import Task, clean_text, parse_plan
 from dispatch.langgraph import DispatchContext, new_workflow, run_ledger, state_update
 from dispatch.pins import PinState
 
@@ -32,21 +33,6 @@ __all__ = (
     "make_graph",
     "plan_tasks",
 )
-
-
-class Task(TypedDict):
-    """One sub-task of a plan."""
-
-    id: str
-    prompt: str
-    specialist: NotRequired[str]
-    """Specialist name; when absent the router's capability picks one."""
-    tier: NotRequired[str]
-    """Tier hint for the specialist's hops."""
-    depends_on: NotRequired[list[str]]
-    """Ids whose results this task needs; it runs after them."""
-    max_output_tokens: NotRequired[int]
-    """Declared output length of the task's hops."""
 
 
 class TaskResult(TypedDict):
@@ -91,22 +77,26 @@ _SPLIT = re.compile(r"(?:\n\s*(?:[-*]|\d+[.)])\s+)|(?<=[.?!])\s+(?=[A-Z])")
 
 def plan_tasks(
     request: str,
-    tasks: Sequence[Task] | None,
+    tasks: Sequence[Any] | None,
     dispatcher: Dispatcher,
     specialists: Mapping[str, Specialist],
 ) -> list[Task]:
     """Validate a given plan, or decompose `request` into one task per sentence/bullet.
 
     Each task gets a specialist: the plan's, or the one whose capability the
-    router decides for the task's text.
+    router decides for the task's text. A given plan is validated by
+    `dispatch.graphs.plan.parse_plan` (types, required fields, known tiers);
+    prompts are cleaned of undecodable text.
 
     Raises:
-        ConfigError: duplicate ids, unknown specialists or dependencies, cycles.
+        ConfigError: a malformed task, duplicate ids, unknown specialists or
+            dependencies, cycles; the path names the task and field.
     """
     if tasks:
-        planned = [Task(**t) for t in tasks]  # type: ignore[typeddict-item]
+        planned = parse_plan(tasks, tiers=dispatcher.registry.tiers)
     else:
-        parts = [p.strip(" -*\n") for p in _SPLIT.split(request) if p.strip(" -*\n")]
+        text = clean_text(request)
+        parts = [p.strip(" -*\n") for p in _SPLIT.split(text) if p.strip(" -*\n")]
         planned = [Task(id=f"t{i + 1}", prompt=p) for i, p in enumerate(parts)]
     if not planned:
         raise ConfigError("the request is empty and no plan was given", path="request")
@@ -198,7 +188,13 @@ def build_orchestrator(
                 )
             tasks = _grouped(tasks, max_tasks)
         _, budget = new_workflow(dispatcher, config, state)
-        return {"tasks": tasks, "results": None, "answer": "", "budget": budget}
+        return {
+            "request": clean_text(state.get("request", "")),
+            "tasks": tasks,
+            "results": None,
+            "answer": "",
+            "budget": budget,
+        }
 
     def fan_out(state: WorkflowState) -> list[Send] | str:
         done = state.get("results", {})
@@ -332,6 +328,6 @@ def make_graph(
     Runs real models for the providers whose credentials are in the
     environment, and the simulator when there are none.
     """
-    from dispatch.cli.support import dispatcher_from_env  # noqa: PLC0415
+    from dispatch.environment import dispatcher_from_env  # noqa: PLC0415
 
     return build_orchestrator(dispatcher_from_env())

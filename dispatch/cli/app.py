@@ -1,75 +1,93 @@
-"""The ``dispatch`` command: demo, run, estimate, report, pins, route, models."""
+"""The ``dispatch`` command: demo, run, estimate, report, pins, route, models.
+
+Commands import the engine inside their bodies, so ``dispatch --help`` and a
+rules-only ``dispatch route`` do not pay for LangGraph, the OpenTelemetry SDK,
+scikit-learn or torch.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.table import Table
 
-from dispatch.cli.render import fail, hop_tree, metrics_table, out
-from dispatch.cli.run import RunArgs, run_workflow
-from dispatch.cli.support import Mode, checkpoint_path
-from dispatch.config import DEFAULT_CONFIG
-from dispatch.dispatcher import Dispatcher
-from dispatch.errors import DispatchError
-from dispatch.langgraph.state import hop_records
-from dispatch.registry import Registry
-from dispatch.report import routing_report
-from dispatch.routing import (
-    CachedEncoder,
-    HybridRouter,
-    Router,
-    RulesRouter,
-    SemanticRouter,
+from dispatch.cli.options import (
+    DEFAULT_CONFIG,
+    BudgetModeChoice,
+    BudgetModeOpt,
+    BudgetOpt,
+    ConfigOpt,
+    JsonOpt,
+    Mode,
+    ModeOpt,
+    PartialOpt,
+    PlanOpt,
+    RequestFileOpt,
+    RouterChoice,
+    ThreadOpt,
 )
-from dispatch.types import Hop
+from dispatch.cli.outcome import EXIT_CODES_HELP
+
+if TYPE_CHECKING:
+    from dispatch.registry import Registry
+    from dispatch.routing import Router
 
 app = typer.Typer(
     help="graph-dispatch: route every hop of a LangGraph workflow to the cheapest "
-    "good-enough model.",
+    "good-enough model.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: rich help boxes show flags as `<bool>` and cost an import.
+    rich_markup_mode=None,
+    # A crash must never print local variables (they can hold API keys).
+    pretty_exceptions_show_locals=False,
 )
-ConfigOpt = Annotated[
-    str,
-    typer.Option(
-        "--config", "-c", help="Registry YAML file ('default': the shipped one)."
-    ),
-]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object instead of tables.")
-]
-ModeOpt = Annotated[
-    Mode,
-    typer.Option(
-        help="auto: real models when credentials are set, else the simulator."
-    ),
-]
 
-BudgetOpt = Annotated[
-    float | None, typer.Option("--budget", help="USD this workflow may spend.")
-]
-BudgetModeOpt = Annotated[
-    str | None,
-    typer.Option("--budget-mode", help="hard (refuse), soft (cheaper tiers), warn."),
-]
-ThreadOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--thread", help="Conversation to continue (pins persist); new if absent."
-    ),
-]
-PartialOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-partial",
-        help="In hard mode, start even when the worst case exceeds the budget.",
-    ),
-]
+
+def _fail(exc: Exception, *, json_: bool = False) -> NoReturn:
+    from dispatch.cli.render import fail  # noqa: PLC0415
+
+    fail(exc, json_=json_)
+
+
+def _run(
+    request: str,
+    tasks: Any,
+    *,
+    json_: bool,
+    mode: Mode,
+    config: str,
+    budget: float | None,
+    budget_mode: BudgetModeChoice | None,
+    thread: str | None,
+    allow_partial: bool,
+    synthesis_tier: str | None = None,
+) -> None:
+    from dispatch.cli.inputs import check_budget, check_thread  # noqa: PLC0415
+    from dispatch.cli.run import RunArgs, run_workflow  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+
+    try:
+        args = RunArgs(
+            request=request,
+            tasks=tasks,
+            json_=json_,
+            mode=mode,
+            config=config,
+            budget=check_budget(budget),
+            budget_mode=None if budget_mode is None else str(budget_mode.value),
+            thread=check_thread(thread),
+            allow_partial=allow_partial,
+            synthesis_tier=synthesis_tier,
+        )
+    except DispatchError as exc:
+        _fail(exc, json_=json_)
+    code = run_workflow(args)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -89,29 +107,31 @@ def demo(
         DEMO_SYNTHESIS_TIER,
     )
 
-    run_workflow(
-        RunArgs(
-            request=DEMO_REQUEST,
-            tasks=list(DEMO_PLAN),
-            json_=json_,
-            mode=mode,
-            config=config,
-            budget=budget,
-            budget_mode=budget_mode,
-            thread=thread,
-            allow_partial=allow_partial,
-            synthesis_tier=DEMO_SYNTHESIS_TIER,
-        )
+    _run(
+        DEMO_REQUEST,
+        list(DEMO_PLAN),
+        json_=json_,
+        mode=mode,
+        config=config,
+        budget=budget,
+        budget_mode=budget_mode,
+        thread=thread,
+        allow_partial=allow_partial,
+        synthesis_tier=DEMO_SYNTHESIS_TIER,
     )
 
 
 @app.command()
 def run(
-    request: Annotated[str, typer.Argument(help="What the workflow should do.")],
-    plan: Annotated[
-        Path | None,
-        typer.Option(help="JSON file with a list of tasks (else decomposed)."),
+    request: Annotated[
+        str | None,
+        typer.Argument(
+            help="What the workflow should do; '-' reads it from stdin.",
+            show_default=False,
+        ),
     ] = None,
+    request_file: RequestFileOpt = None,
+    plan: PlanOpt = None,
     json_: JsonOpt = False,
     mode: ModeOpt = Mode.AUTO,
     config: ConfigOpt = DEFAULT_CONFIG,
@@ -121,30 +141,25 @@ def run(
     allow_partial: PartialOpt = False,
 ) -> None:
     """Run the orchestrator on REQUEST (one sub-task per sentence unless --plan)."""
-    tasks = _read_plan(plan) if plan is not None else None
-    run_workflow(
-        RunArgs(
-            request=request,
-            tasks=tasks,
-            json_=json_,
-            mode=mode,
-            config=config,
-            budget=budget,
-            budget_mode=budget_mode,
-            thread=thread,
-            allow_partial=allow_partial,
-        )
-    )
+    from dispatch.cli.inputs import read_plan_file, read_request  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
 
-
-def _read_plan(path: Path) -> list[Any]:
     try:
-        tasks = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        fail(DispatchError(f"{path}: cannot read plan: {exc}"))
-    if not isinstance(tasks, list):
-        fail(DispatchError(f"{path}: a plan is a JSON list of tasks"))
-    return tasks
+        text = read_request(request, request_file)
+        tasks = read_plan_file(plan) if plan is not None else None
+    except DispatchError as exc:
+        _fail(exc, json_=json_)
+    _run(
+        text,
+        tasks,
+        json_=json_,
+        mode=mode,
+        config=config,
+        budget=budget,
+        budget_mode=budget_mode,
+        thread=thread,
+        allow_partial=allow_partial,
+    )
 
 
 @app.command()
@@ -153,7 +168,17 @@ def pins(
     json_: JsonOpt = False,
 ) -> None:
     """Show a conversation's pins: which model each specialist is pinned to."""
-    thread, values = _saved_state(thread)
+    from rich.table import Table  # noqa: PLC0415
+
+    from dispatch.cli.history import saved_state  # noqa: PLC0415
+    from dispatch.cli.inputs import check_thread  # noqa: PLC0415
+    from dispatch.cli.render import out  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+
+    try:
+        thread, values = saved_state(check_thread(thread))
+    except DispatchError as exc:
+        _fail(exc)
     current = values.get("pins", {})
     if json_:
         print(json.dumps({"thread": thread, "pins": current}))
@@ -168,31 +193,6 @@ def pins(
     out.print(table)
 
 
-def _saved_state(thread: str | None) -> tuple[str, dict[str, Any]]:
-    import sqlite3  # noqa: PLC0415
-
-    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
-
-    path = checkpoint_path()
-    if not path.exists() or path.stat().st_size == 0:
-        fail(DispatchError(f"no checkpoints at {path}; run `dispatch demo` first"))
-    with SqliteSaver.from_conn_string(str(path)) as saver:
-        if thread is None:
-            try:
-                row = saver.conn.execute(
-                    "SELECT thread_id FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1"
-                ).fetchone()
-            except sqlite3.Error:
-                row = None
-            if row is None:
-                fail(DispatchError(f"no conversation in {path}"))
-            thread = str(row[0])
-        saved = saver.get_tuple({"configurable": {"thread_id": thread}})
-    if saved is None:
-        fail(DispatchError(f"no conversation {thread!r} in {path}"))
-    return thread, dict(saved.checkpoint["channel_values"])
-
-
 @app.command()
 def report(
     thread: Annotated[
@@ -204,7 +204,17 @@ def report(
     json_: JsonOpt = False,
 ) -> None:
     """A run's hops as a tree, and the routing metrics (from the checkpointed state)."""
-    thread, values = _saved_state(thread)
+    from dispatch.cli.history import saved_state  # noqa: PLC0415
+    from dispatch.cli.inputs import check_thread  # noqa: PLC0415
+    from dispatch.cli.render import hop_tree, metrics_table, out  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+    from dispatch.langgraph.state import hop_records  # noqa: PLC0415
+    from dispatch.report import routing_report  # noqa: PLC0415
+
+    try:
+        thread, values = saved_state(check_thread(thread))
+    except DispatchError as exc:
+        _fail(exc)
     records = hop_records(values)
     runs = list(dict.fromkeys(r.workflow for r in records))
     if workflow == "last" and runs:
@@ -212,7 +222,7 @@ def report(
     elif workflow not in ("all", "last"):
         records = [r for r in records if r.workflow == workflow]
         if not records:
-            fail(
+            _fail(
                 DispatchError(
                     f"no workflow {workflow!r} on thread {thread!r}; runs: {runs}"
                 )
@@ -235,7 +245,13 @@ def estimate(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Pre-flight: expected and worst-case cost per node, and the dearest path."""
+    from rich.table import Table  # noqa: PLC0415
+
     from dispatch.agents import default_specialists  # noqa: PLC0415
+    from dispatch.cli.inputs import read_plan_file  # noqa: PLC0415
+    from dispatch.cli.render import out  # noqa: PLC0415
+    from dispatch.dispatcher import Dispatcher  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.graphs import (  # noqa: PLC0415
         DEMO_PLAN,
         DEMO_REQUEST,
@@ -250,11 +266,11 @@ def estimate(
         if graph == "demo":
             req, raw, tier = DEMO_REQUEST, list(DEMO_PLAN), DEMO_SYNTHESIS_TIER
         else:
-            req, raw, tier = request, _read_plan(Path(graph)), None
+            req, raw, tier = request, read_plan_file(Path(graph)), None
         tasks = plan_tasks(req, raw, dispatcher, specialists)
         result = estimate_plan(req, tasks, dispatcher, specialists, synthesis_tier=tier)
     except DispatchError as exc:
-        fail(exc)
+        _fail(exc)
     if json_:
         print(json.dumps(result.as_json()))
         return
@@ -275,20 +291,26 @@ def estimate(
 def route(
     prompt: Annotated[str, typer.Argument(help="The text to route.")],
     router: Annotated[
-        str, typer.Option(help="rules, semantic (MiniLM embeddings) or hybrid.")
-    ] = "rules",
+        RouterChoice,
+        typer.Option(help="rules, semantic (MiniLM embeddings) or hybrid."),
+    ] = RouterChoice.RULES,
     json_: JsonOpt = False,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Show the route decision and the model chosen for PROMPT (no model call)."""
+    from dispatch.cli.render import out  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+    from dispatch.policy import select  # noqa: PLC0415
+    from dispatch.registry import Registry  # noqa: PLC0415
+    from dispatch.types import Hop  # noqa: PLC0415
+
+    # Steps 1-2 of a hop (route, select) are pure: no Dispatcher, no model stack.
     try:
         registry = Registry.from_config(config)
-        dispatcher = Dispatcher(
-            registry, simulate=True, router=_router(router, registry)
-        )
-        choice = dispatcher.plan(Hop(specialist="cli", prompt=prompt))
+        hop = Hop(specialist="cli", prompt=prompt)
+        choice = select(_router(router, registry).decide(hop), hop, registry)
     except DispatchError as exc:
-        fail(exc)
+        _fail(exc)
     d = choice.decision
     data = {
         "capability": d.capability,
@@ -306,12 +328,26 @@ def route(
             out.print(f"[bold]{key:>18}[/] {value}")
 
 
-def _router(name: str, registry: Registry) -> Router:
+def _router(name: RouterChoice, registry: Registry) -> Router:
+    import importlib.util  # noqa: PLC0415
+
+    from dispatch.errors import ConfigError  # noqa: PLC0415
+    from dispatch.routing.rules import RulesRouter  # noqa: PLC0415
+
     rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
-    if name == "rules":
+    if name is RouterChoice.RULES:
         return rules
-    if name not in ("semantic", "hybrid"):
-        raise DispatchError(f"--router {name!r}: expected rules, semantic or hybrid")
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise ConfigError(
+            f"{name.value} needs sentence-transformers: "
+            "pip install 'graph-dispatch[semantic]'",
+            path="--router",
+        )
+    from dispatch.routing import (  # noqa: PLC0415
+        CachedEncoder,
+        HybridRouter,
+        SemanticRouter,
+    )
     from dispatch.routing._st import SentenceTransformerEncoder  # noqa: PLC0415
     from dispatch.routing.semantic import default_utterances  # noqa: PLC0415
 
@@ -321,79 +357,32 @@ def _router(name: str, registry: Registry) -> Router:
         tier_router=rules,
     )
     # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
-    return semantic if name == "semantic" else HybridRouter([rules, semantic], [0.8])
+    if name is RouterChoice.SEMANTIC:
+        return semantic
+    return HybridRouter([rules, semantic], [0.8])
 
 
 @app.command()
 def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Print the model registry."""
+    from dispatch.cli.render import (  # noqa: PLC0415
+        out,
+        registry_json,
+        registry_table,
+    )
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+    from dispatch.registry import Registry  # noqa: PLC0415
+
     try:
         registry = Registry.from_config(config)
     except DispatchError as exc:
-        fail(exc)
+        _fail(exc)
     if json_:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": m.id,
-                        "tier": m.tier,
-                        "input_per_mtok": float(m.input_per_mtok),
-                        "output_per_mtok": float(m.output_per_mtok),
-                        "context_window": m.context_window,
-                        "max_output_tokens": m.max_output_tokens,
-                        "local": m.local,
-                        "quality": m.quality,
-                        "price_source": m.price_source,
-                    }
-                    for m in registry
-                ]
-            )
-        )
+        print(json.dumps(registry_json(registry)))
         return
-    table = Table(title=f"registry ({config})", title_justify="left")
-    for col in [
-        "model",
-        "tier",
-        "$/M in",
-        "$/M out",
-        "context",
-        "max out",
-        "where",
-        *registry.capabilities,
-        "price from",
-    ]:
-        table.add_column(
-            col,
-            justify="left" if col in ("model", "tier", "where") else "right",
-            no_wrap=True,
-        )
-    for m in sorted(
-        registry, key=lambda m: (registry.tier_rank(m.tier), m.output_per_mtok)
-    ):
-        table.add_row(
-            m.id,
-            m.tier,
-            f"{m.input_per_mtok:g}",
-            f"{m.output_per_mtok:g}",
-            _compact(m.context_window),
-            _compact(m.max_output_tokens),
-            "local" if m.local else "remote",
-            *[
-                f"{m.quality[c]:.2f}" if c in m.quality else "-"
-                for c in registry.capabilities
-            ],
-            m.price_source,
-        )
-    out.print(table)
+    out.print(registry_table(registry, title=f"registry ({config})"))
     bars = ", ".join(f"{t} >= {registry.bar(t)}" for t in registry.tiers)
     out.print(f"tier bars: {bars}; baseline model: {registry.baseline.id}")
-
-
-def _compact(n: int) -> str:
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)
 
 
 def main() -> None:  # pragma: no cover - entry point

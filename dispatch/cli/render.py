@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -11,11 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from dispatch.budget import BudgetDict
-from dispatch.cli.support import RunSummary
-from dispatch.dispatcher import Dispatcher
-from dispatch.preflight import Estimate
-from dispatch.types import HopRecord
+from dispatch.cli.outcome import Outcome
+
+if TYPE_CHECKING:
+    from dispatch.budget import BudgetDict
+    from dispatch.cli.support import RunSummary
+    from dispatch.dispatcher import Dispatcher
+    from dispatch.preflight import Estimate
+    from dispatch.registry import Registry
+    from dispatch.types import HopRecord
 
 __all__ = (
     "budget_json",
@@ -26,18 +31,27 @@ __all__ = (
     "hop_tree",
     "metrics_table",
     "out",
+    "registry_json",
+    "registry_table",
     "run_json",
+    "status_line",
     "totals",
 )
 
 # Piped output gets a fixed width wide enough for the hop table (rich assumes 80).
 out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line
 
 
-def fail(exc: Exception) -> NoReturn:
-    """Print `exc` as a one-line error and exit with status 2."""
+def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
+    """Print `exc` as a one-line error and exit with status 2.
+
+    With `json_` (``demo``/``run --json``) stdout also gets the JSON object a
+    script parses, with ``"status": "error"``, so it never reads empty output.
+    """
     err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    if json_:
+        print(json.dumps({"status": "error", "exit_code": 2, "reason": str(exc)}))
     raise typer.Exit(code=2)
 
 
@@ -161,7 +175,7 @@ def hop_tree(thread: str, records: list[HopRecord]) -> Tree:
         run = runs.get(r.workflow) or runs.setdefault(
             r.workflow, root.add(f"workflow {r.workflow or '-'}")
         )
-        key = (r.workflow, r.step.split("+")[0])
+        key = (r.workflow, r.step)
         step = steps.get(key) or steps.setdefault(
             key, run.add(f"{key[1]} ({r.specialist})")
         )
@@ -215,13 +229,82 @@ def metrics_table(m: dict[str, Any]) -> Table:
     return table
 
 
+def status_line(outcome: Outcome) -> str:
+    """The last line of a run that did not fully succeed (stderr)."""
+    return (
+        f"[bold red]{outcome.status}[/] (exit {int(outcome.exit_code)}): "
+        f"{escape(outcome.reason)}"
+    )
+
+
 def budget_line(b: dict[str, Any]) -> str:
     if b["limit_usd"] is None:
-        return (
-            f"budget          none set (mode {b['mode']}); spent ${b['spent_usd']:.6f}"
-        )
+        return f"budget          none set; spent ${b['spent_usd']:.6f}"
     state = "[red]exceeded[/]" if b["exceeded"] else "[green]within[/]"
     return (
         f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
         f"{state}, {b['refused_hops']} hop(s) refused"
     )
+
+
+def registry_json(registry: Registry) -> list[dict[str, Any]]:
+    """The ``dispatch models --json`` list."""
+    return [
+        {
+            "id": m.id,
+            "tier": m.tier,
+            "input_per_mtok": float(m.input_per_mtok),
+            "output_per_mtok": float(m.output_per_mtok),
+            "context_window": m.context_window,
+            "max_output_tokens": m.max_output_tokens,
+            "local": m.local,
+            "quality": m.quality,
+            "price_source": m.price_source,
+        }
+        for m in registry
+    ]
+
+
+def registry_table(registry: Registry, *, title: str) -> Table:
+    """The ``dispatch models`` table: cheapest tier first, then by output price."""
+    table = Table(title=title, title_justify="left")
+    for col in [
+        "model",
+        "tier",
+        "$/M in",
+        "$/M out",
+        "context",
+        "max out",
+        "where",
+        *registry.capabilities,
+        "price from",
+    ]:
+        table.add_column(
+            col,
+            justify="left" if col in ("model", "tier", "where") else "right",
+            no_wrap=True,
+        )
+    for m in sorted(
+        registry, key=lambda m: (registry.tier_rank(m.tier), m.output_per_mtok)
+    ):
+        table.add_row(
+            m.id,
+            m.tier,
+            f"{m.input_per_mtok:g}",
+            f"{m.output_per_mtok:g}",
+            _compact(m.context_window),
+            _compact(m.max_output_tokens),
+            "local" if m.local else "remote",
+            *[
+                f"{m.quality[c]:.2f}" if c in m.quality else "-"
+                for c in registry.capabilities
+            ],
+            m.price_source,
+        )
+    return table
+
+
+def _compact(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)

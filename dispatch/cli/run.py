@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from dispatch.budget import budget_settings
+from dispatch.cli.outcome import Outcome, refused_start, run_outcome
 from dispatch.cli.render import (
     budget_json,
     budget_line,
@@ -22,6 +23,7 @@ from dispatch.cli.render import (
     hop_table,
     out,
     run_json,
+    status_line,
     totals,
 )
 from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env, summarize
@@ -56,8 +58,9 @@ class RunArgs:
     synthesis_tier: str | None = None
 
 
-def run_workflow(args: RunArgs) -> None:
-    """Run the orchestrator as asked and print (or ``--json``) the outcome."""
+def run_workflow(args: RunArgs) -> int:
+    """Run the orchestrator as asked, print (or ``--json``) the outcome and
+    return the exit code (see `dispatch.cli.outcome`)."""
     from dispatch.agents import default_specialists  # noqa: PLC0415
     from dispatch.graphs import plan_tasks  # noqa: PLC0415
     from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
@@ -93,8 +96,7 @@ def run_workflow(args: RunArgs) -> None:
             and not args.allow_partial
             and estimate.worst_case_cost_usd > limit
         ):
-            _refuse_start(args, dispatcher, limit, estimate, hops=len(tasks) + 1)
-            return
+            return _refuse_start(args, dispatcher, limit, estimate, hops=len(tasks) + 1)
         thread = args.thread or uuid.uuid4().hex[:12]
         workflow = uuid.uuid4().hex[:12]
         configurable: dict[str, Any] = {"thread_id": thread, "workflow_id": workflow}
@@ -110,20 +112,27 @@ def run_workflow(args: RunArgs) -> None:
                     _invoke(dispatcher, args, tasks, {"configurable": configurable})
                 )
     except DispatchError as exc:
-        fail(exc)
+        fail(exc, json_=args.json_)
     records = [r for r in hop_records(state) if r.workflow == workflow]
     summary = summarize(records, dispatcher.registry)
     budget_out = budget_json(
         state.get("budget"), limit=limit, mode=budget_mode, preflight=estimate
     )
+    outcome = run_outcome(state.get("tasks", []), state.get("results", {}), records)
     if args.json_:
         result = run_json(dispatcher, records, summary, state.get("answer", ""))
         print(
             json.dumps(
-                {**result, "thread": thread, "workflow": workflow, "budget": budget_out}
+                {
+                    **outcome.as_json(),
+                    **result,
+                    "thread": thread,
+                    "workflow": workflow,
+                    "budget": budget_out,
+                }
             )
         )
-        return
+        return outcome.exit_code
     if dispatcher.simulate:
         out.print(Panel(_SIM_NOTICE, style="yellow", title="simulated"))
     out.print(hop_table(records))
@@ -133,6 +142,13 @@ def run_workflow(args: RunArgs) -> None:
     if state.get("answer"):
         title = "answer (simulated)" if dispatcher.simulate else "answer"
         out.print(Panel(Text(state["answer"]), title=title))
+    _report(outcome)
+    return outcome.exit_code
+
+
+def _report(outcome: Outcome) -> None:
+    if outcome.exit_code:
+        err.print(status_line(outcome))
 
 
 async def _invoke(
@@ -142,7 +158,9 @@ async def _invoke(
 
     from dispatch.graphs import build_orchestrator  # noqa: PLC0415
 
-    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path())) as saver:
+    path = checkpoint_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         graph = build_orchestrator(
             dispatcher, checkpointer=saver, synthesis_tier=args.synthesis_tier
         )
@@ -158,16 +176,18 @@ def _refuse_start(
     limit: Decimal,
     estimate: Estimate,
     hops: int,
-) -> None:
+) -> int:
     message = (
         f"refused to start: the worst case ${estimate.worst_case_cost_usd:.6f} exceeds the "
         f"hard budget ${limit:.6f} (expected ${estimate.expected_cost_usd:.6f}); "
         "--allow-partial starts anyway and refuses hops as money runs out"
     )
     if args.json_:
+        outcome = refused_start(message)
         print(
             json.dumps(
                 {
+                    **outcome.as_json(),
                     "simulated": dispatcher.simulate,
                     "hops": [],
                     "total_cost_usd": 0.0,
@@ -183,6 +203,6 @@ def _refuse_start(
                 }
             )
         )
-        return
+        return outcome.exit_code
     err.print(f"[bold red]budget:[/] {message}")
-    raise SystemExit(3)
+    return refused_start(message).exit_code

@@ -10,14 +10,25 @@ the service (default ``graph-dispatch``). Console output goes to stderr, so ``--
 stays parseable. The exporters read their endpoint,
 headers and timeouts from the environment themselves. This is the only module
 that imports the SDK.
+
+A CLI run must not hang on, or be drowned by, a collector it cannot reach:
+unless ``OTEL_EXPORTER_OTLP[_TRACES|_METRICS]_TIMEOUT`` says otherwise, each
+export gets `EXPORT_TIMEOUT_S` seconds (the SDK's default is 10 s with up to
+six retries); once an export failed, no other is tried in the same run (a dead
+endpoint costs one timeout, not one per signal and batch);
+and the SDK's retry and failure log lines are collected and summarised as one
+``warning:`` line on stderr when the run ends. A collector that takes traces
+only (Phoenix answers 405 to metrics) wants ``OTEL_METRICS_EXPORTER=none``;
+the warning says so.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,20 +37,26 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricExporter,
+    MetricExportResult,
+    MetricsData,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
+    SpanExportResult,
 )
 
 from dispatch.errors import ConfigError
 from dispatch.tracing import Tracing
 
-__all__ = ("telemetry_enabled", "telemetry_from_env")
+__all__ = ("EXPORT_TIMEOUT_S", "telemetry_enabled", "telemetry_from_env")
+
+EXPORT_TIMEOUT_S = 3.0
+"""Seconds one OTLP export may take, retries included, unless the environment says."""
 
 _TRIGGERS = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -69,19 +86,23 @@ def telemetry_from_env(env: Mapping[str, str] | None = None) -> Iterator[Tracing
         {"service.name": env.get("OTEL_SERVICE_NAME") or "graph-dispatch"}
     )
     tracer_provider = TracerProvider(resource=resource)
-    span_exporter = _span_exporter(env)
+    give_up = _GiveUp()
+    span_exporter = _span_exporter(env, give_up)
     if span_exporter is not None:
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
     readers: list[Any] = []
-    metric_exporter = _metric_exporter(env)
+    metric_exporter = _metric_exporter(env, give_up)
     if metric_exporter is not None:
         readers.append(PeriodicExportingMetricReader(metric_exporter))
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
-    try:
-        yield Tracing(tracer_provider, meter_provider)
-    finally:
-        tracer_provider.shutdown()
-        meter_provider.shutdown()
+    with _export_log(env) as log:
+        try:
+            yield Tracing(tracer_provider, meter_provider)
+        finally:
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
+    if log.messages:
+        sys.stderr.write(_export_warning(env, log.messages) + "\n")
 
 
 def _protocol(env: Mapping[str, str]) -> str:
@@ -96,7 +117,7 @@ def _protocol(env: Mapping[str, str]) -> str:
     return proto
 
 
-def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
+def _span_exporter(env: Mapping[str, str], give_up: _GiveUp) -> SpanExporter | None:
     kind = env.get("OTEL_TRACES_EXPORTER", "otlp")
     if kind == "none":
         return None
@@ -116,10 +137,10 @@ def _span_exporter(env: Mapping[str, str]) -> SpanExporter | None:
         OTLPSpanExporter,
     )
 
-    return OTLPSpanExporter()
+    return _OnceSpanExporter(OTLPSpanExporter(timeout=_timeout(env, "TRACES")), give_up)
 
 
-def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
+def _metric_exporter(env: Mapping[str, str], give_up: _GiveUp) -> MetricExporter | None:
     kind = env.get("OTEL_METRICS_EXPORTER", "otlp" if _otlp_wanted(env) else "none")
     if kind == "none":
         return None
@@ -132,7 +153,9 @@ def _metric_exporter(env: Mapping[str, str]) -> MetricExporter | None:
         OTLPMetricExporter,
     )
 
-    return OTLPMetricExporter()
+    return _OnceMetricExporter(
+        OTLPMetricExporter(timeout=_timeout(env, "METRICS")), give_up
+    )
 
 
 def _grpc(module: str, name: str) -> Any:
@@ -153,3 +176,106 @@ def _otlp_wanted(env: Mapping[str, str]) -> bool:
         env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
     )
+
+
+def _timeout(env: Mapping[str, str], signal: str) -> float | None:
+    """None (the exporter reads the environment) when the user set a timeout."""
+    if env.get(f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT") or env.get(
+        "OTEL_EXPORTER_OTLP_TIMEOUT"
+    ):
+        return None
+    return EXPORT_TIMEOUT_S
+
+
+class _GiveUp:
+    """Shared by a run's exporters: after one failed export, none is tried again."""
+
+    failed = False
+
+
+class _OnceSpanExporter(SpanExporter):
+    """Delegates until an export fails, then drops batches: one timeout per run."""
+
+    def __init__(self, inner: SpanExporter, give_up: _GiveUp) -> None:
+        self._inner = inner
+        self._give_up = give_up
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._give_up.failed:
+            return SpanExportResult.FAILURE
+        result = self._inner.export(spans)
+        self._give_up.failed |= result is SpanExportResult.FAILURE
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class _OnceMetricExporter(MetricExporter):
+    """`_OnceSpanExporter` for metrics."""
+
+    def __init__(self, inner: MetricExporter, give_up: _GiveUp) -> None:
+        super().__init__(
+            preferred_temporality=inner._preferred_temporality,
+            preferred_aggregation=inner._preferred_aggregation,
+        )
+        self._inner = inner
+        self._give_up = give_up
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        if self._give_up.failed:
+            return MetricExportResult.FAILURE
+        result = self._inner.export(metrics_data, timeout_millis=timeout_millis)
+        self._give_up.failed |= result is MetricExportResult.FAILURE
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.levelno, record.getMessage()))
+
+
+@contextmanager
+def _export_log(env: Mapping[str, str]) -> Iterator[_Collect]:
+    """Collect the SDK's log lines instead of letting them reach stderr one by one."""
+    logger = logging.getLogger("opentelemetry")
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _export_warning(env: Mapping[str, str], messages: list[tuple[int, str]]) -> str:
+    worst = max(messages, key=lambda m: m[0])[1]
+    endpoint = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or "the OTLP endpoint"
+    )
+    line = f"warning: telemetry not fully exported to {endpoint}: {worst}"
+    if len(messages) > 1:
+        line += f" (+{len(messages) - 1} more)"
+    if any("metrics" in m for _, m in messages):
+        line += (
+            "; a traces-only collector (e.g. Phoenix) needs OTEL_METRICS_EXPORTER=none"
+        )
+    return line

@@ -97,25 +97,38 @@ def test_live_mode_without_credentials_is_a_clear_error() -> None:
     assert "needs provider credentials" in proc.stderr
 
 
-def run_json(*args: str) -> dict[str, Any]:
+def run_json(*args: str, code: int = 0) -> dict[str, Any]:
     proc = dispatch(*args, "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    assert proc.returncode == code, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout)
+    assert out.get("exit_code", code) == code
+    return out
+
+
+def test_a_successful_run_says_ok_in_json() -> None:
+    out = run_json("demo")
+    assert (out["status"], out["exit_code"]) == ("ok", 0)
+    assert out["reason"] == "6 of 6 task(s) succeeded"
 
 
 def test_hard_budget_refuses_to_start_when_the_worst_case_does_not_fit() -> None:
-    out = run_json("demo", "--budget", "0.002", "--budget-mode", "hard")
+    out = run_json("demo", "--budget", "0.002", "--budget-mode", "hard", code=3)
+    assert out["status"] == "refused" and "worst case" in out["reason"]
     budget = out["budget"]
     assert budget["spent_usd"] <= 0.002
     assert budget["exceeded"] and budget["refused_hops"] == 7
     assert budget["preflight"]["worst_case_cost_usd"] > 0.002
     assert out["hops"] == []
+    text = dispatch("demo", "--budget", "0.002", "--budget-mode", "hard")
+    assert text.returncode == 3 and "refused to start" in text.stderr
 
 
 def test_hard_budget_with_allow_partial_refuses_hops_instead_of_overspending() -> None:
     out = run_json(
-        "demo", "--budget", "0.002", "--budget-mode", "hard", "--allow-partial"
+        "demo", "--budget", "0.002", "--budget-mode", "hard", "--allow-partial", code=4
     )
+    assert out["status"] == "partial"
+    assert "refused by the budget" in out["reason"]
     budget = out["budget"]
     assert budget["spent_usd"] <= 0.002
     assert budget["spent_usd"] == pytest.approx(out["total_cost_usd"])
@@ -129,6 +142,9 @@ def test_soft_budget_finishes_the_workflow_on_cheaper_tiers() -> None:
     assert out["budget"]["refused_hops"] == 0
     assert {h["tier"] for h in out["hops"]} == {"small"}
     assert not any(h["error"] for h in out["hops"])
+    downgraded = [h for h in out["hops"] if "budget:" in h["reason"]]
+    assert downgraded, "the soft budget stepped some hop down a tier"
+    assert all(h["reason"].count("budget:") == 1 for h in downgraded)
 
 
 def test_a_second_turn_on_a_thread_reuses_the_pins(checkpoints: Path) -> None:
@@ -180,4 +196,4 @@ def test_route_with_the_hybrid_router_uses_embeddings_when_rules_are_unsure() ->
     )
     assert (out["capability"], out["router"]) == ("general", "semantic")
     bad = dispatch("route", "x", "--router", "psychic")
-    assert bad.returncode == 2 and "expected rules, semantic or hybrid" in bad.stderr
+    assert bad.returncode == 2 and "'psychic' is not one of" in bad.stderr

@@ -24,8 +24,8 @@ from langchain_core.messages import HumanMessage
 
 import dispatch._chat_models
 from dispatch import ModelUnavailable
-from dispatch.cost import call_cost, usage_of
 from dispatch._chat_models import build_chat_model, with_output_cap
+from dispatch.cost import call_cost, usage_of
 from dispatch.types import ModelSpec
 
 

@@ -124,3 +124,76 @@ def test_price_map_in_litellm_format_fills_what_yaml_leaves_out(tmp_path: Path) 
     assert mid.price_source == "prices.json"
     tiny = next(s for s in specs if s.id == "tiny:model")
     assert tiny.price_source == "yaml"
+
+
+def test_a_registry_that_is_not_utf8_is_a_config_error_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(
+        SMALL_REGISTRY.replace("version: 1", "# caf\xe9\nversion: 1").encode("latin-1")
+    )
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        load_config(bad)
+    assert str(bad) in str(info.value)
+
+
+def _priced_from_file(tmp_path: Path, entry: object) -> Path:
+    (tmp_path / "prices.json").write_text(json.dumps({"model": entry}))
+    text = SMALL_REGISTRY.replace(
+        "prices: {source: none}", "prices: {file: prices.json}"
+    ).replace("    price: {input_per_mtok: 1, output_per_mtok: 4}\n", "")
+    return write(tmp_path, text)
+
+
+GOOD_ENTRY = {"input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("input_cost_per_token", float("nan"), "finite number"),
+        ("input_cost_per_token", -1e-06, ">= 0"),
+        ("output_cost_per_token", "cheap", "finite number"),
+        ("output_cost_per_token", True, "finite number"),
+        ("output_cost_per_token", float("inf"), "finite number"),
+        ("max_input_tokens", -5, "whole number of tokens > 0"),
+        ("max_input_tokens", 1.5, "whole number of tokens > 0"),
+    ],
+)
+def test_price_file_values_are_validated_like_yaml_prices(
+    tmp_path: Path, field: str, value: object, expected: str
+) -> None:
+    path = _priced_from_file(tmp_path, {**GOOD_ENTRY, field: value})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(tmp_path / "prices.json") in message
+    assert f"model.{field}" in message
+    assert expected in message
+
+
+def test_a_price_file_entry_that_is_not_an_object_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"prices\.json: model"):
+        load_config(_priced_from_file(tmp_path, [1, 2]))
+
+
+def test_a_price_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = _priced_from_file(tmp_path, GOOD_ENTRY)
+    (tmp_path / "prices.json").write_bytes(b'{"caf\xe9": {}}')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+
+
+def test_valid_price_file_values_price_the_model_exactly(tmp_path: Path) -> None:
+    _, specs = load_config(_priced_from_file(tmp_path, GOOD_ENTRY))
+    mid = next(s for s in specs if s.id == "mid:model")
+    assert (mid.input_per_mtok, mid.output_per_mtok) == (Decimal(1), Decimal(4))
+
+
+def test_unused_price_map_entries_are_not_inspected(tmp_path: Path) -> None:
+    path = _priced_from_file(tmp_path, GOOD_ENTRY)
+    (tmp_path / "prices.json").write_text(
+        json.dumps({"model": GOOD_ENTRY, "other": {"input_cost_per_token": "odd"}})
+    )
+    load_config(path)

@@ -1,0 +1,180 @@
+"""Price maps: LiteLLM's ``model_prices_and_context_window`` JSON, or a file in its format.
+
+A price map fills in what a registry YAML leaves out (prices per token, context
+window, output cap). Its values are checked as strictly as YAML prices are: a
+NaN, negative or non-numeric price, or a non-positive token limit, is a
+`ConfigError` naming the map's file, the model key and the field, raised when
+a model is priced from that entry. Entries no model uses are never inspected,
+so one odd row in LiteLLM's thousands does not stop a registry from loading.
+
+Kept apart from `dispatch.config` so that the YAML schema and the price-map
+format each fit in one screen; this module reads one JSON file and does no
+other I/O (`litellm` itself is never imported).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from dispatch.errors import ConfigError
+from dispatch.types import parse_model_id
+
+__all__ = ("PriceEntry", "PriceMap", "load_price_map")
+
+_PER_MTOK = 10**6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceEntry:
+    """The validated fields of one price-map entry (None where the map has no value)."""
+
+    key: str
+    """The key the entry was found under."""
+    input_per_mtok: Decimal | None
+    output_per_mtok: Decimal | None
+    context_window: int | None
+    max_output_tokens: int | None
+
+
+class PriceMap:
+    """Model key -> prices and limits, in LiteLLM's format."""
+
+    def __init__(
+        self, entries: dict[str, Any], *, name: str, file: str | None = None
+    ) -> None:
+        self.entries = entries
+        self.name = name
+        """Shown as the price source of models priced from this map."""
+        self.file = file or name
+        """Named in errors about the map's values."""
+
+    def lookup(self, model_id: str, price_key: str | None = None) -> PriceEntry | None:
+        """The validated entry for `model_id`, trying `price_key` then provider conventions.
+
+        Raises:
+            ConfigError: the entry exists but a value in it is not valid.
+        """
+        provider, name = parse_model_id(model_id)
+        keys = [price_key] if price_key else []
+        keys += [name, f"{provider}/{name}"]
+        if provider == "google_genai":
+            keys.append(f"gemini/{name}")
+        for key in keys:
+            if key in self.entries:
+                return self._validated(key, self.entries[key])
+        return None
+
+    def _validated(self, key: str, raw: Any) -> PriceEntry:
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                "invalid price-map entry",
+                file=self.file,
+                path=key,
+                found=raw,
+                expected="a JSON object",
+            )
+        return PriceEntry(
+            key=key,
+            input_per_mtok=self._price(key, raw, "input_cost_per_token"),
+            output_per_mtok=self._price(key, raw, "output_cost_per_token"),
+            context_window=self._tokens(key, raw, "max_input_tokens"),
+            max_output_tokens=self._tokens(key, raw, "max_output_tokens"),
+        )
+
+    def _price(self, key: str, raw: dict[str, Any], field: str) -> Decimal | None:
+        value = raw.get(field)
+        if value is None:
+            return None
+        if _is_number(value) and math.isfinite(value) and value >= 0:
+            # Through the shortest repr, as YAML floats are: 1.5e-06 stays exact.
+            return Decimal(str(value)) * _PER_MTOK
+        raise ConfigError(
+            "invalid price in the price map",
+            file=self.file,
+            path=f"{key}.{field}",
+            found=value,
+            expected="a finite number of USD per token >= 0",
+        )
+
+    def _tokens(self, key: str, raw: dict[str, Any], field: str) -> int | None:
+        value = raw.get(field)
+        if value is None:
+            return None
+        if _is_number(value) and math.isfinite(value) and value == int(value) > 0:
+            return int(value)
+        raise ConfigError(
+            "invalid token limit in the price map",
+            file=self.file,
+            path=f"{key}.{field}",
+            found=value,
+            expected="a whole number of tokens > 0",
+        )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def load_price_map(
+    file: str | None,
+    source: Literal["auto", "litellm", "none"],
+    *,
+    base: Path | None,
+) -> PriceMap | None:
+    """Read the price map named by the config's ``prices`` section, or None.
+
+    `file` (relative to `base`, the config file's directory) wins over
+    `source`. LiteLLM's map is read as a data file from the installed
+    `litellm` distribution; `litellm` itself is never imported (its import is
+    slow and fetches a fresh map over the network unless told otherwise).
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8 JSON, or is not an
+            object; or ``source`` is ``litellm`` and the package is missing.
+    """
+    if file is not None:
+        path = Path(file)
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return PriceMap(_read_json(path), name=path.name, file=str(path))
+    if source == "none":
+        return None
+    try:
+        dist = metadata.distribution("litellm")
+    except metadata.PackageNotFoundError:
+        if source == "litellm":
+            raise ConfigError(
+                "prices.source is 'litellm' but the litellm package is not installed",
+                path="prices.source",
+            ) from None
+        return None
+    path = Path(
+        str(dist.locate_file("litellm/model_prices_and_context_window_backup.json"))
+    )
+    return PriceMap(_read_json(path), name=f"litellm {dist.version}", file=str(path))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read price map: {exc.strerror}", file=str(path)
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"price map is not UTF-8 text (byte {exc.start})", file=str(path)
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"price map is not valid JSON: {exc}", file=str(path)
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("price map is not a JSON object", file=str(path))
+    return data

@@ -1,0 +1,118 @@
+"""How a run ended, as a status and an exit code that scripts and CI can trust.
+
+=========  ====  ==========================================================
+status     exit  meaning
+=========  ====  ==========================================================
+ok         0     every task and the synthesis succeeded
+failed     1     no task succeeded (e.g. every model call failed)
+(error)    2     bad input: a flag, config, plan or thread id (one
+                 ``error:`` line, nothing ran)
+refused    3     the hard budget refused the run: before it started, or
+                 before any task succeeded
+partial    4     some tasks (or the synthesis) failed or were refused
+=========  ====  ==========================================================
+
+`--json` output carries ``status``, ``exit_code`` and ``reason``, and exits
+with the same code as the text output. Pure: computed from the run's hop
+records and task results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol
+
+__all__ = (
+    "EXIT_CODES_HELP",
+    "ExitCode",
+    "HopFacts",
+    "Outcome",
+    "refused_start",
+    "run_outcome",
+)
+
+
+class ExitCode(IntEnum):
+    """The process exit status of ``dispatch``."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    REFUSED = 3
+    PARTIAL = 4
+
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 failed (no task succeeded); 2 bad input (flag, config, "
+    "plan, thread); 3 refused by the hard budget; 4 partial (some tasks failed or "
+    "were refused). --json prints the same as status/exit_code/reason."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The status of one run and why."""
+
+    status: str
+    exit_code: ExitCode
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``status``/``exit_code``/``reason`` keys of ``--json`` output."""
+        return {
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "reason": self.reason,
+        }
+
+
+class HopFacts(Protocol):
+    """What the outcome needs of a hop record (`dispatch.types.HopRecord` has it)."""
+
+    @property
+    def step(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def refused(self) -> bool: ...
+
+
+def refused_start(message: str) -> Outcome:
+    """The outcome of a run the pre-flight check refused to start."""
+    return Outcome("refused", ExitCode.REFUSED, message)
+
+
+def run_outcome(
+    tasks: Sequence[Mapping[str, Any]],
+    results: Mapping[str, Mapping[str, Any]],
+    records: Sequence[HopFacts],
+) -> Outcome:
+    """Classify a finished run from its planned tasks, their results and its hops."""
+    ok = [t["id"] for t in tasks if results.get(t["id"], {}).get("ok")]
+    not_run = [t["id"] for t in tasks if t["id"] not in results]
+    failed = [t["id"] for t in tasks if t["id"] in results and t["id"] not in ok]
+    refused_hops = sum(r.refused for r in records)
+    failed_hops = sum(r.error is not None and not r.refused for r in records)
+    synthesis = [r for r in records if r.step == "synthesize"]
+    synthesized = any(r.error is None for r in synthesis)
+    parts = [f"{len(ok)} of {len(tasks)} task(s) succeeded"]
+    if failed:
+        parts.append(f"failed: {', '.join(failed)}")
+    if not_run:
+        parts.append(f"not run: {', '.join(not_run)}")
+    if refused_hops:
+        parts.append(f"{refused_hops} hop(s) refused by the budget")
+    if failed_hops:
+        parts.append(f"{failed_hops} model call(s) failed")
+    if synthesis and not synthesized:
+        parts.append("synthesis did not complete")
+    reason = "; ".join(parts)
+    if not ok and tasks:
+        if refused_hops and not failed:
+            return Outcome("refused", ExitCode.REFUSED, reason)
+        return Outcome("failed", ExitCode.FAILED, reason)
+    if failed or not_run or refused_hops or (synthesis and not synthesized):
+        return Outcome("partial", ExitCode.PARTIAL, reason)
+    return Outcome("ok", ExitCode.OK, reason)
