@@ -150,6 +150,21 @@ def build_chat_model(
 
 
 def _provider_kwargs(spec: ModelSpec, env: Mapping[str, str]) -> dict[str, Any]:
+    kwargs = _where(spec, env)
+    # graph-dispatch retries (with backoff, honouring Retry-After) and fails over
+    # itself, so the SDKs' own retries would only multiply attempts and hide them.
+    if spec.provider == "ollama":
+        if spec.timeout_s:
+            kwargs["client_kwargs"] = {"timeout": spec.timeout_s}
+    elif spec.provider in ("openai", "anthropic", "google_genai"):
+        kwargs["max_retries"] = 0
+        if spec.timeout_s:
+            kwargs["timeout"] = spec.timeout_s
+    return kwargs
+
+
+def _where(spec: ModelSpec, env: Mapping[str, str]) -> dict[str, Any]:
+    """Endpoint and credentials of `spec`'s provider."""
     kwargs: dict[str, Any] = {}
     if spec.provider == "ollama":
         host = env.get("OLLAMA_HOST") or spec.base_url

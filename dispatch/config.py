@@ -78,6 +78,8 @@ class ModelConfig(_Strict):
     base_url: str | None = None
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+    """Seconds one call may take; None: `DefaultsConfig.timeout_s`."""
     price_key: str | None = None
     """Key of this model in the price map, when it differs from the default guess."""
 
@@ -101,6 +103,9 @@ class DefaultsConfig(_Strict):
 
     max_output_tokens: int = Field(default=1024, gt=0)
     expected_input_tokens: int = Field(default=800, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Seconds one model call may take before it is abandoned (then retried or
+    failed over); a model's own ``timeout_s`` overrides it."""
     baseline_model: str | None = None
     """Model the "always the largest model" counterfactual is priced at."""
 
@@ -198,7 +203,9 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
         label, base = str(path), path.parent
     config = parse_config(text, label=label)
     prices = load_price_map(config.prices.file, config.prices.source, base=base)
-    return config, [_spec(m, i, prices, label) for i, m in enumerate(config.models)]
+    return config, [
+        _spec(m, i, prices, label, config.defaults) for i, m in enumerate(config.models)
+    ]
 
 
 def parse_config(text: str, *, label: str = "<config>") -> Config:
@@ -262,7 +269,13 @@ def _expected(err: Any) -> str:
     )
 
 
-def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelSpec:
+def _spec(
+    m: ModelConfig,
+    i: int,
+    prices: PriceMap | None,
+    label: str,
+    defaults: DefaultsConfig,
+) -> ModelSpec:
     entry = prices.lookup(m.id, m.price_key) if prices else None
     source = "yaml"
 
@@ -305,5 +318,6 @@ def _spec(m: ModelConfig, i: int, prices: PriceMap | None, label: str) -> ModelS
         base_url=m.base_url,
         rpm=m.rpm,
         tpm=m.tpm,
+        timeout_s=m.timeout_s or defaults.timeout_s,
         price_source=source,
     )

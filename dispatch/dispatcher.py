@@ -12,6 +12,7 @@ channels, run budgets, resume) and `dispatch.langchain` (`RoutedChatModel`).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -27,7 +28,9 @@ from dispatch._chat_models import build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.cost import estimate_message_tokens, estimate_tokens
-from dispatch.hop import Attempt, HopResult, hop_flow
+from dispatch.health import ModelHealth
+from dispatch.hop import Attempt, HopResult
+from dispatch.hop_flow import hop_flow
 from dispatch.pins import PinDict
 from dispatch.policy import select
 from dispatch.registry import Registry
@@ -63,7 +66,10 @@ class Dispatcher:
         tracing: spans and metrics (default: the global OpenTelemetry providers,
             no-ops until an SDK is installed).
         budget: default budget of a workflow whose run names none.
-        max_failovers: other models tried after the chosen one raises.
+        health: retries, circuit breaker and rate limits shared by every hop
+            this dispatcher makes (default: a new `ModelHealth`).
+        max_failovers: other models tried after the chosen one fails for good
+            (retries of the same model not counted).
         input_safety: factor on estimated input tokens when reserving a call's
             worst case (estimates can undercount, e.g. for code).
     """
@@ -78,6 +84,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.perf_counter,
         tracing: Tracing | None = None,
         budget: BudgetSpec | None = None,
+        health: ModelHealth | None = None,
         max_failovers: int = 2,
         input_safety: float = 1.2,
     ) -> None:
@@ -95,6 +102,7 @@ class Dispatcher:
         self.budget = budget or BudgetSpec()
         self.ledgers = Ledgers()
         """Ledgers of the workflows and named budget scopes this dispatcher served."""
+        self.health = health or ModelHealth(max_models=max_failovers + 1)
         self.max_failovers = max_failovers
         self.input_safety = input_safety
 
@@ -154,7 +162,7 @@ class Dispatcher:
             pins=pins,
             loop_pin=loop_pin,
             ledger=ledger,
-            max_attempts=self.max_failovers + 1,
+            health=self.health,
             clock=self._clock,
             simulate=self.simulate,
         )
@@ -223,12 +231,17 @@ class Dispatcher:
                 step = self._advance(flow, outcome, span, ledger)
                 if isinstance(step, HopResult):
                     return step
+                if step.delay_s:
+                    await asyncio.sleep(step.delay_s)
                 span = self.tracing.start_chat(hop, step.choice, messages)
                 try:
                     with self.tracing.activate(span):
-                        reply = await self._runnable(
-                            step.choice, tools, tool_kwargs
-                        ).ainvoke(list(messages))
+                        call = self._runnable(step.choice, tools, tool_kwargs).ainvoke(
+                            list(messages)
+                        )
+                        reply = await asyncio.wait_for(
+                            call, step.choice.model.timeout_s
+                        )
                     outcome = _as_ai(reply)
                 except BaseException as exc:  # handed to the failover logic
                     outcome = exc
@@ -259,8 +272,11 @@ class Dispatcher:
                 step = self._advance(flow, outcome, span, ledger)
                 if isinstance(step, HopResult):
                     return step
+                if step.delay_s:
+                    time.sleep(step.delay_s)
                 span = self.tracing.start_chat(hop, step.choice, messages)
                 try:
+                    # bounded by the provider client's own timeout (`timeout_s`)
                     with self.tracing.activate(span):
                         reply = self._runnable(step.choice, tools, tool_kwargs).invoke(
                             list(messages)

@@ -9,26 +9,22 @@ steps are pure functions over frozen values:
 * `fail_hop` records a call that raised or that the budget refused, as facts
   (error type, status) and never as the provider's message text.
 
-`hop_flow` strings them together with the ledger into the failover loop. It is
-the only generator on the hop path: it yields each `Attempt` to make and
-receives the reply or the exception, so the sync and async drivers in
-`dispatch.dispatcher` only do the call. The drivers close it in a ``finally``
-(as httpx closes its auth flows), which releases a reservation whose call was
-cancelled. Success and failure come back the same way, as a `HopResult`.
+`dispatch.hop_flow.hop_flow` strings them together with the ledger into the
+retry and failover loop; success and failure come back the same way, as a
+`HopResult`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from langchain_core.messages import AIMessage, BaseMessage
 
-from dispatch.budget import Ledger, Reservation
 from dispatch.cost import call_cost, usage_of
-from dispatch.errors import BudgetExceeded, HopFailed, NoEligibleModel
-from dispatch.faults import ErrorFacts, ErrorKind, error_facts
+from dispatch.errors import HopFailed
+from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.pins import pin_key
 from dispatch.policy import BudgetView, select
 from dispatch.registry import Registry
@@ -46,8 +42,8 @@ __all__ = (
     "Attempt",
     "HopResult",
     "fail_hop",
-    "hop_flow",
     "next_pin",
+    "pin_for",
     "plan_hop",
     "settle_hop",
 )
@@ -59,9 +55,12 @@ class Attempt:
 
     choice: ModelChoice
     number: int
-    """1 for the hop's first call; each failover adds one."""
+    """1 for the hop's first call; each retry or failover adds one."""
     failed: HopRecord | None = None
     """The record of the attempt before this one, which failed (its span can end)."""
+    delay_s: float = 0.0
+    """Seconds to wait before the call: a retry's backoff or ``Retry-After``, or
+    until a rate-limited model has headroom again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,20 +243,6 @@ def next_pin(choice: ModelChoice, pin: Pin | None) -> Pin:
     )
 
 
-# -- the failover loop -----------------------------------------------------------------
-
-_BUDGET = ErrorFacts(type="BudgetExceeded", kind=ErrorKind.BUDGET)
-_NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
-_STOP = (ErrorKind.CANCELLED,)
-
-
-def _excluded(
-    tried: set[str], unavailable: Callable[[], frozenset[str]]
-) -> frozenset[str]:
-    down = unavailable()
-    return down.union(tried) if tried else down
-
-
 def pin_for(
     hop: Hop,
     decision: RouteDecision,
@@ -283,115 +268,3 @@ def pin_for(
         return decision, pin_key(hop.specialist, loop_pin.tier), loop_pin
     key = pin_key(hop.specialist, decision.tier)
     return decision, key, pins.get(key)
-
-
-def hop_flow(
-    hop: Hop,
-    request: Sequence[BaseMessage],
-    *,
-    decision: RouteDecision,
-    registry: Registry,
-    pins: Mapping[str, Pin] | None = None,
-    loop_pin: Pin | None = None,
-    ledger: Ledger | None = None,
-    max_attempts: int = 3,
-    unavailable: Callable[[], frozenset[str]] = frozenset,
-    clock: Callable[[], float],
-    simulate: bool = False,
-) -> Generator[Attempt, AIMessage | BaseException, HopResult]:
-    """One hop with failover, sans I/O.
-
-    Yields each `Attempt` and receives the model's reply or the exception its
-    call raised. Per attempt: plan (excluding models that failed in this hop and
-    `unavailable()` ones), reserve the worst case, hand the attempt out, then
-    settle or release. Stops at the first reply, a budget refusal, a
-    cancellation, `max_attempts` calls, or when no model is left.
-    """
-    decision, scope, pin = pin_for(hop, decision, pins or {}, loop_pin, registry)
-    workflow = ledger.workflow if ledger else ""
-    records: list[HopRecord] = []
-    tried: set[str] = set()
-    reservation: Reservation | None = None
-
-    def failure() -> HopResult:
-        return HopResult(hop=hop, message=None, records=tuple(records), pin_scope=scope)
-
-    try:
-        while len(records) < max_attempts:
-            last = records[-1] if records else None
-            try:
-                choice = plan_hop(
-                    hop,
-                    decision,
-                    registry,
-                    pin=pin,
-                    budget=BudgetView(ledger.remaining, ledger.mode)
-                    if ledger
-                    else None,
-                    exclude=_excluded(tried, unavailable),
-                    failed_from=last,
-                )
-            except NoEligibleModel as exc:
-                if not records:  # nothing was tried: say why no model qualifies
-                    records.append(
-                        fail_hop(hop, None, decision, _NO_MODEL, error=str(exc))
-                    )
-                return failure()
-            attempt = len(records) + 1
-            common = {
-                "workflow": workflow,
-                "attempt": attempt,
-                "fallback_from": last.model if last else None,
-            }
-            if ledger is not None:
-                try:
-                    reservation = ledger.reserve(choice.expected_cost_usd, hop=hop.step)
-                except BudgetExceeded as exc:
-                    records.append(
-                        fail_hop(
-                            hop, choice, decision, _BUDGET, error=f"refused: {exc}",
-                            simulated=simulate, **common,  # type: ignore[arg-type]
-                        )
-                    )  # fmt: skip
-                    return failure()
-            started = clock()
-            outcome = yield Attempt(choice=choice, number=attempt, failed=last)
-            elapsed = round((clock() - started) * 1000, 3)
-            if isinstance(outcome, BaseException):
-                if ledger is not None and reservation is not None:
-                    ledger.release(reservation)
-                reservation = None
-                facts = error_facts(outcome)
-                records.append(
-                    fail_hop(
-                        hop, choice, decision, facts, error=facts.summary(),
-                        duration_ms=elapsed, simulated=simulate,
-                        **common,  # type: ignore[arg-type]
-                    )
-                )  # fmt: skip
-                tried.add(choice.model.id)
-                if facts.kind in _STOP or not isinstance(outcome, Exception):
-                    return failure()  # cancelled or interrupted: no failover
-                continue
-            record = settle_hop(
-                hop, choice, outcome, request, registry, duration_ms=elapsed,
-                **common,  # type: ignore[arg-type]
-            )  # fmt: skip
-            if ledger is not None and reservation is not None:
-                ledger.settle(reservation, record.cost_usd)
-            reservation = None
-            outcome.response_metadata["dispatch"] = record.as_dict()
-            records.append(record)
-            return HopResult(
-                hop=hop,
-                message=outcome,
-                records=tuple(records),
-                pin=next_pin(choice, pin),
-                pin_scope=scope,
-            )
-        return failure()
-    finally:
-        # A call cancelled mid-flight (GeneratorExit from the driver's close)
-        # gives its reservation back.
-        if ledger is not None and reservation is not None:
-            ledger.release(reservation)

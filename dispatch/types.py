@@ -113,6 +113,8 @@ class ModelSpec:
     """Requests per minute allowed, if the provider limits them."""
     tpm: int | None = None
     """Tokens per minute allowed, if the provider limits them."""
+    timeout_s: float | None = None
+    """Seconds one call may take before it is abandoned; None: no bound."""
     price_source: str = "yaml"
     """Where the price came from: ``yaml`` or the name of a price map."""
 

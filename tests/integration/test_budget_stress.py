@@ -13,6 +13,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from dispatch import DispatchContext, Dispatcher, Registry, hop_records
 from dispatch.graphs import build_orchestrator
+from dispatch.health import ModelHealth
+from dispatch.resilience import RetrySettings
 from dispatch.testing import FakeChatModel, fake_factory
 
 RUNS = 240
@@ -58,7 +60,12 @@ class Chaos(FakeChatModel):
 async def one_run(registry: Registry, seed: int) -> tuple[Any, DispatchContext, bool]:
     rng = random.Random(seed)
     dispatcher = Dispatcher(
-        registry, model_factory=fake_factory({}, default=lambda s: Chaos(seed=seed))
+        registry,
+        model_factory=fake_factory({}, default=lambda s: Chaos(seed=seed)),
+        # retries stay on (they are part of what is stressed), without real waits
+        health=ModelHealth(
+            retry=RetrySettings(initial_s=0.0, jitter_s=0.0), rng=random.Random(seed)
+        ),
     )
     graph = build_orchestrator(dispatcher)
     limit = rng.choice(["0", "0.0002", "0.001", "0.004", "0.02"])

@@ -14,11 +14,11 @@ from dispatch.hop import (
     Attempt,
     HopResult,
     fail_hop,
-    hop_flow,
     pin_for,
     plan_hop,
     settle_hop,
 )
+from dispatch.hop_flow import hop_flow
 from dispatch.policy import select
 from dispatch.types import Hop, Pin, PinChange, RouteDecision, RouterLayer, Usage
 from dispatch.usage import checked_usage

@@ -1,0 +1,84 @@
+"""A model's health as one process sees it: retries, circuit breaker, rate limits.
+
+`ModelHealth` bundles the process-wide pieces of `dispatch.resilience` behind
+the small interface the pure hop flow consults (`dispatch.hop_flow.HealthView`):
+which models to avoid now, how long to wait for headroom, whether to retry the
+same model, and what each call's outcome was.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from dispatch.faults import ErrorFacts, ErrorKind
+from dispatch.resilience import (
+    CircuitBreaker,
+    CircuitState,
+    RateLimiter,
+    RetrySettings,
+    retry_delay,
+)
+from dispatch.types import ModelSpec
+
+__all__ = ("ModelHealth",)
+
+
+class ModelHealth:
+    """Retries, circuit breaker and rate limits, as the hop flow consults them.
+
+    One per `Dispatcher`, so every branch and workflow the dispatcher serves in
+    this process shares what it learns about a model: a model that keeps failing
+    cools down for all of them, and a 429 takes its headroom away for all.
+
+    Args:
+        retry: how often and how long to retry the same model.
+        breaker: the per-model circuit breaker (default: 3 faults in 60 s open
+            it for 30 s).
+        limiter: rpm/tpm headroom per model (registry ``rpm``/``tpm``).
+        max_models: models tried per hop, the chosen one included.
+        rng: jitter source (seed it for reproducible runs).
+    """
+
+    def __init__(
+        self,
+        *,
+        retry: RetrySettings | None = None,
+        breaker: CircuitBreaker | None = None,
+        limiter: RateLimiter | None = None,
+        max_models: int = 3,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.retry = retry or RetrySettings()
+        self.breaker = breaker or CircuitBreaker()
+        self.limiter = limiter or RateLimiter()
+        self.max_models = max_models
+        self._rng = rng
+
+    def avoid(self, models: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
+        """Ids not to call now: circuit open, or no rate-limit headroom."""
+        limited = [m for m in models if m.rpm or m.tpm]
+        saturated = self.limiter.saturated(limited, tokens) if limited else frozenset()
+        return self.breaker.open_models() | saturated
+
+    def wait_s(self, spec: ModelSpec, tokens: int) -> float:
+        """Seconds until `spec` has headroom for a call of `tokens`."""
+        return self.limiter.wait_s(spec, tokens)
+
+    def retry_delay(self, attempt: int, facts: ErrorFacts) -> float | None:
+        """Seconds before calling the same model again, or None to fail over."""
+        return retry_delay(self.retry, attempt, facts, self._rng)
+
+    def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:
+        """Count the call; feed its outcome to the breaker and the limiter."""
+        self.limiter.note_call(spec, tokens)
+        if facts is None:
+            self.breaker.record_success(spec.id)
+            return
+        self.breaker.record_failure(spec.id, facts)
+        if facts.kind is ErrorKind.RATE_LIMIT:
+            self.limiter.note_429(spec, facts.retry_after_s)
+
+    def snapshot(self) -> dict[str, CircuitState]:
+        """Each model's circuit, for reports and span events."""
+        return self.breaker.snapshot()

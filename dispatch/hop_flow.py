@@ -1,0 +1,243 @@
+"""One hop's retry and failover loop, sans I/O.
+
+`hop_flow` is the only generator on the hop path. It yields each `Attempt` (the
+model to call, and how long to wait first) and receives the model's reply or
+the exception its call raised; the sync and async drivers in
+`dispatch.dispatcher` only sleep and call. They close the generator in a
+``finally`` (as httpx closes its auth flows), which releases the reservation of
+a call that was cancelled mid-flight.
+
+Per attempt: plan (`dispatch.hop.plan_hop`) avoiding models that failed in this
+hop and those the process-wide `ModelHealth` says to avoid (circuit open, no
+rate-limit headroom), reserve the worst case, hand the attempt out, then settle
+or release. A retryable failure (429, 5xx, connection, timeout) tries the same
+model again after `ModelHealth.retry_delay` (the provider's ``Retry-After`` when
+it gives one); anything else, or retries used up, fails over to the next
+eligible model. A budget refusal or a cancellation ends the hop at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Protocol
+
+from langchain_core.messages import AIMessage, BaseMessage
+
+from dispatch.budget import Ledger, Reservation
+from dispatch.errors import BudgetExceeded, NoEligibleModel
+from dispatch.faults import ErrorFacts, ErrorKind, error_facts
+from dispatch.hop import (
+    Attempt,
+    HopResult,
+    fail_hop,
+    next_pin,
+    pin_for,
+    plan_hop,
+    settle_hop,
+)
+from dispatch.policy import BudgetView
+from dispatch.registry import Registry
+from dispatch.types import Hop, HopRecord, ModelChoice, ModelSpec, Pin, RouteDecision
+
+__all__ = ("HealthView", "NO_HEALTH", "hop_flow")
+
+
+class HealthView(Protocol):
+    """What the flow asks of the process-wide model health (injected; see
+    `dispatch.resilience.ModelHealth`)."""
+
+    max_models: int
+    """Models tried per hop: the chosen one plus failovers."""
+
+    def avoid(self, models: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
+        """Ids among `models` not to call now (circuit open, no headroom)."""
+        ...
+
+    def wait_s(self, spec: ModelSpec, tokens: int) -> float:
+        """Seconds until `spec` has headroom for a call of `tokens`."""
+        ...
+
+    def retry_delay(self, attempt: int, facts: ErrorFacts) -> float | None:
+        """Wait before calling the same model again, or None to fail over."""
+        ...
+
+    def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:
+        """The outcome of one call: None for success."""
+        ...
+
+
+class _NoHealth:
+    """Never avoid, never wait, never retry the same model."""
+
+    max_models = 3
+
+    def avoid(self, models: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
+        return frozenset()
+
+    def wait_s(self, spec: ModelSpec, tokens: int) -> float:
+        return 0.0
+
+    def retry_delay(self, attempt: int, facts: ErrorFacts) -> float | None:
+        return None
+
+    def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:
+        return None
+
+
+NO_HEALTH: HealthView = _NoHealth()
+"""The health of a dispatcher built without one: plain failover."""
+
+_BUDGET = ErrorFacts(type="BudgetExceeded", kind=ErrorKind.BUDGET)
+_NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
+
+
+def _plan(
+    hop: Hop,
+    decision: RouteDecision,
+    registry: Registry,
+    pin: Pin | None,
+    budget: BudgetView | None,
+    tried: frozenset[str],
+    health: HealthView,
+    last: HopRecord | None,
+) -> tuple[ModelChoice, float]:
+    """The next model and how long to wait for it.
+
+    Models the health says to avoid are skipped while another is eligible; when
+    only avoided ones are left, the hop queues for the one with headroom first
+    rather than fail.
+    """
+    tokens = hop.input_tokens + hop.max_output_tokens
+    avoid = health.avoid(registry, tokens) - {m for m in tried}
+    try:
+        choice = plan_hop(
+            hop, decision, registry, pin=pin, budget=budget,
+            exclude=tried | avoid, failed_from=last,
+        )  # fmt: skip
+        return choice, 0.0
+    except NoEligibleModel:
+        if not avoid:
+            raise
+    choice = plan_hop(
+        hop, decision, registry, pin=pin, budget=budget, exclude=tried,
+        failed_from=last,
+    )  # fmt: skip
+    return choice, health.wait_s(choice.model, tokens)
+
+
+def hop_flow(
+    hop: Hop,
+    request: Sequence[BaseMessage],
+    *,
+    decision: RouteDecision,
+    registry: Registry,
+    pins: Mapping[str, Pin] | None = None,
+    loop_pin: Pin | None = None,
+    ledger: Ledger | None = None,
+    health: HealthView = NO_HEALTH,
+    clock: Callable[[], float],
+    simulate: bool = False,
+) -> Generator[Attempt, AIMessage | BaseException, HopResult]:
+    """One hop with retries and failover (see the module docstring)."""
+    decision, scope, pin = pin_for(hop, decision, pins or {}, loop_pin, registry)
+    workflow = ledger.workflow if ledger else ""
+    tokens = hop.input_tokens + hop.max_output_tokens
+    records: list[HopRecord] = []
+    tried: set[str] = set()
+    reservation: Reservation | None = None
+    retry: ModelChoice | None = None  # the model to call again, if retrying
+    delay = 0.0
+    calls_of_model = 0
+
+    def failure() -> HopResult:
+        return HopResult(hop=hop, message=None, records=tuple(records), pin_scope=scope)
+
+    try:
+        while True:
+            last = records[-1] if records else None
+            view = BudgetView(ledger.remaining, ledger.mode) if ledger else None
+            if retry is not None:
+                choice = retry
+            elif len(tried) >= health.max_models:
+                return failure()
+            else:
+                try:
+                    choice, delay = _plan(
+                        hop, decision, registry, pin, view, frozenset(tried), health,
+                        last,
+                    )  # fmt: skip
+                except NoEligibleModel as exc:
+                    if not records:  # nothing was tried: say why no model qualifies
+                        records.append(
+                            fail_hop(hop, None, decision, _NO_MODEL, error=str(exc))
+                        )
+                    return failure()
+                calls_of_model = 0
+            number = len(records) + 1
+            moved = last is not None and last.model != choice.model.id
+            common = {
+                "workflow": workflow,
+                "attempt": number,
+                "fallback_from": last.model if moved and last else None,
+            }
+            if ledger is not None:
+                try:
+                    reservation = ledger.reserve(choice.expected_cost_usd, hop=hop.step)
+                except BudgetExceeded as exc:
+                    records.append(
+                        fail_hop(
+                            hop, choice, decision, _BUDGET, error=f"refused: {exc}",
+                            simulated=simulate, **common,  # type: ignore[arg-type]
+                        )
+                    )  # fmt: skip
+                    return failure()
+            started = clock()
+            outcome = yield Attempt(
+                choice=choice, number=number, failed=last, delay_s=delay
+            )
+            elapsed = round((clock() - started) * 1000, 3)
+            calls_of_model += 1
+            if isinstance(outcome, BaseException):
+                if ledger is not None and reservation is not None:
+                    ledger.release(reservation)
+                reservation = None
+                facts = error_facts(outcome)
+                health.observe(choice.model, tokens, facts)
+                records.append(
+                    fail_hop(
+                        hop, choice, decision, facts, error=facts.summary(),
+                        duration_ms=elapsed, simulated=simulate,
+                        **common,  # type: ignore[arg-type]
+                    )
+                )  # fmt: skip
+                if facts.kind is ErrorKind.CANCELLED or not isinstance(
+                    outcome, Exception
+                ):
+                    return failure()  # cancelled or interrupted: no retry, no failover
+                wait = health.retry_delay(calls_of_model, facts)
+                retry, delay = (choice, wait) if wait is not None else (None, 0.0)
+                if retry is None:
+                    tried.add(choice.model.id)
+                continue
+            health.observe(choice.model, tokens, None)
+            record = settle_hop(
+                hop, choice, outcome, request, registry, duration_ms=elapsed,
+                **common,  # type: ignore[arg-type]
+            )  # fmt: skip
+            if ledger is not None and reservation is not None:
+                ledger.settle(reservation, record.cost_usd)
+            reservation = None
+            outcome.response_metadata["dispatch"] = record.as_dict()
+            records.append(record)
+            return HopResult(
+                hop=hop,
+                message=outcome,
+                records=tuple(records),
+                pin=next_pin(choice, pin),
+                pin_scope=scope,
+            )
+    finally:
+        # A call cancelled mid-flight (GeneratorExit from the driver's close)
+        # gives its reservation back.
+        if ledger is not None and reservation is not None:
+            ledger.release(reservation)
