@@ -168,6 +168,18 @@ class Ledger:
             if self.limit is not None and self._spent > self.limit:
                 self._exceeded = True
 
+    def charge(self, amount: Decimal) -> None:
+        """Add spend that was not reserved beforehand (a verifier's model calls,
+        priced after the fact); what it takes past the limit counts as overrun."""
+        if amount < 0:
+            raise ValueError(f"cannot charge a negative amount ({amount})")
+        with self._lock:
+            before = self._spent
+            self._spent += amount
+            if self.limit is not None and self._spent > self.limit:
+                self._overrun += self._spent - max(before, self.limit)
+                self._exceeded = True
+
     def release(self, reservation: Reservation) -> None:
         """Drop `reservation` (the call failed before costing anything known)."""
         with self._lock:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+from dispatch import specialist_run
 from dispatch._chat_models import build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
@@ -35,8 +36,7 @@ from dispatch.pins import PinDict
 from dispatch.policy import select
 from dispatch.registry import Registry
 from dispatch.routing import Router, RulesRouter
-from dispatch.specialist import Specialist, SpecialistLoop, SpecialistRun
-from dispatch.tool_calls import arun_tool, run_tool
+from dispatch.specialist import Specialist, SpecialistRun
 from dispatch.tracing import Tracing
 from dispatch.types import Hop, ModelChoice, ModelSpec, Pin
 
@@ -289,7 +289,6 @@ class Dispatcher:
                         raise
 
     # -- one specialist run -----------------------------------------------------------
-
     async def arun_specialist(
         self,
         specialist: Specialist,
@@ -305,25 +304,14 @@ class Dispatcher:
 
         A failing or refused hop ends the run with `SpecialistRun.error` set and
         every attempt recorded; it does not raise, so parallel branches keep their
-        results. A failing tool becomes an error `ToolMessage` the model sees.
+        results. A failing tool becomes an error `ToolMessage` the model sees. A
+        specialist with a `verifier` escalates a rejected answer one tier up
+        (`dispatch.cascade`). See `dispatch.specialist_run`.
         """
-        loop = self._loop(
-            specialist, messages, step, pins, tier_hint, max_output_tokens
-        )
-        with self.tracing.agent(specialist.name, step=step):
-            while (call := loop.next_call()) is not None:
-                result = await self.acall(
-                    call.hop,
-                    call.messages,
-                    pins=dict(call.pins),
-                    loop_pin=call.loop_pin,
-                    tools=call.tools,
-                    ledger=ledger,
-                )
-                for tool_call in loop.take(result):
-                    with self.tracing.tool(tool_call["name"], tool_call["id"]):
-                        loop.add(await arun_tool(loop.tool_for(tool_call), tool_call))
-        return loop.run
+        return await specialist_run.arun_specialist(
+            self, specialist, messages, step=step, pins=pins, tier_hint=tier_hint,
+            max_output_tokens=max_output_tokens, ledger=ledger,
+        )  # fmt: skip
 
     def run_specialist(
         self,
@@ -337,41 +325,10 @@ class Dispatcher:
         ledger: Ledger | None = None,
     ) -> SpecialistRun:
         """Synchronous twin of `arun_specialist`."""
-        loop = self._loop(
-            specialist, messages, step, pins, tier_hint, max_output_tokens
-        )
-        with self.tracing.agent(specialist.name, step=step):
-            while (call := loop.next_call()) is not None:
-                result = self.call(
-                    call.hop,
-                    call.messages,
-                    pins=dict(call.pins),
-                    loop_pin=call.loop_pin,
-                    tools=call.tools,
-                    ledger=ledger,
-                )
-                for tool_call in loop.take(result):
-                    with self.tracing.tool(tool_call["name"], tool_call["id"]):
-                        loop.add(run_tool(loop.tool_for(tool_call), tool_call))
-        return loop.run
-
-    def _loop(
-        self,
-        specialist: Specialist,
-        messages: Sequence[BaseMessage],
-        step: str,
-        pins: dict[str, PinDict] | None,
-        tier_hint: str | None,
-        max_output_tokens: int | None,
-    ) -> SpecialistLoop:
-        return SpecialistLoop(
-            specialist,
-            messages,
-            step=step or specialist.name,
-            pins=pins,
-            tier_hint=tier_hint,
-            max_output_tokens=max_output_tokens or self.registry.max_output_tokens,
-        )
+        return specialist_run.run_specialist(
+            self, specialist, messages, step=step, pins=pins, tier_hint=tier_hint,
+            max_output_tokens=max_output_tokens, ledger=ledger,
+        )  # fmt: skip
 
 
 def _left(ledger: Ledger | None) -> Decimal | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from langchain_core.messages import (
     AIMessage,
@@ -26,6 +27,9 @@ from langchain_core.tools import BaseTool
 from dispatch.hop import HopResult
 from dispatch.pins import PinDict, PinState, pin_to_dict, pins_of
 from dispatch.types import Hop, HopRecord, Pin
+
+if TYPE_CHECKING:
+    from dispatch.verify import Verifier
 
 __all__ = ("ModelCall", "Specialist", "SpecialistLoop", "SpecialistRun", "routing_text")
 
@@ -47,6 +51,9 @@ class Specialist:
     """Tools the model may call; their results are fed back in follow-up hops."""
     max_tool_rounds: int = 3
     """Model calls that may follow tool results before the specialist must answer."""
+    verifier: Verifier | None = None
+    """Opt-in cascade: check each answer below the top tier and, when the check
+    fails, run again one tier up (`dispatch.cascade`)."""
 
 
 @dataclass(slots=True, kw_only=True)
