@@ -73,6 +73,7 @@ REFUSED_HOPS: Final = "dispatch.refused_hops"
 
 EVENT_REPIN: Final = "dispatch.repin"
 EVENT_FALLBACK: Final = "dispatch.fallback"
+EVENT_CIRCUIT: Final = "dispatch.circuit"
 EVENT_REFUSED: Final = "dispatch.budget.refused"
 
 METRIC_COST: Final = "dispatch.cost"

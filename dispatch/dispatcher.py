@@ -35,6 +35,7 @@ from dispatch.hop_flow import hop_flow
 from dispatch.pins import PinDict
 from dispatch.policy import select
 from dispatch.registry import Registry
+from dispatch.resilience import CircuitBreaker
 from dispatch.routing import Router, RulesRouter
 from dispatch.specialist import Specialist, SpecialistRun
 from dispatch.tracing import Tracing
@@ -102,7 +103,12 @@ class Dispatcher:
         self.budget = budget or BudgetSpec()
         self.ledgers = Ledgers()
         """Ledgers of the workflows and named budget scopes this dispatcher served."""
-        self.health = health or ModelHealth(max_models=max_failovers + 1)
+        self.health = health or ModelHealth(
+            max_models=max_failovers + 1,
+            breaker=CircuitBreaker(
+                on_change=lambda model, old, new: self.tracing.circuit(model, old, new)
+            ),
+        )
         self.max_failovers = max_failovers
         self.input_safety = input_safety
 

@@ -320,6 +320,13 @@ class Tracing:
         span.end()
 
     @never_raises()
+    def circuit(self, model: str, old: str, new: str) -> None:
+        """Event on the current span: `model`'s circuit moved from `old` to `new`."""
+        trace.get_current_span().add_event(
+            sc.EVENT_CIRCUIT, {"model": model, "from": old, "to": new}
+        )
+
+    @never_raises()
     def refused(self, record: HopRecord) -> None:
         """Event on the current span: the budget refused `record`'s hop."""
         totals = TOTALS.get()

@@ -192,3 +192,21 @@ def test_telemetry_never_breaks_a_hop(registry: Registry) -> None:
     )
     result = dispatcher.call(Hop(specialist="s", prompt="hi"), [HumanMessage("hi")])
     assert result.record.error is None
+
+
+def test_a_circuit_opening_is_a_span_event(registry: Registry) -> None:
+    tel = Telemetry()
+    broken = FakeChatModel(replies=[RuntimeError("down")])
+    dispatcher = Dispatcher(
+        registry,
+        model_factory=fake_factory({"tiny:model": broken}),
+        tracing=tel.tracing,
+    )
+    writer = Specialist(name="writer", capability="general", prompt="p")
+    for _ in range(3):  # the default breaker opens after 3 faults in a minute
+        dispatcher.run_specialist(writer, [HumanMessage("Say hello")])
+    events = [e for s in tel.spans() for e in s.events if e.name == "dispatch.circuit"]
+    assert [dict(e.attributes or {}) for e in events] == [
+        {"model": "tiny:model", "from": "closed", "to": "open"}
+    ]
+    assert dispatcher.health.snapshot()["tiny:model"].state == "open"
