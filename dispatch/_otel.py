@@ -38,6 +38,12 @@ _R = TypeVar("_R")
 def never_raises(
     default: Any = None,
 ) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A decorator: `fn` logs and returns `default` instead of raising.
+
+    Telemetry must never break a hop: an exporter, a broken SDK or a bad
+    attribute costs a log line, not the model call it describes.
+    """
+
     def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         def safe(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             try:
@@ -90,6 +96,8 @@ TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
 
 
 def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
+    """The span attributes of a finished hop: GenAI usage plus the ``dispatch.*``
+    facts (tier, capability, cost, router, pin change, budget left)."""
     attrs: dict[str, Any] = {
         sc.GEN_AI_USAGE_INPUT_TOKENS: record.input_tokens,
         sc.GEN_AI_USAGE_OUTPUT_TOKENS: record.output_tokens,
@@ -114,10 +122,13 @@ def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str,
 
 
 def messages_json(messages: Sequence[BaseMessage]) -> str:
+    """Messages as the conventions' JSON (role and text), for opted-in content capture."""
     return json.dumps([{"role": m.type, "content": m.text} for m in messages])
 
 
 def use_span(span: Span | None) -> AbstractContextManager[Any]:
+    """Make `span` current without ending it or recording exceptions on exit
+    (a no-op for None, the fast path when no SDK is installed)."""
     if span is None:
         return nullcontext()
     return trace.use_span(
@@ -126,6 +137,7 @@ def use_span(span: Span | None) -> AbstractContextManager[Any]:
 
 
 def end_span(span: Span | None) -> None:
+    """End `span` if there is one; a broken SDK is logged, never raised."""
     if span is not None:
         try:
             span.end()

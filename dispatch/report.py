@@ -19,10 +19,12 @@ __all__ = ("routing_report",)
 
 
 def _share(part: Decimal | int, whole: Decimal | int) -> float:
+    """`part` / `whole` as a float rounded for display; 0 for an empty whole."""
     return float(part) / float(whole) if whole else 0.0
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
+    """The `q` quantile of `values` (linear interpolation, as numpy's default)."""
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
@@ -31,6 +33,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 def _breakdown(
     records: Sequence[HopRecord], key: str, total: Decimal
 ) -> dict[str, Any]:
+    """Hops and cost per key (tier or model), with their shares, dearest first."""
     hops: dict[str, int] = defaultdict(int)
     cost: dict[str, Decimal] = defaultdict(Decimal)
     for r in records:

@@ -77,6 +77,12 @@ class RoutedChatModel(BaseChatModel):
     def _hop(
         self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
     ) -> tuple[Hop, dict[str, Pin], Pin | None]:
+        """The hop of one call, the conversation's pins and the tool loop's pin.
+
+        Pins are read back from the hop records riding on earlier replies, so a
+        checkpointed thread keeps them across processes; a call that follows a
+        tool result continues the loop on the model that started it.
+        """
         history = [
             h
             for h in hops_from_messages(messages, specialist=self.specialist)
@@ -109,6 +115,8 @@ class RoutedChatModel(BaseChatModel):
         return hop, pins, loop_pin
 
     def _ledger(self) -> Ledger:
+        """The ledger this call charges: the LangGraph run's when inside one that
+        names a budget (`DispatchContext`, ``workflow_id``), else this model's own."""
         config = var_child_runnable_config.get()
         conf = (config or {}).get("configurable") or {}
         runtime = conf.get("__pregel_runtime")
@@ -163,6 +171,7 @@ class RoutedChatModel(BaseChatModel):
 
 
 def _rounds(messages: Sequence[BaseMessage]) -> int:
+    """Model calls since the last human turn: the call's position in its tool loop."""
     """Model calls since the last human turn (the position in the tool loop)."""
     n = 0
     for m in reversed(messages):
@@ -173,6 +182,7 @@ def _rounds(messages: Sequence[BaseMessage]) -> int:
 
 
 def _result(result: HopResult) -> ChatResult:
+    """A chat result for LangChain, or `HopFailed` when the hop failed or was refused."""
     message = result.raise_for_failure().message
     assert message is not None  # raise_for_failure guarantees it
     return ChatResult(generations=[ChatGeneration(message=message)])
