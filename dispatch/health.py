@@ -57,9 +57,9 @@ class ModelHealth:
 
     def avoid(self, models: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
         """Ids not to call now: circuit open, or no rate-limit headroom."""
-        limited = [m for m in models if m.rpm or m.tpm]
-        saturated = self.limiter.saturated(limited, tokens) if limited else frozenset()
-        return self.breaker.open_models() | saturated
+        if not self.limiter.tracking:
+            return self.breaker.open_models()
+        return self.breaker.open_models() | self.limiter.saturated(models, tokens)
 
     def wait_s(self, spec: ModelSpec, tokens: int) -> float:
         """Seconds until `spec` has headroom for a call of `tokens`."""
@@ -71,7 +71,8 @@ class ModelHealth:
 
     def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:
         """Count the call; feed its outcome to the breaker and the limiter."""
-        self.limiter.note_call(spec, tokens)
+        if spec.rpm or spec.tpm:  # only limited models need the bookkeeping
+            self.limiter.note_call(spec, tokens)
         if facts is None:
             self.breaker.record_success(spec.id)
             return

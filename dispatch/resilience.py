@@ -365,6 +365,11 @@ class RateLimiter:
             window = self._windows.setdefault(spec.id, _Window())
             window.blocked_until = max(window.blocked_until, self._clock() + wait)
 
+    @property
+    def tracking(self) -> bool:
+        """True once any call or 429 was noted (nothing can be saturated before)."""
+        return bool(self._windows)
+
     def saturated(self, specs: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
         """Ids of `specs` with no headroom for a call of `tokens` (for the policy's `exclude`)."""
         with self._lock:

@@ -100,6 +100,7 @@ class Tracing:
             flag = os.environ.get(sc.CAPTURE_CONTENT_ENV, "")
             capture_content = flag.strip().lower() in ("1", "true", "yes")
         self.capture_content = capture_content
+        self._seen: tuple[object, object, bool] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -110,6 +111,8 @@ class Tracing:
         """
         tp = self._tracer_provider or trace.get_tracer_provider()
         mp = self._meter_provider or metrics.get_meter_provider()
+        if self._seen is not None and self._seen[0] is tp and self._seen[1] is mp:
+            return self._seen[2]  # same providers as last hop: same answer
         spans_off = isinstance(
             tp, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
         )
@@ -117,7 +120,9 @@ class Tracing:
         metrics_off = isinstance(mp, metrics.NoOpMeterProvider) or (
             type(mp).__name__ == "_ProxyMeterProvider"
         )
-        return not (spans_off and metrics_off)
+        on = not (spans_off and metrics_off)
+        self._seen = (tp, mp, on)
+        return on
 
     # -- workflow ---------------------------------------------------------------------
 

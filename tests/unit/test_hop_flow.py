@@ -183,3 +183,15 @@ def test_a_hung_async_call_is_abandoned_at_its_timeout_and_failed_over() -> None
     assert result.ok and result.record.model == "mid:model"
     assert [r.error_type for r in result.records[:-1]] == ["TimeoutError"] * 2
     assert ledger.reserved == 0
+
+
+def test_a_429_takes_an_unlimited_models_headroom_away_for_its_retry_after() -> None:
+    clock = Clock()
+    h = health(clock, attempts=1)
+    attempts, _ = drive(flow(h), [RateLimitError("20"), ok()])
+    assert [a.choice.model.id for a in attempts] == ["tiny:model", "mid:model"]
+    attempts, _ = drive(flow(h), [ok()])
+    assert attempts[0].choice.model.id == "mid:model"  # tiny still blocked
+    clock.now = 21.0
+    attempts, _ = drive(flow(h), [ok()])
+    assert attempts[0].choice.model.id == "tiny:model"
