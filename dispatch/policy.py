@@ -3,7 +3,9 @@
 Rules, in order:
 
 1. Eligible models have the decision's capability with expected quality at or
-   above the tier's bar (`Registry.bar`).
+   above the tier's bar (`Registry.bar`). Expected quality is the decision's
+   per-prompt prediction (learned layer) when it has one for the model, else
+   the registry prior; a decision may carry its own calibrated ``bar``.
 2. An existing pin is reused when its model is still eligible; a hop that needs
    a lower tier keeps the pinned (stronger) model: never a silent downgrade.
 3. A pin whose model is not eligible for the needed tier re-opens upward
@@ -22,6 +24,7 @@ remaining money never selects a dearer model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -30,7 +33,13 @@ from dispatch.errors import NoEligibleModel
 from dispatch.registry import Registry
 from dispatch.types import Hop, ModelChoice, ModelSpec, Pin, RouteDecision
 
-__all__ = ("BudgetView", "eligible_models", "planned_cost", "select")
+__all__ = (
+    "BudgetView",
+    "eligible_models",
+    "expected_quality",
+    "planned_cost",
+    "select",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +58,34 @@ def planned_cost(spec: ModelSpec, hop: Hop, registry: Registry) -> Decimal:
     return call_cost(spec, tokens_in, hop.max_output_tokens)
 
 
-def eligible_models(registry: Registry, capability: str, tier: str) -> list[ModelSpec]:
-    """Models serving `capability` at or above `tier`'s quality bar."""
+def expected_quality(
+    m: ModelSpec, capability: str, predicted: Mapping[str, float] | None
+) -> float:
+    """`m`'s quality for this hop: the learned per-prompt prediction when the
+    decision carries one for `m`, else the registry prior (-1: not served)."""
+    if predicted is not None and m.id in predicted:
+        return predicted[m.id]
+    return m.quality.get(capability, -1.0)
+
+
+def eligible_models(
+    registry: Registry,
+    capability: str,
+    tier: str,
+    *,
+    predicted: Mapping[str, float] | None = None,
+    bar: float | None = None,
+) -> list[ModelSpec]:
+    """Models serving `capability` at or above the bar (`bar`, else `tier`'s).
+
+    `predicted` (a decision's per-prompt quality) overrides the registry priors.
+    """
     if tier not in registry.tiers:
         raise NoEligibleModel(
             capability, tier, detail=f"unknown tier; known: {registry.tiers}"
         )
-    bar = registry.bar(tier)
-    return [m for m in registry if m.quality.get(capability, -1.0) >= bar]
+    need = registry.bar(tier) if bar is None else bar
+    return [m for m in registry if expected_quality(m, capability, predicted) >= need]
 
 
 def select(
@@ -98,7 +127,9 @@ def _downgrade(
         tier = registry.tiers[rank]
         fits = [
             m
-            for m in eligible_models(registry, decision.capability, tier)
+            for m in eligible_models(
+                registry, decision.capability, tier, predicted=decision.quality
+            )
             if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
         ]
         if fits:
@@ -108,7 +139,12 @@ def _downgrade(
     else:
         cheapest = [
             m
-            for m in eligible_models(registry, decision.capability, registry.tiers[0])
+            for m in eligible_models(
+                registry,
+                decision.capability,
+                registry.tiers[0],
+                predicted=decision.quality,
+            )
             if m.id not in exclude
         ]
         if not cheapest:
@@ -143,17 +179,25 @@ def _select(
 ) -> ModelChoice:
     candidates = [
         m
-        for m in eligible_models(registry, decision.capability, decision.tier)
+        for m in eligible_models(
+            registry,
+            decision.capability,
+            decision.tier,
+            predicted=decision.quality,
+            bar=decision.bar,
+        )
         if m.id not in exclude
     ]
     if not candidates:
         served = sorted(
-            (m.quality[decision.capability], m.id)
+            (expected_quality(m, decision.capability, decision.quality), m.id)
             for m in registry
             if decision.capability in m.quality
+            or (decision.quality is not None and m.id in decision.quality)
         )
+        bar = registry.bar(decision.tier) if decision.bar is None else decision.bar
         detail = (
-            f"bar is {registry.bar(decision.tier)}, best is {served[-1][1]} at {served[-1][0]}"
+            f"bar is {bar}, best is {served[-1][1]} at {served[-1][0]}"
             if served
             else "no registered model declares this capability"
         )

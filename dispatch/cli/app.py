@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from dispatch.cli.learn import eval_app, train
 from dispatch.cli.render import fail, hop_tree, metrics_table, out
 from dispatch.cli.run import RunArgs, run_workflow
 from dispatch.cli.support import Mode, checkpoint_path
@@ -34,6 +35,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.command()(train)
+app.add_typer(eval_app, name="eval")
 ConfigOpt = Annotated[
     str,
     typer.Option(

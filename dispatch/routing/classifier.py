@@ -1,0 +1,89 @@
+"""The capability classifier layer: a softmax head over the prompt's embedding.
+
+Trained on labelled prompts (`dispatch train`, `capabilities_dev.jsonl`), it
+replaces the semantic layer's nearest-centroid rule: one centroid per class
+cannot follow the spread of real user requests, a linear classifier over the
+same embedding can (README, "Routing quality"). The tier comes from another
+router (default: the rules layer), as in the semantic layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dispatch.errors import ConfigError
+from dispatch.routing.encoder import Encoder
+from dispatch.routing.features import TEXT_WINDOW, router_text
+from dispatch.routing.heads import Heads
+from dispatch.routing.protocol import Router
+from dispatch.routing.rules import RulesRouter
+from dispatch.types import Hop, RouteDecision, RouterLayer
+
+__all__ = ("CapabilityRouter",)
+
+
+class CapabilityRouter:
+    """Capability from a trained classifier; confidence is its probability.
+
+    Args:
+        encoder: the encoder the head was trained on.
+        head: softmax head, one column per capability.
+        capabilities: column names.
+        tier_router: decides the tier (default: `RulesRouter`).
+        window: characters of the prompt's end that are embedded.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        head: Heads,
+        capabilities: Sequence[str],
+        *,
+        tier_router: Router | None = None,
+        window: int = TEXT_WINDOW,
+    ) -> None:
+        if len(capabilities) < 2:
+            raise ConfigError(
+                "a capability classifier needs at least two classes",
+                found=list(capabilities),
+                expected="two or more capabilities",
+            )
+        self.encoder = encoder
+        self.head = head
+        self.capabilities = tuple(capabilities)
+        self.tier_router: Router = tier_router or RulesRouter(
+            capabilities=self.capabilities
+        )
+        self.window = window
+
+    def describe(self) -> str:
+        """One line for logs."""
+        return f"classifier: {len(self.capabilities)} capabilities ({self.encoder.id})"
+
+    def probabilities(self, prompt: str) -> dict[str, float]:
+        """Probability of each capability for `prompt`."""
+        x = self.encoder.encode([router_text(prompt, self.window)])
+        p = self.head.predict(x)[0]
+        return {c: float(v) for c, v in zip(self.capabilities, p, strict=True)}
+
+    def decide(self, hop: Hop) -> RouteDecision:
+        """The most probable capability; the tier router's tier."""
+        if hop.capability_hint in self.capabilities:
+            capability, confidence = hop.capability_hint, 1.0
+            why = f"plan hint {capability}"
+        else:
+            x = self.encoder.encode([router_text(hop.prompt, self.window)])
+            p = self.head.predict(x)[0]
+            best = int(np.argmax(p))
+            capability, confidence = self.capabilities[best], float(p[best])
+            why = f"{capability} p={confidence:.2f}"
+        tier = self.tier_router.decide(hop)
+        return RouteDecision(
+            capability=capability,
+            tier=tier.tier,
+            confidence=round(confidence, 3),
+            router=RouterLayer.LEARNED,
+            reason=f"{why}; {tier.reason.split('; ')[-1]}",
+        )
