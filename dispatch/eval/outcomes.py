@@ -26,9 +26,11 @@ from dispatch.types import RouteDecision
 __all__ = ("ROUTERS", "evaluate_outcomes")
 
 ROUTERS: Mapping[str, HeadConfig] = {
-    "learned": HeadConfig(kind="logreg", c=1.0),
-    "logreg": HeadConfig(kind="logreg", c=1.0),
-    "knn": HeadConfig(kind="knn", k=25),
+    "learned": HeadConfig(kind="logreg", c=0.3),
+    "logreg": HeadConfig(kind="logreg", c=0.3),
+    "knn": HeadConfig(kind="knn", k=100),
+    "logreg-relative": HeadConfig(kind="logreg", c=0.3, bar_mode="relative"),
+    "logreg-absolute": HeadConfig(kind="logreg", c=0.3, bar_mode="absolute"),
 }
 """Router names `eval outcomes --router` accepts; ``learned`` is the default head."""
 
@@ -84,7 +86,8 @@ def evaluate_outcomes(
     live = LearnedRouter(
         trained.artefact,
         encoder,
-        model_tiers={m.id: m.tier for m in registry},
+        specs=registry,
+            expected_input_tokens=registry.expected_input_tokens,
         tiers=registry.tiers,
     )
     by_id = {v: k for k, v in names.items()}
@@ -98,7 +101,7 @@ def evaluate_outcomes(
     def decide(i: int, bar: float) -> RouteDecision:
         return live.decision(hop_for(data[i]), predicted[i], None, bar=bar)
 
-    curve = sweep(decide, data, registry, by_id, bar_grid(predicted), reference)
+    curve = sweep(decide, data, registry, by_id, bar_grid(predicted, trained.artefact.bar_mode), reference)
     return _report(data, router, reference, names_list, result, curve, trained)
 
 

@@ -132,15 +132,21 @@ def calibrate_bar(
     curve: Sequence[tuple[CurvePoint, Routed]],
     reference_quality: npt.NDArray[np.float64],
     target: float,
+    *,
+    higher_bar_costs_more: bool = True,
 ) -> Calibration:
-    """The cheapest bar from which every higher bar still reaches `target`.
+    """The cheapest bar from which every dearer bar still reaches `target`.
+
+    A dearer bar is a higher one for ``absolute``/``relative`` bars and a lower
+    one for the ``utility`` bar (`higher_bar_costs_more=False`).
 
     `curve` must be computed from *out-of-fold* predictions on the training
     prompts: in-sample predictions are over-confident and land the held-out
     quality below target. Requiring every higher bar to reach the target (not
     just the single cheapest point) keeps one lucky point from setting the bar.
     """
-    ordered = sorted(curve, key=lambda pr: pr[0].threshold)
+    sign = 1.0 if higher_bar_costs_more else -1.0
+    ordered = sorted(curve, key=lambda pr: sign * pr[0].threshold)
     chosen = ordered[-1]
     for point, routed in reversed(ordered):
         if point.quality_ratio < target:

@@ -48,7 +48,8 @@ class HeadConfig:
     """Which quality head to fit (chosen by cross-validation, README)."""
 
     kind: str = "logreg"
-    c: float = 1.0
+    bar_mode: str = "utility"
+    c: float = 0.3
     k: int = 25
     capability_c: float = 10.0
     folds: int = 5
@@ -63,9 +64,21 @@ class TrainedRouter:
     scores: Mapping[str, Any] = field(default_factory=dict)
 
 
-def bar_grid(predictions: np.ndarray, points: int = 61) -> list[float]:
-    """Bars to sweep: quantiles of the predictions, plus 0 and 1."""
-    qs = np.quantile(predictions.ravel(), np.linspace(0, 1, points))
+def bar_grid(predictions: np.ndarray, mode: str = "utility", points: int = 61) -> list[float]:
+    """Bars to sweep for `mode` (see `dispatch.routing.learned.BAR_MODES`).
+
+    ``utility``: 0 plus a geometric grid from 0.001 to 2 quality points per
+    dearest-model price; ``relative``: quantiles of each prompt's predictions over
+    its best one; ``absolute``: quantiles of the predictions.
+    """
+    if mode == "utility":
+        return [0.0, *(round(float(v), 5) for v in np.geomspace(1e-3, 2.0, points))]
+    values = (
+        predictions / predictions.max(axis=1, keepdims=True)
+        if mode == "relative"
+        else predictions
+    )
+    qs = np.quantile(values.ravel(), np.linspace(0, 1, points))
     return sorted({0.0, 1.0, *(round(float(q), 4) for q in qs)})
 
 
@@ -126,6 +139,7 @@ def train_router(
         capabilities=classes,
         capability=cap_head,
         bar=0.5,
+        bar_mode=config.bar_mode,
         window=TEXT_WINDOW,
     )
     calibration = None
@@ -133,7 +147,8 @@ def train_router(
         router = LearnedRouter(
             draft,
             encoder,
-            model_tiers={m.id: m.tier for m in registry},
+            specs=registry,
+            expected_input_tokens=registry.expected_input_tokens,
             tiers=registry.tiers,
         )
 
@@ -141,11 +156,16 @@ def train_router(
             return router.decision(hop_for(records[i]), oof[i], None, bar=bar)
 
         by_id = {model: name for name, model in names.items()}
-        curve = sweep(decide, records, registry, by_id, bar_grid(oof), reference)
+        curve = sweep(
+            decide, records, registry, by_id, bar_grid(oof, config.bar_mode), reference
+        )
         ref_q = np.asarray([r.outcomes[reference].quality for r in records])
-        calibration = calibrate_bar(curve, ref_q, target)
+        calibration = calibrate_bar(
+            curve, ref_q, target, higher_bar_costs_more=config.bar_mode != "utility"
+        )
     meta = {
         "kind": config.kind,
+        "bar_mode": config.bar_mode,
         "c": config.c,
         "k": config.k,
         "reference_model": names[reference],
@@ -168,6 +188,7 @@ def train_router(
         capabilities=classes,
         capability=cap_head,
         bar=calibration.bar if calibration else 0.5,
+        bar_mode=config.bar_mode,
         window=TEXT_WINDOW,
         meta=meta,
     )

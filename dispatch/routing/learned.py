@@ -18,7 +18,7 @@ weights would be meaningless there.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,26 @@ from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import TEXT_WINDOW, router_text
 from dispatch.routing.heads import Heads, heads_from_arrays
-from dispatch.types import Hop, RouteDecision, RouterLayer
+from dispatch.types import Hop, ModelSpec, RouteDecision, RouterLayer
 
-__all__ = ("FORMAT", "LearnedArtefact", "LearnedRouter")
+__all__ = ("BAR_MODES", "FORMAT", "LearnedArtefact", "LearnedRouter")
 
 FORMAT = "graph-dispatch.learned/1"
 """Artefact format name; bumped when the layout changes."""
+
+BAR_MODES = ("utility", "relative", "absolute")
+"""How the learned router sets the per-hop bar from its calibrated `bar`:
+
+- ``utility``: `bar` is the willingness to pay, in quality points per the
+  price of the dearest model for this hop. The router takes the model with the
+  best ``p - bar * cost / max cost`` and sets the hop's bar to that model's
+  predicted quality, so the policy's "cheapest model that clears the bar" is
+  exactly that model (a cheaper model with at least that quality would have a
+  higher utility). Won cross-validation (README, "Routing quality").
+- ``relative``: good enough = predicted quality >= `bar` x the best prediction.
+- ``absolute``: good enough = predicted quality >= `bar`; sends every prompt of
+  a hard task (where no model clears the bar) to the dearest model.
+"""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,7 +66,9 @@ class LearnedArtefact:
     capability: Heads | None = None
     """Capability classifier (softmax)."""
     bar: float | None = None
-    """Calibrated predicted-quality threshold (willingness to pay)."""
+    """Calibrated threshold (willingness to pay); see `bar_mode`."""
+    bar_mode: str = "utility"
+    """How `bar` turns into the per-hop bar the policy applies (see `BAR_MODES`)."""
     window: int = TEXT_WINDOW
     """Characters of the prompt's end the heads were trained on."""
     meta: Mapping[str, Any] = field(default_factory=dict)
@@ -66,6 +82,7 @@ class LearnedArtefact:
             "models": list(self.models),
             "capabilities": list(self.capabilities),
             "bar": self.bar,
+            "bar_mode": self.bar_mode,
             "window": self.window,
             "meta": dict(self.meta),
         }
@@ -93,7 +110,7 @@ class LearnedArtefact:
             header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
         except (KeyError, ValueError):
             raise ConfigError("not a graph-dispatch artefact", file=str(path)) from None
-        if header.get("format") != FORMAT:
+        if header.get("format") != FORMAT or header.get("bar_mode") not in BAR_MODES:
             raise ConfigError(
                 "unsupported artefact format",
                 file=str(path),
@@ -116,6 +133,7 @@ class LearnedArtefact:
             capabilities=tuple(header["capabilities"]),
             capability=capability,
             bar=header["bar"],
+            bar_mode=str(header["bar_mode"]),
             window=int(header["window"]),
             meta=header["meta"],
         )
@@ -127,11 +145,14 @@ class LearnedRouter:
     Args:
         artefact: a trained artefact.
         encoder: the same encoder (by id) the artefact was trained with.
-        model_tiers: registered model id -> tier, to name the decision's tier
-            (the lowest tier holding a model predicted to clear the bar).
+        specs: the registered models (e.g. a `Registry`): their tiers name the
+            decision's tier, their prices weigh the ``utility`` bar. Artefact
+            models that are not registered are never proposed.
         tiers: tier names, cheapest first.
         bar: overrides the artefact's calibrated bar (e.g. to sweep it).
         default_capability: used when the artefact has no capability head.
+        expected_input_tokens: input size assumed for a hop that states none
+            (the registry's, so the router prices hops as the policy does).
 
     Raises:
         ConfigError: the encoder differs from the artefact's, or no bar is known.
@@ -142,10 +163,11 @@ class LearnedRouter:
         artefact: LearnedArtefact,
         encoder: Encoder,
         *,
-        model_tiers: Mapping[str, str],
+        specs: Iterable[ModelSpec],
         tiers: Sequence[str] = ("small", "medium", "large"),
         bar: float | None = None,
         default_capability: str = "general",
+        expected_input_tokens: int = 800,
     ) -> None:
         if encoder.id != artefact.encoder:
             raise ConfigError(
@@ -154,9 +176,10 @@ class LearnedRouter:
                 expected=artefact.encoder,
             )
         chosen = bar if bar is not None else artefact.bar
-        if chosen is None or not 0.0 <= chosen <= 1.0:
+        limit = float("inf") if artefact.bar_mode == "utility" else 1.0
+        if chosen is None or not 0.0 <= chosen <= limit:
             raise ConfigError(
-                "the learned router needs a bar in [0, 1]",
+                "the learned router needs a bar >= 0 (<= 1 unless bar_mode is utility)",
                 found=chosen,
                 expected="a calibrated artefact or an explicit bar",
             )
@@ -165,18 +188,31 @@ class LearnedRouter:
         self.bar = chosen
         self.tiers = tuple(tiers)
         self._rank = {t: i for i, t in enumerate(self.tiers)}
+        by_id = {m.id: m for m in specs}
+        top_rank = len(self.tiers) - 1
         self._model_rank = [
-            self._rank.get(model_tiers.get(m, self.tiers[-1]), len(self.tiers) - 1)
+            self._rank.get(by_id[m].tier, top_rank) if m in by_id else top_rank
             for m in artefact.models
         ]
+        inf = float("inf")
+        self._prices = np.array(
+            [
+                (float(by_id[m].input_per_mtok), float(by_id[m].output_per_mtok))
+                if m in by_id
+                else (inf, inf)
+                for m in artefact.models
+            ]
+        )
+        self._known = np.array([m in by_id for m in artefact.models])
         self.default_capability = default_capability
+        self.expected_input_tokens = expected_input_tokens
 
     def describe(self) -> str:
         """One line for logs."""
         kind = type(self.artefact.quality).__name__
         return (
             f"learned: {kind} over {len(self.artefact.models)} models, "
-            f"bar {self.bar:.3f} ({self.encoder.id})"
+            f"{self.artefact.bar_mode} bar {self.bar:.3f} ({self.encoder.id})"
         )
 
     def predict(self, prompt: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -211,17 +247,30 @@ class LearnedRouter:
             confidence = float(caps[best])
         else:
             capability, confidence = self.default_capability, 0.5
-        bar = self.bar if bar is None else bar
-        wanted = bar
-        top = float(quality.max())
-        clears = [r for r, q in zip(self._model_rank, quality, strict=True) if q >= bar]
+        wanted = self.bar if bar is None else bar
+        known = np.where(self._known, quality, -np.inf)
+        top = float(known.max())
+        mode = self.artefact.bar_mode
+        if mode == "utility":
+            cost = self._hop_costs(hop)
+            scaled = np.where(self._known, cost / cost[self._known].max(), 0.0)
+            utility = np.where(self._known, known - wanted * scaled, -np.inf)
+            hop_bar = float(known[int(np.argmax(utility))])
+        elif mode == "relative":
+            hop_bar = wanted * top
+        else:
+            hop_bar = wanted
+        clears = [
+            r for r, q in zip(self._model_rank, known, strict=True) if q >= hop_bar
+        ]
         if clears:
             tier = self.tiers[min(clears)]
-            why = f"{len(clears)} models predicted >= {bar:.3f}"
+            why = f"{len(clears)} models predicted >= {hop_bar:.3f}"
+            why += f" ({mode} bar {wanted:.3f})"
         else:
             # Nobody is predicted to clear the bar: the best prediction sets it, so
             # the policy still has the most promising model to choose.
-            bar, tier = top, self.tiers[-1]
+            hop_bar, tier = top, self.tiers[-1]
             why = f"none predicted >= {wanted:.3f}; best {top:.3f}"
         return RouteDecision(
             capability=capability,
@@ -232,5 +281,14 @@ class LearnedRouter:
             quality={
                 m: float(q) for m, q in zip(self.artefact.models, quality, strict=True)
             },
-            bar=bar,
+            bar=hop_bar,
         )
+
+    def _hop_costs(self, hop: Hop) -> np.ndarray:
+        """USD of `hop` per artefact model: its input estimate plus its output cap
+        (the amount `dispatch.policy.planned_cost` ranks models by)."""
+        tokens = np.array(
+            [hop.input_tokens or self.expected_input_tokens, hop.max_output_tokens],
+            dtype=np.float64,
+        )
+        return np.asarray(self._prices @ tokens / 1e6)
