@@ -87,7 +87,7 @@ def evaluate_outcomes(
         trained.artefact,
         encoder,
         specs=registry,
-            expected_input_tokens=registry.expected_input_tokens,
+        expected_input_tokens=registry.expected_input_tokens,
         tiers=registry.tiers,
     )
     by_id = {v: k for k, v in names.items()}
@@ -101,7 +101,14 @@ def evaluate_outcomes(
     def decide(i: int, bar: float) -> RouteDecision:
         return live.decision(hop_for(data[i]), predicted[i], None, bar=bar)
 
-    curve = sweep(decide, data, registry, by_id, bar_grid(predicted, trained.artefact.bar_mode), reference)
+    curve = sweep(
+        decide,
+        data,
+        registry,
+        by_id,
+        bar_grid(predicted, trained.artefact.bar_mode),
+        reference,
+    )
     return _report(data, router, reference, names_list, result, curve, trained)
 
 

@@ -64,7 +64,9 @@ class TrainedRouter:
     scores: Mapping[str, Any] = field(default_factory=dict)
 
 
-def bar_grid(predictions: np.ndarray, mode: str = "utility", points: int = 61) -> list[float]:
+def bar_grid(
+    predictions: np.ndarray, mode: str = "utility", points: int = 61
+) -> list[float]:
     """Bars to sweep for `mode` (see `dispatch.routing.learned.BAR_MODES`).
 
     ``utility``: 0 plus a geometric grid from 0.001 to 2 quality points per
