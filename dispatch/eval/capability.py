@@ -76,8 +76,13 @@ def build_capability_router(
         embed(encoder, [r.prompt for r in labelled], progress=tick)  # warm the cache
         return SemanticRouter(_Windowed(encoder), examples, tier_router=rules)
     x = embed(encoder, [r.prompt for r in labelled], progress=tick)
-    head, names = fit_capability(x, [str(r.capability) for r in labelled], c=c)
-    learned = CapabilityRouter(encoder, head, names, tier_router=rules)
+    head = fit_capability(
+        x,
+        [str(r.capability) for r in labelled],
+        prompts=[r.prompt for r in labelled],
+        c=c,
+    )
+    learned = CapabilityRouter(encoder, head, tier_router=rules)
     if name == "learned":
         return learned
     threshold = _calibrate_rules_threshold(rules, learned, labelled)

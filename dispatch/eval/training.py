@@ -25,7 +25,7 @@ from dispatch.eval.replaying import Calibration, calibrate_bar, hop_for, sweep
 from dispatch.registry import Registry
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import TEXT_WINDOW, embed
-from dispatch.routing.heads import LinearHeads
+from dispatch.routing.heads import CapabilityHead
 from dispatch.routing.learned import LearnedArtefact, LearnedRouter
 from dispatch.routing.replay import ReplayRecord
 from dispatch.routing.train import (
@@ -121,18 +121,20 @@ def train_router(
     }
     heads = fit_quality(x, quality, kind=config.kind, c=config.c, k=config.k)
 
-    cap_head: LinearHeads | None = None
+    cap_head: CapabilityHead | None = None
     classes: tuple[str, ...] = ()
     if len({r.capability for r in labelled if r.capability}) >= 2:
         lab = [r for r in labelled if r.capability]
         xl = _embed(encoder, [r.prompt for r in lab], "embed labelled", progress)
         labels = [str(r.capability) for r in lab]
+        texts = [r.prompt for r in lab]
         predicted = oof_capability(
-            xl, labels, c=config.capability_c, folds=config.folds
+            xl, labels, prompts=texts, c=config.capability_c, folds=config.folds
         )
         acc, macro, _ = per_class_scores(labels, predicted)
         scores["capability_cv"] = {"accuracy": acc, "macro_f1": macro, "n": len(lab)}
-        cap_head, classes = fit_capability(xl, labels, c=config.capability_c)
+        cap_head = fit_capability(xl, labels, prompts=texts, c=config.capability_c)
+        classes = cap_head.classes
 
     draft = LearnedArtefact(
         encoder=encoder.id,

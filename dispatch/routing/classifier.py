@@ -9,14 +9,12 @@ router (default: the rules layer), as in the semantic layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import TEXT_WINDOW, router_text
-from dispatch.routing.heads import Heads
+from dispatch.routing.heads import CapabilityHead
 from dispatch.routing.protocol import Router
 from dispatch.routing.rules import RulesRouter
 from dispatch.types import Hop, RouteDecision, RouterLayer
@@ -29,8 +27,7 @@ class CapabilityRouter:
 
     Args:
         encoder: the encoder the head was trained on.
-        head: softmax head, one column per capability.
-        capabilities: column names.
+        head: the trained classifier (its classes are the capabilities).
         tier_router: decides the tier (default: `RulesRouter`).
         window: characters of the prompt's end that are embedded.
     """
@@ -38,12 +35,12 @@ class CapabilityRouter:
     def __init__(
         self,
         encoder: Encoder,
-        head: Heads,
-        capabilities: Sequence[str],
+        head: CapabilityHead,
         *,
         tier_router: Router | None = None,
         window: int = TEXT_WINDOW,
     ) -> None:
+        capabilities = head.classes
         if len(capabilities) < 2:
             raise ConfigError(
                 "a capability classifier needs at least two classes",
@@ -65,7 +62,7 @@ class CapabilityRouter:
     def probabilities(self, prompt: str) -> dict[str, float]:
         """Probability of each capability for `prompt`."""
         x = self.encoder.encode([router_text(prompt, self.window)])
-        p = self.head.predict(x)[0]
+        p = self.head.predict([prompt], x)[0]
         return {c: float(v) for c, v in zip(self.capabilities, p, strict=True)}
 
     def decide(self, hop: Hop) -> RouteDecision:
@@ -75,7 +72,7 @@ class CapabilityRouter:
             why = f"plan hint {capability}"
         else:
             x = self.encoder.encode([router_text(hop.prompt, self.window)])
-            p = self.head.predict(x)[0]
+            p = self.head.predict([hop.prompt], x)[0]
             best = int(np.argmax(p))
             capability, confidence = self.capabilities[best], float(p[best])
             why = f"{capability} p={confidence:.2f}"

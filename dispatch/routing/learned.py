@@ -28,7 +28,7 @@ import numpy as np
 from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import TEXT_WINDOW, router_text
-from dispatch.routing.heads import Heads, heads_from_arrays
+from dispatch.routing.heads import CapabilityHead, Heads, heads_from_arrays
 from dispatch.types import Hop, ModelSpec, RouteDecision, RouterLayer
 
 __all__ = ("BAR_MODES", "FORMAT", "LearnedArtefact", "LearnedRouter")
@@ -63,7 +63,7 @@ class LearnedArtefact:
     """Per-model probability of a good answer."""
     capabilities: tuple[str, ...] = ()
     """Capability names, one per column of `capability` (empty: no classifier)."""
-    capability: Heads | None = None
+    capability: CapabilityHead | None = None
     """Capability classifier (softmax)."""
     bar: float | None = None
     """Calibrated threshold (willingness to pay); see `bar_mode`."""
@@ -120,7 +120,7 @@ class LearnedArtefact:
         try:
             quality = heads_from_arrays(arrays, "quality")
             capability = (
-                heads_from_arrays(arrays, "capability")
+                CapabilityHead.from_arrays(arrays, "capability", header["capabilities"])
                 if header["capabilities"]
                 else None
             )
@@ -220,7 +220,7 @@ class LearnedRouter:
         x = self.encoder.encode([router_text(prompt, self.artefact.window)])
         quality = self.artefact.quality.predict(x)[0]
         head = self.artefact.capability
-        return quality, (head.predict(x)[0] if head is not None else None)
+        return quality, (head.predict([prompt], x)[0] if head is not None else None)
 
     def decide(self, hop: Hop) -> RouteDecision:
         """Capability, tier, per-model quality and the bar for `hop`."""

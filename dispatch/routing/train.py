@@ -10,13 +10,16 @@ prompt will get.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from dispatch.routing.heads import Heads, KnnHeads, LinearHeads
+from dispatch.routing.heads import CapabilityHead, Heads, KnnHeads, LinearHeads
+from dispatch.routing.lexical import LexicalFeatures
 from dispatch.routing.replay import ReplayRecord
 
 __all__ = (
@@ -102,11 +105,22 @@ def oof_quality(
 
 
 def fit_capability(
-    x: F32, labels: Sequence[str], *, c: float = 10.0
-) -> tuple[LinearHeads, tuple[str, ...]]:
-    """A softmax classifier of capabilities (balanced class weights)."""
+    x: F32,
+    labels: Sequence[str],
+    *,
+    prompts: Sequence[str] | None = None,
+    c: float = 10.0,
+) -> CapabilityHead:
+    """A softmax capability classifier (balanced class weights).
+
+    With `prompts`, hashed lexical n-grams join the embedding as features.
+    """
+    lexical = LexicalFeatures.fit(prompts) if prompts is not None else None
+    features: Any = x
+    if lexical is not None and prompts is not None:
+        features = hstack([lexical.transform(prompts), csr_matrix(x)]).tocsr()
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    model.fit(x, np.asarray(labels))
+    model.fit(features, np.asarray(labels))
     classes = tuple(str(c_) for c_ in model.classes_)
     weights = model.coef_.T.astype(np.float32)
     bias = model.intercept_.astype(np.float32)
@@ -114,17 +128,39 @@ def fit_capability(
         # scikit-learn keeps one column for two classes; make it a softmax pair.
         weights = np.concatenate([-weights / 2, weights / 2], axis=1)
         bias = np.array([-bias[0] / 2, bias[0] / 2], dtype=np.float32)
-    return LinearHeads(weights=weights, bias=bias, softmax=True), classes
+    dim = x.shape[1]
+    return CapabilityHead(
+        classes=classes,
+        embedding_weights=weights[-dim:],
+        bias=bias,
+        lexical=lexical,
+        lexical_weights=weights[:-dim] if lexical is not None else None,
+    )
 
 
 def oof_capability(
-    x: F32, labels: Sequence[str], *, c: float = 10.0, folds: int = 5, seed: int = 0
+    x: F32,
+    labels: Sequence[str],
+    *,
+    prompts: Sequence[str] | None = None,
+    c: float = 10.0,
+    folds: int = 5,
+    seed: int = 0,
 ) -> list[str]:
     """Out-of-fold capability predictions (stratified folds)."""
     y = np.asarray(labels)
+    texts = list(prompts) if prompts is not None else None
     out = np.empty(len(y), dtype=object)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(x, y):
-        head, classes = fit_capability(x[train], list(y[train]), c=c)
-        out[test] = [classes[i] for i in head.predict(x[test]).argmax(axis=1)]
+        head = fit_capability(
+            x[train],
+            list(y[train]),
+            prompts=[texts[i] for i in train] if texts else None,
+            c=c,
+        )
+        probs = head.predict(
+            [texts[i] for i in test] if texts else [""] * len(test), x[test]
+        )
+        out[test] = [head.classes[i] for i in probs.argmax(axis=1)]
     return [str(v) for v in out]

@@ -32,7 +32,11 @@ def spec(model_id: str, tier: str, price: str) -> ModelSpec:
 
 
 REGISTRY = Registry(
-    [spec("p:cheap", "small", "0.1"), spec("p:mid", "medium", "1"), spec("p:dear", "large", "10")],
+    [
+        spec("p:cheap", "small", "0.1"),
+        spec("p:mid", "medium", "1"),
+        spec("p:dear", "large", "10"),
+    ],
     tiers=[("small", 0.5), ("medium", 0.7), ("large", 0.85)],
     capabilities=["coding", "general"],
 )
@@ -47,7 +51,9 @@ def constant_heads(probabilities: tuple[float, ...]) -> LinearHeads:
     )
 
 
-def artefact(probabilities: tuple[float, ...], mode: str, bar: float) -> LearnedArtefact:
+def artefact(
+    probabilities: tuple[float, ...], mode: str, bar: float
+) -> LearnedArtefact:
     return LearnedArtefact(
         encoder=FakeEncoder(DIM).id,
         models=MODELS,
@@ -59,14 +65,18 @@ def artefact(probabilities: tuple[float, ...], mode: str, bar: float) -> Learned
 
 def route(art: LearnedArtefact) -> tuple[str, float | None]:
     router = LearnedRouter(art, FakeEncoder(DIM), specs=REGISTRY, tiers=REGISTRY.tiers)
-    hop = Hop(specialist="s", prompt="anything", input_tokens=100, max_output_tokens=100)
+    hop = Hop(
+        specialist="s", prompt="anything", input_tokens=100, max_output_tokens=100
+    )
     decision = router.decide(hop)
     assert decision.router is RouterLayer.LEARNED
     assert decision.quality is not None and set(decision.quality) == set(MODELS)
     return select(decision, hop, REGISTRY).model.id, decision.bar
 
 
-def test_policy_takes_the_cheapest_model_whose_prediction_clears_an_absolute_bar() -> None:
+def test_policy_takes_the_cheapest_model_whose_prediction_clears_an_absolute_bar() -> (
+    None
+):
     assert route(artefact((0.5, 0.8, 0.95), "absolute", 0.75))[0] == "p:mid"
     assert route(artefact((0.5, 0.8, 0.95), "absolute", 0.9))[0] == "p:dear"
     # Priors say every model is 0.9; the predictions, not the priors, decide.
@@ -88,8 +98,12 @@ def test_utility_bar_trades_predicted_quality_against_price() -> None:
     # Prices 0.1 : 1 : 10 -> costs scaled by the dearest: 0.01, 0.1, 1.
     probs = (0.60, 0.80, 0.90)
     assert route(artefact(probs, "utility", 0.0))[0] == "p:dear"  # money is no object
-    assert route(artefact(probs, "utility", 0.05))[0] == "p:dear"  # 0.90-0.05 > 0.80-0.005
-    assert route(artefact(probs, "utility", 0.5))[0] == "p:mid"  # 0.80-0.05 > 0.60-0.005
+    assert (
+        route(artefact(probs, "utility", 0.05))[0] == "p:dear"
+    )  # 0.90-0.05 > 0.80-0.005
+    assert (
+        route(artefact(probs, "utility", 0.5))[0] == "p:mid"
+    )  # 0.80-0.05 > 0.60-0.005
     assert route(artefact(probs, "utility", 50.0))[0] == "p:cheap"
 
 
@@ -124,7 +138,12 @@ def test_artefact_round_trips_through_npz_without_pickle(tmp_path: Path) -> None
     with zipfile.ZipFile(path) as z:
         assert all(name.endswith(".npy") for name in z.namelist())
     back = LearnedArtefact.load(path)
-    assert (back.encoder, back.models, back.bar, back.bar_mode) == ("enc", MODELS, 0.12, "utility")
+    assert (back.encoder, back.models, back.bar, back.bar_mode) == (
+        "enc",
+        MODELS,
+        0.12,
+        "utility",
+    )
     assert back.meta == {"scores": {"auc": 0.7}}
     x = np.eye(3, DIM, dtype=np.float32)
     np.testing.assert_array_equal(back.quality.predict(x), art.quality.predict(x))

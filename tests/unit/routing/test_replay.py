@@ -58,7 +58,9 @@ def test_a_malformed_line_names_the_file_the_line_and_the_problem(
     tmp_path: Path, line: str, what: str
 ) -> None:
     path = write(tmp_path, GOOD, line)
-    with pytest.raises(ConfigError, match=rf"data\.jsonl: {__import__('re').escape(what)}"):
+    with pytest.raises(
+        ConfigError, match=rf"data\.jsonl: {__import__('re').escape(what)}"
+    ):
         read_replay(path, need_outcomes=True)
 
 

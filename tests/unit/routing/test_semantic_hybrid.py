@@ -59,7 +59,9 @@ def test_training_from_a_labelled_file_and_its_errors(tmp_path: Path) -> None:
     assert router.capabilities == ("coding", "search", "general")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "a", "capability": "coding"}\n{"prompt": "b"}\n')
-    with pytest.raises(ConfigError, match=r"bad.jsonl: line 2: 'capability' is missing"):
+    with pytest.raises(
+        ConfigError, match=r"bad.jsonl: line 2: 'capability' is missing"
+    ):
         SemanticRouter.from_jsonl(FakeEncoder(), bad)
     with pytest.raises(ConfigError, match="at least two capabilities"):
         SemanticRouter(FakeEncoder(), {"coding": ["x"], "search": []})
