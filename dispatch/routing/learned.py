@@ -25,13 +25,22 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.errors import ConfigError
+from dispatch.registry import Registry
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import TEXT_WINDOW, router_text
 from dispatch.routing.heads import CapabilityHead, Heads, heads_from_arrays
 from dispatch.types import Hop, ModelSpec, RouteDecision, RouterLayer
 
-__all__ = ("BAR_MODES", "FORMAT", "LearnedArtefact", "LearnedRouter")
+__all__ = (
+    "BAR_MODES",
+    "FORMAT",
+    "LearnedArtefact",
+    "LearnedRouter",
+    "learned_router_from_config",
+    "load_learned_router",
+)
 
 FORMAT = "graph-dispatch.learned/1"
 """Artefact format name; bumped when the layout changes."""
@@ -292,3 +301,50 @@ class LearnedRouter:
             dtype=np.float64,
         )
         return np.asarray(self._prices @ tokens / 1e6)
+
+
+def load_learned_router(
+    path: Path,
+    registry: Registry,
+    *,
+    encoder: Encoder | None = None,
+    bar: float | None = None,
+) -> LearnedRouter:
+    """The learned router of artefact `path` over `registry`'s models.
+
+    Give it to the dispatcher at start-up: ``Dispatcher(registry,
+    router=load_learned_router(path, registry))``, or name the artefact in the
+    config (``routing: {artefact: router.npz}``) and use `learned_router_from_config`.
+
+    Args:
+        path: the ``.npz`` written by `dispatch train`.
+        registry: the models the policy chooses from.
+        encoder: default: the fastest installed MiniLM with the disk cache.
+        bar: overrides the calibrated bar.
+    """
+    artefact = LearnedArtefact.load(path)
+    if encoder is None:
+        from dispatch.routing.features import default_encoder  # noqa: PLC0415
+
+        encoder = default_encoder()
+    return LearnedRouter(
+        artefact,
+        encoder,
+        specs=registry,
+        tiers=registry.tiers,
+        bar=bar,
+        expected_input_tokens=registry.expected_input_tokens,
+    )
+
+
+def learned_router_from_config(
+    source: str | Path, registry: Registry, *, encoder: Encoder | None = None
+) -> LearnedRouter | None:
+    """The router named by the config's ``routing.artefact`` (None when unset)."""
+    config, _ = load_config(source)
+    if config.routing.artefact is None:
+        return None
+    path = Path(config.routing.artefact)
+    if not path.is_absolute() and str(source) != DEFAULT_CONFIG:
+        path = Path(source).parent / path
+    return load_learned_router(path, registry, encoder=encoder, bar=config.routing.bar)

@@ -10,7 +10,7 @@ import pytest
 from dispatch import ConfigError, Hop, RouterLayer
 from dispatch.policy import select
 from dispatch.registry import Registry
-from dispatch.routing.heads import KnnHeads, LinearHeads
+from dispatch.routing.heads import CapabilityHead, KnnHeads, LinearHeads
 from dispatch.routing.learned import LearnedArtefact, LearnedRouter
 from dispatch.testing import FakeEncoder
 from dispatch.types import ModelSpec
@@ -124,10 +124,10 @@ def test_artefact_round_trips_through_npz_without_pickle(tmp_path: Path) -> None
             k=1,
         ),
         capabilities=("coding", "general"),
-        capability=LinearHeads(
-            weights=np.ones((DIM, 2), dtype=np.float32),
+        capability=CapabilityHead(
+            classes=("coding", "general"),
+            embedding_weights=np.ones((DIM, 2), dtype=np.float32),
             bias=np.zeros(2, dtype=np.float32),
-            softmax=True,
         ),
         bar=0.12,
         bar_mode="utility",
@@ -165,10 +165,10 @@ def test_loading_checks_the_file_and_the_encoder(tmp_path: Path) -> None:
 
 
 def test_a_capability_hint_wins_and_the_head_decides_otherwise() -> None:
-    head = LinearHeads(
-        weights=np.zeros((DIM, 2), dtype=np.float32),
+    head = CapabilityHead(
+        classes=("coding", "general"),
+        embedding_weights=np.zeros((DIM, 2), dtype=np.float32),
         bias=np.array([2.0, 0.0], dtype=np.float32),
-        softmax=True,
     )
     art = LearnedArtefact(
         encoder=FakeEncoder(DIM).id,
@@ -185,3 +185,28 @@ def test_a_capability_hint_wins_and_the_head_decides_otherwise() -> None:
     assert decision.confidence == pytest.approx(1 / (1 + np.exp(-2.0)), abs=1e-3)
     hinted = router.decide(Hop(specialist="s", prompt="x", capability_hint="general"))
     assert (hinted.capability, hinted.confidence) == ("general", 1.0)
+
+
+def test_the_config_names_the_artefact_loaded_at_start_up(tmp_path: Path) -> None:
+    from tests.conftest import SMALL_REGISTRY
+
+    from dispatch.routing.learned import learned_router_from_config
+
+    art = LearnedArtefact(
+        encoder=FakeEncoder(DIM).id,
+        models=("tiny:model", "mid:model", "big:model"),
+        quality=constant_heads((0.3, 0.9, 0.95)),
+        bar=0.8,
+        bar_mode="absolute",
+    )
+    art.save(tmp_path / "router.npz")
+    config = tmp_path / "registry.yaml"
+    config.write_text(SMALL_REGISTRY + "routing: {artefact: router.npz}\n")
+    registry = Registry.from_config(config)
+    router = learned_router_from_config(config, registry, encoder=FakeEncoder(DIM))
+    assert router is not None and router.bar == 0.8
+    hop = Hop(specialist="s", prompt="anything")
+    assert select(router.decide(hop), hop, registry).model.id == "mid:model"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(SMALL_REGISTRY)
+    assert learned_router_from_config(plain, registry, encoder=FakeEncoder(DIM)) is None
