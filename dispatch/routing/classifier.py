@@ -9,7 +9,7 @@ router (default: the rules layer), as in the semantic layer.
 
 from __future__ import annotations
 
-import numpy as np
+from collections import OrderedDict
 
 from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Encoder
@@ -54,16 +54,25 @@ class CapabilityRouter:
             capabilities=self.capabilities
         )
         self.window = window
+        self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     def describe(self) -> str:
         """One line for logs."""
         return f"classifier: {len(self.capabilities)} capabilities ({self.encoder.id})"
 
     def probabilities(self, prompt: str) -> dict[str, float]:
-        """Probability of each capability for `prompt`."""
+        """Probability of each capability for `prompt` (kept in an LRU by prompt)."""
+        hit = self._cache.get(prompt)
+        if hit is not None:
+            self._cache.move_to_end(prompt)
+            return hit
         x = self.encoder.encode([router_text(prompt, self.window)])
         p = self.head.predict([prompt], x)[0]
-        return {c: float(v) for c, v in zip(self.capabilities, p, strict=True)}
+        probs = {c: float(v) for c, v in zip(self.capabilities, p, strict=True)}
+        self._cache[prompt] = probs
+        if len(self._cache) > 10_000:
+            self._cache.popitem(last=False)
+        return probs
 
     def decide(self, hop: Hop) -> RouteDecision:
         """The most probable capability; the tier router's tier."""
@@ -71,10 +80,9 @@ class CapabilityRouter:
             capability, confidence = hop.capability_hint, 1.0
             why = f"plan hint {capability}"
         else:
-            x = self.encoder.encode([router_text(hop.prompt, self.window)])
-            p = self.head.predict([hop.prompt], x)[0]
-            best = int(np.argmax(p))
-            capability, confidence = self.capabilities[best], float(p[best])
+            probs = self.probabilities(hop.prompt)
+            capability = max(probs, key=probs.__getitem__)
+            confidence = probs[capability]
             why = f"{capability} p={confidence:.2f}"
         tier = self.tier_router.decide(hop)
         return RouteDecision(

@@ -126,7 +126,10 @@ class CapabilityHead:
         """(n, classes) probabilities for `prompts` and their embeddings `x`."""
         logits = x @ self.embedding_weights + self.bias
         if self.lexical is not None and self.lexical_weights is not None:
-            logits = logits + self.lexical.transform(prompts) @ self.lexical_weights
+            if len(prompts) == 1:  # the live path: one hop, no scipy overhead
+                logits = logits + self.lexical.logits(prompts[0], self.lexical_weights)
+            else:
+                logits = logits + self.lexical.transform(prompts) @ self.lexical_weights
         logits = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         probs: Array = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

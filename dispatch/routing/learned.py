@@ -18,6 +18,7 @@ weights would be meaningless there.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,11 @@ class LearnedRouter:
         self._known = np.array([m in by_id for m in artefact.models])
         self.default_capability = default_capability
         self.expected_input_tokens = expected_input_tokens
+        self.cache_size = 10_000
+        """Prompts whose predictions are kept."""
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = (
+            OrderedDict()
+        )
 
     def describe(self) -> str:
         """One line for logs."""
@@ -225,11 +231,23 @@ class LearnedRouter:
         )
 
     def predict(self, prompt: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predicted quality per model and capability probabilities for `prompt`."""
+        """Predicted quality per model and capability probabilities for `prompt`.
+
+        Predictions are kept in an LRU keyed by the prompt: a repeated prompt (a
+        retry, the same sub-task in another branch) costs a dictionary look-up.
+        """
+        hit = self._cache.get(prompt)
+        if hit is not None:
+            self._cache.move_to_end(prompt)
+            return hit
         x = self.encoder.encode([router_text(prompt, self.artefact.window)])
         quality = self.artefact.quality.predict(x)[0]
         head = self.artefact.capability
-        return quality, (head.predict([prompt], x)[0] if head is not None else None)
+        result = (quality, head.predict([prompt], x)[0] if head is not None else None)
+        self._cache[prompt] = result
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return result
 
     def decide(self, hop: Hop) -> RouteDecision:
         """Capability, tier, per-model quality and the bar for `hop`."""

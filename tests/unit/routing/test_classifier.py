@@ -46,3 +46,26 @@ def test_out_of_fold_predictions_cover_every_prompt() -> None:
     predicted = oof_capability(encoder.encode(texts), labels, prompts=texts, folds=3)
     assert len(predicted) == len(labels)
     assert sum(p == t for p, t in zip(predicted, labels, strict=True)) >= 30
+
+
+def test_the_fast_single_prompt_path_equals_the_sklearn_transform() -> None:
+    import numpy as np
+
+    from dispatch.routing.lexical import BUCKETS, LexicalFeatures
+
+    prompts = [
+        "Write a Python function: def f(x): return x**2 (naïve café)",
+        "who won the world cup in 1998?",
+        "x" * 5000 + " hello world",
+        "",
+    ]
+    lexical = LexicalFeatures.fit(prompts * 2)
+    weights = (
+        np.random.default_rng(0).standard_normal((2 * BUCKETS, 3)).astype(np.float32)
+    )
+    for prompt in prompts:
+        np.testing.assert_allclose(
+            lexical.logits(prompt, weights),
+            (lexical.transform([prompt]) @ weights)[0],
+            atol=1e-5,
+        )
