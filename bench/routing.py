@@ -19,14 +19,14 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from dispatch import Hop, RulesRouter  # noqa: E402
-from dispatch.routing import CachedEncoder  # noqa: E402
-from dispatch.routing._onnx import OnnxEncoder  # noqa: E402
-from dispatch.routing._st import default_model_path  # noqa: E402
-from dispatch.routing.classifier import CapabilityRouter  # noqa: E402
-from dispatch.routing.features import embed  # noqa: E402
-from dispatch.routing.semantic import default_utterances  # noqa: E402
-from dispatch.routing.train import fit_capability  # noqa: E402
+from dispatch import Hop, RulesRouter
+from dispatch.routing import CachedEncoder
+from dispatch.routing._onnx import OnnxEncoder
+from dispatch.routing._st import default_model_path
+from dispatch.routing.classifier import CapabilityRouter
+from dispatch.routing.features import embed
+from dispatch.routing.semantic import default_utterances
+from dispatch.routing.train import fit_capability
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 N = 150

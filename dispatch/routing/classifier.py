@@ -55,6 +55,9 @@ class CapabilityRouter:
         )
         self.window = window
         self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self._decisions: OrderedDict[
+            tuple[str, str | None, str | None], RouteDecision
+        ] = OrderedDict()
 
     def describe(self) -> str:
         """One line for logs."""
@@ -75,7 +78,23 @@ class CapabilityRouter:
         return probs
 
     def decide(self, hop: Hop) -> RouteDecision:
-        """The most probable capability; the tier router's tier."""
+        """The most probable capability; the tier router's tier.
+
+        Decisions are pure functions of the prompt and the hints, so a repeated
+        hop is answered from an LRU of decisions (a dictionary look-up).
+        """
+        key = (hop.prompt, hop.capability_hint, hop.tier_hint)
+        cached = self._decisions.get(key)
+        if cached is not None:
+            self._decisions.move_to_end(key)
+            return cached
+        decision = self._decide(hop)
+        self._decisions[key] = decision
+        if len(self._decisions) > 10_000:
+            self._decisions.popitem(last=False)
+        return decision
+
+    def _decide(self, hop: Hop) -> RouteDecision:
         if hop.capability_hint in self.capabilities:
             capability, confidence = hop.capability_hint, 1.0
             why = f"plan hint {capability}"
