@@ -188,8 +188,9 @@ def test_a_capability_hint_wins_and_the_head_decides_otherwise() -> None:
 
 
 def test_the_config_names_the_artefact_loaded_at_start_up(tmp_path: Path) -> None:
+    from conftest import SMALL_REGISTRY
+
     from dispatch.routing.learned import learned_router_from_config
-    from tests.conftest import SMALL_REGISTRY
 
     art = LearnedArtefact(
         encoder=FakeEncoder(DIM).id,
