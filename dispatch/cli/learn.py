@@ -46,6 +46,7 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
     measured ~100 ms slower per kNN batch (issue 8).
     """
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

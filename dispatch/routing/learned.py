@@ -221,6 +221,9 @@ class LearnedRouter:
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = (
             OrderedDict()
         )
+        self._decisions: OrderedDict[
+            tuple[str, str | None, int, int], RouteDecision
+        ] = OrderedDict()
 
     def describe(self) -> str:
         """One line for logs."""
@@ -250,9 +253,27 @@ class LearnedRouter:
         return result
 
     def decide(self, hop: Hop) -> RouteDecision:
-        """Capability, tier, per-model quality and the bar for `hop`."""
+        """Capability, tier, per-model quality and the bar for `hop`.
+
+        A decision depends only on the prompt, the hints and the hop's token
+        sizes, so repeated hops are answered from an LRU of decisions.
+        """
+        key = (
+            hop.prompt,
+            hop.capability_hint,
+            hop.input_tokens,
+            hop.max_output_tokens,
+        )
+        cached = self._decisions.get(key)
+        if cached is not None:
+            self._decisions.move_to_end(key)
+            return cached
         quality, caps = self.predict(hop.prompt)
-        return self.decision(hop, quality, caps)
+        decision = self.decision(hop, quality, caps)
+        self._decisions[key] = decision
+        if len(self._decisions) > self.cache_size:
+            self._decisions.popitem(last=False)
+        return decision
 
     def decision(
         self,
