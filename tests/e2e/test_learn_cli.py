@@ -144,4 +144,5 @@ def test_eval_capability_json_and_a_malformed_line(
     bad.write_text(data.read_text() + '{"prompt": "x", "capability": 7}\n')
     proc = dispatch(env, "eval", "capability", str(bad), "--train", str(train))
     assert proc.returncode == 2
-    assert "bad.jsonl: line 19: 'capability' must be a string" in proc.stderr
+    message = " ".join(proc.stderr.split())  # rich wraps long lines
+    assert "bad.jsonl: line 19: 'capability' must be a string" in message
