@@ -118,6 +118,15 @@ class BudgetConfig(_Strict):
     mode: Literal["hard", "soft", "warn"] = "hard"
 
 
+class RoutingConfig(_Strict):
+    """The learned router to load at start-up (`dispatch train` writes one)."""
+
+    artefact: str | None = None
+    """Path of a ``.npz`` artefact, relative to the config file; null: no learned layer."""
+    bar: float | None = Field(default=None, ge=0)
+    """Overrides the artefact's calibrated bar."""
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -128,6 +137,7 @@ class Config(_Strict):
     prices: PricesConfig = PricesConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     budget: BudgetConfig = BudgetConfig()
+    routing: RoutingConfig = RoutingConfig()
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Config:

@@ -5,7 +5,9 @@ Rules, in order:
 1. Eligible models have the decision's capability with expected quality at or
    above the tier's bar (`Registry.bar`), a context window that holds the hop's
    input, and are not excluded (failed in this hop, circuit open, no rate-limit
-   headroom).
+   headroom). Expected quality is the decision's per-prompt prediction (learned
+   layer) when it has one for the model, else the registry prior; a decision
+   may carry its own calibrated ``bar``.
 2. An existing pin is reused when its model is still eligible; a hop that needs
    a lower tier keeps the pinned (stronger) model: never a silent downgrade.
 3. A pin whose model is not eligible for the needed tier re-opens upward
@@ -25,6 +27,7 @@ model, and an absurd cap cannot reserve an absurd amount.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -41,7 +44,14 @@ from dispatch.types import (
     RouteDecision,
 )
 
-__all__ = ("BudgetView", "eligible_models", "output_cap", "planned_cost", "select")
+__all__ = (
+    "BudgetView",
+    "eligible_models",
+    "expected_quality",
+    "output_cap",
+    "planned_cost",
+    "select",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +75,43 @@ def planned_cost(spec: ModelSpec, hop: Hop, registry: Registry) -> Decimal:
     return call_cost(spec, tokens_in, output_cap(spec, hop))
 
 
+def expected_quality(
+    m: ModelSpec, capability: str, predicted: Mapping[str, float] | None
+) -> float:
+    """`m`'s quality for this hop: the learned per-prompt prediction when the
+    decision carries one for `m`, else the registry prior (-1: not served)."""
+    if predicted is not None and m.id in predicted:
+        return predicted[m.id]
+    return m.quality.get(capability, -1.0)
+
+
 def eligible_models(
-    registry: Registry, capability: str, tier: str, *, input_tokens: int = 0
+    registry: Registry,
+    capability: str,
+    tier: str,
+    *,
+    input_tokens: int = 0,
+    predicted: Mapping[str, float] | None = None,
+    bar: float | None = None,
 ) -> list[ModelSpec]:
-    """Models serving `capability` at or above `tier`'s quality bar whose context
-    window holds `input_tokens`."""
+    """Models serving `capability` at or above the bar (`bar`, else `tier`'s)
+    whose context window holds `input_tokens`.
+
+    `predicted` (a decision's per-prompt quality) overrides the registry priors;
+    without it the registry's cached table answers.
+    """
     if tier not in registry.tiers:
         raise NoEligibleModel(
             capability, tier, detail=f"unknown tier; known: {registry.tiers}"
         )
-    return [
-        m
-        for m in registry.serving(capability, tier)
-        if m.context_window >= input_tokens
-    ]
+    if predicted is None and bar is None:
+        serving: Sequence[ModelSpec] = registry.serving(capability, tier)
+    else:
+        need = registry.bar(tier) if bar is None else bar
+        serving = [
+            m for m in registry if expected_quality(m, capability, predicted) >= need
+        ]
+    return [m for m in serving if m.context_window >= input_tokens]
 
 
 def select(
@@ -121,7 +154,11 @@ def _downgrade(
         fits = [
             m
             for m in eligible_models(
-                registry, decision.capability, tier, input_tokens=hop.input_tokens
+                registry,
+                decision.capability,
+                tier,
+                input_tokens=hop.input_tokens,
+                predicted=decision.quality,
             )
             if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
         ]
@@ -137,6 +174,7 @@ def _downgrade(
                 decision.capability,
                 registry.tiers[0],
                 input_tokens=hop.input_tokens,
+                predicted=decision.quality,
             )
             if m.id not in exclude
         ]
@@ -176,7 +214,12 @@ def _select(
     candidates = [
         m
         for m in eligible_models(
-            registry, decision.capability, decision.tier, input_tokens=hop.input_tokens
+            registry,
+            decision.capability,
+            decision.tier,
+            input_tokens=hop.input_tokens,
+            predicted=decision.quality,
+            bar=decision.bar,
         )
         if m.id not in exclude
     ]
@@ -241,16 +284,24 @@ def _why_none(
 ) -> str:
     """Why no model is eligible, naming the nearest miss."""
     served = sorted(
-        (m.quality[decision.capability], m.id)
+        (expected_quality(m, decision.capability, decision.quality), m.id)
         for m in registry
         if decision.capability in m.quality
+        or (decision.quality is not None and m.id in decision.quality)
     )
     if not served:
         return "no registered model declares this capability"
-    detail = f"bar is {registry.bar(decision.tier)}, best is {served[-1][1]} at {served[-1][0]}"
+    bar = registry.bar(decision.tier) if decision.bar is None else decision.bar
+    detail = f"bar is {bar}, best is {served[-1][1]} at {served[-1][0]}"
     too_small = [
         m.id
-        for m in eligible_models(registry, decision.capability, decision.tier)
+        for m in eligible_models(
+            registry,
+            decision.capability,
+            decision.tier,
+            predicted=decision.quality,
+            bar=decision.bar,
+        )
         if m.context_window < hop.input_tokens
     ]
     if too_small:

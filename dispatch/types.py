@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -166,6 +167,12 @@ class RouteDecision:
     """0–1."""
     router: RouterLayer
     reason: str
+    quality: Mapping[str, float] | None = None
+    """Predicted probability, per registered model id, that the model answers this
+    prompt well (the learned layer); the policy prefers it to the registry's prior."""
+    bar: float | None = None
+    """Calibrated quality bar for this hop (the learned layer's willingness to pay);
+    None: the registry's bar for `tier`."""
 
 
 @dataclass(**_DC)

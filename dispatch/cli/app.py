@@ -29,6 +29,7 @@ from dispatch.cli.options import (
     RouterChoice,
     ThreadOpt,
 )
+from dispatch.cli.learn import eval_app, train
 from dispatch.cli.outcome import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ app = typer.Typer(
     # A crash must never print local variables (they can hold API keys).
     pretty_exceptions_show_locals=False,
 )
+app.command()(train)
+app.add_typer(eval_app, name="eval")
 
 
 def _fail(exc: Exception, *, json_: bool = False) -> NoReturn:

@@ -82,7 +82,7 @@ class CachedEncoder:
             fresh = self.encoder.encode([texts[i] for i in missing])
             for i, vector in zip(missing, fresh, strict=True):
                 rows[i] = vector
-                self._store(texts[i], vector)
+            self._store([texts[i] for i in missing], fresh)
         if not rows:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([r for r in rows if r is not None]).astype(
@@ -110,18 +110,24 @@ class CachedEncoder:
         self._remember(text, vector)
         return vector
 
-    def _store(self, text: str, vector: Vectors) -> None:
-        self._remember(text, vector)
+    def _store(self, texts: Sequence[str], vectors: Vectors) -> None:
+        for text, vector in zip(texts, vectors, strict=True):
+            self._remember(text, vector)
         if self._db is not None:
+            # One transaction per batch: a commit per row made bulk encoding
+            # (thousands of prompts for `dispatch train`) disk-bound.
             with self._lock:
-                self._db.execute(
+                self._db.executemany(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
-                    (
-                        self.encoder.id,
-                        self._key(text),
-                        vector.shape[0],
-                        np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
-                    ),
+                    [
+                        (
+                            self.encoder.id,
+                            self._key(text),
+                            vector.shape[0],
+                            np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                        )
+                        for text, vector in zip(texts, vectors, strict=True)
+                    ],
                 )
                 self._db.commit()
 

@@ -22,10 +22,17 @@ def _words(*words: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(words) + r")", re.IGNORECASE)
 
 
+SCAN_CHARS = 2000
+"""Characters read from each end of a prompt: the rules stay O(1) on huge prompts."""
+
+# Every pattern is linear in the text: each repetition is bounded or anchored
+# so that no start position re-scans a long run (`\w+\([^)]*\)` took 1 s on
+# 20k characters without a closing parenthesis).
 _FENCE = re.compile(r"```")
 _CODE_SHAPE = re.compile(
-    r"(^\s*(def|class|import|from \S+ import|function|const|let|public|#include)\b)"
-    r"|(\w+\([^)]*\)\s*[:{])|(=>)|(;\s*$)",
+    r"(^[ \t]{0,40}(def|class|import|from [^\s]{1,80} import|function|const|let|"
+    r"public|#include)\b)"
+    r"|(\b\w{1,60}\([^)\n]{0,200}\)[ \t]{0,8}[:{])|(=>)|(;[ \t]{0,8}$)",
     re.MULTILINE,
 )
 _CODE_WORDS = _words(
@@ -58,7 +65,7 @@ _CODE_WORDS = _words(
     "variable",
 )
 _LOOKUP_START = re.compile(
-    r"^\s*(who|when|where|which|what (?:is|are|was|were)|what does .{0,80} say|find|"
+    r"^[ \t]{0,40}(who|when|where|which|what (?:is|are|was|were)|what does .{0,80} say|find|"
     r"look up|search|list)\b",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -82,8 +89,10 @@ _LOOKUP_WORDS = _words(
     "wiki",
     "policy",
 )
-_ARITH = re.compile(r"\d+(?:\.\d+)?\s*[-+*/^%×÷]\s*\(?\d")
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_ARITH = re.compile(
+    r"(?<![\d.])\d{1,30}(?:\.\d{1,30})?[ \t]{0,8}[-+*/^%×÷][ \t]{0,8}\(?\d"
+)
+_NUMBER = re.compile(r"(?<![\w.])-?\d{1,30}(?:\.\d{1,30})?(?![\w.])")
 _STATS_WORDS = _words(
     "average",
     "mean\\b",
@@ -165,7 +174,7 @@ class RulesRouter:
 
     def decide(self, hop: Hop) -> RouteDecision:
         """Capability and tier from hints first, heuristics otherwise."""
-        text = hop.prompt
+        text = _scanned(hop.prompt)
         if hop.capability_hint in self.capabilities:
             capability, cap_conf = hop.capability_hint, 1.0
             cap_why = f"plan hint {capability}"
@@ -174,7 +183,7 @@ class RulesRouter:
         if hop.tier_hint in self.tiers:
             tier, tier_why = hop.tier_hint, f"plan hint {hop.tier_hint}"
         else:
-            tier, tier_why = self._tier(text)
+            tier, tier_why = self._tier(text, estimate_tokens(hop.prompt))
         both_hinted = cap_conf == 1.0 and hop.tier_hint in self.tiers
         return RouteDecision(
             capability=capability,
@@ -194,8 +203,7 @@ class RulesRouter:
         confidence = min(0.95, 0.5 + 0.5 * (top - second) / (top + 1))
         return capability, confidence, f"{best}: " + ", ".join(sig.notes[best][:3])
 
-    def _tier(self, text: str) -> tuple[str, str]:
-        tokens = estimate_tokens(text)
+    def _tier(self, text: str, tokens: int) -> tuple[str, str]:
         score, why = 0, [f"~{tokens} tokens"]
         if tokens > self.very_long_prompt_tokens:
             score += 3
@@ -217,6 +225,13 @@ class RulesRouter:
         return self.tiers[index], "tier " + self.tiers[index] + " (" + "; ".join(
             why
         ) + ")"
+
+
+def _scanned(prompt: str) -> str:
+    """The first and last `SCAN_CHARS` characters (all of a shorter prompt)."""
+    if len(prompt) <= 2 * SCAN_CHARS:
+        return prompt
+    return prompt[:SCAN_CHARS] + "\n" + prompt[-SCAN_CHARS:]
 
 
 def _capability_signals(text: str) -> _Signals:

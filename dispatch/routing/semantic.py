@@ -10,7 +10,6 @@ difficulty signals), since the wording of a request says little about its size.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Encoder, Vectors
 from dispatch.routing.protocol import Router
+from dispatch.routing.replay import read_replay
 from dispatch.routing.rules import RulesRouter
 from dispatch.types import Hop, RouteDecision, RouterLayer
 
@@ -83,26 +83,14 @@ class SemanticRouter:
     def from_jsonl(
         cls, encoder: Encoder, path: Path, **kwargs: object
     ) -> SemanticRouter:
-        """Train on a JSONL file of ``{"text": ..., "capability": ...}`` lines.
+        """Train on a replay file: lines with ``prompt`` and ``capability``.
 
         Raises:
             ConfigError: naming the file and line of a malformed record.
         """
         examples: dict[str, list[str]] = {}
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    text, capability = record["text"], record["capability"]
-                except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise ConfigError(
-                        f"line {number}: expected a JSON object with 'text' and "
-                        f"'capability' ({exc})",
-                        file=str(path),
-                    ) from None
-                examples.setdefault(str(capability), []).append(str(text))
+        for record in read_replay(path, need_capability=True):
+            examples.setdefault(str(record.capability), []).append(record.prompt)
         return cls(encoder, examples, **kwargs)  # type: ignore[arg-type]
 
     def describe(self) -> str:

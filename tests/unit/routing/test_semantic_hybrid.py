@@ -50,7 +50,7 @@ def test_training_from_a_labelled_file_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "train.jsonl"
     good.write_text(
         "\n".join(
-            json.dumps({"text": t, "capability": c})
+            json.dumps({"id": f"{c}-{t}", "prompt": t, "capability": c})
             for c, texts in EXAMPLES.items()
             for t in texts
         )
@@ -59,8 +59,10 @@ def test_training_from_a_labelled_file_and_its_errors(tmp_path: Path) -> None:
     router = SemanticRouter.from_jsonl(FakeEncoder(), good)
     assert router.capabilities == ("coding", "search", "general")
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "a", "capability": "coding"}\n{"text": "b"}\n')
-    with pytest.raises(ConfigError, match=r"bad.jsonl: line 2: expected a JSON object"):
+    bad.write_text('{"prompt": "a", "capability": "coding"}\n{"prompt": "b"}\n')
+    with pytest.raises(
+        ConfigError, match=r"bad.jsonl: line 2: 'capability' is missing"
+    ):
         SemanticRouter.from_jsonl(FakeEncoder(), bad)
     with pytest.raises(ConfigError, match="at least two capabilities"):
         SemanticRouter(FakeEncoder(), {"coding": ["x"], "search": []})

@@ -1,0 +1,263 @@
+"""``dispatch train`` and ``dispatch eval outcomes|capability``.
+
+Both read the shared replay format, embed with the fastest installed encoder
+(ONNX, else torch) through the on-disk embedding cache, draw a progress bar on
+stderr, and print either tables or one JSON object (``--json``) on stdout.
+Registered from `dispatch.cli.app` with ``app.command()(train)`` and
+``app.add_typer(eval_app, name="eval")``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from dispatch.cli.render import err, fail, out
+from dispatch.errors import DispatchError
+
+__all__ = ("eval_app", "train")
+
+eval_app = typer.Typer(
+    help="Measure routing on recorded benchmark data (replay format).",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+]
+TrainOpt = Annotated[
+    Path, typer.Option("--train", help="Training replay file (JSONL).", exists=False)
+]
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields the ``(stage, done, total)`` callback.
+
+    BLAS is held to one thread meanwhile: the work is many small matrix products
+    next to onnxruntime's own threads, and on two cores a threaded OpenBLAS was
+    measured ~100 ms slower per kNN batch (issue 8).
+    """
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not enabled,
+    )
+    tasks: dict[str, Any] = {}
+
+    def tick(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done)
+
+    with bar, threadpool_limits(limits=1, user_api="blas"):
+        yield tick
+
+
+def _encoder() -> Any:
+    from dispatch.routing.features import default_encoder  # noqa: PLC0415
+
+    return default_encoder()
+
+
+def train(
+    outcomes: Annotated[Path, typer.Argument(help="Outcome replay file (JSONL).")],
+    models: Annotated[Path, typer.Option("--models", help="benchmark_models.json")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Artefact (.npz).")],
+    labelled: Annotated[
+        Path | None,
+        typer.Option(help="Capability-labelled prompts (default: OUTCOMES' labels)."),
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Reference model (default: best mean quality).")
+    ] = None,
+    target_quality: Annotated[
+        float, typer.Option(help="Quality ratio to calibrate the bar for.")
+    ] = 0.95,
+    head: Annotated[str, typer.Option(help="Quality head: logreg or knn.")] = "logreg",
+    json_: JsonOpt = False,
+) -> None:
+    """Train the learned layer and the capability classifier; write an artefact."""
+    from dispatch.eval.models import (  # noqa: PLC0415 - heavy imports, on demand
+        benchmark_registry,
+        model_id,
+        outcome_models,
+    )
+    from dispatch.eval.outcomes import ROUTERS  # noqa: PLC0415
+    from dispatch.eval.training import train_router  # noqa: PLC0415
+    from dispatch.routing.replay import read_models, read_replay  # noqa: PLC0415
+
+    try:
+        if head not in ROUTERS:
+            raise DispatchError(f"--head {head!r}: expected logreg or knn")
+        records = read_replay(outcomes, need_outcomes=True)
+        table = read_models(models)
+        labels = read_replay(labelled, need_capability=True) if labelled else records
+        names_list = outcome_models(records)
+        ref = reference or max(
+            names_list,
+            key=lambda n: sum(r.outcomes[n].quality for r in records),
+        )
+        if ref not in names_list:
+            raise DispatchError(f"--reference {ref!r}: not one of {names_list}")
+        for n in names_list:
+            if n not in table:
+                raise DispatchError(f"{models}: no entry for model {n!r}")
+        names = {n: model_id(n, table[n]) for n in names_list}
+        registry = benchmark_registry(table, names_list, records, baseline=ref)
+        with _progress(not json_) as tick:
+            trained = train_router(
+                records,
+                _encoder(),
+                registry=registry,
+                names=names,
+                reference=ref,
+                target=target_quality,
+                labelled=labels,
+                config=ROUTERS[head],
+                progress=tick,
+            )
+        trained.artefact.save(output)
+    except (DispatchError, ValueError) as exc:
+        fail(exc)
+    summary = {"artefact": str(output), **trained.artefact.meta}
+    if json_:
+        print(json.dumps(summary))
+        return
+    _print_train(summary)
+
+
+def _print_train(summary: dict[str, Any]) -> None:
+    table = Table(title="quality heads (5-fold cross-validated)")
+    for col in ("model", "AUC", "Brier", "mean quality"):
+        table.add_column(col)
+    for name, s in summary["scores"]["quality_heads"].items():
+        table.add_row(
+            name, f"{s['auc']:.3f}", f"{s['brier']:.3f}", f"{s['mean_quality']:.3f}"
+        )
+    out.print(table)
+    cap = summary["scores"].get("capability_cv")
+    if cap:
+        out.print(
+            f"capability classifier (CV, n={cap['n']}): accuracy {cap['accuracy']:.3f}, "
+            f"macro-F1 {cap['macro_f1']:.3f}"
+        )
+    cal = summary.get("calibration")
+    if cal:
+        low, high = cal["quality_ratio_interval_95"]
+        out.print(
+            f"calibrated bar {cal['bar']:.4f} for target {summary['target_quality']}: "
+            f"out-of-fold quality ratio {cal['train_quality_ratio']:.3f} "
+            f"(95% bootstrap {low:.3f}-{high:.3f}) at cost ratio "
+            f"{cal['train_cost_ratio']:.3f}"
+        )
+    out.print(f"wrote {summary['artefact']}")
+
+
+@eval_app.command("outcomes")
+def eval_outcomes(
+    data: Annotated[Path, typer.Argument(help="Replay file to route and score.")],
+    train_file: TrainOpt,
+    models: Annotated[Path, typer.Option("--models", help="benchmark_models.json")],
+    router: Annotated[str, typer.Option(help="learned, logreg or knn.")] = "learned",
+    reference: Annotated[str | None, typer.Option(help="Reference model.")] = None,
+    target_quality: Annotated[float, typer.Option(help="Target quality ratio.")] = 0.95,
+    plot: Annotated[Path | None, typer.Option(help="Write the curve as a PNG.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Train and calibrate on TRAIN, route DATA, score the recorded outcomes."""
+    from dispatch.eval.outcomes import evaluate_outcomes  # noqa: PLC0415
+    from dispatch.routing.replay import read_models, read_replay  # noqa: PLC0415
+
+    try:
+        train_records = read_replay(train_file, need_outcomes=True)
+        data_records = read_replay(data, need_outcomes=True)
+        table = read_models(models)
+        with _progress(not json_) as tick:
+            report = evaluate_outcomes(
+                data_records,
+                train_records,
+                table,
+                _encoder(),
+                router=router,
+                reference=reference,
+                target=target_quality,
+                progress=tick,
+            )
+        if plot is not None:
+            from dispatch.eval.plot import plot_curve  # noqa: PLC0415
+
+            plot_curve(report, plot)
+    except (DispatchError, ValueError) as exc:
+        fail(exc)
+    if json_:
+        print(json.dumps(report))
+        return
+    r = report["result"]
+    out.print(
+        f"{report['n']} prompts, reference {report['reference_model']} "
+        f"(quality {report['reference']['quality']:.3f})"
+    )
+    out.print(
+        f"calibrated for {r['target_quality']}: quality ratio {r['quality_ratio']:.3f}, "
+        f"cost ratio {r['cost_ratio']:.3f}"
+    )
+    out.print(f"cost ratio at quality: {report['cost_ratio_at_quality']}")
+    out.print(f"APGR {report['apgr']:.3f}; calls: {r['calls_by_model']}")
+
+
+@eval_app.command("capability")
+def eval_capability(
+    data: Annotated[Path, typer.Argument(help="Labelled prompts to classify.")],
+    train_file: TrainOpt,
+    router: Annotated[
+        str, typer.Option(help="learned, semantic, rules or hybrid.")
+    ] = "learned",
+    json_: JsonOpt = False,
+) -> None:
+    """Train on TRAIN's capability labels, classify DATA, score accuracy and F1."""
+    from dispatch.eval.capability import evaluate_capability  # noqa: PLC0415
+    from dispatch.routing.replay import read_replay  # noqa: PLC0415
+
+    try:
+        train_records = read_replay(train_file)
+        data_records = read_replay(data, need_capability=True)
+        with _progress(not json_) as tick:
+            report = evaluate_capability(
+                data_records, train_records, _encoder(), router=router, progress=tick
+            )
+    except (DispatchError, ValueError) as exc:
+        fail(exc)
+    if json_:
+        print(json.dumps(report))
+        return
+    table = Table(
+        title=f"{router}: accuracy {report['accuracy']:.3f}, "
+        f"macro-F1 {report['macro_f1']:.3f} (n={report['n']})"
+    )
+    for col in ("capability", "precision", "recall", "F1", "n"):
+        table.add_column(col)
+    for cap, s in report["per_class"].items():
+        table.add_row(
+            cap,
+            f"{s['precision']:.3f}",
+            f"{s['recall']:.3f}",
+            f"{s['f1']:.3f}",
+            str(s["n"]),
+        )
+    out.print(table)
+    lat = report["latency_ms"]
+    out.print(f"decision latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms")

@@ -1,0 +1,99 @@
+"""A `Registry` of the benchmark models, so evaluation runs the production policy.
+
+`benchmark_models.json` gives each model's tier, provider and list prices; the
+recorded outcomes give their mean quality, which becomes the registry prior
+(the fallback the policy uses when no learned prediction covers a model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from dispatch.errors import ConfigError
+from dispatch.registry import Registry
+from dispatch.routing.replay import ReplayRecord
+from dispatch.types import ModelSpec
+
+__all__ = ("benchmark_registry", "model_id", "outcome_models")
+
+CAPABILITIES = ("coding", "search", "analysis", "general")
+TIERS = ("small", "medium", "large")
+
+
+def model_id(name: str, entry: Mapping[str, Any]) -> str:
+    """The registry id (``provider:model``) of a benchmark model name."""
+    return f"{entry['provider']}:{name}"
+
+
+def outcome_models(records: Sequence[ReplayRecord]) -> list[str]:
+    """Model names with an outcome on every record, in first-seen order."""
+    names: list[str] = []
+    for record in records:
+        for name in record.outcomes:
+            if name not in names:
+                names.append(name)
+    return [n for n in names if all(n in r.outcomes for r in records)]
+
+
+def benchmark_registry(
+    models: Mapping[str, Mapping[str, Any]],
+    names: Sequence[str],
+    train: Sequence[ReplayRecord],
+    *,
+    baseline: str,
+) -> Registry:
+    """Registry of `names` (outcome model names) priced from `models`.
+
+    Args:
+        models: `benchmark_models.json` content.
+        names: the outcome model names to register.
+        train: training records; each model's mean quality there is its prior
+            for every capability.
+        baseline: outcome name of the reference model ("always the largest").
+
+    Raises:
+        ConfigError: a model is missing from `models` or has no price.
+    """
+    specs = []
+    for name in names:
+        entry = models.get(name)
+        if entry is None:
+            raise ConfigError(
+                "model has outcomes but no entry in the models file",
+                path=name,
+                expected="an entry in benchmark_models.json",
+            )
+        if (
+            entry.get("price_in_per_mtok") is None
+            or entry.get("price_out_per_mtok") is None
+        ):
+            raise ConfigError("model has no price", path=name, found=entry)
+        if entry["tier"] not in TIERS:
+            raise ConfigError(
+                "unknown tier",
+                path=f"{name}.tier",
+                found=entry["tier"],
+                expected="/".join(TIERS),
+            )
+        scores = [r.outcomes[name].quality for r in train if name in r.outcomes]
+        prior = sum(scores) / len(scores) if scores else 0.0
+        specs.append(
+            ModelSpec(
+                id=model_id(name, entry),
+                tier=str(entry["tier"]),
+                quality=dict.fromkeys(CAPABILITIES, prior),
+                input_per_mtok=Decimal(str(entry["price_in_per_mtok"])),
+                output_per_mtok=Decimal(str(entry["price_out_per_mtok"])),
+                context_window=1_000_000,
+                max_output_tokens=4096,
+                price_source="benchmark_models.json",
+            )
+        )
+    return Registry(
+        specs,
+        tiers=[(t, 0.0) for t in TIERS],
+        capabilities=CAPABILITIES,
+        baseline_model=model_id(baseline, models[baseline]),
+    )

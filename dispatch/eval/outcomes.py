@@ -1,0 +1,202 @@
+"""`dispatch eval outcomes`: train on TRAIN, route DATA, score recorded outcomes.
+
+Only TRAIN is used to train and to calibrate the bar; DATA is routed once at
+the calibrated bar (`result`) and swept over bars (`curve`). Every routed prompt
+goes through `LearnedRouter` and `dispatch.policy.select`, as a live hop does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dispatch.errors import ConfigError
+from dispatch.eval.metrics import CurvePoint, apgr, cost_ratio_at_quality
+from dispatch.eval.models import benchmark_registry, model_id, outcome_models
+from dispatch.eval.replaying import Routed, hop_for, route_records, sweep
+from dispatch.eval.training import HeadConfig, Progress, bar_grid, train_router
+from dispatch.routing.encoder import Encoder
+from dispatch.routing.features import embed
+from dispatch.routing.learned import LearnedRouter
+from dispatch.routing.replay import ReplayRecord
+from dispatch.types import RouteDecision
+
+__all__ = ("ROUTERS", "evaluate_outcomes")
+
+ROUTERS: Mapping[str, HeadConfig] = {
+    "learned": HeadConfig(kind="logreg", c=0.3),
+    "logreg": HeadConfig(kind="logreg", c=0.3),
+    "knn": HeadConfig(kind="knn", k=100),
+    "logreg-relative": HeadConfig(kind="logreg", c=0.3, bar_mode="relative"),
+    "logreg-absolute": HeadConfig(kind="logreg", c=0.3, bar_mode="absolute"),
+}
+"""Router names `eval outcomes --router` accepts; ``learned`` is the default head."""
+
+
+def evaluate_outcomes(
+    data: Sequence[ReplayRecord],
+    train: Sequence[ReplayRecord],
+    models: Mapping[str, Mapping[str, Any]],
+    encoder: Encoder,
+    *,
+    router: str = "learned",
+    reference: str | None = None,
+    target: float = 0.95,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The JSON report of `dispatch eval outcomes` (shape in the issue/README)."""
+    if router not in ROUTERS:
+        raise ConfigError(
+            "unknown router", found=router, expected=", ".join(sorted(ROUTERS))
+        )
+    names_list = [
+        n for n in outcome_models(train) if all(n in r.outcomes for r in data)
+    ]
+    if len(names_list) < 2:
+        raise ConfigError(
+            "TRAIN and DATA share fewer than two models with outcomes on every line",
+            found=names_list,
+            expected="at least two common models",
+        )
+    if reference is None:
+        reference = max(
+            names_list, key=lambda n: np.mean([r.outcomes[n].quality for r in train])
+        )
+    elif reference not in names_list:
+        raise ConfigError(
+            "--reference is not a model of both files",
+            found=reference,
+            expected=", ".join(names_list),
+        )
+    names = {n: model_id(n, _entry(models, n)) for n in names_list}
+    registry = benchmark_registry(models, names_list, train, baseline=reference)
+    trained = train_router(
+        train,
+        encoder,
+        registry=registry,
+        names=names,
+        reference=reference,
+        target=target,
+        labelled=train,
+        config=ROUTERS[router],
+        progress=progress,
+    )
+    live = LearnedRouter(
+        trained.artefact,
+        encoder,
+        specs=registry,
+        expected_input_tokens=registry.expected_input_tokens,
+        tiers=registry.tiers,
+    )
+    by_id = {v: k for k, v in names.items()}
+    # The operating point: each prompt through Router.decide + policy.select.
+    result = route_records(
+        [live.decide(hop_for(r)) for r in data], data, registry, by_id
+    )
+    x = embed(encoder, [r.prompt for r in data])
+    predicted = trained.artefact.quality.predict(x)
+
+    def decide(i: int, bar: float) -> RouteDecision:
+        return live.decision(hop_for(data[i]), predicted[i], None, bar=bar)
+
+    curve = sweep(
+        decide,
+        data,
+        registry,
+        by_id,
+        bar_grid(predicted, trained.artefact.bar_mode),
+        reference,
+    )
+    return _report(data, router, reference, names_list, result, curve, trained)
+
+
+def _entry(models: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any]:
+    if name not in models:
+        raise ConfigError(
+            "model has outcomes but no entry in the models file",
+            path=name,
+            expected="an entry in the --models JSON",
+        )
+    return models[name]
+
+
+def _report(
+    data: Sequence[ReplayRecord],
+    router: str,
+    reference: str,
+    names: Sequence[str],
+    result: Routed,
+    curve: Sequence[tuple[CurvePoint, Routed]],
+    trained: Any,
+) -> dict[str, Any]:
+    ref_q = float(np.mean([r.outcomes[reference].quality for r in data]))
+    ref_c = float(np.mean([r.outcomes[reference].cost_usd for r in data]))
+    singles = {
+        n: {
+            "quality_ratio": float(np.mean([r.outcomes[n].quality for r in data]))
+            / ref_q,
+            "cost_ratio": float(np.mean([r.outcomes[n].cost_usd for r in data]))
+            / ref_c,
+        }
+        for n in names
+    }
+    cheapest = min(singles, key=lambda n: singles[n]["cost_ratio"])
+    oracle = _oracle(data, names)
+    points = [p for p, _ in curve]
+    cal = trained.calibration
+    return {
+        "n": len(data),
+        "router": router,
+        "reference_model": reference,
+        "reference": {"quality": ref_q, "cost_usd": ref_c},
+        "result": {
+            "quality": float(result.quality.mean()),
+            "cost_usd": float(result.cost.mean()),
+            "quality_ratio": float(result.quality.mean()) / ref_q,
+            "cost_ratio": float(result.cost.mean()) / ref_c,
+            "calls_by_model": result.calls_by_model(),
+            "bar": cal.bar if cal else None,
+            "target_quality": cal.target if cal else None,
+        },
+        "calibration": {
+            "train_quality_ratio": cal.train_quality_ratio,
+            "train_cost_ratio": cal.train_cost_ratio,
+            "quality_ratio_interval_95": list(cal.quality_ratio_interval),
+        }
+        if cal
+        else None,
+        "curve": [
+            {
+                "threshold": p.threshold,
+                "quality_ratio": p.quality_ratio,
+                "cost_ratio": p.cost_ratio,
+            }
+            for p in points
+        ],
+        "cost_ratio_at_quality": {
+            key: cost_ratio_at_quality(points, float(key)) for key in ("0.9", "0.95")
+        },
+        "apgr": apgr(points, weak_quality_ratio=singles[cheapest]["quality_ratio"]),
+        "single_models": singles,
+        "oracle": {
+            "quality_ratio": oracle[0] / ref_q,
+            "cost_ratio": oracle[1] / ref_c,
+        },
+        "train_scores": dict(trained.scores),
+    }
+
+
+def _oracle(data: Sequence[ReplayRecord], names: Sequence[str]) -> tuple[float, float]:
+    """Per prompt, the cheapest model with the best recorded quality."""
+    quality, cost = [], []
+    for r in data:
+        best = max(r.outcomes[n].quality for n in names)
+        pick = min(
+            (n for n in names if r.outcomes[n].quality == best),
+            key=lambda n: r.outcomes[n].cost_usd,
+        )
+        quality.append(r.outcomes[pick].quality)
+        cost.append(r.outcomes[pick].cost_usd)
+    return float(np.mean(quality)), float(np.mean(cost))

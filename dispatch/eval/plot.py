@@ -1,0 +1,78 @@
+"""`--plot`: the quality/cost curve of an outcome evaluation as a PNG (matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dispatch.errors import ConfigError
+
+__all__ = ("plot_curve",)
+
+
+def plot_curve(report: Mapping[str, Any], path: Path) -> None:
+    """Curve, single models, the random-mix line, the oracle and the calibrated point.
+
+    Raises:
+        ConfigError: matplotlib is not installed (``pip install graph-dispatch[eval]``).
+    """
+    try:
+        import matplotlib  # noqa: PLC0415 - optional, only for --plot
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError(
+            "--plot needs matplotlib: pip install 'graph-dispatch[eval]'"
+        ) from exc
+    fig, ax = plt.subplots(figsize=(7, 5))
+    curve = sorted(report["curve"], key=lambda p: p["cost_ratio"])
+    ax.plot(
+        [p["cost_ratio"] for p in curve],
+        [p["quality_ratio"] for p in curve],
+        "-o",
+        ms=3,
+        label=f"{report['router']} router (bar sweep)",
+    )
+    singles = report["single_models"]
+    for name, s in singles.items():
+        ax.scatter(s["cost_ratio"], s["quality_ratio"], marker="s", color="grey")
+        ax.annotate(
+            name.split("/")[-1], (s["cost_ratio"], s["quality_ratio"]), fontsize=6
+        )
+    cheapest = min(singles.values(), key=lambda s: s["cost_ratio"])
+    ax.plot(
+        [cheapest["cost_ratio"], 1.0],
+        [cheapest["quality_ratio"], 1.0],
+        "--",
+        color="grey",
+        label="random mix (cheapest / reference)",
+    )
+    oracle = report["oracle"]
+    ax.scatter(
+        oracle["cost_ratio"],
+        oracle["quality_ratio"],
+        marker="*",
+        s=120,
+        color="gold",
+        label="oracle",
+    )
+    result = report["result"]
+    ax.scatter(
+        result["cost_ratio"],
+        result["quality_ratio"],
+        marker="X",
+        s=90,
+        color="red",
+        label=f"calibrated for {result['target_quality']}",
+    )
+    ax.axhline(0.95, color="red", lw=0.5, ls=":")
+    ax.set_xlabel(f"cost / always-{report['reference_model']}")
+    ax.set_ylabel("quality / reference quality")
+    ax.set_title(f"{report['n']} prompts, APGR {report['apgr']:.3f}")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,230 @@
+"""Train and calibrate a learned artefact (shared by `dispatch train` and `eval`).
+
+The steps, on training data only:
+
+1. embed every prompt (cached on disk by encoder id and text);
+2. out-of-fold predictions of the per-model quality heads (5 folds);
+3. sweep the bar over those predictions through the production policy and pick
+   the cheapest bar that keeps the quality ratio at the target
+   (`calibrate_bar`), with a bootstrap interval;
+4. fit the final heads on all training prompts; fit the capability classifier
+   on the labelled prompts (if any).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from dispatch.eval.metrics import per_class_scores
+from dispatch.eval.replaying import Calibration, calibrate_bar, hop_for, sweep
+from dispatch.registry import Registry
+from dispatch.routing.encoder import Encoder
+from dispatch.routing.features import TEXT_WINDOW, embed
+from dispatch.routing.heads import CapabilityHead
+from dispatch.routing.learned import LearnedArtefact, LearnedRouter
+from dispatch.routing.replay import ReplayRecord
+from dispatch.routing.train import (
+    fit_capability,
+    fit_quality,
+    oof_capability,
+    oof_quality,
+    outcome_matrix,
+)
+from dispatch.types import RouteDecision
+
+__all__ = ("HeadConfig", "TrainedRouter", "bar_grid", "train_router")
+
+Progress = Callable[[str, int, int], None]
+"""``(stage, done, total)``; the CLI draws a progress bar from it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadConfig:
+    """Which quality head to fit (chosen by cross-validation, README)."""
+
+    kind: str = "logreg"
+    bar_mode: str = "utility"
+    c: float = 0.3
+    k: int = 25
+    capability_c: float = 10.0
+    folds: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedRouter:
+    """A trained artefact and what training measured."""
+
+    artefact: LearnedArtefact
+    calibration: Calibration | None
+    scores: Mapping[str, Any] = field(default_factory=dict)
+
+
+def bar_grid(
+    predictions: np.ndarray, mode: str = "utility", points: int = 61
+) -> list[float]:
+    """Bars to sweep for `mode` (see `dispatch.routing.learned.BAR_MODES`).
+
+    ``utility``: 0 plus a geometric grid from 0.001 to 2 quality points per
+    dearest-model price; ``relative``: quantiles of each prompt's predictions over
+    its best one; ``absolute``: quantiles of the predictions.
+    """
+    if mode == "utility":
+        return [0.0, *(round(float(v), 5) for v in np.geomspace(1e-3, 2.0, points))]
+    values = (
+        predictions / predictions.max(axis=1, keepdims=True)
+        if mode == "relative"
+        else predictions
+    )
+    qs = np.quantile(values.ravel(), np.linspace(0, 1, points))
+    return sorted({0.0, 1.0, *(round(float(q), 4) for q in qs)})
+
+
+def train_router(
+    records: Sequence[ReplayRecord],
+    encoder: Encoder,
+    *,
+    registry: Registry,
+    names: Mapping[str, str],
+    reference: str,
+    target: float | None,
+    labelled: Sequence[ReplayRecord] = (),
+    config: HeadConfig = HeadConfig(),
+    progress: Progress | None = None,
+) -> TrainedRouter:
+    """Train quality heads on `records`' outcomes and calibrate the bar.
+
+    Args:
+        records: training prompts with outcomes for every model in `names`.
+        encoder: the encoder the artefact is bound to.
+        registry: the benchmark registry (for the calibration sweep).
+        names: outcome model name -> registry model id.
+        reference: outcome name of the reference model.
+        target: quality ratio to calibrate for (None: no calibration, bar 0.5).
+        labelled: prompts with capability labels for the capability classifier.
+        config: head kind and hyper-parameters.
+        progress: optional progress callback.
+    """
+    outcome_names = list(names)
+    ids = [names[n] for n in outcome_names]
+    x = _embed(encoder, [r.prompt for r in records], "embed outcomes", progress)
+    quality, _ = outcome_matrix(records, outcome_names)
+    oof = oof_quality(
+        x, quality, kind=config.kind, c=config.c, k=config.k, folds=config.folds
+    )
+    scores: dict[str, Any] = {
+        "quality_heads": _head_scores(oof, quality, outcome_names)
+    }
+    heads = fit_quality(x, quality, kind=config.kind, c=config.c, k=config.k)
+
+    cap_head: CapabilityHead | None = None
+    classes: tuple[str, ...] = ()
+    if len({r.capability for r in labelled if r.capability}) >= 2:
+        lab = [r for r in labelled if r.capability]
+        xl = _embed(encoder, [r.prompt for r in lab], "embed labelled", progress)
+        labels = [str(r.capability) for r in lab]
+        texts = [r.prompt for r in lab]
+        predicted = oof_capability(
+            xl, labels, prompts=texts, c=config.capability_c, folds=config.folds
+        )
+        acc, macro, _ = per_class_scores(labels, predicted)
+        scores["capability_cv"] = {"accuracy": acc, "macro_f1": macro, "n": len(lab)}
+        cap_head = fit_capability(xl, labels, prompts=texts, c=config.capability_c)
+        classes = cap_head.classes
+
+    draft = LearnedArtefact(
+        encoder=encoder.id,
+        models=tuple(ids),
+        quality=heads,
+        capabilities=classes,
+        capability=cap_head,
+        bar=0.5,
+        bar_mode=config.bar_mode,
+        window=TEXT_WINDOW,
+    )
+    calibration = None
+    if target is not None:
+        router = LearnedRouter(
+            draft,
+            encoder,
+            specs=registry,
+            expected_input_tokens=registry.expected_input_tokens,
+            tiers=registry.tiers,
+        )
+
+        def decide(i: int, bar: float) -> RouteDecision:
+            return router.decision(hop_for(records[i]), oof[i], None, bar=bar)
+
+        by_id = {model: name for name, model in names.items()}
+        curve = sweep(
+            decide, records, registry, by_id, bar_grid(oof, config.bar_mode), reference
+        )
+        ref_q = np.asarray([r.outcomes[reference].quality for r in records])
+        calibration = calibrate_bar(
+            curve, ref_q, target, higher_bar_costs_more=config.bar_mode != "utility"
+        )
+    meta = {
+        "kind": config.kind,
+        "bar_mode": config.bar_mode,
+        "c": config.c,
+        "k": config.k,
+        "reference_model": names[reference],
+        "target_quality": target,
+        "trained_on": len(records),
+        "scores": scores,
+        "calibration": None
+        if calibration is None
+        else {
+            "bar": calibration.bar,
+            "train_quality_ratio": calibration.train_quality_ratio,
+            "train_cost_ratio": calibration.train_cost_ratio,
+            "quality_ratio_interval_95": list(calibration.quality_ratio_interval),
+        },
+    }
+    artefact = LearnedArtefact(
+        encoder=encoder.id,
+        models=tuple(ids),
+        quality=heads,
+        capabilities=classes,
+        capability=cap_head,
+        bar=calibration.bar if calibration else 0.5,
+        bar_mode=config.bar_mode,
+        window=TEXT_WINDOW,
+        meta=meta,
+    )
+    return TrainedRouter(artefact, calibration, scores)
+
+
+def _embed(
+    encoder: Encoder, prompts: list[str], stage: str, progress: Progress | None
+) -> np.ndarray:
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(stage, done, len(prompts))
+
+    return embed(encoder, prompts, progress=tick)
+
+
+def _head_scores(
+    oof: np.ndarray, quality: np.ndarray, names: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    out = {}
+    for j, name in enumerate(names):
+        y = quality[:, j] > 0.5
+        auc = (
+            float(roc_auc_score(y, oof[:, j])) if 0 < y.sum() < len(y) else float("nan")
+        )
+        out[name] = {
+            "auc": round(auc, 4),
+            "brier": round(float(brier_score_loss(y, oof[:, j])), 4),
+            "mean_quality": round(float(y.mean()), 4),
+        }
+    return out

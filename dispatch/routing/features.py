@@ -1,0 +1,81 @@
+"""What the embedding routers read of a prompt, and bulk encoding with a cache.
+
+`router_text` keeps the *end* of a long prompt. MiniLM reads 256 word pieces;
+in a few-shot prompt (RouterBench ARC/Winogrande) or a long chat the question
+being asked comes last, while the head is shared boilerplate. Cross-validation
+on `routerbench_train.jsonl` preferred the tail (README, "Routing quality").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dispatch.routing.encoder import CachedEncoder, Encoder, Vectors
+
+__all__ = ("TEXT_WINDOW", "default_encoder", "embed", "router_text")
+
+TEXT_WINDOW = 1500
+"""Characters of a prompt's end that the embedding routers read."""
+
+
+def router_text(prompt: str, window: int = TEXT_WINDOW) -> str:
+    """The last `window` characters of `prompt` (the whole prompt when shorter)."""
+    return prompt if len(prompt) <= window else prompt[-window:]
+
+
+def embed(
+    encoder: Encoder,
+    prompts: Sequence[str],
+    *,
+    window: int = TEXT_WINDOW,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> Vectors:
+    """Embeddings of `prompts` (via `router_text`), in batches.
+
+    Args:
+        encoder: a (cached) encoder.
+        prompts: raw prompts.
+        window: see `router_text`.
+        batch_size: prompts per encoder call.
+        progress: called with the number of prompts finished after each batch.
+    """
+    texts = [router_text(p, window) for p in prompts]
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start : start + batch_size]
+        parts.append(encoder.encode(batch))
+        if progress is not None:
+            progress(len(batch))
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def default_encoder(*, disk_cache: bool = True) -> CachedEncoder:
+    """The fastest installed MiniLM encoder, wrapped in a memory + disk cache.
+
+    ONNX Runtime when `onnxruntime` and `tokenizers` import, else
+    sentence-transformers on torch. The disk cache (SQLite, keyed by encoder id and
+    text hash) lives in the cache directory (``$DISPATCH_CACHE_DIR``).
+    """
+    from dispatch.routing._onnx import (  # noqa: PLC0415 - heavy, optional
+        OnnxEncoder,
+        cache_dir,
+        onnx_available,
+    )
+
+    inner: Encoder
+    if onnx_available():
+        inner = OnnxEncoder()
+    else:
+        from dispatch.routing._st import (  # noqa: PLC0415
+            SentenceTransformerEncoder,
+        )
+
+        inner = SentenceTransformerEncoder()
+    path: Path | None = cache_dir() / "embeddings.sqlite" if disk_cache else None
+    return CachedEncoder(inner, path=path, max_items=50_000)

@@ -1,0 +1,389 @@
+"""The learned layer: per-prompt, per-model probability of a good answer.
+
+A trained `LearnedArtefact` holds two heads over the prompt's embedding: the
+probability that each registered model answers the prompt well (trained on
+recorded outcomes), and the prompt's capability (trained on labelled prompts).
+`LearnedRouter` puts both into the `RouteDecision`: ``quality`` replaces the
+registry's static priors in the policy, and ``bar`` is the calibrated
+willingness to pay, so the policy picks the cheapest model whose *predicted*
+quality for *this* prompt clears the bar. Without an artefact the registry's
+priors and tier bars stay in force.
+
+The artefact is one ``.npz`` file (arrays plus a JSON header, loaded with
+``allow_pickle=False``), versioned by `FORMAT` and by the encoder id it was
+trained with: loading it next to another encoder is an error, because its
+weights would be meaningless there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dispatch.config import DEFAULT_CONFIG, load_config
+from dispatch.errors import ConfigError
+from dispatch.registry import Registry
+from dispatch.routing.encoder import Encoder
+from dispatch.routing.features import TEXT_WINDOW, router_text
+from dispatch.routing.heads import CapabilityHead, Heads, heads_from_arrays
+from dispatch.types import Hop, ModelSpec, RouteDecision, RouterLayer
+
+__all__ = (
+    "BAR_MODES",
+    "FORMAT",
+    "LearnedArtefact",
+    "LearnedRouter",
+    "learned_router_from_config",
+    "load_learned_router",
+)
+
+FORMAT = "graph-dispatch.learned/1"
+"""Artefact format name; bumped when the layout changes."""
+
+BAR_MODES = ("utility", "relative", "absolute")
+"""How the learned router sets the per-hop bar from its calibrated `bar`:
+
+- ``utility``: `bar` is the willingness to pay, in quality points per the
+  price of the dearest model for this hop. The router takes the model with the
+  best ``p - bar * cost / max cost`` and sets the hop's bar to that model's
+  predicted quality, so the policy's "cheapest model that clears the bar" is
+  exactly that model (a cheaper model with at least that quality would have a
+  higher utility). Won cross-validation (README, "Routing quality").
+- ``relative``: good enough = predicted quality >= `bar` x the best prediction.
+- ``absolute``: good enough = predicted quality >= `bar`; sends every prompt of
+  a hard task (where no model clears the bar) to the dearest model.
+"""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LearnedArtefact:
+    """What `dispatch train` produces and the learned layer loads."""
+
+    encoder: str
+    """Id of the encoder the heads were trained on (`Encoder.id`)."""
+    models: tuple[str, ...]
+    """Registered model ids, one per column of `quality`."""
+    quality: Heads
+    """Per-model probability of a good answer."""
+    capabilities: tuple[str, ...] = ()
+    """Capability names, one per column of `capability` (empty: no classifier)."""
+    capability: CapabilityHead | None = None
+    """Capability classifier (softmax)."""
+    bar: float | None = None
+    """Calibrated threshold (willingness to pay); see `bar_mode`."""
+    bar_mode: str = "utility"
+    """How `bar` turns into the per-hop bar the policy applies (see `BAR_MODES`)."""
+    window: int = TEXT_WINDOW
+    """Characters of the prompt's end the heads were trained on."""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    """Training report: data files, cross-validated scores, calibration."""
+
+    def save(self, path: Path) -> None:
+        """Write one ``.npz`` file (no pickle)."""
+        header = {
+            "format": FORMAT,
+            "encoder": self.encoder,
+            "models": list(self.models),
+            "capabilities": list(self.capabilities),
+            "bar": self.bar,
+            "bar_mode": self.bar_mode,
+            "window": self.window,
+            "meta": dict(self.meta),
+        }
+        arrays: dict[str, Any] = dict(self.quality.arrays("quality"))
+        if self.capability is not None:
+            arrays.update(self.capability.arrays("capability"))
+        raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez_compressed(handle, header=raw, **arrays)  # no object arrays
+
+    @classmethod
+    def load(cls, path: Path) -> LearnedArtefact:
+        """Read an artefact written by `save`.
+
+        Raises:
+            ConfigError: missing file, not an artefact, or another format version.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read artefact: {exc}", file=str(path)) from None
+        try:
+            header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        except (KeyError, ValueError):
+            raise ConfigError("not a graph-dispatch artefact", file=str(path)) from None
+        if header.get("format") != FORMAT or header.get("bar_mode") not in BAR_MODES:
+            raise ConfigError(
+                "unsupported artefact format",
+                file=str(path),
+                found=header.get("format"),
+                expected=FORMAT,
+            )
+        try:
+            quality = heads_from_arrays(arrays, "quality")
+            capability = (
+                CapabilityHead.from_arrays(arrays, "capability", header["capabilities"])
+                if header["capabilities"]
+                else None
+            )
+        except KeyError as exc:
+            raise ConfigError(f"incomplete artefact: {exc}", file=str(path)) from None
+        return cls(
+            encoder=str(header["encoder"]),
+            models=tuple(header["models"]),
+            quality=quality,
+            capabilities=tuple(header["capabilities"]),
+            capability=capability,
+            bar=header["bar"],
+            bar_mode=str(header["bar_mode"]),
+            window=int(header["window"]),
+            meta=header["meta"],
+        )
+
+
+class LearnedRouter:
+    """Routes by the artefact's predictions; the policy then picks the model.
+
+    Args:
+        artefact: a trained artefact.
+        encoder: the same encoder (by id) the artefact was trained with.
+        specs: the registered models (e.g. a `Registry`): their tiers name the
+            decision's tier, their prices weigh the ``utility`` bar. Artefact
+            models that are not registered are never proposed.
+        tiers: tier names, cheapest first.
+        bar: overrides the artefact's calibrated bar (e.g. to sweep it).
+        default_capability: used when the artefact has no capability head.
+        expected_input_tokens: input size assumed for a hop that states none
+            (the registry's, so the router prices hops as the policy does).
+
+    Raises:
+        ConfigError: the encoder differs from the artefact's, or no bar is known.
+    """
+
+    def __init__(
+        self,
+        artefact: LearnedArtefact,
+        encoder: Encoder,
+        *,
+        specs: Iterable[ModelSpec],
+        tiers: Sequence[str] = ("small", "medium", "large"),
+        bar: float | None = None,
+        default_capability: str = "general",
+        expected_input_tokens: int = 800,
+    ) -> None:
+        if encoder.id != artefact.encoder:
+            raise ConfigError(
+                "the artefact was trained with another encoder",
+                found=encoder.id,
+                expected=artefact.encoder,
+            )
+        chosen = bar if bar is not None else artefact.bar
+        limit = float("inf") if artefact.bar_mode == "utility" else 1.0
+        if chosen is None or not 0.0 <= chosen <= limit:
+            raise ConfigError(
+                "the learned router needs a bar >= 0 (<= 1 unless bar_mode is utility)",
+                found=chosen,
+                expected="a calibrated artefact or an explicit bar",
+            )
+        self.artefact = artefact
+        self.encoder = encoder
+        self.bar = chosen
+        self.tiers = tuple(tiers)
+        self._rank = {t: i for i, t in enumerate(self.tiers)}
+        by_id = {m.id: m for m in specs}
+        top_rank = len(self.tiers) - 1
+        self._model_rank = [
+            self._rank.get(by_id[m].tier, top_rank) if m in by_id else top_rank
+            for m in artefact.models
+        ]
+        inf = float("inf")
+        self._prices = np.array(
+            [
+                (float(by_id[m].input_per_mtok), float(by_id[m].output_per_mtok))
+                if m in by_id
+                else (inf, inf)
+                for m in artefact.models
+            ]
+        )
+        self._known = np.array([m in by_id for m in artefact.models])
+        self.default_capability = default_capability
+        self.expected_input_tokens = expected_input_tokens
+        self.cache_size = 10_000
+        """Prompts whose predictions are kept."""
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = (
+            OrderedDict()
+        )
+        self._decisions: OrderedDict[
+            tuple[str, str | None, int, int], RouteDecision
+        ] = OrderedDict()
+
+    def describe(self) -> str:
+        """One line for logs."""
+        kind = type(self.artefact.quality).__name__
+        return (
+            f"learned: {kind} over {len(self.artefact.models)} models, "
+            f"{self.artefact.bar_mode} bar {self.bar:.3f} ({self.encoder.id})"
+        )
+
+    def predict(self, prompt: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predicted quality per model and capability probabilities for `prompt`.
+
+        Predictions are kept in an LRU keyed by the prompt: a repeated prompt (a
+        retry, the same sub-task in another branch) costs a dictionary look-up.
+        """
+        hit = self._cache.get(prompt)
+        if hit is not None:
+            self._cache.move_to_end(prompt)
+            return hit
+        x = self.encoder.encode([router_text(prompt, self.artefact.window)])
+        quality = self.artefact.quality.predict(x)[0]
+        head = self.artefact.capability
+        result = (quality, head.predict([prompt], x)[0] if head is not None else None)
+        self._cache[prompt] = result
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def decide(self, hop: Hop) -> RouteDecision:
+        """Capability, tier, per-model quality and the bar for `hop`.
+
+        A decision depends only on the prompt, the hints and the hop's token
+        sizes, so repeated hops are answered from an LRU of decisions.
+        """
+        key = (
+            hop.prompt,
+            hop.capability_hint,
+            hop.input_tokens,
+            hop.max_output_tokens,
+        )
+        cached = self._decisions.get(key)
+        if cached is not None:
+            self._decisions.move_to_end(key)
+            return cached
+        quality, caps = self.predict(hop.prompt)
+        decision = self.decision(hop, quality, caps)
+        self._decisions[key] = decision
+        if len(self._decisions) > self.cache_size:
+            self._decisions.popitem(last=False)
+        return decision
+
+    def decision(
+        self,
+        hop: Hop,
+        quality: np.ndarray,
+        caps: np.ndarray | None,
+        *,
+        bar: float | None = None,
+    ) -> RouteDecision:
+        """The decision for already computed predictions (see `predict`).
+
+        `bar` overrides the router's bar (evaluation sweeps it this way).
+        """
+        if hop.capability_hint is not None:
+            capability, confidence = hop.capability_hint, 1.0
+        elif caps is not None:
+            best = int(np.argmax(caps))
+            capability = self.artefact.capabilities[best]
+            confidence = float(caps[best])
+        else:
+            capability, confidence = self.default_capability, 0.5
+        wanted = self.bar if bar is None else bar
+        known = np.where(self._known, quality, -np.inf)
+        top = float(known.max())
+        mode = self.artefact.bar_mode
+        if mode == "utility":
+            cost = self._hop_costs(hop)
+            scaled = np.where(self._known, cost / cost[self._known].max(), 0.0)
+            utility = np.where(self._known, known - wanted * scaled, -np.inf)
+            hop_bar = float(known[int(np.argmax(utility))])
+        elif mode == "relative":
+            hop_bar = wanted * top
+        else:
+            hop_bar = wanted
+        clears = [
+            r for r, q in zip(self._model_rank, known, strict=True) if q >= hop_bar
+        ]
+        if clears:
+            tier = self.tiers[min(clears)]
+            why = f"{len(clears)} models predicted >= {hop_bar:.3f}"
+            why += f" ({mode} bar {wanted:.3f})"
+        else:
+            # Nobody is predicted to clear the bar: the best prediction sets it, so
+            # the policy still has the most promising model to choose.
+            hop_bar, tier = top, self.tiers[-1]
+            why = f"none predicted >= {wanted:.3f}; best {top:.3f}"
+        return RouteDecision(
+            capability=capability,
+            tier=tier,
+            confidence=round(confidence, 3),
+            router=RouterLayer.LEARNED,
+            reason=f"{capability} p={confidence:.2f}; {why}",
+            quality={
+                m: float(q) for m, q in zip(self.artefact.models, quality, strict=True)
+            },
+            bar=hop_bar,
+        )
+
+    def _hop_costs(self, hop: Hop) -> np.ndarray:
+        """USD of `hop` per artefact model: its input estimate plus its output cap
+        (the amount `dispatch.policy.planned_cost` ranks models by)."""
+        tokens = np.array(
+            [hop.input_tokens or self.expected_input_tokens, hop.max_output_tokens],
+            dtype=np.float64,
+        )
+        return np.asarray(self._prices @ tokens / 1e6)
+
+
+def load_learned_router(
+    path: Path,
+    registry: Registry,
+    *,
+    encoder: Encoder | None = None,
+    bar: float | None = None,
+) -> LearnedRouter:
+    """The learned router of artefact `path` over `registry`'s models.
+
+    Give it to the dispatcher at start-up: ``Dispatcher(registry,
+    router=load_learned_router(path, registry))``, or name the artefact in the
+    config (``routing: {artefact: router.npz}``) and use `learned_router_from_config`.
+
+    Args:
+        path: the ``.npz`` written by `dispatch train`.
+        registry: the models the policy chooses from.
+        encoder: default: the fastest installed MiniLM with the disk cache.
+        bar: overrides the calibrated bar.
+    """
+    artefact = LearnedArtefact.load(path)
+    if encoder is None:
+        from dispatch.routing.features import default_encoder  # noqa: PLC0415
+
+        encoder = default_encoder()
+    return LearnedRouter(
+        artefact,
+        encoder,
+        specs=registry,
+        tiers=registry.tiers,
+        bar=bar,
+        expected_input_tokens=registry.expected_input_tokens,
+    )
+
+
+def learned_router_from_config(
+    source: str | Path, registry: Registry, *, encoder: Encoder | None = None
+) -> LearnedRouter | None:
+    """The router named by the config's ``routing.artefact`` (None when unset)."""
+    config, _ = load_config(source)
+    if config.routing.artefact is None:
+        return None
+    path = Path(config.routing.artefact)
+    if not path.is_absolute() and str(source) != DEFAULT_CONFIG:
+        path = Path(source).parent / path
+    return load_learned_router(path, registry, encoder=encoder, bar=config.routing.bar)

@@ -1,0 +1,120 @@
+"""Lexical features for the capability classifier: hashed word and character n-grams.
+
+The embedding says what a prompt is about; the surface says what kind of
+request it is (code punctuation, ``$\\frac``, "poem", "who was"). On the
+capability dev set, adding hashed tf-idf n-grams to the MiniLM embedding lifted
+cross-validated macro-F1 from 0.876 to 0.922 and real-user accuracy from 0.69
+to 0.76 (README, "Routing quality"). Hashing keeps the artefact vocabulary-free:
+only the idf weights (one float per bucket) are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ("BUCKETS", "LexicalFeatures", "lexical_text")
+
+BUCKETS = 2**16
+"""Hash buckets per analyser (words 1-2, char_wb 2-4)."""
+
+_EDGE = 2000
+
+
+def lexical_text(prompt: str) -> str:
+    """The first and last 2,000 characters: bounded work on any prompt."""
+    if len(prompt) <= 2 * _EDGE:
+        return prompt
+    return prompt[:_EDGE] + "\n" + prompt[-_EDGE:]
+
+
+def _vectorizers() -> tuple[Any, Any]:
+    from sklearn.feature_extraction.text import (  # noqa: PLC0415 - heavy import
+        HashingVectorizer,
+    )
+
+    common = {"n_features": BUCKETS, "alternate_sign": False, "norm": None}
+    return (
+        HashingVectorizer(analyzer="word", ngram_range=(1, 2), **common),
+        HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), **common),
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LexicalFeatures:
+    """Sublinear tf x idf over hashed n-grams, each analyser L2-normalised."""
+
+    idf: npt.NDArray[np.float32]
+    """(2 * BUCKETS,) inverse document frequencies (words, then characters)."""
+
+    @classmethod
+    def fit(cls, prompts: Sequence[str]) -> LexicalFeatures:
+        """Learn the idf weights from `prompts`."""
+        counts = _counts(prompts)
+        n = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=2 * BUCKETS)
+        idf = np.log((1 + n) / (1 + df)) + 1.0
+        return cls(idf=idf.astype(np.float32))
+
+    def logits(self, prompt: str, weights: npt.NDArray[np.float32]) -> Any:
+        """``transform([prompt]) @ weights`` for one prompt, without scipy.
+
+        The sklearn path costs ~4 ms of per-call overhead; this one hashes the
+        same n-grams with the same murmurhash and gathers rows of `weights`
+        (~0.3 ms). `transform` stays the reference (a test pins them equal).
+        """
+        out = np.zeros(weights.shape[1], dtype=np.float64)
+        text = lexical_text(prompt)
+        for offset, analyse in zip((0, BUCKETS), _analysers(), strict=True):
+            counts: dict[int, int] = {}
+            for gram in analyse(text):
+                bucket = abs(_murmur(gram)) % BUCKETS + offset
+                counts[bucket] = counts.get(bucket, 0) + 1
+            if not counts:
+                continue
+            idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            tf = np.log(np.fromiter(counts.values(), dtype=np.float64)) + 1.0
+            values = tf * self.idf[idx]
+            values /= np.linalg.norm(values) or 1.0
+            out += values @ weights[idx]
+        return out
+
+    def transform(self, prompts: Sequence[str]) -> Any:
+        """A scipy CSR matrix (n, 2 * BUCKETS)."""
+        from sklearn.preprocessing import normalize  # noqa: PLC0415
+
+        counts = _counts(prompts).astype(np.float32)
+        counts.data = np.log(counts.data) + 1.0  # sublinear tf
+        weighted = counts.multiply(self.idf).tocsr()
+        words = normalize(weighted[:, :BUCKETS])
+        chars = normalize(weighted[:, BUCKETS:])
+        from scipy.sparse import hstack  # noqa: PLC0415
+
+        return hstack([words, chars]).tocsr()
+
+
+def _murmur(gram: str) -> int:
+    from sklearn.utils import murmurhash3_32  # noqa: PLC0415
+
+    return int(murmurhash3_32(gram, seed=0))
+
+
+_ANALYSERS: list[Any] = []
+
+
+def _analysers() -> list[Any]:
+    if not _ANALYSERS:
+        _ANALYSERS.extend(v.build_analyzer() for v in _vectorizers())
+    return _ANALYSERS
+
+
+def _counts(prompts: Sequence[str]) -> Any:
+    from scipy.sparse import hstack  # noqa: PLC0415
+
+    words, chars = _vectorizers()
+    texts = [lexical_text(p) for p in prompts]
+    return hstack([words.transform(texts), chars.transform(texts)]).tocsr()

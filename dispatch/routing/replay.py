@@ -1,0 +1,157 @@
+"""Read the shared replay format (``../shared/data/README.md``) with clear errors.
+
+One JSON object per line: ``prompt`` (str), ``capability`` (str or null), and in
+outcome files ``outcomes``: ``{model: {"quality": 0..1, "cost_usd": float}}``.
+Every malformed line raises `ConfigError` naming the file, the line and what is
+wrong, so a user fixing a 14,000-line file knows where to look.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dispatch.errors import ConfigError
+
+__all__ = ("Outcome", "ReplayRecord", "read_models", "read_replay")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one model did on one prompt."""
+
+    quality: float
+    """Graded quality 0–1 (0/1 correctness on the benchmarks)."""
+    cost_usd: float
+    """What the call cost (recorded or estimated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRecord:
+    """One line of a replay file."""
+
+    id: str
+    prompt: str
+    capability: str | None
+    source: str
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+
+
+def read_replay(
+    path: Path, *, need_capability: bool = False, need_outcomes: bool = False
+) -> list[ReplayRecord]:
+    """All records of `path`, validated.
+
+    Args:
+        path: a JSONL file in the replay format.
+        need_capability: reject lines whose ``capability`` is missing or null.
+        need_outcomes: reject lines without a non-empty ``outcomes`` object.
+
+    Raises:
+        ConfigError: the file cannot be read, or a line is malformed (the error
+            names the file and the line).
+    """
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    records = []
+    with handle:
+        for number, raw in _lines(handle):
+            records.append(_record(raw, path, number, need_capability, need_outcomes))
+    if not records:
+        raise ConfigError("no records (the file is empty)", file=str(path))
+    return records
+
+
+def _lines(handle: Any) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(handle, 1):
+        if line.strip():
+            yield number, line
+
+
+def _record(
+    raw: str, path: Path, number: int, need_capability: bool, need_outcomes: bool
+) -> ReplayRecord:
+    def bad(
+        what: str, found: object = None, expected: str | None = None
+    ) -> ConfigError:
+        return ConfigError(
+            what, file=str(path), path=f"line {number}", found=found, expected=expected
+        )
+
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise bad(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise bad("not a JSON object", type(obj).__name__, "an object")
+    prompt = obj.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise bad("'prompt' must be a non-empty string", prompt, "a string")
+    capability = obj.get("capability")
+    if capability is not None and not isinstance(capability, str):
+        raise bad("'capability' must be a string or null", capability, "a string")
+    if need_capability and not capability:
+        raise bad("'capability' is missing", capability, "a capability label")
+    outcomes = _outcomes(obj.get("outcomes"), bad) if need_outcomes else {}
+    return ReplayRecord(
+        id=str(obj.get("id", f"{path.name}:{number}")),
+        prompt=prompt,
+        capability=capability,
+        source=str(obj.get("source", "")),
+        outcomes=outcomes,
+    )
+
+
+def _outcomes(raw: object, bad: Any) -> dict[str, Outcome]:
+    if not isinstance(raw, dict) or not raw:
+        raise bad("'outcomes' is missing or empty", raw, "{model: {quality, cost_usd}}")
+    out = {}
+    for model, value in raw.items():
+        try:
+            quality = float(value["quality"])
+            cost = float(value["cost_usd"])
+        except (TypeError, KeyError, ValueError):
+            raise bad(
+                f"outcomes[{model!r}] is malformed",
+                value,
+                "{quality, cost_usd} numbers",
+            ) from None
+        if not 0.0 <= quality <= 1.0 or cost < 0:
+            raise bad(
+                f"outcomes[{model!r}] out of range",
+                value,
+                "quality in [0, 1] and cost_usd >= 0",
+            )
+        out[str(model)] = Outcome(quality, cost)
+    return out
+
+
+def read_models(path: Path) -> dict[str, dict[str, Any]]:
+    """`benchmark_models.json`: name -> tier, provider and prices per mtok.
+
+    Raises:
+        ConfigError: unreadable file, or an entry without tier/provider/prices.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON: {exc}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be an object", file=str(path))
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not {"tier", "provider"} <= entry.keys():
+            raise ConfigError(
+                "malformed model entry",
+                file=str(path),
+                path=name,
+                found=entry,
+                expected="{tier, provider, price_in_per_mtok, price_out_per_mtok}",
+            )
+    return data

@@ -1,0 +1,166 @@
+"""Fit the learned layer's heads (scikit-learn at training time, numpy at run time).
+
+Kept apart from `learned.py` so that a process that only *routes* never imports
+scikit-learn's estimators. Every fit has an out-of-fold twin (`oof_*`): the
+calibration and the cross-validated scores `dispatch train` prints are computed
+on predictions for prompts the head did not see, which is what a held-out
+prompt will get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_matrix, hstack
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from dispatch.routing.heads import CapabilityHead, Heads, KnnHeads, LinearHeads
+from dispatch.routing.lexical import LexicalFeatures
+from dispatch.routing.replay import ReplayRecord
+
+__all__ = (
+    "fit_capability",
+    "fit_quality",
+    "oof_capability",
+    "oof_quality",
+    "outcome_matrix",
+)
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+
+def outcome_matrix(
+    records: Sequence[ReplayRecord], models: Sequence[str]
+) -> tuple[F64, F64]:
+    """(quality, cost) arrays of shape (n, len(models)); NaN where not recorded."""
+    quality = np.full((len(records), len(models)), np.nan)
+    cost = np.full((len(records), len(models)), np.nan)
+    for i, record in enumerate(records):
+        for j, model in enumerate(models):
+            outcome = record.outcomes.get(model)
+            if outcome is not None:
+                quality[i, j] = outcome.quality
+                cost[i, j] = outcome.cost_usd
+    return quality, cost
+
+
+def fit_quality(
+    x: F32, quality: F64, *, kind: str = "logreg", c: float = 1.0, k: int = 25
+) -> Heads:
+    """One head per model column of `quality` (rows with NaN are skipped).
+
+    Args:
+        x: (n, dim) embeddings.
+        quality: (n, models) graded quality; values above 0.5 count as "good".
+        kind: ``logreg`` (one L2 logistic regression per model) or ``knn``.
+        c: inverse regularisation strength of the logistic regressions.
+        k: neighbours for ``knn``.
+    """
+    if kind == "knn":
+        filled = np.where(np.isnan(quality), np.nanmean(quality, axis=0), quality)
+        return KnnHeads(
+            points=x.astype(np.float32), targets=filled.astype(np.float32), k=k
+        )
+    if kind != "logreg":
+        raise ValueError(f"unknown head kind {kind!r}; expected logreg or knn")
+    dim, outputs = x.shape[1], quality.shape[1]
+    weights = np.zeros((dim, outputs), dtype=np.float32)
+    bias = np.zeros(outputs, dtype=np.float32)
+    for j in range(outputs):
+        seen = ~np.isnan(quality[:, j])
+        y = quality[seen, j] > 0.5
+        if y.all() or not y.any():
+            # A model that is always (never) right: a constant head, no fit needed.
+            mean = float(np.clip(y.mean() if y.size else 0.5, 1e-3, 1 - 1e-3))
+            bias[j] = np.log(mean / (1 - mean))
+            continue
+        model = LogisticRegression(C=c, max_iter=2000)
+        model.fit(x[seen], y)
+        weights[:, j] = model.coef_[0]
+        bias[j] = model.intercept_[0]
+    return LinearHeads(weights=weights, bias=bias)
+
+
+def oof_quality(
+    x: F32,
+    quality: F64,
+    *,
+    kind: str = "logreg",
+    c: float = 1.0,
+    k: int = 25,
+    folds: int = 5,
+    seed: int = 0,
+) -> F32:
+    """Out-of-fold predictions of `fit_quality` for every row."""
+    out = np.zeros(quality.shape, dtype=np.float32)
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(x):
+        head = fit_quality(x[train], quality[train], kind=kind, c=c, k=k)
+        out[test] = head.predict(x[test])
+    return out
+
+
+def fit_capability(
+    x: F32,
+    labels: Sequence[str],
+    *,
+    prompts: Sequence[str] | None = None,
+    c: float = 10.0,
+) -> CapabilityHead:
+    """A softmax capability classifier (balanced class weights).
+
+    With `prompts`, hashed lexical n-grams join the embedding as features.
+    """
+    lexical = LexicalFeatures.fit(prompts) if prompts is not None else None
+    features: Any = x
+    if lexical is not None and prompts is not None:
+        features = hstack([lexical.transform(prompts), csr_matrix(x)]).tocsr()
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    model.fit(features, np.asarray(labels))
+    classes = tuple(str(c_) for c_ in model.classes_)
+    weights = model.coef_.T.astype(np.float32)
+    bias = model.intercept_.astype(np.float32)
+    if len(classes) == 2:
+        # scikit-learn keeps one column for two classes; make it a softmax pair.
+        weights = np.concatenate([-weights / 2, weights / 2], axis=1)
+        bias = np.array([-bias[0] / 2, bias[0] / 2], dtype=np.float32)
+    dim = x.shape[1]
+    return CapabilityHead(
+        classes=classes,
+        embedding_weights=weights[-dim:],
+        bias=bias,
+        lexical=lexical,
+        lexical_weights=weights[:-dim] if lexical is not None else None,
+    )
+
+
+def oof_capability(
+    x: F32,
+    labels: Sequence[str],
+    *,
+    prompts: Sequence[str] | None = None,
+    c: float = 10.0,
+    folds: int = 5,
+    seed: int = 0,
+) -> list[str]:
+    """Out-of-fold capability predictions (stratified folds)."""
+    y = np.asarray(labels)
+    texts = list(prompts) if prompts is not None else None
+    out = np.empty(len(y), dtype=object)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(x, y):
+        head = fit_capability(
+            x[train],
+            list(y[train]),
+            prompts=[texts[i] for i in train] if texts else None,
+            c=c,
+        )
+        probs = head.predict(
+            [texts[i] for i in test] if texts else [""] * len(test), x[test]
+        )
+        out[test] = [head.classes[i] for i in probs.argmax(axis=1)]
+    return [str(v) for v in out]

@@ -1,0 +1,148 @@
+"""`dispatch train` and `dispatch eval` as a user runs them, on small synthetic files
+(the real MiniLM through onnxruntime, exported once into a temporary cache)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PROVIDER_KEYS
+
+MODELS = {
+    "cheap-7b": {
+        "tier": "small",
+        "provider": "p",
+        "price_in_per_mtok": 0.1,
+        "price_out_per_mtok": 0.1,
+    },
+    "dear-4": {
+        "tier": "large",
+        "provider": "p",
+        "price_in_per_mtok": 10.0,
+        "price_out_per_mtok": 10.0,
+    },
+}
+TOPICS = {
+    "coding": "Write a Python function that {} and add unit tests for it.",
+    "search": "Who was the first person to {} and in which year did it happen?",
+    "general": "Write a warm, friendly birthday card for my aunt who loves to {}.",
+}
+ACTS = [
+    "sort a list",
+    "reverse a string",
+    "climb Everest",
+    "paint portraits",
+    "sail alone",
+    "parse dates",
+    "merge two files",
+    "fly across the Atlantic",
+    "bake bread",
+    "grow roses",
+]
+
+
+def line(i: int, capability: str, outcomes: bool) -> str:
+    record: dict[str, Any] = {
+        "id": f"x-{capability}-{i}",
+        "prompt": TOPICS[capability].format(ACTS[i % len(ACTS)]) + f" (case {i})",
+        "capability": capability,
+        "source": "synthetic",
+    }
+    if outcomes:
+        hard = capability == "coding"
+        record["outcomes"] = {
+            "cheap-7b": {"quality": 0.0 if hard else 1.0, "cost_usd": 0.0001},
+            "dear-4": {"quality": 1.0, "cost_usd": 0.01},
+        }
+    return json.dumps(record)
+
+
+def write(path: Path, start: int, n: int, outcomes: bool) -> Path:
+    lines = [line(i, c, outcomes) for i in range(start, start + n) for c in TOPICS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    cache = tmp_path_factory.mktemp("cache")
+    base = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    return {**base, "DISPATCH_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+
+
+def dispatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dispatch", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    train = write(tmp_path / "train.jsonl", 0, 20, outcomes=True)
+    data = write(tmp_path / "data.jsonl", 100, 8, outcomes=True)
+    models = tmp_path / "models.json"
+    models.write_text(json.dumps(MODELS))
+    artefact = tmp_path / "router.npz"
+    proc = dispatch(
+        env, "train", str(train), "--models", str(models), "-o", str(artefact), "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert artefact.is_file() and summary["reference_model"] == "p:dear-4"
+    assert summary["scores"]["capability_cv"]["macro_f1"] > 0.9
+    proc = dispatch(
+        env,
+        "eval",
+        "outcomes",
+        str(data),
+        "--train",
+        str(train),
+        "--models",
+        str(models),
+        "--json",
+        "--plot",
+        str(tmp_path / "curve.png"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["n"] == 24 and report["reference_model"] == "dear-4"
+    assert (
+        report["result"]["quality_ratio"] >= 0.95
+        and report["result"]["cost_ratio"] < 0.6
+    )
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_capability_json_and_a_malformed_line(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    train = write(tmp_path / "train.jsonl", 0, 20, outcomes=False)
+    data = write(tmp_path / "data.jsonl", 100, 6, outcomes=False)
+    proc = dispatch(
+        env, "eval", "capability", str(data), "--train", str(train), "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {"n", "router", "accuracy", "macro_f1", "per_class", "latency_ms"} <= set(
+        report
+    )
+    assert report["accuracy"] >= 0.9
+    assert set(report["per_class"]["coding"]) == {"precision", "recall", "f1", "n"}
+    assert set(report["latency_ms"]) == {"p50", "p99"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(data.read_text() + '{"prompt": "x", "capability": 7}\n')
+    proc = dispatch(env, "eval", "capability", str(bad), "--train", str(train))
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())  # rich wraps long lines
+    assert "bad.jsonl: line 19: 'capability' must be a string" in message

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dispatch import ConfigError, Hop
+from dispatch.policy import select
+from dispatch.registry import Registry
+from dispatch.routing.heads import CapabilityHead, KnnHeads, LinearHeads
+from dispatch.routing.learned import LearnedArtefact, LearnedRouter
+from dispatch.testing import FakeEncoder
+from dispatch.types import ModelSpec, RouterLayer
+
+DIM = 16
+MODELS = ("p:cheap", "p:mid", "p:dear")
+
+
+def spec(model_id: str, tier: str, price: str) -> ModelSpec:
+    return ModelSpec(
+        id=model_id,
+        tier=tier,
+        quality={"general": 0.9, "coding": 0.9},  # priors: everyone clears any bar
+        input_per_mtok=Decimal(price),
+        output_per_mtok=Decimal(price),
+        context_window=100_000,
+        max_output_tokens=4096,
+    )
+
+
+REGISTRY = Registry(
+    [
+        spec("p:cheap", "small", "0.1"),
+        spec("p:mid", "medium", "1"),
+        spec("p:dear", "large", "10"),
+    ],
+    tiers=[("small", 0.5), ("medium", 0.7), ("large", 0.85)],
+    capabilities=["coding", "general"],
+)
+
+
+def constant_heads(probabilities: tuple[float, ...]) -> LinearHeads:
+    """Heads that predict `probabilities` for every prompt."""
+    p = np.asarray(probabilities, dtype=np.float32)
+    return LinearHeads(
+        weights=np.zeros((DIM, len(p)), dtype=np.float32),
+        bias=np.log(p / (1 - p)).astype(np.float32),
+    )
+
+
+def artefact(
+    probabilities: tuple[float, ...], mode: str, bar: float
+) -> LearnedArtefact:
+    return LearnedArtefact(
+        encoder=FakeEncoder(DIM).id,
+        models=MODELS,
+        quality=constant_heads(probabilities),
+        bar=bar,
+        bar_mode=mode,
+    )
+
+
+def route(art: LearnedArtefact) -> tuple[str, float | None]:
+    router = LearnedRouter(art, FakeEncoder(DIM), specs=REGISTRY, tiers=REGISTRY.tiers)
+    hop = Hop(
+        specialist="s", prompt="anything", input_tokens=100, max_output_tokens=100
+    )
+    decision = router.decide(hop)
+    assert decision.router is RouterLayer.LEARNED
+    assert decision.quality is not None and set(decision.quality) == set(MODELS)
+    return select(decision, hop, REGISTRY).model.id, decision.bar
+
+
+def test_policy_takes_the_cheapest_model_whose_prediction_clears_an_absolute_bar() -> (
+    None
+):
+    assert route(artefact((0.5, 0.8, 0.95), "absolute", 0.75))[0] == "p:mid"
+    assert route(artefact((0.5, 0.8, 0.95), "absolute", 0.9))[0] == "p:dear"
+    # Priors say every model is 0.9; the predictions, not the priors, decide.
+    assert route(artefact((0.5, 0.8, 0.95), "absolute", 0.3))[0] == "p:cheap"
+
+
+def test_when_no_model_clears_the_bar_the_best_prediction_is_chosen() -> None:
+    model, bar = route(artefact((0.2, 0.4, 0.3), "absolute", 0.9))
+    assert model == "p:mid"
+    assert bar == pytest.approx(0.4)
+
+
+def test_relative_bar_scales_with_the_best_prediction() -> None:
+    assert route(artefact((0.50, 0.58, 0.60), "relative", 0.95))[0] == "p:mid"
+    assert route(artefact((0.50, 0.58, 0.60), "relative", 0.8))[0] == "p:cheap"
+
+
+def test_utility_bar_trades_predicted_quality_against_price() -> None:
+    # Prices 0.1 : 1 : 10 -> costs scaled by the dearest: 0.01, 0.1, 1.
+    probs = (0.60, 0.80, 0.90)
+    assert route(artefact(probs, "utility", 0.0))[0] == "p:dear"  # money is no object
+    assert (
+        route(artefact(probs, "utility", 0.05))[0] == "p:dear"
+    )  # 0.90-0.05 > 0.80-0.005
+    assert (
+        route(artefact(probs, "utility", 0.5))[0] == "p:mid"
+    )  # 0.80-0.05 > 0.60-0.005
+    assert route(artefact(probs, "utility", 50.0))[0] == "p:cheap"
+
+
+def test_the_decision_names_the_lowest_tier_with_an_eligible_model() -> None:
+    router = LearnedRouter(
+        artefact((0.5, 0.8, 0.95), "absolute", 0.75), FakeEncoder(DIM), specs=REGISTRY
+    )
+    assert router.decide(Hop(specialist="s", prompt="x")).tier == "medium"
+
+
+def test_artefact_round_trips_through_npz_without_pickle(tmp_path: Path) -> None:
+    art = LearnedArtefact(
+        encoder="enc",
+        models=MODELS,
+        quality=KnnHeads(
+            points=np.eye(3, DIM, dtype=np.float32),
+            targets=np.eye(3, dtype=np.float32),
+            k=1,
+        ),
+        capabilities=("coding", "general"),
+        capability=CapabilityHead(
+            classes=("coding", "general"),
+            embedding_weights=np.ones((DIM, 2), dtype=np.float32),
+            bias=np.zeros(2, dtype=np.float32),
+        ),
+        bar=0.12,
+        bar_mode="utility",
+        meta={"scores": {"auc": 0.7}},
+    )
+    path = tmp_path / "router.npz"
+    art.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert all(name.endswith(".npy") for name in z.namelist())
+    back = LearnedArtefact.load(path)
+    assert (back.encoder, back.models, back.bar, back.bar_mode) == (
+        "enc",
+        MODELS,
+        0.12,
+        "utility",
+    )
+    assert back.meta == {"scores": {"auc": 0.7}}
+    x = np.eye(3, DIM, dtype=np.float32)
+    np.testing.assert_array_equal(back.quality.predict(x), art.quality.predict(x))
+    assert back.capability is not None and back.capabilities == ("coding", "general")
+
+
+def test_loading_checks_the_file_and_the_encoder(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ConfigError, match="bad.npz: cannot read artefact"):
+        LearnedArtefact.load(bad)
+    other = tmp_path / "other.npz"
+    np.savez(other, weights=np.zeros(3))
+    with pytest.raises(ConfigError, match="not a graph-dispatch artefact"):
+        LearnedArtefact.load(other)
+    art = artefact((0.5, 0.6, 0.7), "absolute", 0.5)
+    with pytest.raises(ConfigError, match="trained with another encoder"):
+        LearnedRouter(art, FakeEncoder(DIM * 2), specs=REGISTRY)
+
+
+def test_a_capability_hint_wins_and_the_head_decides_otherwise() -> None:
+    head = CapabilityHead(
+        classes=("coding", "general"),
+        embedding_weights=np.zeros((DIM, 2), dtype=np.float32),
+        bias=np.array([2.0, 0.0], dtype=np.float32),
+    )
+    art = LearnedArtefact(
+        encoder=FakeEncoder(DIM).id,
+        models=MODELS,
+        quality=constant_heads((0.5, 0.6, 0.7)),
+        capabilities=("coding", "general"),
+        capability=head,
+        bar=0.5,
+        bar_mode="absolute",
+    )
+    router = LearnedRouter(art, FakeEncoder(DIM), specs=REGISTRY)
+    decision = router.decide(Hop(specialist="s", prompt="x"))
+    assert decision.capability == "coding"
+    assert decision.confidence == pytest.approx(1 / (1 + np.exp(-2.0)), abs=1e-3)
+    hinted = router.decide(Hop(specialist="s", prompt="x", capability_hint="general"))
+    assert (hinted.capability, hinted.confidence) == ("general", 1.0)
+
+
+def test_the_config_names_the_artefact_loaded_at_start_up(tmp_path: Path) -> None:
+    from conftest import SMALL_REGISTRY
+
+    from dispatch.routing.learned import learned_router_from_config
+
+    art = LearnedArtefact(
+        encoder=FakeEncoder(DIM).id,
+        models=("tiny:model", "mid:model", "big:model"),
+        quality=constant_heads((0.3, 0.9, 0.95)),
+        bar=0.8,
+        bar_mode="absolute",
+    )
+    art.save(tmp_path / "router.npz")
+    config = tmp_path / "registry.yaml"
+    config.write_text(SMALL_REGISTRY + "routing: {artefact: router.npz}\n")
+    registry = Registry.from_config(config)
+    router = learned_router_from_config(config, registry, encoder=FakeEncoder(DIM))
+    assert router is not None and router.bar == 0.8
+    hop = Hop(specialist="s", prompt="anything")
+    assert select(router.decide(hop), hop, registry).model.id == "mid:model"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(SMALL_REGISTRY)
+    assert learned_router_from_config(plain, registry, encoder=FakeEncoder(DIM)) is None
