@@ -1,0 +1,489 @@
+"""Fault-injection benchmark: the demo workflow under injected provider faults.
+
+Each fault rate runs the real orchestrator graph (`build_orchestrator`, the demo
+plan) over many workflows, each with its own hard budget, on models built by
+`dispatch.testing_faults.faulty_factory`: on that share of calls a model
+raises (unclassified error, 429 with ``Retry-After``, 503, connection reset,
+client timeout), hangs until cancelled, or answers with missing, malformed,
+negative or absurd usage, empty content, an unknown tool or invalid tool
+arguments. One `Dispatcher` serves every workflow of a rate, as one process
+serves many users, so per-model state (a circuit breaker, rate-limit headroom)
+is shared as it would be in production.
+
+Per rate it reports: workflows; completed (a final answer that is not a failure
+placeholder); hops failed; ledger exact (the run's ledger spend == the sum of
+the hop costs in the final state == the checkpointed ``budget.spent_usd``);
+overspent (spend above the hard limit); extra cost (mean cost of a completed
+workflow against the fault-free run, measured in the same process); and p50 /
+p99 wall time per workflow. Rate 0 is always run: it is the baseline.
+
+Hung calls are bounded by the bench itself: every workflow runs under
+``asyncio.wait_for`` and one that outlives `--timeout` counts as not completed
+(and its ledger as unverified). When that happens the report says the hop path
+held a hung call, i.e. it has no per-call timeout of its own.
+
+Workflows of a rate run concurrently (at most `--concurrency` at once), so wall
+times include queueing for the 2 cores; compare them between rates of one run.
+Fault draws are seeded, but concurrent branches draw in scheduling order, so
+counts vary slightly between runs.
+
+Run: ``python -m bench.faults [--json] [--workflows N] [--rates 0,0.1,0.3,0.6]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+
+from dispatch import DispatchContext, Dispatcher, Registry, hop_records
+from dispatch.graphs import (
+    DEMO_PLAN,
+    DEMO_REQUEST,
+    DEMO_SYNTHESIS_TIER,
+    build_orchestrator,
+)
+from dispatch.testing_faults import FaultyChatModel, faulty_factory
+
+DEFAULT_RATES = (0.0, 0.1, 0.3, 0.6)
+FAILED_ANSWER = ("[synthesis failed", "[budget exhausted")
+"""Prefixes the synthesize node writes instead of an answer."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowOutcome:
+    """What one workflow run did, checked against its own ledger."""
+
+    completed: bool
+    """A final answer that is neither empty nor a failure placeholder."""
+    timed_out: bool
+    """The bench's `asyncio.wait_for` cancelled it (a hung call held it)."""
+    tasks_failed: int
+    """Sub-tasks whose specialist failed (the answer may still be produced)."""
+    hops: int
+    hops_failed: int
+    """Hop attempts that raised or were refused."""
+    negative_cost_hops: int
+    cost_usd: Decimal
+    """The ledger's settled spend."""
+    ledger_exact: bool
+    """Ledger spend == sum of hop costs == checkpointed spend (False when
+    there is no final state to compare with)."""
+    overspent: bool
+    """Settled spend above the hard limit."""
+    released: bool
+    """Nothing is left reserved once the run ended (finished or cancelled)."""
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateReport:
+    """The aggregate of one fault rate (the ``--json`` row)."""
+
+    fault_rate: float
+    workflows: int
+    completed: int
+    timed_out: int
+    """Workflows cancelled by the bench's timeout."""
+    clean: int
+    """Completed with every sub-task succeeding."""
+    hops: int
+    hops_failed: int
+    negative_cost_hops: int
+    ledger_exact: int
+    """Workflows whose ledger was verified exact."""
+    overspent: int
+    unreleased: int
+    """Workflows that left money reserved."""
+    mean_cost_usd: float | None
+    """Mean ledger spend of a completed workflow."""
+    extra_cost_ratio: float | None
+    """`mean_cost_usd` / the fault-free run's; None without completions."""
+    p50_s: float
+    p99_s: float
+    injected: dict[str, int] = field(default_factory=dict)
+    """How often each fault was injected."""
+
+
+_CAP_FIELDS = ("max_tokens", "max_output_tokens", "num_predict")
+
+
+class OutputCapped(BaseChatModel):
+    """Passes the hop's output cap on to a model that has no cap field.
+
+    `dispatch._chat_models.with_output_cap` caps a model through its
+    ``max_tokens``-like field and leaves a model without one as it is.
+    `FaultyChatModel` has none, so the `SimChatModel` it wraps never sees the
+    cap: it answers at its default length, past the hop's reservation, and the
+    overrun closes the hard budget even in a fault-free run. This adapter has
+    the field and forwards it as a call argument. `model_factory` applies it
+    only while `FaultyChatModel` lacks a cap field of its own.
+    """
+
+    inner: Any
+    """The wrapped model, or its tool-bound copy."""
+    max_tokens: int | None = None
+    """The cap `with_output_cap` sets; forwarded on every call."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "bench-output-capped"
+
+    def bind_tools(
+        self, tools: Sequence[Any], **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools on the inner model and keep the cap."""
+        return self.model_copy(update={"inner": self.inner.bind_tools(tools, **kwargs)})
+
+    def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.max_tokens is None:
+            return kwargs
+        return {"max_tokens": self.max_tokens, **kwargs}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self.inner.invoke(messages, stop=stop, **self._call_kwargs(kwargs))
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = await self.inner.ainvoke(
+            messages, stop=stop, **self._call_kwargs(kwargs)
+        )
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def model_factory(factory: Any) -> Any:
+    """`factory` (a `faulty_factory`) with its models honouring output caps."""
+    if any(name in FaultyChatModel.model_fields for name in _CAP_FIELDS):
+        return factory
+
+    def build(spec: Any) -> BaseChatModel:
+        return OutputCapped(inner=factory(spec))
+
+    return build
+
+
+def _answer_ok(answer: object) -> bool:
+    text = answer if isinstance(answer, str) else ""
+    return bool(text.strip()) and not text.startswith(FAILED_ANSWER)
+
+
+def check_workflow(
+    state: Mapping[str, Any] | None,
+    *,
+    spent: Decimal,
+    reserved: Decimal,
+    limit: Decimal,
+    seconds: float,
+) -> WorkflowOutcome:
+    """Judge one run from its final state (None: cancelled) and ledger totals."""
+    records = hop_records(state) if state is not None else []
+    hop_sum = sum((r.cost_usd for r in records), Decimal(0))
+    saved = (state or {}).get("budget") or {}
+    exact = state is not None and (
+        hop_sum == spent == Decimal(saved.get("spent_usd", "NaN"))
+    )
+    results = (state or {}).get("results") or {}
+    return WorkflowOutcome(
+        completed=state is not None and _answer_ok(state.get("answer")),
+        timed_out=state is None,
+        tasks_failed=sum(not r["ok"] for r in results.values()),
+        hops=len(records),
+        hops_failed=sum(r.error is not None for r in records),
+        negative_cost_hops=sum(r.cost_usd < 0 for r in records),
+        cost_usd=spent,
+        ledger_exact=exact,
+        overspent=spent > limit,
+        released=reserved == 0,
+        seconds=seconds,
+    )
+
+
+async def _one_workflow(
+    graph: Any, dispatcher: Dispatcher, *, budget_usd: Decimal, timeout_s: float
+) -> WorkflowOutcome:
+    context = DispatchContext(budget_usd=str(budget_usd), budget_mode="hard")
+    request = {"request": DEMO_REQUEST, "tasks": list(DEMO_PLAN)}
+    started = time.perf_counter()
+    state: Mapping[str, Any] | None
+    try:
+        state = await asyncio.wait_for(
+            graph.ainvoke(request, context=context), timeout_s
+        )
+    except TimeoutError:
+        state = None
+    seconds = time.perf_counter() - started
+    ledger = dispatcher.ledgers.get(context.run_id)
+    return check_workflow(
+        state,
+        spent=ledger.spent if ledger else Decimal(0),
+        reserved=ledger.reserved if ledger else Decimal(0),
+        limit=budget_usd,
+        seconds=seconds,
+    )
+
+
+def _percentile(values: Sequence[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def summarize(
+    rate: float,
+    outcomes: Sequence[WorkflowOutcome],
+    *,
+    baseline_cost: float | None,
+    injected: Mapping[str, int] | None = None,
+) -> RateReport:
+    """Aggregate the outcomes of one rate; `baseline_cost` is rate 0's mean."""
+    done = [o for o in outcomes if o.completed]
+    mean = (
+        float(sum((o.cost_usd for o in done), Decimal(0)) / len(done)) if done else None
+    )
+    ratio = mean / baseline_cost if mean is not None and baseline_cost else None
+    seconds = [o.seconds for o in outcomes]
+    return RateReport(
+        fault_rate=rate,
+        workflows=len(outcomes),
+        completed=len(done),
+        timed_out=sum(o.timed_out for o in outcomes),
+        clean=sum(o.completed and not o.tasks_failed for o in outcomes),
+        hops=sum(o.hops for o in outcomes),
+        hops_failed=sum(o.hops_failed for o in outcomes),
+        negative_cost_hops=sum(o.negative_cost_hops for o in outcomes),
+        ledger_exact=sum(o.ledger_exact for o in outcomes),
+        overspent=sum(o.overspent for o in outcomes),
+        unreleased=sum(not o.released for o in outcomes),
+        mean_cost_usd=mean,
+        extra_cost_ratio=ratio,
+        p50_s=_percentile(seconds, 50),
+        p99_s=_percentile(seconds, 99),
+        injected=dict(sorted((injected or {}).items())),
+    )
+
+
+async def run_rate(
+    rate: float,
+    *,
+    workflows: int,
+    seed: int = 0,
+    budget_usd: Decimal = Decimal(5),
+    timeout_s: float = 10.0,
+    concurrency: int = 16,
+    baseline_cost: float | None = None,
+    dispatcher_options: Mapping[str, Any] | None = None,
+) -> RateReport:
+    """Run `workflows` demo workflows at fault `rate` and aggregate them.
+
+    `dispatcher_options` go to ``Dispatcher(...)`` unchanged, so resilience
+    settings added later (timeouts, retries, breakers) can be benchmarked
+    without changing this function.
+    """
+    factory = faulty_factory(rate, seed=seed)
+    dispatcher = Dispatcher(
+        Registry.from_config(),
+        model_factory=model_factory(factory),
+        **(dispatcher_options or {}),
+    )
+    graph = build_orchestrator(dispatcher, synthesis_tier=DEMO_SYNTHESIS_TIER)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated() -> WorkflowOutcome:
+        async with gate:
+            return await _one_workflow(
+                graph, dispatcher, budget_usd=budget_usd, timeout_s=timeout_s
+            )
+
+    outcomes = await asyncio.gather(*(gated() for _ in range(workflows)))
+    injected = {str(k): v for k, v in factory.injected().items()}
+    return summarize(rate, outcomes, baseline_cost=baseline_cost, injected=injected)
+
+
+async def run_bench(
+    rates: Sequence[float] = DEFAULT_RATES,
+    *,
+    workflows: int = 100,
+    seed: int = 0,
+    budget_usd: Decimal = Decimal(5),
+    timeout_s: float = 10.0,
+    concurrency: int = 16,
+    dispatcher_options: Mapping[str, Any] | None = None,
+) -> list[RateReport]:
+    """Every rate in `rates` (rate 0 first, added if missing: the baseline)."""
+    ordered = sorted({0.0, *rates})
+    reports: list[RateReport] = []
+    baseline: float | None = None
+    for rate in ordered:
+        report = await run_rate(
+            rate,
+            workflows=workflows,
+            seed=seed,
+            budget_usd=budget_usd,
+            timeout_s=timeout_s,
+            concurrency=concurrency,
+            baseline_cost=baseline,
+            dispatcher_options=dispatcher_options,
+        )
+        if rate == 0.0:
+            baseline = report.mean_cost_usd
+            report = summarize_baseline(report)
+        reports.append(report)
+    return reports
+
+
+def summarize_baseline(report: RateReport) -> RateReport:
+    """The fault-free row compares with itself: ratio 1 when it completed any."""
+    ratio = 1.0 if report.mean_cost_usd else None
+    return RateReport(**{**asdict(report), "extra_cost_ratio": ratio})
+
+
+def as_json(reports: Sequence[RateReport]) -> dict[str, Any]:
+    """The ``--json`` document: ``{"rates": [row, ...]}``."""
+    return {"rates": [asdict(r) for r in reports]}
+
+
+def _parse_rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--rates: expected comma-separated numbers, got {text!r}"
+        ) from None
+    bad = [r for r in rates if not 0.0 <= r <= 1.0]
+    if not rates or bad:
+        raise argparse.ArgumentTypeError(
+            f"--rates: expected rates within 0..1, got {text!r}"
+        )
+    return rates
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Demo workflows under injected faults (hard budget each)")
+    for name in (
+        "fault rate",
+        "workflows",
+        "completed",
+        "clean",
+        "timed out",
+        "hops failed",
+        "ledger exact",
+        "overspent",
+        "left reserved",
+        "extra cost",
+        "p50 s",
+        "p99 s",
+    ):
+        table.add_column(name, justify="right")
+    for r in reports:
+        ratio = "-" if r.extra_cost_ratio is None else f"{r.extra_cost_ratio:.2f}x"
+        table.add_row(
+            f"{r.fault_rate:.0%}",
+            str(r.workflows),
+            str(r.completed),
+            str(r.clean),
+            str(r.timed_out),
+            f"{r.hops_failed}/{r.hops}",
+            f"{r.ledger_exact}/{r.workflows}",
+            str(r.overspent),
+            str(r.unreleased),
+            ratio,
+            f"{r.p50_s:.2f}",
+            f"{r.p99_s:.2f}",
+        )
+    console = Console()
+    console.print(table)
+    hung = sum(r.timed_out for r in reports)
+    if hung:
+        console.print(
+            f"{hung} workflow(s) outlived the bench's {timeout_s:g} s timeout: a hung "
+            "call held them, so the hop path has no per-call timeout of its own."
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table (or ``--json``); exit 0."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument(
+        "--workflows", type=_positive(int), default=100, help="workflows per rate"
+    )
+    parser.add_argument(
+        "--rates",
+        type=_parse_rates,
+        default=list(DEFAULT_RATES),
+        help="comma-separated fault rates within 0..1 (0 is always run)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--budget", type=_positive(float), default=5.0, help="hard USD per workflow"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=10.0,
+        help="seconds a workflow may take before the bench cancels it",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive(int), default=16, help="workflows at once"
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    reports = asyncio.run(
+        run_bench(
+            args.rates,
+            workflows=args.workflows,
+            seed=args.seed,
+            budget_usd=Decimal(str(args.budget)),
+            timeout_s=args.timeout,
+            concurrency=args.concurrency,
+        )
+    )
+    if args.json:
+        print(json.dumps(as_json(reports)))
+    else:
+        _print_table(reports, args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
