@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import statistics
@@ -43,11 +44,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import Runnable
-
+from bench._capped import model_factory
 from dispatch import DispatchContext, Dispatcher, Registry, hop_records
 from dispatch.graphs import (
     DEMO_PLAN,
@@ -55,7 +52,7 @@ from dispatch.graphs import (
     DEMO_SYNTHESIS_TIER,
     build_orchestrator,
 )
-from dispatch.testing_faults import FaultyChatModel, faulty_factory
+from dispatch.testing_faults import faulty_factory
 
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.6)
 FAILED_ANSWER = ("[synthesis failed", "[budget exhausted")
@@ -115,75 +112,6 @@ class RateReport:
     p99_s: float
     injected: dict[str, int] = field(default_factory=dict)
     """How often each fault was injected."""
-
-
-_CAP_FIELDS = ("max_tokens", "max_output_tokens", "num_predict")
-
-
-class OutputCapped(BaseChatModel):
-    """Passes the hop's output cap on to a model that has no cap field.
-
-    `dispatch._chat_models.with_output_cap` caps a model through its
-    ``max_tokens``-like field and leaves a model without one as it is.
-    `FaultyChatModel` has none, so the `SimChatModel` it wraps never sees the
-    cap: it answers at its default length, past the hop's reservation, and the
-    overrun closes the hard budget even in a fault-free run. This adapter has
-    the field and forwards it as a call argument. `model_factory` applies it
-    only while `FaultyChatModel` lacks a cap field of its own.
-    """
-
-    inner: Any
-    """The wrapped model, or its tool-bound copy."""
-    max_tokens: int | None = None
-    """The cap `with_output_cap` sets; forwarded on every call."""
-
-    @property
-    def _llm_type(self) -> str:
-        return "bench-output-capped"
-
-    def bind_tools(
-        self, tools: Sequence[Any], **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools on the inner model and keep the cap."""
-        return self.model_copy(update={"inner": self.inner.bind_tools(tools, **kwargs)})
-
-    def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if self.max_tokens is None:
-            return kwargs
-        return {"max_tokens": self.max_tokens, **kwargs}
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        reply = self.inner.invoke(messages, stop=stop, **self._call_kwargs(kwargs))
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        reply = await self.inner.ainvoke(
-            messages, stop=stop, **self._call_kwargs(kwargs)
-        )
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-
-def model_factory(factory: Any) -> Any:
-    """`factory` (a `faulty_factory`) with its models honouring output caps."""
-    if any(name in FaultyChatModel.model_fields for name in _CAP_FIELDS):
-        return factory
-
-    def build(spec: Any) -> BaseChatModel:
-        return OutputCapped(inner=factory(spec))
-
-    return build
 
 
 def _answer_ok(answer: object) -> bool:
@@ -292,8 +220,8 @@ async def run_rate(
     workflows: int,
     seed: int = 0,
     budget_usd: Decimal = Decimal(5),
-    timeout_s: float = 10.0,
-    concurrency: int = 16,
+    timeout_s: float = 8.0,
+    concurrency: int = 32,
     baseline_cost: float | None = None,
     dispatcher_options: Mapping[str, Any] | None = None,
 ) -> RateReport:
@@ -329,8 +257,8 @@ async def run_bench(
     workflows: int = 100,
     seed: int = 0,
     budget_usd: Decimal = Decimal(5),
-    timeout_s: float = 10.0,
-    concurrency: int = 16,
+    timeout_s: float = 8.0,
+    concurrency: int = 32,
     dispatcher_options: Mapping[str, Any] | None = None,
 ) -> list[RateReport]:
     """Every rate in `rates` (rate 0 first, added if missing: the baseline)."""
@@ -386,12 +314,29 @@ def _positive(kind: type[int] | type[float]) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a number, got {text!r}"
+            ) from None
         if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a positive number, got {text!r}"
+            )
         return value
 
     return parse
+
+
+def _option(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"--dispatcher-option: expected NAME=VALUE, got {text!r}"
+        )
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return name, value
 
 
 def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
@@ -401,14 +346,14 @@ def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
     table = Table(title="Demo workflows under injected faults (hard budget each)")
     for name in (
         "fault rate",
-        "workflows",
+        "runs",
         "completed",
         "clean",
         "timed out",
         "hops failed",
         "ledger exact",
         "overspent",
-        "left reserved",
+        "left held",
         "extra cost",
         "p50 s",
         "p99 s",
@@ -431,6 +376,8 @@ def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
             f"{r.p99_s:.2f}",
         )
     console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=140)
     console.print(table)
     hung = sum(r.timed_out for r in reports)
     if hung:
@@ -460,13 +407,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout",
         type=_positive(float),
-        default=10.0,
+        default=8.0,
         help="seconds a workflow may take before the bench cancels it",
     )
     parser.add_argument(
-        "--concurrency", type=_positive(int), default=16, help="workflows at once"
+        "--concurrency", type=_positive(int), default=32, help="workflows at once"
+    )
+    parser.add_argument(
+        "--dispatcher-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="passed to Dispatcher(...) as is (VALUE read as JSON, else text); "
+        "repeatable",
     )
     args = parser.parse_args(argv)
+    options = dict(args.dispatcher_option)
+    try:
+        inspect.signature(Dispatcher).bind(None, **options)
+    except TypeError as exc:
+        parser.error(f"--dispatcher-option: Dispatcher(...) refuses it: {exc}")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     reports = asyncio.run(
         run_bench(
@@ -476,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             budget_usd=Decimal(str(args.budget)),
             timeout_s=args.timeout,
             concurrency=args.concurrency,
+            dispatcher_options=options,
         )
     )
     if args.json:
