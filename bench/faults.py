@@ -37,15 +37,21 @@ import asyncio
 import inspect
 import json
 import os
-import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from bench._capped import model_factory
-from dispatch import DispatchContext, Dispatcher, Registry, hop_records
+from bench._fault_report import (
+    RateReport,
+    WorkflowOutcome,
+    as_json,
+    check_workflow,
+    summarize,
+)
+from dispatch import DispatchContext, Dispatcher, Registry
 from dispatch.graphs import (
     DEMO_PLAN,
     DEMO_REQUEST,
@@ -55,99 +61,6 @@ from dispatch.graphs import (
 from dispatch.testing_faults import faulty_factory
 
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.6)
-FAILED_ANSWER = ("[synthesis failed", "[budget exhausted")
-"""Prefixes the synthesize node writes instead of an answer."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkflowOutcome:
-    """What one workflow run did, checked against its own ledger."""
-
-    completed: bool
-    """A final answer that is neither empty nor a failure placeholder."""
-    timed_out: bool
-    """The bench's `asyncio.wait_for` cancelled it (a hung call held it)."""
-    tasks_failed: int
-    """Sub-tasks whose specialist failed (the answer may still be produced)."""
-    hops: int
-    hops_failed: int
-    """Hop attempts that raised or were refused."""
-    negative_cost_hops: int
-    cost_usd: Decimal
-    """The ledger's settled spend."""
-    ledger_exact: bool
-    """Ledger spend == sum of hop costs == checkpointed spend (False when
-    there is no final state to compare with)."""
-    overspent: bool
-    """Settled spend above the hard limit."""
-    released: bool
-    """Nothing is left reserved once the run ended (finished or cancelled)."""
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateReport:
-    """The aggregate of one fault rate (the ``--json`` row)."""
-
-    fault_rate: float
-    workflows: int
-    completed: int
-    timed_out: int
-    """Workflows cancelled by the bench's timeout."""
-    clean: int
-    """Completed with every sub-task succeeding."""
-    hops: int
-    hops_failed: int
-    negative_cost_hops: int
-    ledger_exact: int
-    """Workflows whose ledger was verified exact."""
-    overspent: int
-    unreleased: int
-    """Workflows that left money reserved."""
-    mean_cost_usd: float | None
-    """Mean ledger spend of a completed workflow."""
-    extra_cost_ratio: float | None
-    """`mean_cost_usd` / the fault-free run's; None without completions."""
-    p50_s: float
-    p99_s: float
-    injected: dict[str, int] = field(default_factory=dict)
-    """How often each fault was injected."""
-
-
-def _answer_ok(answer: object) -> bool:
-    text = answer if isinstance(answer, str) else ""
-    return bool(text.strip()) and not text.startswith(FAILED_ANSWER)
-
-
-def check_workflow(
-    state: Mapping[str, Any] | None,
-    *,
-    spent: Decimal,
-    reserved: Decimal,
-    limit: Decimal,
-    seconds: float,
-) -> WorkflowOutcome:
-    """Judge one run from its final state (None: cancelled) and ledger totals."""
-    records = hop_records(state) if state is not None else []
-    hop_sum = sum((r.cost_usd for r in records), Decimal(0))
-    saved = (state or {}).get("budget") or {}
-    exact = state is not None and (
-        hop_sum == spent == Decimal(saved.get("spent_usd", "NaN"))
-    )
-    results = (state or {}).get("results") or {}
-    return WorkflowOutcome(
-        completed=state is not None and _answer_ok(state.get("answer")),
-        timed_out=state is None,
-        tasks_failed=sum(not r["ok"] for r in results.values()),
-        hops=len(records),
-        hops_failed=sum(r.error is not None for r in records),
-        negative_cost_hops=sum(r.cost_usd < 0 for r in records),
-        cost_usd=spent,
-        ledger_exact=exact,
-        overspent=spent > limit,
-        released=reserved == 0,
-        seconds=seconds,
-    )
 
 
 async def _one_workflow(
@@ -171,46 +84,6 @@ async def _one_workflow(
         reserved=ledger.reserved if ledger else Decimal(0),
         limit=budget_usd,
         seconds=seconds,
-    )
-
-
-def _percentile(values: Sequence[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def summarize(
-    rate: float,
-    outcomes: Sequence[WorkflowOutcome],
-    *,
-    baseline_cost: float | None,
-    injected: Mapping[str, int] | None = None,
-) -> RateReport:
-    """Aggregate the outcomes of one rate; `baseline_cost` is rate 0's mean."""
-    done = [o for o in outcomes if o.completed]
-    mean = (
-        float(sum((o.cost_usd for o in done), Decimal(0)) / len(done)) if done else None
-    )
-    ratio = mean / baseline_cost if mean is not None and baseline_cost else None
-    seconds = [o.seconds for o in outcomes]
-    return RateReport(
-        fault_rate=rate,
-        workflows=len(outcomes),
-        completed=len(done),
-        timed_out=sum(o.timed_out for o in outcomes),
-        clean=sum(o.completed and not o.tasks_failed for o in outcomes),
-        hops=sum(o.hops for o in outcomes),
-        hops_failed=sum(o.hops_failed for o in outcomes),
-        negative_cost_hops=sum(o.negative_cost_hops for o in outcomes),
-        ledger_exact=sum(o.ledger_exact for o in outcomes),
-        overspent=sum(o.overspent for o in outcomes),
-        unreleased=sum(not o.released for o in outcomes),
-        mean_cost_usd=mean,
-        extra_cost_ratio=ratio,
-        p50_s=_percentile(seconds, 50),
-        p99_s=_percentile(seconds, 99),
-        injected=dict(sorted((injected or {}).items())),
     )
 
 
@@ -276,22 +149,11 @@ async def run_bench(
             baseline_cost=baseline,
             dispatcher_options=dispatcher_options,
         )
-        if rate == 0.0:
+        if rate == 0.0:  # the baseline compares with itself
             baseline = report.mean_cost_usd
-            report = summarize_baseline(report)
+            report = replace(report, extra_cost_ratio=1.0 if baseline else None)
         reports.append(report)
     return reports
-
-
-def summarize_baseline(report: RateReport) -> RateReport:
-    """The fault-free row compares with itself: ratio 1 when it completed any."""
-    ratio = 1.0 if report.mean_cost_usd else None
-    return RateReport(**{**asdict(report), "extra_cost_ratio": ratio})
-
-
-def as_json(reports: Sequence[RateReport]) -> dict[str, Any]:
-    """The ``--json`` document: ``{"rates": [row, ...]}``."""
-    return {"rates": [asdict(r) for r in reports]}
 
 
 def _parse_rates(text: str) -> list[float]:
@@ -368,7 +230,7 @@ def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
             str(r.clean),
             str(r.timed_out),
             f"{r.hops_failed}/{r.hops}",
-            f"{r.ledger_exact}/{r.workflows}",
+            f"{r.ledger_exact}/{r.ledger_checked}",
             str(r.overspent),
             str(r.unreleased),
             ratio,
@@ -379,12 +241,23 @@ def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         console = Console(width=140)
     console.print(table)
+    for r in reports:
+        if r.not_completed or r.hop_failures:
+            console.print(
+                f"{r.fault_rate:.0%}: not completed {_listed(r.not_completed)}; "
+                f"failed hops {_listed(r.hop_failures)}"
+            )
     hung = sum(r.timed_out for r in reports)
     if hung:
         console.print(
-            f"{hung} workflow(s) outlived the bench's {timeout_s:g} s timeout: a hung "
-            "call held them, so the hop path has no per-call timeout of its own."
+            f"{hung} workflow(s) outlived the bench's {timeout_s:g} s timeout and were "
+            "cancelled (their ledgers are not counted as checked): a hung call held "
+            "them, so the hop path has no per-call timeout (or a longer one)."
         )
+
+
+def _listed(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 
 
 def main(argv: list[str] | None = None) -> int:

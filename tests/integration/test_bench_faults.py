@@ -10,13 +10,8 @@ from typing import Any
 
 import pytest
 
-from bench.faults import (
-    as_json,
-    check_workflow,
-    main,
-    run_bench,
-    summarize,
-)
+from bench._fault_report import as_json, check_workflow, summarize
+from bench.faults import main, run_bench
 from dispatch.types import HopRecord, PinChange
 
 REQUIRED = {
@@ -77,7 +72,8 @@ def test_a_tiny_run_reports_every_rate_with_an_exact_never_overspent_ledger() ->
             assert isinstance(row[key], kind), key
         assert row["workflows"] == 3
         # every workflow that returned a state has an exact ledger
-        assert row["ledger_exact"] == row["workflows"] - row["timed_out"]
+        assert row["ledger_checked"] == row["workflows"] - row["timed_out"]
+        assert row["ledger_exact"] == row["ledger_checked"]
         assert row["overspent"] == 0
         assert row["unreleased"] == 0
         assert row["negative_cost_hops"] == 0
@@ -141,10 +137,17 @@ def test_a_workflow_is_exact_only_when_ledger_hops_and_checkpoint_agree() -> Non
 
 
 @pytest.mark.parametrize(
-    "answer",
-    ["", "  ", "[synthesis failed: x]", "[budget exhausted before synthesis; ...]"],
+    ("answer", "reason"),
+    [
+        ("", "empty answer"),
+        ("  ", "empty answer"),
+        ("[synthesis failed: x]", "synthesis failed"),
+        ("[budget exhausted before synthesis; ...]", "budget exhausted"),
+    ],
 )
-def test_failure_placeholders_do_not_count_as_completed(answer: str) -> None:
+def test_failure_placeholders_do_not_count_as_completed(
+    answer: str, reason: str
+) -> None:
     outcome = check_workflow(
         final_state(answer, ["0.1"], "0.1"),
         spent=Decimal("0.1"),
@@ -152,6 +155,7 @@ def test_failure_placeholders_do_not_count_as_completed(answer: str) -> None:
         limit=Decimal(5),
         seconds=1.0,
     )
+    assert outcome.outcome == reason
     assert not outcome.completed and outcome.ledger_exact
 
 
@@ -177,6 +181,20 @@ def test_extra_cost_is_the_mean_completed_cost_against_the_baseline() -> None:
         0.3, [done("1"), done("2"), done("9", completed=False)], baseline_cost=1.0
     )
     assert report.completed == 2
+    assert report.not_completed == {"synthesis failed": 1}
     assert report.mean_cost_usd == 1.5
     assert report.extra_cost_ratio == 1.5
-    assert report.p99_s <= 9.0
+    assert report.p99_s <= report.max_s == 9.0
+    assert summarize(0.3, [done("1")], baseline_cost=None).extra_cost_ratio is None
+
+
+def test_failed_hops_are_counted_by_error_type() -> None:
+    state = final_state("ok", ["0.1"], "0.1")
+    state["hops"] += [hop("0", error="rate limited"), hop("0", error="503")]
+    state["hops"][1]["error_type"] = "RateLimitError"
+    outcome = check_workflow(
+        state, spent=Decimal("0.1"), reserved=Decimal(0), limit=Decimal(5), seconds=1
+    )
+    report = summarize(0.3, [outcome], baseline_cost=0.1)
+    assert report.hops == 3 and report.hops_failed == 2
+    assert report.hop_failures == {"RateLimitError": 1, "unknown": 1}
