@@ -22,6 +22,11 @@ Hung calls are bounded by the bench itself: every workflow runs under
 (and its ledger as unverified). When that happens the report says the hop path
 held a hung call, i.e. it has no per-call timeout of its own.
 
+Settings the `Dispatcher` grows later (per-call timeouts, retries, breakers)
+go to its constructor unchanged through ``--dispatcher-option NAME=VALUE``
+(``dispatcher_options=`` in `run_bench`), e.g. ``--dispatcher-option
+max_failovers=4``; a name the constructor does not take is refused up front.
+
 Workflows of a rate run concurrently (at most `--concurrency` at once), so wall
 times include queueing for the 2 cores; compare them between rates of one run.
 Fault draws are seeded, but concurrent branches draw in scheduling order, so
@@ -36,7 +41,6 @@ import argparse
 import asyncio
 import inspect
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -97,14 +101,16 @@ async def run_rate(
     concurrency: int = 32,
     baseline_cost: float | None = None,
     dispatcher_options: Mapping[str, Any] | None = None,
+    fault_options: Mapping[str, Any] | None = None,
 ) -> RateReport:
     """Run `workflows` demo workflows at fault `rate` and aggregate them.
 
     `dispatcher_options` go to ``Dispatcher(...)`` unchanged, so resilience
     settings added later (timeouts, retries, breakers) can be benchmarked
-    without changing this function.
+    without changing this function. `fault_options` go to `faulty_factory`
+    (``hang_s``, ``retry_after_s``, ``faults``).
     """
-    factory = faulty_factory(rate, seed=seed)
+    factory = faulty_factory(rate, seed=seed, **(fault_options or {}))
     dispatcher = Dispatcher(
         Registry.from_config(),
         model_factory=model_factory(factory),
@@ -133,6 +139,7 @@ async def run_bench(
     timeout_s: float = 8.0,
     concurrency: int = 32,
     dispatcher_options: Mapping[str, Any] | None = None,
+    fault_options: Mapping[str, Any] | None = None,
 ) -> list[RateReport]:
     """Every rate in `rates` (rate 0 first, added if missing: the baseline)."""
     ordered = sorted({0.0, *rates})
@@ -148,6 +155,7 @@ async def run_bench(
             concurrency=concurrency,
             baseline_cost=baseline,
             dispatcher_options=dispatcher_options,
+            fault_options=fault_options,
         )
         if rate == 0.0:  # the baseline compares with itself
             baseline = report.mean_cost_usd
@@ -301,7 +309,6 @@ def main(argv: list[str] | None = None) -> int:
         inspect.signature(Dispatcher).bind(None, **options)
     except TypeError as exc:
         parser.error(f"--dispatcher-option: Dispatcher(...) refuses it: {exc}")
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     reports = asyncio.run(
         run_bench(
             args.rates,
