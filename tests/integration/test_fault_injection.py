@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench._capped import model_factory
 from dispatch import DispatchContext, Dispatcher, Registry, hop_records
 from dispatch.graphs import (
     DEMO_PLAN,
@@ -30,10 +31,15 @@ def demo_input() -> dict[str, Any]:
     return {"request": DEMO_REQUEST, "tasks": list(DEMO_PLAN)}
 
 
-async def faulty_run(seed: int, limit: str) -> tuple[dict[str, Any], Any, Any]:
+async def faulty_run(
+    seed: int, limit: str, capped: bool
+) -> tuple[dict[str, Any], Any, Any]:
     # hangs end after 0.2 s as a client timeout would; cancellation is tested below
     factory = faulty_factory(RATE, seed=seed, hang_s=0.2, retry_after_s=0)
-    dispatcher = Dispatcher(Registry.from_config(), model_factory=factory)
+    dispatcher = Dispatcher(
+        Registry.from_config(),
+        model_factory=model_factory(factory) if capped else factory,
+    )
     graph = build_orchestrator(dispatcher, synthesis_tier=DEMO_SYNTHESIS_TIER)
     context = DispatchContext(budget_usd=limit, budget_mode="hard")
     state = await graph.ainvoke(demo_input(), context=context)
@@ -41,9 +47,17 @@ async def faulty_run(seed: int, limit: str) -> tuple[dict[str, Any], Any, Any]:
 
 
 @pytest.mark.parametrize("limit", LIMITS)
-def test_thirty_percent_faults_keep_the_ledger_exact_and_hard(limit: str) -> None:
+@pytest.mark.parametrize(
+    "capped", [False, True], ids=["faulty-models", "faulty-models-capped"]
+)
+def test_thirty_percent_faults_keep_the_ledger_exact_and_hard(
+    limit: str, capped: bool
+) -> None:
+    # uncapped, the fault-free calls overrun too (see the xfail below) and close
+    # the budget early; capped, the runs go the whole way through the faults
     async def all_runs() -> list[Any]:
-        return list(await asyncio.gather(*(faulty_run(s, limit) for s in SEEDS)))
+        runs = (faulty_run(s, limit, capped) for s in SEEDS)
+        return list(await asyncio.gather(*runs))
 
     injected: set[Fault] = set()
     for state, ledger, factory in asyncio.run(all_runs()):  # nothing escapes
