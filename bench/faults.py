@@ -47,7 +47,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from bench._capped import model_factory
 from bench._fault_report import (
     RateReport,
     WorkflowOutcome,
@@ -113,7 +112,7 @@ async def run_rate(
     factory = faulty_factory(rate, seed=seed, **(fault_options or {}))
     dispatcher = Dispatcher(
         Registry.from_config(),
-        model_factory=model_factory(factory),
+        model_factory=factory,
         **(dispatcher_options or {}),
     )
     graph = build_orchestrator(dispatcher, synthesis_tier=DEMO_SYNTHESIS_TIER)

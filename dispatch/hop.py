@@ -156,7 +156,9 @@ def settle_hop(
     fallback_from: str | None = None,
 ) -> HopRecord:
     """The record of a call that returned `reply`, priced from checked usage."""
-    usage, anomaly = checked_usage(usage_of(reply, request), choice, request)
+    usage, anomaly = checked_usage(
+        usage_of(reply, request), choice, request, sent_tokens=hop.input_tokens
+    )
     return HopRecord(
         step=hop.step,
         specialist=hop.specialist,

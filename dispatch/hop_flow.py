@@ -19,6 +19,7 @@ eligible model. A budget refusal or a cancellation ends the hop at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from langchain_core.messages import AIMessage, BaseMessage
@@ -89,6 +90,7 @@ NO_HEALTH: HealthView = _NoHealth()
 
 _BUDGET = ErrorFacts(type="BudgetExceeded", kind=ErrorKind.BUDGET)
 _NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
+_EMPTY = ErrorFacts(type="EmptyReply", kind=ErrorKind.SERVER)
 
 
 def _plan(
@@ -125,6 +127,32 @@ def _plan(
     return choice, health.wait_s(choice.model, tokens)
 
 
+def _retry_or_move_on(
+    health: HealthView,
+    choice: ModelChoice,
+    calls: int,
+    facts: ErrorFacts,
+    tried: set[str],
+) -> tuple[ModelChoice | None, float]:
+    """After a failed call: the same model again and the wait, or (None, 0) to
+    fail over (the model joins `tried`)."""
+    wait = health.retry_delay(calls, facts)
+    if wait is None:
+        tried.add(choice.model.id)
+        return None, 0.0
+    return choice, wait
+
+
+def _stops(outcome: BaseException, facts: ErrorFacts) -> bool:
+    """Cancelled or interrupted: no retry, no failover."""
+    return facts.kind is ErrorKind.CANCELLED or not isinstance(outcome, Exception)
+
+
+def _empty(reply: AIMessage) -> bool:
+    """A reply with neither text nor tool calls: paid for, but no answer."""
+    return not reply.text.strip() and not reply.tool_calls
+
+
 def hop_flow(
     hop: Hop,
     request: Sequence[BaseMessage],
@@ -146,8 +174,7 @@ def hop_flow(
     tried: set[str] = set()
     reservation: Reservation | None = None
     retry: ModelChoice | None = None  # the model to call again, if retrying
-    delay = 0.0
-    calls_of_model = 0
+    delay, calls_of_model = 0.0, 0
 
     def failure() -> HopResult:
         return HopResult(hop=hop, message=None, records=tuple(records), pin_scope=scope)
@@ -155,12 +182,12 @@ def hop_flow(
     try:
         while True:
             last = records[-1] if records else None
-            view = BudgetView(ledger.remaining, ledger.mode) if ledger else None
             if retry is not None:
                 choice = retry
             elif len(tried) >= health.max_models:
                 return failure()
             else:
+                view = BudgetView(ledger.remaining, ledger.mode) if ledger else None
                 try:
                     choice, delay = _plan(
                         hop, decision, registry, pin, view, frozenset(tried), health,
@@ -173,11 +200,10 @@ def hop_flow(
                         )
                     return failure()
                 calls_of_model = 0
-            number = len(records) + 1
             moved = last is not None and last.model != choice.model.id
             common = {
                 "workflow": workflow,
-                "attempt": number,
+                "attempt": len(records) + 1,
                 "fallback_from": last.model if moved and last else None,
             }
             if ledger is not None:
@@ -193,7 +219,7 @@ def hop_flow(
                     return failure()
             started = clock()
             outcome = yield Attempt(
-                choice=choice, number=number, failed=last, delay_s=delay
+                choice=choice, number=len(records) + 1, failed=last, delay_s=delay
             )
             elapsed = round((clock() - started) * 1000, 3)
             calls_of_model += 1
@@ -210,16 +236,12 @@ def hop_flow(
                         **common,  # type: ignore[arg-type]
                     )
                 )  # fmt: skip
-                if facts.kind is ErrorKind.CANCELLED or not isinstance(
-                    outcome, Exception
-                ):
-                    return failure()  # cancelled or interrupted: no retry, no failover
-                wait = health.retry_delay(calls_of_model, facts)
-                retry, delay = (choice, wait) if wait is not None else (None, 0.0)
-                if retry is None:
-                    tried.add(choice.model.id)
+                if _stops(outcome, facts):
+                    return failure()
+                retry, delay = _retry_or_move_on(
+                    health, choice, calls_of_model, facts, tried
+                )
                 continue
-            health.observe(choice.model, tokens, None)
             record = settle_hop(
                 hop, choice, outcome, request, registry, duration_ms=elapsed,
                 **common,  # type: ignore[arg-type]
@@ -227,6 +249,16 @@ def hop_flow(
             if ledger is not None and reservation is not None:
                 ledger.settle(reservation, record.cost_usd)
             reservation = None
+            if _empty(outcome):  # paid for, but no answer: fail over
+                health.observe(choice.model, tokens, _EMPTY)
+                records.append(
+                    replace(record, error="empty reply", error_type="EmptyReply")
+                )
+                retry, delay = _retry_or_move_on(
+                    health, choice, calls_of_model, _EMPTY, tried
+                )
+                continue
+            health.observe(choice.model, tokens, None)
             outcome.response_metadata["dispatch"] = record.as_dict()
             records.append(record)
             return HopResult(

@@ -158,6 +158,9 @@ class FaultyChatModel(BaseChatModel):
     providers echo the key; lets tests prove it never reaches stored text."""
     tool_names: tuple[str, ...] = ()
     """Names of the tools bound (for `Fault.INVALID_TOOL_ARGS`)."""
+    max_tokens: int | None = None
+    """The hop's output cap (set by `dispatch._chat_models.with_output_cap`),
+    passed on to `inner` so the wrapped model answers within it."""
     shared: Any = Field(default=None)
     """Internal: the RNG and log shared with tool-bound copies."""
 
@@ -194,9 +197,16 @@ class FaultyChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind the inner model; the copy shares the RNG and the log."""
-        bound = self.inner.bind_tools(tools, tool_choice=tool_choice, **kwargs)
+        bound = self._capped().bind_tools(tools, tool_choice=tool_choice, **kwargs)
         names = tuple(n for n in (_tool_name(t) for t in tools) if n)
         return self.model_copy(update={"inner": bound, "tool_names": names})
+
+    def _capped(self) -> Any:
+        """`inner` with this model's output cap (a tool-bound inner has it already)."""
+        fields = getattr(type(self.inner), "model_fields", {})
+        if self.max_tokens is None or "max_tokens" not in fields:
+            return self.inner
+        return self.inner.model_copy(update={"max_tokens": self.max_tokens})
 
     def _draw(self) -> Fault | None:
         with self.shared.lock:
@@ -280,7 +290,7 @@ class FaultyChatModel(BaseChatModel):
             raise InjectedTimeout("injected hang ended without a reply")
         if fault is not None:
             self._raise(fault)
-        reply = self.inner.invoke(messages, stop=stop, **kwargs)
+        reply = self._capped().invoke(messages, stop=stop, **kwargs)
         return ChatResult(
             generations=[ChatGeneration(message=self._corrupt(fault, reply))]
         )
@@ -298,7 +308,7 @@ class FaultyChatModel(BaseChatModel):
             raise InjectedTimeout("injected hang ended without a reply")
         if fault is not None:
             self._raise(fault)
-        reply = await self.inner.ainvoke(messages, stop=stop, **kwargs)
+        reply = await self._capped().ainvoke(messages, stop=stop, **kwargs)
         return ChatResult(
             generations=[ChatGeneration(message=self._corrupt(fault, reply))]
         )

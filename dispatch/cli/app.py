@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from dispatch.cli.learn import eval_app, train
 from dispatch.cli.options import (
     DEFAULT_CONFIG,
     BudgetModeChoice,
@@ -29,7 +30,6 @@ from dispatch.cli.options import (
     RouterChoice,
     ThreadOpt,
 )
-from dispatch.cli.learn import eval_app, train
 from dispatch.cli.outcome import EXIT_CODES_HELP
 
 if TYPE_CHECKING:

@@ -237,3 +237,11 @@ def test_pins_are_scoped_per_tier() -> None:
     assert (scope, pin) == ("w@small", pins["w@small"])
     _, scope, pin = pin_for(HOP, decision("large"), pins, None, REGISTRY)
     assert (scope, pin) == ("w@large", None)
+
+
+def test_reported_input_beyond_what_was_sent_is_clamped() -> None:
+    choice = select(decision(), HOP, REGISTRY)
+    usage = Usage(input_tokens=10**9, output_tokens=20)
+    checked, problem = checked_usage(usage, choice, REQUEST, sent_tokens=100)
+    assert checked.input_tokens == 300
+    assert problem == "input 1000000000 exceeds 3x what was sent, 300"

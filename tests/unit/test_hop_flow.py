@@ -195,3 +195,15 @@ def test_a_429_takes_an_unlimited_models_headroom_away_for_its_retry_after() -> 
     clock.now = 21.0
     attempts, _ = drive(flow(h), [ok()])
     assert attempts[0].choice.model.id == "tiny:model"
+
+
+def test_an_empty_reply_is_paid_for_and_failed_over() -> None:
+    ledger = Ledger(Decimal(1))
+    empty = AIMessage(content="")
+    empty.usage_metadata = {"input_tokens": 10, "output_tokens": 0, "total_tokens": 10}
+    attempts, result = drive(flow(health(Clock()), ledger), [empty, ok()])
+    assert [a.choice.model.id for a in attempts] == ["tiny:model", "mid:model"]
+    first, served = result.records
+    assert (first.error_type, first.cost_usd > 0) == ("EmptyReply", True)
+    assert result.ok and served.fallback_from == "tiny:model"
+    assert ledger.spent == first.cost_usd + served.cost_usd
