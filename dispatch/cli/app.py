@@ -1,4 +1,4 @@
-"""The ``dispatch`` command: demo, run, estimate, report, pins, route, models.
+"""The ``dispatch`` command: demo, run, resume, estimate, report, pins, route, models.
 
 Commands import the engine inside their bodies, so ``dispatch --help`` and a
 rules-only ``dispatch route`` do not pay for LangGraph, the OpenTelemetry SDK,
@@ -25,8 +25,10 @@ from dispatch.cli.options import (
     ModeOpt,
     PartialOpt,
     PlanOpt,
+    ProgressOpt,
     RequestFileOpt,
     RouterChoice,
+    StrictOpt,
     ThreadOpt,
 )
 from dispatch.cli.outcome import EXIT_CODES_HELP
@@ -64,13 +66,21 @@ def _run(
     budget_mode: BudgetModeChoice | None,
     thread: str | None,
     allow_partial: bool,
+    strict: bool,
+    progress: bool | None,
     synthesis_tier: str | None = None,
 ) -> None:
     from dispatch.cli.inputs import check_budget, check_thread  # noqa: PLC0415
     from dispatch.cli.run import RunArgs, run_workflow  # noqa: PLC0415
-    from dispatch.errors import DispatchError  # noqa: PLC0415
+    from dispatch.errors import ConfigError, DispatchError  # noqa: PLC0415
 
     try:
+        if strict and allow_partial:
+            raise ConfigError(
+                "--strict and --allow-partial contradict each other: --strict refuses "
+                "to start unless the worst case fits, --allow-partial starts regardless",
+                path="--strict",
+            )
         args = RunArgs(
             request=request,
             tasks=tasks,
@@ -81,6 +91,8 @@ def _run(
             budget_mode=None if budget_mode is None else str(budget_mode.value),
             thread=check_thread(thread),
             allow_partial=allow_partial,
+            strict=strict,
+            progress=progress,
             synthesis_tier=synthesis_tier,
         )
     except DispatchError as exc:
@@ -99,6 +111,8 @@ def demo(
     budget_mode: BudgetModeOpt = None,
     thread: ThreadOpt = None,
     allow_partial: PartialOpt = False,
+    strict: StrictOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Run the orchestrator on the built-in multi-part request (offline without keys)."""
     from dispatch.graphs import (  # noqa: PLC0415
@@ -117,6 +131,8 @@ def demo(
         budget_mode=budget_mode,
         thread=thread,
         allow_partial=allow_partial,
+        strict=strict,
+        progress=progress,
         synthesis_tier=DEMO_SYNTHESIS_TIER,
     )
 
@@ -139,6 +155,8 @@ def run(
     budget_mode: BudgetModeOpt = None,
     thread: ThreadOpt = None,
     allow_partial: PartialOpt = False,
+    strict: StrictOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Run the orchestrator on REQUEST (one sub-task per sentence unless --plan)."""
     from dispatch.cli.inputs import read_plan_file, read_request  # noqa: PLC0415
@@ -159,7 +177,36 @@ def run(
         budget_mode=budget_mode,
         thread=thread,
         allow_partial=allow_partial,
+        strict=strict,
+        progress=progress,
     )
+
+
+@app.command()
+def resume(
+    thread: Annotated[str, typer.Argument(help="The thread whose run to continue.")],
+    json_: JsonOpt = False,
+    mode: ModeOpt = Mode.AUTO,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    progress: ProgressOpt = None,
+) -> None:
+    """Continue THREAD's interrupted run from its last checkpoint (same budget).
+
+    Tasks that finished before the interruption are not run again; the run's
+    budget keeps its limit and the spend already settled. A thread whose last
+    run finished has nothing to resume: that is said and the exit code is 0.
+    """
+    from dispatch.cli.inputs import check_thread  # noqa: PLC0415
+    from dispatch.cli.resume import resume_thread  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+
+    try:
+        name = check_thread(thread) or thread
+    except DispatchError as exc:
+        _fail(exc, json_=json_)
+    code = resume_thread(name, json_=json_, mode=mode, config=config, progress=progress)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
