@@ -7,7 +7,7 @@ the money it cost) is in the checkpoint before the next step starts.
 from the spend already settled, so finished tasks are not run again and the
 budget's limit still holds across the interruption. The workflow id, budget
 limit and mode and the synthesis tier come from the run's checkpoint metadata
-(``dispatch_run``), else from the checkpointed ``budget`` channel.
+(``dispatch_*`` keys), else from the checkpointed ``budget`` channel.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from dispatch.cli.outcome import ExitCode
 from dispatch.cli.render import err, fail
-from dispatch.cli.run import RUN_KEY, busy_exit, on_hop, report_run
+from dispatch.cli.run import RUN_KEY, busy_exit, on_hop, report_run, run_metadata
 from dispatch.cli.store import ThreadBusy, thread_lock
 from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
@@ -100,7 +100,7 @@ async def _resume(
                     configurable[key] = run[key]
             run_config: Any = {
                 "configurable": configurable,
-                "metadata": {RUN_KEY: run},
+                "metadata": run_metadata(run),
             }
             streamed = StreamedGraph(graph, on_hop(json_, progress))
             with dispatcher.tracing.workflow(
@@ -116,14 +116,10 @@ def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:
     """The interrupted run's workflow id, budget and synthesis tier: as the CLI
     recorded them in the checkpoint metadata, else from the ``budget`` channel
     (a run started by an older version)."""
-    recorded = (metadata or {}).get(RUN_KEY)
-    if isinstance(recorded, dict) and recorded.get("workflow_id"):
-        return {
-            "workflow_id": recorded["workflow_id"],
-            "budget_usd": recorded.get("budget_usd"),
-            "budget_mode": recorded.get("budget_mode"),
-            "synthesis_tier": recorded.get("synthesis_tier"),
-        }
+    keys = ("workflow_id", "budget_usd", "budget_mode", "synthesis_tier")
+    recorded = {k: (metadata or {}).get(RUN_KEY + k) for k in keys}
+    if recorded["workflow_id"]:
+        return recorded
     budget = (values or {}).get("budget") or {}
     return {
         "workflow_id": budget.get("workflow"),

@@ -45,6 +45,7 @@ from dispatch.preflight import Estimate
 
 __all__ = (
     "RUN_KEY",
+    "run_metadata",
     "RunArgs",
     "busy_exit",
     "on_hop",
@@ -52,8 +53,15 @@ __all__ = (
     "run_workflow",
 )
 
-RUN_KEY = "dispatch_run"
-"""Checkpoint metadata key: the run's workflow id, budget and synthesis tier."""
+RUN_KEY = "dispatch_"
+"""Prefix of the checkpoint metadata keys that record the run's workflow id,
+budget and synthesis tier (LangGraph keeps only flat, scalar metadata)."""
+
+
+def run_metadata(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` as checkpoint metadata: prefixed keys, None values left out."""
+    return {RUN_KEY + k: v for k, v in settings.items() if v is not None}
+
 
 _SIM_NOTICE = (
     "SIMULATED RUN: no API key found, so responses come from the offline simulator "
@@ -146,14 +154,14 @@ def run_workflow(args: RunArgs) -> int:
             configurable["budget_usd"] = str(limit)
         # Checkpointed with every step: `dispatch resume` rebuilds the same graph
         # and budget even when the run died before its first node finished.
-        metadata = {
-            RUN_KEY: {
+        metadata = run_metadata(
+            {
                 "workflow_id": workflow,
                 "budget_usd": configurable.get("budget_usd"),
                 "budget_mode": budget_mode,
                 "synthesis_tier": args.synthesis_tier,
             }
-        }
+        )
         with telemetry_from_env() as tracing:
             dispatcher.tracing = tracing
             with tracing.workflow(
