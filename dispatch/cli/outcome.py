@@ -12,6 +12,8 @@ refused    3     the hard budget refused the run: before it started, or
 partial    4     some tasks (or the synthesis) failed or were refused
 busy       5     another process is running the same thread (nothing ran;
                  the message names the thread and the process holding it)
+interrupt  130   stopped by Ctrl-C (SIGINT); completed steps are saved and
+                 ``dispatch resume THREAD`` finishes the run
 =========  ====  ==========================================================
 
 ``dispatch resume`` on a thread whose last run finished has nothing to do:
@@ -36,6 +38,7 @@ __all__ = (
     "HopFacts",
     "Outcome",
     "busy",
+    "interrupted",
     "refused_start",
     "run_outcome",
     "start_refusal",
@@ -51,12 +54,14 @@ class ExitCode(IntEnum):
     REFUSED = 3
     PARTIAL = 4
     BUSY = 5
+    INTERRUPTED = 130
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 failed (no task succeeded); 2 bad input (flag, config, "
     "plan, thread); 3 refused by the hard budget; 4 partial (some tasks failed or "
-    "were refused); 5 busy (another process is running the thread). --json prints "
+    "were refused); 5 busy (another process is running the thread); 130 interrupted (Ctrl-C: "
+    "finish it with dispatch resume THREAD). --json prints "
     "the same as status/exit_code/reason."
 )
 
@@ -97,6 +102,16 @@ def refused_start(message: str) -> Outcome:
 def busy(message: str) -> Outcome:
     """The outcome of a run refused because its thread is running elsewhere."""
     return Outcome("busy", ExitCode.BUSY, message)
+
+
+def interrupted(thread: str) -> Outcome:
+    """The outcome of a run stopped by Ctrl-C, with how to finish it."""
+    return Outcome(
+        "interrupted",
+        ExitCode.INTERRUPTED,
+        f"the run on thread {thread!r} was stopped; its completed steps are "
+        f"saved: finish it with `dispatch resume {thread}`",
+    )
 
 
 def start_refusal(

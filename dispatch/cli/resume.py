@@ -19,7 +19,14 @@ from typing import Any
 
 from dispatch.cli.outcome import ExitCode
 from dispatch.cli.render import err, fail
-from dispatch.cli.run import RUN_KEY, busy_exit, on_hop, report_run, run_metadata
+from dispatch.cli.run import (
+    RUN_KEY,
+    busy_exit,
+    interrupted_exit,
+    on_hop,
+    report_run,
+    run_metadata,
+)
 from dispatch.cli.store import ThreadBusy, thread_lock
 from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
@@ -53,6 +60,8 @@ def resume_thread(
         return busy_exit(exc, json_=json_)
     except DispatchError as exc:
         fail(exc, json_=json_)
+    except KeyboardInterrupt:
+        return interrupted_exit(thread, json_=json_)
     if resumed is None:
         return _nothing_to_resume(thread, json_)
     state, run = resumed

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
@@ -19,6 +20,7 @@ from dispatch.budget import budget_settings
 from dispatch.cli.outcome import (
     Outcome,
     busy,
+    interrupted,
     refused_start,
     run_outcome,
     start_refusal,
@@ -48,6 +50,7 @@ __all__ = (
     "run_metadata",
     "RunArgs",
     "busy_exit",
+    "interrupted_exit",
     "on_hop",
     "report_run",
     "run_workflow",
@@ -106,6 +109,7 @@ def run_workflow(args: RunArgs) -> int:
     from dispatch.graphs import plan_tasks  # noqa: PLC0415
     from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
 
+    thread = args.thread or uuid.uuid4().hex[:12]
     try:
         dispatcher = dispatcher_from_env(args.config, args.mode)
         limit, budget_mode = budget_settings(
@@ -146,7 +150,6 @@ def run_workflow(args: RunArgs) -> int:
             return _refuse_start(
                 args, dispatcher, limit, estimate, refusal, hops=len(tasks) + 1
             )
-        thread = args.thread or uuid.uuid4().hex[:12]
         workflow = uuid.uuid4().hex[:12]
         configurable: dict[str, Any] = {"thread_id": thread, "workflow_id": workflow}
         configurable["budget_mode"] = budget_mode
@@ -179,6 +182,8 @@ def run_workflow(args: RunArgs) -> int:
         return busy_exit(exc, json_=args.json_)
     except DispatchError as exc:
         fail(exc, json_=args.json_)
+    except KeyboardInterrupt:
+        return interrupted_exit(thread, json_=args.json_)
     return report_run(
         dispatcher,
         state,
@@ -245,6 +250,16 @@ def busy_exit(exc: ThreadBusy, *, json_: bool) -> int:
     err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
     if json_:
         print(json.dumps({**outcome.as_json(), "thread": exc.thread}))
+    return outcome.exit_code
+
+
+def interrupted_exit(thread: str, *, json_: bool) -> int:
+    """Report a run stopped by Ctrl-C: its completed steps are checkpointed, so
+    the user is told how to finish it."""
+    outcome = interrupted(thread)
+    err.print(f"[bold red]interrupted:[/] {escape(outcome.reason)}")
+    if json_:
+        print(json.dumps({**outcome.as_json(), "thread": thread}))
     return outcome.exit_code
 
 

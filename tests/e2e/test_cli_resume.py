@@ -103,6 +103,21 @@ def test_a_killed_run_resumes_without_rerunning_a_task_or_losing_spend(
     assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
 
 
+def test_ctrl_c_stops_a_run_with_exit_130_and_says_how_to_finish_it() -> None:
+    proc = start_demo("--thread", "int-1")
+    wait_for_first_hop(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "dispatch resume int-1" in err and "Traceback" not in err
+    code, out, err = cli("resume", "int-1", "--json")
+    assert code == 0, err
+    run = json.loads(out)
+    assert run["resumed"] is True and run["status"] == "ok"
+    per_call = Counter((h["step"], h["after_tool"]) for h in run["hops"])
+    assert set(per_call.values()) == {1} and len(per_call) == 12
+
+
 def test_resuming_an_unknown_thread_is_a_clear_error() -> None:
     code, _, err = cli("resume", "nope")
     assert code == 2 and err.startswith("error: no runs yet")
