@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -32,10 +32,6 @@ from dispatch.cli.options import (
     ThreadOpt,
 )
 from dispatch.cli.outcome import EXIT_CODES_HELP
-
-if TYPE_CHECKING:
-    from dispatch.registry import Registry
-    from dispatch.routing import Router
 
 app = typer.Typer(
     help="graph-dispatch: route every hop of a LangGraph workflow to the cheapest "
@@ -346,6 +342,7 @@ def route(
 ) -> None:
     """Show the route decision and the model chosen for PROMPT (no model call)."""
     from dispatch.cli.render import out  # noqa: PLC0415
+    from dispatch.cli.routers import cli_router  # noqa: PLC0415
     from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.policy import select  # noqa: PLC0415
     from dispatch.registry import Registry  # noqa: PLC0415
@@ -355,7 +352,7 @@ def route(
     try:
         registry = Registry.from_config(config)
         hop = Hop(specialist="cli", prompt=prompt)
-        choice = select(_router(router, registry).decide(hop), hop, registry)
+        choice = select(cli_router(router, registry).decide(hop), hop, registry)
     except DispatchError as exc:
         _fail(exc)
     d = choice.decision
@@ -373,40 +370,6 @@ def route(
     else:
         for key, value in data.items():
             out.print(f"[bold]{key:>18}[/] {value}")
-
-
-def _router(name: RouterChoice, registry: Registry) -> Router:
-    import importlib.util  # noqa: PLC0415
-
-    from dispatch.errors import ConfigError  # noqa: PLC0415
-    from dispatch.routing.rules import RulesRouter  # noqa: PLC0415
-
-    rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
-    if name is RouterChoice.RULES:
-        return rules
-    if importlib.util.find_spec("sentence_transformers") is None:
-        raise ConfigError(
-            f"{name.value} needs sentence-transformers: "
-            "pip install 'graph-dispatch[semantic]'",
-            path="--router",
-        )
-    from dispatch.routing import (  # noqa: PLC0415
-        CachedEncoder,
-        HybridRouter,
-        SemanticRouter,
-    )
-    from dispatch.routing._st import SentenceTransformerEncoder  # noqa: PLC0415
-    from dispatch.routing.semantic import default_utterances  # noqa: PLC0415
-
-    semantic = SemanticRouter(
-        CachedEncoder(SentenceTransformerEncoder()),
-        default_utterances(),
-        tier_router=rules,
-    )
-    # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
-    if name is RouterChoice.SEMANTIC:
-        return semantic
-    return HybridRouter([rules, semantic], [0.8])
 
 
 @app.command()
