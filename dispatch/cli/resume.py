@@ -24,6 +24,7 @@ from dispatch.cli.run import (
     busy_exit,
     interrupted_exit,
     on_hop,
+    orchestrator,
     report_run,
     run_metadata,
 )
@@ -86,7 +87,6 @@ async def _resume(
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
     from dispatch.cli.progress import StreamedGraph  # noqa: PLC0415
-    from dispatch.graphs import build_orchestrator  # noqa: PLC0415
     from dispatch.langgraph import aresume  # noqa: PLC0415
 
     path = checkpoint_path()
@@ -97,9 +97,7 @@ async def _resume(
             if saved is None:
                 raise DispatchError(f"no conversation {thread!r} in {path}")
             run = _run_settings(saved.metadata, saved.checkpoint["channel_values"])
-            graph = build_orchestrator(
-                dispatcher, checkpointer=saver, synthesis_tier=run["synthesis_tier"]
-            )
+            graph = orchestrator(dispatcher, saver, run["synthesis_tier"])
             snapshot = await graph.aget_state(probe)
             if not snapshot.next:
                 return None

@@ -52,6 +52,7 @@ __all__ = (
     "busy_exit",
     "interrupted_exit",
     "on_hop",
+    "orchestrator",
     "report_run",
     "run_workflow",
 )
@@ -273,20 +274,25 @@ async def _invoke(
 ) -> dict[str, Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
-    from dispatch.graphs import build_orchestrator  # noqa: PLC0415
-
     path = checkpoint_path()
     prepare_store(path)
     with thread_lock(path, config["configurable"]["thread_id"]):
         async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            graph = build_orchestrator(
-                dispatcher, checkpointer=saver, synthesis_tier=args.synthesis_tier
-            )
+            graph = orchestrator(dispatcher, saver, args.synthesis_tier)
             streamed = StreamedGraph(graph, on_hop(args.json_, args.progress))
             run_config: Any = config
             return await streamed.ainvoke(
                 {"request": args.request, "tasks": tasks}, run_config, durability="sync"
             )
+
+
+def orchestrator(dispatcher: Dispatcher, saver: Any, synthesis_tier: str | None) -> Any:
+    """The orchestrator graph the CLI runs (and resumes) on `saver`'s checkpoints."""
+    from dispatch.graphs import build_orchestrator  # noqa: PLC0415
+
+    return build_orchestrator(
+        dispatcher, checkpointer=saver, synthesis_tier=synthesis_tier
+    )
 
 
 def _refuse_start(
