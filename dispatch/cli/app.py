@@ -1,4 +1,4 @@
-"""The ``dispatch`` command: demo, run, estimate, report, pins, route, models.
+"""The ``dispatch`` command: demo, run, resume, estimate, report, pins, route, models.
 
 Commands import the engine inside their bodies, so ``dispatch --help`` and a
 rules-only ``dispatch route`` do not pay for LangGraph, the OpenTelemetry SDK,
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -26,15 +26,13 @@ from dispatch.cli.options import (
     ModeOpt,
     PartialOpt,
     PlanOpt,
+    ProgressOpt,
     RequestFileOpt,
     RouterChoice,
+    StrictOpt,
     ThreadOpt,
 )
 from dispatch.cli.outcome import EXIT_CODES_HELP
-
-if TYPE_CHECKING:
-    from dispatch.registry import Registry
-    from dispatch.routing import Router
 
 app = typer.Typer(
     help="graph-dispatch: route every hop of a LangGraph workflow to the cheapest "
@@ -67,13 +65,21 @@ def _run(
     budget_mode: BudgetModeChoice | None,
     thread: str | None,
     allow_partial: bool,
+    strict: bool,
+    progress: bool | None,
     synthesis_tier: str | None = None,
 ) -> None:
     from dispatch.cli.inputs import check_budget, check_thread  # noqa: PLC0415
     from dispatch.cli.run import RunArgs, run_workflow  # noqa: PLC0415
-    from dispatch.errors import DispatchError  # noqa: PLC0415
+    from dispatch.errors import ConfigError, DispatchError  # noqa: PLC0415
 
     try:
+        if strict and allow_partial:
+            raise ConfigError(
+                "--strict and --allow-partial contradict each other: --strict refuses "
+                "to start unless the worst case fits, --allow-partial starts regardless",
+                path="--strict",
+            )
         args = RunArgs(
             request=request,
             tasks=tasks,
@@ -84,6 +90,8 @@ def _run(
             budget_mode=None if budget_mode is None else str(budget_mode.value),
             thread=check_thread(thread),
             allow_partial=allow_partial,
+            strict=strict,
+            progress=progress,
             synthesis_tier=synthesis_tier,
         )
     except DispatchError as exc:
@@ -102,6 +110,8 @@ def demo(
     budget_mode: BudgetModeOpt = None,
     thread: ThreadOpt = None,
     allow_partial: PartialOpt = False,
+    strict: StrictOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Run the orchestrator on the built-in multi-part request (offline without keys)."""
     from dispatch.graphs import (  # noqa: PLC0415
@@ -120,6 +130,8 @@ def demo(
         budget_mode=budget_mode,
         thread=thread,
         allow_partial=allow_partial,
+        strict=strict,
+        progress=progress,
         synthesis_tier=DEMO_SYNTHESIS_TIER,
     )
 
@@ -142,6 +154,8 @@ def run(
     budget_mode: BudgetModeOpt = None,
     thread: ThreadOpt = None,
     allow_partial: PartialOpt = False,
+    strict: StrictOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Run the orchestrator on REQUEST (one sub-task per sentence unless --plan)."""
     from dispatch.cli.inputs import read_plan_file, read_request  # noqa: PLC0415
@@ -162,7 +176,36 @@ def run(
         budget_mode=budget_mode,
         thread=thread,
         allow_partial=allow_partial,
+        strict=strict,
+        progress=progress,
     )
+
+
+@app.command()
+def resume(
+    thread: Annotated[str, typer.Argument(help="The thread whose run to continue.")],
+    json_: JsonOpt = False,
+    mode: ModeOpt = Mode.AUTO,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    progress: ProgressOpt = None,
+) -> None:
+    """Continue THREAD's interrupted run from its last checkpoint (same budget).
+
+    Tasks that finished before the interruption are not run again; the run's
+    budget keeps its limit and the spend already settled. A thread whose last
+    run finished has nothing to resume: that is said and the exit code is 0.
+    """
+    from dispatch.cli.inputs import check_thread  # noqa: PLC0415
+    from dispatch.cli.resume import resume_thread  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
+
+    try:
+        name = check_thread(thread) or thread
+    except DispatchError as exc:
+        _fail(exc, json_=json_)
+    code = resume_thread(name, json_=json_, mode=mode, config=config, progress=progress)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -302,6 +345,7 @@ def route(
 ) -> None:
     """Show the route decision and the model chosen for PROMPT (no model call)."""
     from dispatch.cli.render import out  # noqa: PLC0415
+    from dispatch.cli.routers import cli_router  # noqa: PLC0415
     from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.policy import select  # noqa: PLC0415
     from dispatch.registry import Registry  # noqa: PLC0415
@@ -311,7 +355,7 @@ def route(
     try:
         registry = Registry.from_config(config)
         hop = Hop(specialist="cli", prompt=prompt)
-        choice = select(_router(router, registry).decide(hop), hop, registry)
+        choice = select(cli_router(router, registry).decide(hop), hop, registry)
     except DispatchError as exc:
         _fail(exc)
     d = choice.decision
@@ -329,40 +373,6 @@ def route(
     else:
         for key, value in data.items():
             out.print(f"[bold]{key:>18}[/] {value}")
-
-
-def _router(name: RouterChoice, registry: Registry) -> Router:
-    import importlib.util  # noqa: PLC0415
-
-    from dispatch.errors import ConfigError  # noqa: PLC0415
-    from dispatch.routing.rules import RulesRouter  # noqa: PLC0415
-
-    rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
-    if name is RouterChoice.RULES:
-        return rules
-    if importlib.util.find_spec("sentence_transformers") is None:
-        raise ConfigError(
-            f"{name.value} needs sentence-transformers: "
-            "pip install 'graph-dispatch[semantic]'",
-            path="--router",
-        )
-    from dispatch.routing import (  # noqa: PLC0415
-        CachedEncoder,
-        HybridRouter,
-        SemanticRouter,
-    )
-    from dispatch.routing._st import SentenceTransformerEncoder  # noqa: PLC0415
-    from dispatch.routing.semantic import default_utterances  # noqa: PLC0415
-
-    semantic = SemanticRouter(
-        CachedEncoder(SentenceTransformerEncoder()),
-        default_utterances(),
-        tier_router=rules,
-    )
-    # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
-    if name is RouterChoice.SEMANTIC:
-        return semantic
-    return HybridRouter([rules, semantic], [0.8])
 
 
 @app.command()

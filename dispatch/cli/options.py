@@ -25,8 +25,10 @@ __all__ = (
     "ModeOpt",
     "PartialOpt",
     "PlanOpt",
+    "ProgressOpt",
     "RequestFileOpt",
     "RouterChoice",
+    "StrictOpt",
     "ThreadOpt",
 )
 
@@ -91,7 +93,25 @@ PartialOpt = Annotated[
     bool,
     typer.Option(
         "--allow-partial",
-        help="In hard mode, start even when the worst case exceeds the budget.",
+        help="In hard mode, start even when the expected cost exceeds the budget "
+        "(hops are refused as money runs out).",
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="In hard mode, refuse to start unless the pre-flight worst case fits "
+        "(default: start when the expected cost fits).",
+    ),
+]
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Print each hop on stderr as it completes (default: when stderr is a "
+        "terminal; never with --json).",
+        show_default=False,
     ),
 ]
 PlanOpt = Annotated[

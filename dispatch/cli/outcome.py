@@ -10,7 +10,14 @@ failed     1     no task succeeded (e.g. every model call failed)
 refused    3     the hard budget refused the run: before it started, or
                  before any task succeeded
 partial    4     some tasks (or the synthesis) failed or were refused
+busy       5     another process is running the same thread (nothing ran;
+                 the message names the thread and the process holding it)
+interrupt  130   stopped by Ctrl-C (SIGINT); completed steps are saved and
+                 ``dispatch resume THREAD`` finishes the run
 =========  ====  ==========================================================
+
+``dispatch resume`` on a thread whose last run finished has nothing to do:
+it says so and exits 0 (status ``ok``, ``"resumed": false`` in JSON).
 
 `--json` output carries ``status``, ``exit_code`` and ``reason``, and exits
 with the same code as the text output. Pure: computed from the run's hop
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum
 from typing import Any, Protocol
 
@@ -29,8 +37,11 @@ __all__ = (
     "ExitCode",
     "HopFacts",
     "Outcome",
+    "busy",
+    "interrupted",
     "refused_start",
     "run_outcome",
+    "start_refusal",
 )
 
 
@@ -42,12 +53,16 @@ class ExitCode(IntEnum):
     USAGE = 2
     REFUSED = 3
     PARTIAL = 4
+    BUSY = 5
+    INTERRUPTED = 130
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 failed (no task succeeded); 2 bad input (flag, config, "
     "plan, thread); 3 refused by the hard budget; 4 partial (some tasks failed or "
-    "were refused). --json prints the same as status/exit_code/reason."
+    "were refused); 5 busy (another process is running the thread); 130 interrupted (Ctrl-C: "
+    "finish it with dispatch resume THREAD). --json prints "
+    "the same as status/exit_code/reason."
 )
 
 
@@ -82,6 +97,55 @@ class HopFacts(Protocol):
 def refused_start(message: str) -> Outcome:
     """The outcome of a run the pre-flight check refused to start."""
     return Outcome("refused", ExitCode.REFUSED, message)
+
+
+def busy(message: str) -> Outcome:
+    """The outcome of a run refused because its thread is running elsewhere."""
+    return Outcome("busy", ExitCode.BUSY, message)
+
+
+def interrupted(thread: str) -> Outcome:
+    """The outcome of a run stopped by Ctrl-C, with how to finish it."""
+    return Outcome(
+        "interrupted",
+        ExitCode.INTERRUPTED,
+        f"the run on thread {thread!r} was stopped; its completed steps are "
+        f"saved: finish it with `dispatch resume {thread}`",
+    )
+
+
+def start_refusal(
+    limit: Decimal,
+    *,
+    expected: Decimal,
+    worst: Decimal,
+    mode: str,
+    strict: bool,
+    allow_partial: bool,
+) -> str | None:
+    """Why a hard budget refuses to start a run, or None to start it.
+
+    The worst case prices every hop at its dearest reachable model with every
+    retry and tool round: a budget a few times the real cost is far below it.
+    So by default a run starts when the *expected* cost fits (hops are refused
+    as money runs out); `strict` refuses unless the *worst case* fits;
+    `allow_partial` starts regardless. Soft and warn budgets never refuse.
+    """
+    if mode != "hard" or allow_partial:
+        return None
+    if strict and worst > limit:
+        return (
+            f"refused to start (--strict): the worst case ${worst:.6f} exceeds the "
+            f"hard budget ${limit:.6f} (expected ${expected:.6f}); without --strict "
+            "the run starts when the expected cost fits and refuses hops as money runs out"
+        )
+    if expected > limit:
+        return (
+            f"refused to start: the expected cost ${expected:.6f} exceeds the hard "
+            f"budget ${limit:.6f} (worst case ${worst:.6f}); --allow-partial starts "
+            "anyway and refuses hops as money runs out"
+        )
+    return None
 
 
 def run_outcome(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -99,15 +100,22 @@ def budget_json(
     preflight: Estimate | None = None,
     refused_before_start: int = 0,
 ) -> dict[str, Any]:
-    """The ``budget`` object of ``--json`` output."""
-    spent = float(budget["spent_usd"]) if budget else 0.0
+    """The ``budget`` object of ``--json`` output.
+
+    ``exceeded`` means what it says: settled spend above the limit (soft and
+    warn budgets can end there). A hard budget that refused hops is *not*
+    exceeded: ``refused`` counts the hops it refused (all of them when the
+    pre-flight refused the start), and spend stays within the limit.
+    """
+    spent = Decimal(budget["spent_usd"]) if budget else Decimal(0)
+    refused = (budget["refused"] if budget else 0) + refused_before_start
     out: dict[str, Any] = {
         "limit_usd": None if limit is None else float(limit),
         "mode": mode,
-        "spent_usd": spent,
+        "spent_usd": float(spent),
         "reserved_usd": 0.0,
-        "exceeded": bool(budget and budget["exceeded"]) or refused_before_start > 0,
-        "refused_hops": (budget["refused"] if budget else 0) + refused_before_start,
+        "exceeded": limit is not None and spent > Decimal(limit),
+        "refused": refused,
     }
     if preflight is not None:
         out["preflight"] = {
@@ -135,6 +143,7 @@ def hop_table(records: list[HopRecord]) -> Table:
     for r in records:
         pinned = "yes" if r.pinned else ("re-pin" if r.repinned_from else "new")
         if r.refused:
+            pinned = "-"  # a refused hop ran on no model: no pin was kept or moved
             model = f"[red]{r.model} (refused: budget)[/]"
         elif r.error is not None:
             model = f"[red]{r.model} (failed)[/]"
@@ -238,12 +247,18 @@ def status_line(outcome: Outcome) -> str:
 
 
 def budget_line(b: dict[str, Any]) -> str:
+    """The budget summary line: spend against the limit, and what the budget did."""
     if b["limit_usd"] is None:
         return f"budget          none set; spent ${b['spent_usd']:.6f}"
-    state = "[red]exceeded[/]" if b["exceeded"] else "[green]within[/]"
+    states = []
+    if b["exceeded"]:
+        states.append("[red]exceeded[/]")
+    if b["refused"]:
+        states.append(f"[yellow]refused {b['refused']} hop(s)[/]")
+    state = ", ".join(states) or "[green]within[/]"
     return (
         f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
-        f"{state}, {b['refused_hops']} hop(s) refused"
+        f"{state}"
     )
 
 

@@ -1,20 +1,31 @@
 """``dispatch demo`` / ``dispatch run``: plan, pre-flight, run with checkpoints and
-telemetry, and print the hops, totals and budget."""
+telemetry, and print the hops, totals and budget (``dispatch resume`` prints
+its run the same way, through `report_run`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
 from dispatch.budget import budget_settings
-from dispatch.cli.outcome import Outcome, refused_start, run_outcome
+from dispatch.cli.outcome import (
+    Outcome,
+    busy,
+    interrupted,
+    refused_start,
+    run_outcome,
+    start_refusal,
+)
+from dispatch.cli.progress import HopPrinter, OnHop, StreamedGraph
 from dispatch.cli.render import (
     budget_json,
     budget_line,
@@ -26,6 +37,7 @@ from dispatch.cli.render import (
     status_line,
     totals,
 )
+from dispatch.cli.store import ThreadBusy, prepare_store, thread_lock
 from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
@@ -33,7 +45,27 @@ from dispatch.errors import DispatchError
 from dispatch.langgraph.state import hop_records
 from dispatch.preflight import Estimate
 
-__all__ = ("RunArgs", "run_workflow")
+__all__ = (
+    "RUN_KEY",
+    "run_metadata",
+    "RunArgs",
+    "busy_exit",
+    "interrupted_exit",
+    "on_hop",
+    "orchestrator",
+    "report_run",
+    "run_workflow",
+)
+
+RUN_KEY = "dispatch_"
+"""Prefix of the checkpoint metadata keys that record the run's workflow id,
+budget and synthesis tier (LangGraph keeps only flat, scalar metadata)."""
+
+
+def run_metadata(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` as checkpoint metadata: prefixed keys, None values left out."""
+    return {RUN_KEY + k: v for k, v in settings.items() if v is not None}
+
 
 _SIM_NOTICE = (
     "SIMULATED RUN: no API key found, so responses come from the offline simulator "
@@ -55,7 +87,20 @@ class RunArgs:
     budget_mode: str | None
     thread: str | None
     allow_partial: bool
+    strict: bool = False
+    progress: bool | None = None
+    """Print each hop on stderr as it completes; None: when stderr is a terminal."""
     synthesis_tier: str | None = None
+
+
+def on_hop(json_: bool, progress: bool | None) -> OnHop | None:
+    """The progress printer of a run: never with ``--json``; by default only
+    when stderr is a terminal (a pipe or CI log gets the final table alone)."""
+    if json_:
+        return None
+    if progress is None:
+        progress = sys.stderr.isatty()
+    return HopPrinter(err) if progress else None
 
 
 def run_workflow(args: RunArgs) -> int:
@@ -65,6 +110,7 @@ def run_workflow(args: RunArgs) -> int:
     from dispatch.graphs import plan_tasks  # noqa: PLC0415
     from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
 
+    thread = args.thread or uuid.uuid4().hex[:12]
     try:
         dispatcher = dispatcher_from_env(args.config, args.mode)
         limit, budget_mode = budget_settings(
@@ -89,37 +135,89 @@ def run_workflow(args: RunArgs) -> int:
                 specialists,
                 synthesis_tier=args.synthesis_tier,
             )
-        if (
-            estimate is not None
-            and limit is not None
-            and budget_mode == "hard"
-            and not args.allow_partial
-            and estimate.worst_case_cost_usd > limit
-        ):
-            return _refuse_start(args, dispatcher, limit, estimate, hops=len(tasks) + 1)
-        thread = args.thread or uuid.uuid4().hex[:12]
+        refusal = (
+            None
+            if estimate is None or limit is None
+            else start_refusal(
+                limit,
+                expected=estimate.expected_cost_usd,
+                worst=estimate.worst_case_cost_usd,
+                mode=budget_mode,
+                strict=args.strict,
+                allow_partial=args.allow_partial,
+            )
+        )
+        if refusal is not None and estimate is not None and limit is not None:
+            return _refuse_start(
+                args, dispatcher, limit, estimate, refusal, hops=len(tasks) + 1
+            )
         workflow = uuid.uuid4().hex[:12]
         configurable: dict[str, Any] = {"thread_id": thread, "workflow_id": workflow}
         configurable["budget_mode"] = budget_mode
         if limit is not None:
             configurable["budget_usd"] = str(limit)
+        # Checkpointed with every step: `dispatch resume` rebuilds the same graph
+        # and budget even when the run died before its first node finished.
+        metadata = run_metadata(
+            {
+                "workflow_id": workflow,
+                "budget_usd": configurable.get("budget_usd"),
+                "budget_mode": budget_mode,
+                "synthesis_tier": args.synthesis_tier,
+            }
+        )
         with telemetry_from_env() as tracing:
             dispatcher.tracing = tracing
             with tracing.workflow(
                 "orchestrator", conversation_id=thread, workflow_id=workflow
             ):
                 state = asyncio.run(
-                    _invoke(dispatcher, args, tasks, {"configurable": configurable})
+                    _invoke(
+                        dispatcher,
+                        args,
+                        tasks,
+                        {"configurable": configurable, "metadata": metadata},
+                    )
                 )
+    except ThreadBusy as exc:
+        return busy_exit(exc, json_=args.json_)
     except DispatchError as exc:
         fail(exc, json_=args.json_)
+    except KeyboardInterrupt:
+        return interrupted_exit(thread, json_=args.json_)
+    return report_run(
+        dispatcher,
+        state,
+        thread=thread,
+        workflow=workflow,
+        limit=limit,
+        mode=budget_mode,
+        estimate=estimate,
+        json_=args.json_,
+    )
+
+
+def report_run(
+    dispatcher: Dispatcher,
+    state: dict[str, Any],
+    *,
+    thread: str,
+    workflow: str,
+    limit: Decimal | None,
+    mode: str,
+    estimate: Estimate | None,
+    json_: bool,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Print workflow `workflow`'s hops, totals, budget and answer from the final
+    `state` (or the ``--json`` object) and return the exit code."""
     records = [r for r in hop_records(state) if r.workflow == workflow]
     summary = summarize(records, dispatcher.registry)
     budget_out = budget_json(
-        state.get("budget"), limit=limit, mode=budget_mode, preflight=estimate
+        state.get("budget"), limit=limit, mode=mode, preflight=estimate
     )
     outcome = run_outcome(state.get("tasks", []), state.get("results", {}), records)
-    if args.json_:
+    if json_:
         result = run_json(dispatcher, records, summary, state.get("answer", ""))
         print(
             json.dumps(
@@ -129,6 +227,7 @@ def run_workflow(args: RunArgs) -> int:
                     "thread": thread,
                     "workflow": workflow,
                     "budget": budget_out,
+                    **(extra or {}),
                 }
             )
         )
@@ -146,6 +245,25 @@ def run_workflow(args: RunArgs) -> int:
     return outcome.exit_code
 
 
+def busy_exit(exc: ThreadBusy, *, json_: bool) -> int:
+    """Report a thread another process is running; nothing ran."""
+    outcome = busy(str(exc))
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    if json_:
+        print(json.dumps({**outcome.as_json(), "thread": exc.thread}))
+    return outcome.exit_code
+
+
+def interrupted_exit(thread: str, *, json_: bool) -> int:
+    """Report a run stopped by Ctrl-C: its completed steps are checkpointed, so
+    the user is told how to finish it."""
+    outcome = interrupted(thread)
+    err.print(f"[bold red]interrupted:[/] {escape(outcome.reason)}")
+    if json_:
+        print(json.dumps({**outcome.as_json(), "thread": thread}))
+    return outcome.exit_code
+
+
 def _report(outcome: Outcome) -> None:
     if outcome.exit_code:
         err.print(status_line(outcome))
@@ -156,18 +274,25 @@ async def _invoke(
 ) -> dict[str, Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
+    path = checkpoint_path()
+    prepare_store(path)
+    with thread_lock(path, config["configurable"]["thread_id"]):
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            graph = orchestrator(dispatcher, saver, args.synthesis_tier)
+            streamed = StreamedGraph(graph, on_hop(args.json_, args.progress))
+            run_config: Any = config
+            return await streamed.ainvoke(
+                {"request": args.request, "tasks": tasks}, run_config, durability="sync"
+            )
+
+
+def orchestrator(dispatcher: Dispatcher, saver: Any, synthesis_tier: str | None) -> Any:
+    """The orchestrator graph the CLI runs (and resumes) on `saver`'s checkpoints."""
     from dispatch.graphs import build_orchestrator  # noqa: PLC0415
 
-    path = checkpoint_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        graph = build_orchestrator(
-            dispatcher, checkpointer=saver, synthesis_tier=args.synthesis_tier
-        )
-        state = await graph.ainvoke(
-            {"request": args.request, "tasks": tasks}, config, durability="sync"
-        )
-    return dict(state)
+    return build_orchestrator(
+        dispatcher, checkpointer=saver, synthesis_tier=synthesis_tier
+    )
 
 
 def _refuse_start(
@@ -175,15 +300,11 @@ def _refuse_start(
     dispatcher: Dispatcher,
     limit: Decimal,
     estimate: Estimate,
+    message: str,
     hops: int,
 ) -> int:
-    message = (
-        f"refused to start: the worst case ${estimate.worst_case_cost_usd:.6f} exceeds the "
-        f"hard budget ${limit:.6f} (expected ${estimate.expected_cost_usd:.6f}); "
-        "--allow-partial starts anyway and refuses hops as money runs out"
-    )
+    outcome = refused_start(message)
     if args.json_:
-        outcome = refused_start(message)
         print(
             json.dumps(
                 {
@@ -205,4 +326,4 @@ def _refuse_start(
         )
         return outcome.exit_code
     err.print(f"[bold red]budget:[/] {message}")
-    return refused_start(message).exit_code
+    return outcome.exit_code

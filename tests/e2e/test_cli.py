@@ -111,16 +111,31 @@ def test_a_successful_run_says_ok_in_json() -> None:
     assert out["reason"] == "6 of 6 task(s) succeeded"
 
 
-def test_hard_budget_refuses_to_start_when_the_worst_case_does_not_fit() -> None:
+def test_hard_budget_refuses_to_start_when_the_expected_cost_does_not_fit() -> None:
     out = run_json("demo", "--budget", "0.002", "--budget-mode", "hard", code=3)
-    assert out["status"] == "refused" and "worst case" in out["reason"]
+    assert out["status"] == "refused" and "expected cost" in out["reason"]
     budget = out["budget"]
-    assert budget["spent_usd"] <= 0.002
-    assert budget["exceeded"] and budget["refused_hops"] == 7
-    assert budget["preflight"]["worst_case_cost_usd"] > 0.002
+    assert budget["spent_usd"] == 0.0 and not budget["exceeded"]
+    assert budget["refused"] == 7 and budget["preflight"]["refused_start"]
+    assert budget["preflight"]["expected_cost_usd"] > 0.002
     assert out["hops"] == []
     text = dispatch("demo", "--budget", "0.002", "--budget-mode", "hard")
     assert text.returncode == 3 and "refused to start" in text.stderr
+
+
+def test_hard_budget_starts_when_the_expected_cost_fits_and_strict_wants_the_worst_case() -> (
+    None
+):
+    # real cost ~$0.0135, expected ~$0.036, worst case ~$0.39
+    out = run_json("demo", "--budget", "0.05", "--budget-mode", "hard")
+    assert out["status"] == "ok"
+    assert out["budget"]["spent_usd"] <= 0.05 and out["budget"]["refused"] == 0
+    assert out["budget"]["preflight"]["worst_case_cost_usd"] > 0.05
+    strict = run_json(
+        "demo", "--budget", "0.05", "--budget-mode", "hard", "--strict", code=3
+    )
+    assert strict["status"] == "refused" and "worst case" in strict["reason"]
+    assert strict["hops"] == []
 
 
 def test_hard_budget_with_allow_partial_refuses_hops_instead_of_overspending() -> None:
@@ -132,14 +147,21 @@ def test_hard_budget_with_allow_partial_refuses_hops_instead_of_overspending() -
     budget = out["budget"]
     assert budget["spent_usd"] <= 0.002
     assert budget["spent_usd"] == pytest.approx(out["total_cost_usd"])
-    assert budget["refused_hops"] >= 1 and budget["exceeded"]
+    # refusing hops kept spend within the limit: refused, not "exceeded"
+    assert budget["refused"] >= 1 and not budget["exceeded"]
     assert any(h["refused"] for h in out["hops"])
+    assert not any(h["repinned_from"] for h in out["hops"] if h["refused"])
+    text = dispatch(
+        "demo", "--budget", "0.002", "--budget-mode", "hard", "--allow-partial"
+    )
+    (line,) = [ln for ln in text.stdout.splitlines() if ln.startswith("budget ")]
+    assert f"refused {budget['refused']} hop(s)" in line and "exceeded" not in line
 
 
 def test_soft_budget_finishes_the_workflow_on_cheaper_tiers() -> None:
     out = run_json("demo", "--budget", "0.002", "--budget-mode", "soft")
     assert out["budget"]["spent_usd"] <= 0.002
-    assert out["budget"]["refused_hops"] == 0
+    assert out["budget"]["refused"] == 0
     assert {h["tier"] for h in out["hops"]} == {"small"}
     assert not any(h["error"] for h in out["hops"])
     downgraded = [h for h in out["hops"] if "budget:" in h["reason"]]

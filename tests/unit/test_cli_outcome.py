@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from dispatch.cli.outcome import ExitCode, run_outcome
+from dispatch.cli.outcome import ExitCode, busy, run_outcome, start_refusal
 
 TASKS = [{"id": "a"}, {"id": "b"}]
 
@@ -72,3 +73,57 @@ def test_as_json_carries_status_exit_code_and_reason() -> None:
         "exit_code": 1,
         "reason": outcome.reason,
     }
+
+
+# -- when a hard budget refuses to start -------------------------------------------
+
+LIMIT = Decimal("0.05")
+DEMO_LIKE = {"expected": Decimal("0.036"), "worst": Decimal("0.39")}
+
+
+def test_a_hard_budget_starts_when_the_expected_cost_fits_though_the_worst_case_does_not() -> (
+    None
+):
+    refusal = start_refusal(
+        LIMIT, **DEMO_LIKE, mode="hard", strict=False, allow_partial=False
+    )
+    assert refusal is None
+
+
+def test_strict_refuses_when_the_worst_case_does_not_fit() -> None:
+    refusal = start_refusal(
+        LIMIT, **DEMO_LIKE, mode="hard", strict=True, allow_partial=False
+    )
+    assert refusal is not None and "worst case $0.390000" in refusal
+    assert "--strict" in refusal
+
+
+def test_the_expected_cost_above_the_budget_refuses_unless_partial_runs_are_allowed() -> (
+    None
+):
+    tight = Decimal("0.002")
+    refusal = start_refusal(
+        tight, **DEMO_LIKE, mode="hard", strict=False, allow_partial=False
+    )
+    assert refusal is not None and "expected cost $0.036000" in refusal
+    assert "--allow-partial" in refusal
+    assert (
+        start_refusal(tight, **DEMO_LIKE, mode="hard", strict=False, allow_partial=True)
+        is None
+    )
+
+
+def test_soft_and_warn_budgets_never_refuse_to_start() -> None:
+    for mode in ("soft", "warn"):
+        assert (
+            start_refusal(
+                Decimal(0), **DEMO_LIKE, mode=mode, strict=True, allow_partial=False
+            )
+            is None
+        )
+
+
+def test_a_busy_thread_has_its_own_exit_code() -> None:
+    outcome = busy("thread 't' is already running")
+    assert (outcome.status, outcome.exit_code) == ("busy", ExitCode.BUSY)
+    assert int(ExitCode.BUSY) == 5

@@ -1,0 +1,155 @@
+"""``dispatch resume THREAD``: finish a run that was interrupted (``kill -9``, a
+crash, a closed laptop) from its last checkpoint.
+
+Runs are checkpointed with ``durability="sync"``, so every completed task (and
+the money it cost) is in the checkpoint before the next step starts.
+`dispatch.langgraph.aresume` continues the same workflow on a ledger opened
+from the spend already settled, so finished tasks are not run again and the
+budget's limit still holds across the interruption. The workflow id, budget
+limit and mode and the synthesis tier come from the run's checkpoint metadata
+(``dispatch_*`` keys), else from the checkpointed ``budget`` channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from typing import Any
+
+from dispatch.cli.outcome import ExitCode
+from dispatch.cli.render import err, fail
+from dispatch.cli.run import (
+    RUN_KEY,
+    busy_exit,
+    interrupted_exit,
+    on_hop,
+    orchestrator,
+    report_run,
+    run_metadata,
+)
+from dispatch.cli.store import ThreadBusy, thread_lock
+from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env
+from dispatch.cli.telemetry import telemetry_from_env
+from dispatch.dispatcher import Dispatcher
+from dispatch.errors import DispatchError
+
+__all__ = ("resume_thread",)
+
+
+def resume_thread(
+    thread: str,
+    *,
+    json_: bool,
+    mode: Mode,
+    config: str,
+    progress: bool | None = None,
+) -> int:
+    """Resume `thread`'s interrupted run, print it like ``dispatch run`` and
+    return the exit code (0 with a notice when there is nothing to resume)."""
+    path = checkpoint_path()
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            raise DispatchError(
+                f"no runs yet (no checkpoints at {path}); nothing to resume"
+            )
+        dispatcher = dispatcher_from_env(config, mode)
+        with telemetry_from_env() as tracing:
+            dispatcher.tracing = tracing
+            resumed = asyncio.run(_resume(dispatcher, thread, json_, progress))
+    except ThreadBusy as exc:
+        return busy_exit(exc, json_=json_)
+    except DispatchError as exc:
+        fail(exc, json_=json_)
+    except KeyboardInterrupt:
+        return interrupted_exit(thread, json_=json_)
+    if resumed is None:
+        return _nothing_to_resume(thread, json_)
+    state, run = resumed
+    limit = run.get("budget_usd")
+    return report_run(
+        dispatcher,
+        state,
+        thread=thread,
+        workflow=str(run.get("workflow_id", "")),
+        limit=None if limit is None else Decimal(limit),
+        mode=str(run.get("budget_mode") or dispatcher.budget.mode),
+        estimate=None,
+        json_=json_,
+        extra={"resumed": True},
+    )
+
+
+async def _resume(
+    dispatcher: Dispatcher, thread: str, json_: bool, progress: bool | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The final state and settings of the resumed run; None: nothing to resume."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
+
+    from dispatch.cli.progress import StreamedGraph  # noqa: PLC0415
+    from dispatch.langgraph import aresume  # noqa: PLC0415
+
+    path = checkpoint_path()
+    with thread_lock(path, thread):
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            probe: Any = {"configurable": {"thread_id": thread}}
+            saved = await saver.aget_tuple(probe)
+            if saved is None:
+                raise DispatchError(f"no conversation {thread!r} in {path}")
+            run = _run_settings(saved.metadata, saved.checkpoint["channel_values"])
+            graph = orchestrator(dispatcher, saver, run["synthesis_tier"])
+            snapshot = await graph.aget_state(probe)
+            if not snapshot.next:
+                return None
+            configurable = {"thread_id": thread}
+            for key in ("workflow_id", "budget_usd", "budget_mode"):
+                if run[key] is not None:
+                    configurable[key] = run[key]
+            run_config: Any = {
+                "configurable": configurable,
+                "metadata": run_metadata(run),
+            }
+            streamed = StreamedGraph(graph, on_hop(json_, progress))
+            with dispatcher.tracing.workflow(
+                "orchestrator",
+                conversation_id=thread,
+                workflow_id=str(run.get("workflow_id") or ""),
+            ):
+                state = await aresume(dispatcher, streamed, run_config)
+    return dict(state), run
+
+
+def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:
+    """The interrupted run's workflow id, budget and synthesis tier: as the CLI
+    recorded them in the checkpoint metadata, else from the ``budget`` channel
+    (a run started by an older version)."""
+    keys = ("workflow_id", "budget_usd", "budget_mode", "synthesis_tier")
+    recorded = {k: (metadata or {}).get(RUN_KEY + k) for k in keys}
+    if recorded["workflow_id"]:
+        return recorded
+    budget = (values or {}).get("budget") or {}
+    return {
+        "workflow_id": budget.get("workflow"),
+        "budget_usd": budget.get("limit_usd"),
+        "budget_mode": budget.get("mode"),
+        "synthesis_tier": None,
+    }
+
+
+def _nothing_to_resume(thread: str, json_: bool) -> int:
+    message = f"thread {thread!r} has nothing to resume: its last run finished"
+    if json_:
+        print(
+            json.dumps(
+                {
+                    "status": "ok",
+                    "exit_code": int(ExitCode.OK),
+                    "reason": message,
+                    "thread": thread,
+                    "resumed": False,
+                }
+            )
+        )
+    else:
+        err.print(message, markup=False, highlight=False)
+    return int(ExitCode.OK)

@@ -1,0 +1,52 @@
+"""The routers ``dispatch route`` offers: rules, semantic (MiniLM) or hybrid.
+
+The semantic stack (sentence-transformers, torch) is imported only when asked
+for, so a rules-only ``dispatch route`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dispatch.cli.options import RouterChoice
+from dispatch.registry import Registry
+from dispatch.routing import Router
+
+__all__ = ("cli_router",)
+
+
+def cli_router(name: RouterChoice, registry: Registry) -> Router:
+    """The router ``dispatch route --router NAME`` decides with.
+
+    Raises:
+        ConfigError: a semantic router without sentence-transformers installed.
+    """
+    import importlib.util  # noqa: PLC0415
+
+    from dispatch.errors import ConfigError  # noqa: PLC0415
+    from dispatch.routing.rules import RulesRouter  # noqa: PLC0415
+
+    rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
+    if name is RouterChoice.RULES:
+        return rules
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise ConfigError(
+            f"{name.value} needs sentence-transformers: "
+            "pip install 'graph-dispatch[semantic]'",
+            path="--router",
+        )
+    from dispatch.routing import (  # noqa: PLC0415
+        CachedEncoder,
+        HybridRouter,
+        SemanticRouter,
+    )
+    from dispatch.routing._st import SentenceTransformerEncoder  # noqa: PLC0415
+    from dispatch.routing.semantic import default_utterances  # noqa: PLC0415
+
+    semantic = SemanticRouter(
+        CachedEncoder(SentenceTransformerEncoder()),
+        default_utterances(),
+        tier_router=rules,
+    )
+    # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
+    if name is RouterChoice.SEMANTIC:
+        return semantic
+    return HybridRouter([rules, semantic], [0.8])

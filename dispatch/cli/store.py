@@ -1,0 +1,113 @@
+"""The CLI's checkpoint store on disk: private files, and one run per thread.
+
+The SQLite checkpoint database holds every prompt, answer and hop of every
+conversation, so it is created readable by its owner only (0600, in a 0700
+directory when the CLI creates the directory). SQLite gives its ``-wal`` and
+``-shm`` files the database's mode.
+
+Two processes running the same thread at once would both read the thread's
+last checkpoint and both write their own successors: one run's hops, pins and
+spend vanish from the thread. `thread_lock` takes an exclusive, non-blocking
+``flock`` per (store, thread) for the whole run; the kernel releases it when
+the process exits or dies, so a crash never leaves a thread locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from dispatch.errors import DispatchError
+
+__all__ = ("ThreadBusy", "lock_path", "prepare_store", "thread_lock")
+
+
+class ThreadBusy(DispatchError):
+    """Another process is running the same thread on the same store."""
+
+    def __init__(self, thread: str, holder: int | None, lock: Path) -> None:
+        by = f"process {holder}" if holder else "another process"
+        super().__init__(
+            f"thread {thread!r} is already running in {by} (lock {lock}); "
+            "wait for it to finish, or continue another thread"
+        )
+        self.thread = thread
+        self.holder = holder
+
+
+def prepare_store(path: Path) -> None:
+    """Create the checkpoint database file (0600) and its directory (0700) if
+    absent, before SQLite opens it; an existing file keeps its mode."""
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700)
+        parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+
+
+def lock_path(store: Path, thread: str) -> Path:
+    """``<store>.<sha1(thread)>.lock``: any thread id makes a safe file name."""
+    digest = hashlib.sha1(thread.encode("utf-8", "surrogateescape")).hexdigest()
+    return store.with_name(f"{store.name}.{digest}.lock")
+
+
+@contextlib.contextmanager
+def thread_lock(store: Path, thread: str) -> Iterator[Path]:
+    """Hold `thread`'s run lock on `store` for the ``with`` block.
+
+    The lock file records the holder's pid (for the refusal message) and is
+    removed on release.
+
+    Raises:
+        ThreadBusy: another process holds the lock; nothing was run.
+    """
+    path = lock_path(store, thread)
+    fd = _acquire(path, thread)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        # Unlink while still locked: a process that opened the old file finds
+        # it gone after locking it and retries on a fresh one (see `_acquire`).
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+
+
+def _acquire(path: Path, thread: str) -> int:
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _holder(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ThreadBusy(thread, holder, path) from None
+            raise DispatchError(f"cannot lock {path}: {exc}") from exc
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_ino, current.st_dev) == (
+            mine.st_ino,
+            mine.st_dev,
+        ):
+            return fd
+        os.close(fd)  # locked a file its holder just removed: take the new one
+
+
+def _holder(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None

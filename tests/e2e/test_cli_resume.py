@@ -1,0 +1,170 @@
+"""Runs that survive crashes and collisions: ``dispatch resume`` after ``kill -9``,
+one run per thread at a time, a private checkpoint store, live progress.
+
+The crash and the collision need real processes (a SIGKILLed run, two runs at
+once); the rest runs in-process through typer's runner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import PROVIDER_KEYS
+from typer.testing import CliRunner
+
+from dispatch.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(key, raising=False)
+    # a directory the CLI has to create, so its mode is the CLI's doing
+    path = tmp_path / "state" / "checkpoints.sqlite"
+    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
+    return path
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def start_demo(*args: str) -> subprocess.Popen[str]:
+    """`dispatch demo --progress ...` in its own process, stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dispatch", "demo", "--progress", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+
+
+def wait_for_first_hop(proc: subprocess.Popen[str]) -> str:
+    """Read the run's stderr until its first progress line (a task finished)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("hop "):
+            return line
+    proc.communicate()
+    pytest.fail(f"the run ended (exit {proc.returncode}) before reporting a hop")
+
+
+def test_a_killed_run_resumes_without_rerunning_a_task_or_losing_spend(
+    store: Path,
+) -> None:
+    proc = start_demo(
+        "--thread", "crash-1", "--budget", "0.05", "--budget-mode", "hard"
+    )
+    wait_for_first_hop(proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    code, out, err = cli("resume", "crash-1", "--json")
+    assert code == 0, err
+    run = json.loads(out)
+    assert (run["status"], run["resumed"], run["thread"]) == ("ok", True, "crash-1")
+    assert run["reason"] == "6 of 6 task(s) succeeded"
+    # every (step, round) ran once across the crash: 5 tool tasks of two
+    # rounds each, the alerting task and the synthesis of one round each
+    per_call = Counter((h["step"], h["after_tool"]) for h in run["hops"])
+    assert set(per_call.values()) == {1} and len(per_call) == 12
+    assert not any(h["error"] for h in run["hops"])
+    # the ledger saw every hop, before and after the crash, exactly once
+    budget = run["budget"]
+    assert (budget["limit_usd"], budget["mode"]) == (0.05, "hard")
+    assert budget["spent_usd"] == pytest.approx(sum(h["cost_usd"] for h in run["hops"]))
+    assert budget["spent_usd"] == pytest.approx(run["total_cost_usd"])
+    # the synthesis ran on the tier the demo asked for, as before the crash
+    assert run["hops"][-1]["step"] == "synthesize"
+    assert run["hops"][-1]["tier"] == "medium"
+
+    code, out, _ = cli("resume", "crash-1", "--json")
+    assert code == 0
+    assert json.loads(out)["resumed"] is False
+    code, _, err = cli("resume", "crash-1")
+    assert code == 0 and "nothing to resume" in err
+    # the crashed run left its store private
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.parent.stat().st_mode) == 0o700
+
+
+def test_ctrl_c_stops_a_run_with_exit_130_and_says_how_to_finish_it() -> None:
+    proc = start_demo("--thread", "int-1")
+    wait_for_first_hop(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "dispatch resume int-1" in err and "Traceback" not in err
+    code, out, err = cli("resume", "int-1", "--json")
+    assert code == 0, err
+    run = json.loads(out)
+    assert run["resumed"] is True and run["status"] == "ok"
+    per_call = Counter((h["step"], h["after_tool"]) for h in run["hops"])
+    assert set(per_call.values()) == {1} and len(per_call) == 12
+
+
+def test_resuming_an_unknown_thread_is_a_clear_error() -> None:
+    code, _, err = cli("resume", "nope")
+    assert code == 2 and err.startswith("error: no runs yet")
+    assert cli("demo", "--thread", "known")[0] == 0
+    code, _, err = cli("resume", "nope")
+    assert code == 2 and "no conversation 'nope'" in err
+
+
+def test_a_second_run_on_a_running_thread_is_refused_and_the_first_one_finishes(
+    store: Path,
+) -> None:
+    first = start_demo("--thread", "busy-1")
+    wait_for_first_hop(first)
+    first.send_signal(signal.SIGSTOP)  # hold it mid-run, lock taken
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "dispatch", "demo", "--thread", "busy-1", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert second.returncode == 5, second.stderr
+    assert "thread 'busy-1' is already running" in second.stderr
+    assert f"process {first.pid}" in second.stderr
+    refused = json.loads(second.stdout)
+    assert (refused["status"], refused["exit_code"]) == ("busy", 5)
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    # the first run's hops are all on the thread; the second left nothing
+    code, out, _ = cli("report", "busy-1", "--json", "--workflow", "all")
+    assert code == 0
+    report = json.loads(out)
+    assert len(report["workflows"]) == 1 and report["hops"] == 12
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+
+
+def test_progress_shows_each_hop_in_text_mode_and_nothing_in_json_mode() -> None:
+    code, out, err = cli("demo", "--progress")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("hop ")]
+    assert len(lines) == 12
+    assert any(line.startswith("hop synthesize ") for line in lines)
+    assert not any(line.startswith("hop ") for line in out.splitlines())
+    code, out, err = cli("demo", "--progress", "--json")
+    assert code == 0, err
+    assert not any(line.startswith("hop ") for line in err.splitlines())
+    assert json.loads(out)["status"] == "ok"
