@@ -7,9 +7,10 @@ huge one blows through a hard limit), so each count is checked first:
 
 * not a non-negative integer (``-5``, ``"lots"``, NaN): replaced by an estimate
   (input) or the call's output cap (output);
-* input above the model's context window, or above `INPUT_SLACK` times the
-  input that was sent (its conservative estimate: a provider cannot have read
-  more than it was given), output above the model's output limit: clamped;
+* input above the model's context window, or far above the input that was
+  sent (`INPUT_SLACK` times its conservative estimate, and at least
+  `INPUT_SLACK_TOKENS` more: a provider cannot have read much more than it was
+  given), output above the model's output limit: clamped;
 * output above the hop's cap but within the model's limit is kept: it is real
   spend (a provider that ignored the cap), and the ledger's overrun rule closes
   a hard budget after it.
@@ -27,12 +28,15 @@ from langchain_core.messages import BaseMessage
 from dispatch.cost import estimate_message_tokens
 from dispatch.types import ModelChoice, Usage
 
-__all__ = ("INPUT_SLACK", "checked_usage")
+__all__ = ("INPUT_SLACK", "INPUT_SLACK_TOKENS", "checked_usage")
 
 INPUT_SLACK = 3
 """How far reported input may exceed the conservative estimate of what was sent
 before it is treated as impossible (the estimate is under the real count for
-about 5 % of texts, by at most ~2x, e.g. Armenian in cl100k)."""
+about 5 % of texts, by at most ~2x, e.g. Armenian in cl100k)..."""
+INPUT_SLACK_TOKENS = 4096
+"""...and by at least this many tokens: content the text estimate cannot see
+(an image, a provider's own framing) is real input, not an anomaly."""
 
 
 def checked_usage(
@@ -63,8 +67,9 @@ def checked_usage(
         return n
 
     limit_in, bound_in = spec.context_window, "the model's limit"
-    if 0 < INPUT_SLACK * sent_tokens < limit_in:
-        limit_in, bound_in = INPUT_SLACK * sent_tokens, f"{INPUT_SLACK}x what was sent,"
+    sent_bound = max(INPUT_SLACK * sent_tokens, sent_tokens + INPUT_SLACK_TOKENS)
+    if 0 < sent_tokens and sent_bound < limit_in:
+        limit_in, bound_in = sent_bound, "the bound of what was sent,"
     tokens_in = count(usage.input_tokens, -1, limit_in, "input", bound_in)
     if tokens_in < 0:  # replaced: estimate it (rare, so not computed up front)
         tokens_in = min(spec.context_window, estimate_message_tokens(request))

@@ -242,6 +242,8 @@ def test_pins_are_scoped_per_tier() -> None:
 def test_reported_input_beyond_what_was_sent_is_clamped() -> None:
     choice = select(decision(), HOP, REGISTRY)
     usage = Usage(input_tokens=10**9, output_tokens=20)
-    checked, problem = checked_usage(usage, choice, REQUEST, sent_tokens=100)
-    assert checked.input_tokens == 300
-    assert problem == "input 1000000000 exceeds 3x what was sent, 300"
+    checked, problem = checked_usage(usage, choice, REQUEST, sent_tokens=2000)
+    assert checked.input_tokens == 6096  # 3x what was sent, and at least +4096
+    assert problem == "input 1000000000 exceeds the bound of what was sent, 6096"
+    small, _ = checked_usage(usage, choice, REQUEST, sent_tokens=100)
+    assert small.input_tokens == 4196
