@@ -90,6 +90,20 @@ async def _one_workflow(
     )
 
 
+def _with_call_timeout(registry: Registry, seconds: float) -> Registry:
+    """`registry` with every model's per-call timeout set to `seconds` (the
+    shipped default, 120 s, is for real providers; the bench's hung calls would
+    otherwise only end at the workflow's own timeout)."""
+    return Registry(
+        [replace(m, timeout_s=seconds) for m in registry],
+        tiers=[(t, registry.bar(t)) for t in registry.tiers],
+        capabilities=registry.capabilities,
+        baseline_model=registry.baseline.id,
+        max_output_tokens=registry.max_output_tokens,
+        expected_input_tokens=registry.expected_input_tokens,
+    )
+
+
 async def run_rate(
     rate: float,
     *,
@@ -99,6 +113,7 @@ async def run_rate(
     timeout_s: float = 8.0,
     concurrency: int = 32,
     baseline_cost: float | None = None,
+    call_timeout_s: float = 1.0,
     dispatcher_options: Mapping[str, Any] | None = None,
     fault_options: Mapping[str, Any] | None = None,
 ) -> RateReport:
@@ -111,7 +126,7 @@ async def run_rate(
     """
     factory = faulty_factory(rate, seed=seed, **(fault_options or {}))
     dispatcher = Dispatcher(
-        Registry.from_config(),
+        _with_call_timeout(Registry.from_config(), call_timeout_s),
         model_factory=factory,
         **(dispatcher_options or {}),
     )
@@ -137,6 +152,7 @@ async def run_bench(
     budget_usd: Decimal = Decimal(5),
     timeout_s: float = 8.0,
     concurrency: int = 32,
+    call_timeout_s: float = 1.0,
     dispatcher_options: Mapping[str, Any] | None = None,
     fault_options: Mapping[str, Any] | None = None,
 ) -> list[RateReport]:
@@ -153,6 +169,7 @@ async def run_bench(
             timeout_s=timeout_s,
             concurrency=concurrency,
             baseline_cost=baseline,
+            call_timeout_s=call_timeout_s,
             dispatcher_options=dispatcher_options,
             fault_options=fault_options,
         )
@@ -294,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=_positive(int), default=32, help="workflows at once"
     )
     parser.add_argument(
+        "--call-timeout",
+        type=_positive(float),
+        default=1.0,
+        help="every model's per-call timeout (registry timeout_s) in seconds",
+    )
+    parser.add_argument(
         "--dispatcher-option",
         type=_option,
         action="append",
@@ -316,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             budget_usd=Decimal(str(args.budget)),
             timeout_s=args.timeout,
             concurrency=args.concurrency,
+            call_timeout_s=args.call_timeout,
             dispatcher_options=options,
         )
     )

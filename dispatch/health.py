@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 
 from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.resilience import (
@@ -33,7 +34,7 @@ class ModelHealth:
 
     Args:
         retry: how often and how long to retry the same model.
-        breaker: the per-model circuit breaker (default: 3 faults in 60 s open
+        breaker: the per-model circuit breaker (default: 5 faults in 60 s open
             it for 30 s).
         limiter: rpm/tpm headroom per model (registry ``rpm``/``tpm``).
         max_models: models tried per hop, the chosen one included.
@@ -66,7 +67,16 @@ class ModelHealth:
         return self.limiter.wait_s(spec, tokens)
 
     def retry_delay(self, attempt: int, facts: ErrorFacts) -> float | None:
-        """Seconds before calling the same model again, or None to fail over."""
+        """Seconds before calling the same model again, or None to fail over.
+
+        Retryable kinds (429, 5xx, connection, timeout) follow `retry`. An
+        unrecognised error (`ErrorKind.OTHER`) gets one retry too: it is as
+        likely to be a passing fault as a broken model, a failed call costs
+        nothing, and failing over means a dearer model. Request, auth, budget
+        and cancellation errors are never retried.
+        """
+        if facts.kind is ErrorKind.OTHER and attempt == 1 and self.retry.attempts > 1:
+            facts = replace(facts, retryable=True)
         return retry_delay(self.retry, attempt, facts, self._rng)
 
     def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:

@@ -90,7 +90,7 @@ NO_HEALTH: HealthView = _NoHealth()
 
 _BUDGET = ErrorFacts(type="BudgetExceeded", kind=ErrorKind.BUDGET)
 _NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
-_EMPTY = ErrorFacts(type="EmptyReply", kind=ErrorKind.SERVER)
+_EMPTY = ErrorFacts(type="EmptyReply", kind=ErrorKind.SERVER, retryable=True)
 
 
 def _plan(

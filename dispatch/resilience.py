@@ -163,7 +163,7 @@ class CircuitBreaker:
     def __init__(
         self,
         *,
-        failures: int = 3,
+        failures: int = 5,
         window_s: float = 60.0,
         cooldown_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,

@@ -5,12 +5,13 @@ exactly. A count that is negative, not a number, or more than the model can
 have processed would corrupt the ledger (a negative cost refunds the budget; a
 huge one blows through a hard limit), so each count is checked first:
 
-* not a non-negative integer (``-5``, ``"lots"``, NaN): replaced by an estimate
-  (input) or the call's output cap (output);
-* input above the model's context window, or far above the input that was
-  sent (`INPUT_SLACK` times its conservative estimate, and at least
-  `INPUT_SLACK_TOKENS` more: a provider cannot have read much more than it was
-  given), output above the model's output limit: clamped;
+* not a non-negative integer (``-5``, ``"lots"``, NaN), or impossible: input
+  above the model's context window or far above what was sent (`INPUT_SLACK`
+  times its conservative estimate, and at least `INPUT_SLACK_TOKENS` more: a
+  provider cannot have read much more than it was given), output above the
+  model's output limit. A count that cannot be true says nothing, so it is
+  replaced by graph-dispatch's own bound: the input estimate that was reserved,
+  and the call's output cap. The hop is billed what was reserved, no more;
 * output above the hop's cap but within the model's limit is kept: it is real
   spend (a provider that ignored the cap), and the ledger's overrun rule closes
   a hard budget after it.
@@ -63,7 +64,7 @@ def checked_usage(
             return fallback
         if n > limit:
             problems.append(f"{what} {n} exceeds {bound} {limit}")
-            return limit
+            return fallback
         return n
 
     limit_in, bound_in = spec.context_window, "the model's limit"
@@ -71,8 +72,10 @@ def checked_usage(
     if 0 < sent_tokens and sent_bound < limit_in:
         limit_in, bound_in = sent_bound, "the bound of what was sent,"
     tokens_in = count(usage.input_tokens, -1, limit_in, "input", bound_in)
-    if tokens_in < 0:  # replaced: estimate it (rare, so not computed up front)
-        tokens_in = min(spec.context_window, estimate_message_tokens(request))
+    if tokens_in < 0:  # replaced by our own estimate of what was sent
+        tokens_in = min(
+            spec.context_window, sent_tokens or estimate_message_tokens(request)
+        )
     tokens_out = count(
         usage.output_tokens,
         choice.max_output_tokens,

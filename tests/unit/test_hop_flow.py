@@ -197,13 +197,30 @@ def test_a_429_takes_an_unlimited_models_headroom_away_for_its_retry_after() -> 
     assert attempts[0].choice.model.id == "tiny:model"
 
 
-def test_an_empty_reply_is_paid_for_and_failed_over() -> None:
+def test_an_empty_reply_is_paid_for_and_tried_again() -> None:
     ledger = Ledger(Decimal(1))
     empty = AIMessage(content="")
     empty.usage_metadata = {"input_tokens": 10, "output_tokens": 0, "total_tokens": 10}
-    attempts, result = drive(flow(health(Clock()), ledger), [empty, ok()])
-    assert [a.choice.model.id for a in attempts] == ["tiny:model", "mid:model"]
-    first, served = result.records
-    assert (first.error_type, first.cost_usd > 0) == ("EmptyReply", True)
-    assert result.ok and served.fallback_from == "tiny:model"
-    assert ledger.spent == first.cost_usd + served.cost_usd
+    attempts, result = drive(
+        flow(health(Clock(), attempts=2, initial_s=0.5), ledger), [empty, empty, ok()]
+    )
+    assert [a.choice.model.id for a in attempts] == [
+        "tiny:model",  # empty
+        "tiny:model",  # retried once, empty again
+        "mid:model",  # then failed over
+    ]
+    assert [r.error_type for r in result.records] == ["EmptyReply", "EmptyReply", None]
+    assert all(r.cost_usd > 0 for r in result.records)  # each reply was paid for
+    assert ledger.spent == sum((r.cost_usd for r in result.records), Decimal(0))
+
+
+def test_an_unrecognised_error_is_retried_once_before_failing_over() -> None:
+    attempts, result = drive(
+        flow(health(Clock())), [RuntimeError(), RuntimeError(), ok()]
+    )
+    assert [a.choice.model.id for a in attempts] == [
+        "tiny:model",
+        "tiny:model",
+        "mid:model",
+    ]
+    assert result.ok
