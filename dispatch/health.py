@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import replace
 
 from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.resilience import (
@@ -67,16 +66,8 @@ class ModelHealth:
         return self.limiter.wait_s(spec, tokens)
 
     def retry_delay(self, attempt: int, facts: ErrorFacts) -> float | None:
-        """Seconds before calling the same model again, or None to fail over.
-
-        Retryable kinds (429, 5xx, connection, timeout) follow `retry`. An
-        unrecognised error (`ErrorKind.OTHER`) gets one retry too: it is as
-        likely to be a passing fault as a broken model, a failed call costs
-        nothing, and failing over means a dearer model. Request, auth, budget
-        and cancellation errors are never retried.
-        """
-        if facts.kind is ErrorKind.OTHER and attempt == 1 and self.retry.attempts > 1:
-            facts = replace(facts, retryable=True)
+        """Seconds before calling the same model again, or None to fail over
+        (retryable kinds only: 429, 5xx, connection, timeout)."""
         return retry_delay(self.retry, attempt, facts, self._rng)
 
     def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:

@@ -212,15 +212,3 @@ def test_an_empty_reply_is_paid_for_and_tried_again() -> None:
     assert [r.error_type for r in result.records] == ["EmptyReply", "EmptyReply", None]
     assert all(r.cost_usd > 0 for r in result.records)  # each reply was paid for
     assert ledger.spent == sum((r.cost_usd for r in result.records), Decimal(0))
-
-
-def test_an_unrecognised_error_is_retried_once_before_failing_over() -> None:
-    attempts, result = drive(
-        flow(health(Clock())), [RuntimeError(), RuntimeError(), ok()]
-    )
-    assert [a.choice.model.id for a in attempts] == [
-        "tiny:model",
-        "tiny:model",
-        "mid:model",
-    ]
-    assert result.ok
