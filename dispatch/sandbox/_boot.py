@@ -176,6 +176,10 @@ def _mountpoint(path: str, *, is_dir: bool) -> None:
             pass
 
 
+WORKDIR = "/tmp/work"
+"""The program's working directory (and HOME, TMPDIR) inside the sandbox."""
+
+
 def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
     """New root on a tmpfs at /tmp (this mount namespace's own), then pivot into it."""
     new = "/tmp"
@@ -241,7 +245,10 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
     _check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
     os.rmdir("/.old")
     _mount(libc, None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir("/tmp")
+    # The program works in an empty directory of the private /tmp: /tmp itself
+    # may hold the mount points of a Python installed under /tmp.
+    os.makedirs(WORKDIR)
+    os.chdir(WORKDIR)
     # No nested user namespaces: they would hand the program capabilities again
     # (in a namespace of its own) and the kernel surface that comes with them.
     with open("/proc/sys/user/max_user_namespaces", "w") as f:

@@ -40,8 +40,8 @@ _GRACE_S = 5.0
 _CHUNK = 65_536
 _PROGRAM_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "HOME": "/tmp",
-    "TMPDIR": "/tmp",
+    "HOME": "/tmp/work",
+    "TMPDIR": "/tmp/work",
     "LANG": "C.UTF-8",
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",

