@@ -224,6 +224,5 @@ def test_the_private_tmp_is_capped_and_gone_after_the_call() -> None:
     second = sandboxed(
         "import os; print(os.listdir('/tmp'), os.listdir('.'), os.getcwd())"
     )
-    left, here, cwd = second.stdout.strip().rsplit(" ", 1)[0], "", ""
     assert "left-behind" not in second.stdout and "'big'" not in second.stdout
     assert second.stdout.strip().endswith("[] /tmp/work")
