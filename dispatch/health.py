@@ -12,10 +12,10 @@ import random
 from collections.abc import Iterable
 
 from dispatch.faults import ErrorFacts, ErrorKind
+from dispatch.rate_limits import RateLimiter
 from dispatch.resilience import (
     CircuitBreaker,
     CircuitState,
-    RateLimiter,
     RetrySettings,
     retry_delay,
 )

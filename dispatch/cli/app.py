@@ -69,17 +69,16 @@ def _run(
     progress: bool | None,
     synthesis_tier: str | None = None,
 ) -> None:
-    from dispatch.cli.inputs import check_budget, check_thread  # noqa: PLC0415
+    from dispatch.cli.inputs import (  # noqa: PLC0415
+        check_budget,
+        check_start_flags,
+        check_thread,
+    )
     from dispatch.cli.run import RunArgs, run_workflow  # noqa: PLC0415
-    from dispatch.errors import ConfigError, DispatchError  # noqa: PLC0415
+    from dispatch.errors import DispatchError  # noqa: PLC0415
 
     try:
-        if strict and allow_partial:
-            raise ConfigError(
-                "--strict and --allow-partial contradict each other: --strict refuses "
-                "to start unless the worst case fits, --allow-partial starts regardless",
-                path="--strict",
-            )
+        check_start_flags(strict=strict, allow_partial=allow_partial)
         args = RunArgs(
             request=request,
             tasks=tasks,
@@ -114,15 +113,11 @@ def demo(
     progress: ProgressOpt = None,
 ) -> None:
     """Run the orchestrator on the built-in multi-part request (offline without keys)."""
-    from dispatch.graphs import (  # noqa: PLC0415
-        DEMO_PLAN,
-        DEMO_REQUEST,
-        DEMO_SYNTHESIS_TIER,
-    )
+    import dispatch.graphs as graphs  # noqa: PLC0415
 
     _run(
-        DEMO_REQUEST,
-        list(DEMO_PLAN),
+        graphs.DEMO_REQUEST,
+        list(graphs.DEMO_PLAN),
         json_=json_,
         mode=mode,
         config=config,
@@ -132,7 +127,7 @@ def demo(
         allow_partial=allow_partial,
         strict=strict,
         progress=progress,
-        synthesis_tier=DEMO_SYNTHESIS_TIER,
+        synthesis_tier=graphs.DEMO_SYNTHESIS_TIER,
     )
 
 

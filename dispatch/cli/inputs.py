@@ -21,6 +21,7 @@ from dispatch.errors import ConfigError
 
 __all__ = (
     "check_budget",
+    "check_start_flags",
     "check_thread",
     "read_plan_file",
     "read_request",
@@ -137,3 +138,13 @@ def check_thread(thread: str | None) -> str | None:
     if not thread.strip():
         raise ConfigError("empty thread id", path="--thread", expected="a non-empty id")
     return thread
+
+
+def check_start_flags(*, strict: bool, allow_partial: bool) -> None:
+    """`--strict` and `--allow-partial` together are a usage error."""
+    if strict and allow_partial:
+        raise ConfigError(
+            "--strict and --allow-partial contradict each other: --strict refuses "
+            "to start unless the worst case fits, --allow-partial starts regardless",
+            path="--strict",
+        )

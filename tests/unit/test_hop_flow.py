@@ -16,7 +16,8 @@ from dispatch.budget import Ledger
 from dispatch.health import ModelHealth
 from dispatch.hop import Attempt, HopResult
 from dispatch.hop_flow import hop_flow
-from dispatch.resilience import CircuitBreaker, RateLimiter, RetrySettings
+from dispatch.rate_limits import RateLimiter
+from dispatch.resilience import CircuitBreaker, RetrySettings
 from dispatch.testing import FakeChatModel, fake_factory
 from dispatch.types import RouteDecision, RouterLayer
 

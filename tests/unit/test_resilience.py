@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch.faults import ErrorFacts, ErrorKind
+from dispatch.rate_limits import RateLimiter
 from dispatch.resilience import (
     BreakerState,
     CircuitBreaker,
-    RateLimiter,
     RetrySettings,
     retry_delay,
 )
