@@ -33,10 +33,12 @@ import math
 import string
 from collections.abc import Sequence
 from decimal import Decimal
-
-from langchain_core.messages import AIMessage, BaseMessage
+from typing import TYPE_CHECKING
 
 from dispatch.types import ModelSpec, Usage
+
+if TYPE_CHECKING:  # messages are only read here: no LangChain import at start-up
+    from langchain_core.messages import AIMessage, BaseMessage
 
 __all__ = (
     "CHARS_PER_TOKEN",
@@ -102,9 +104,8 @@ def estimate_message_tokens(messages: Sequence[BaseMessage]) -> int:
     total = 0
     for m in messages:
         total += _PER_MESSAGE_TOKENS + estimate_tokens(m.text)
-        if isinstance(m, AIMessage):
-            for call in m.tool_calls:
-                total += estimate_tokens(call["name"] + str(call["args"]))
+        for call in getattr(m, "tool_calls", None) or ():  # an AIMessage's calls
+            total += estimate_tokens(call["name"] + str(call["args"]))
     return total
 
 
