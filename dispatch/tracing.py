@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -174,12 +174,10 @@ class Tracing:
 
     # -- agent and tool ---------------------------------------------------------------
 
-    @contextmanager
-    def agent(self, name: str, *, step: str) -> Iterator[None]:
+    def agent(self, name: str, *, step: str) -> AbstractContextManager[None]:
         """Span ``invoke_agent {name}`` around a specialist's run."""
         if not self.enabled:
-            yield
-            return
+            return nullcontext()
         span = self._start(
             f"{sc.OP_INVOKE_AGENT} {name}",
             SpanKind.INTERNAL,
@@ -190,15 +188,12 @@ class Tracing:
                 sc.STEP: step,
             },
         )
-        with self._span_scope(span):
-            yield
+        return self._span_scope(span)
 
-    @contextmanager
-    def tool(self, name: str, call_id: str | None) -> Iterator[None]:
+    def tool(self, name: str, call_id: str | None) -> AbstractContextManager[None]:
         """Span ``execute_tool {name}`` around one tool call."""
         if not self.enabled:
-            yield
-            return
+            return nullcontext()
         span = self._start(
             f"{sc.OP_EXECUTE_TOOL} {name}",
             SpanKind.INTERNAL,
@@ -208,8 +203,7 @@ class Tracing:
                 sc.GEN_AI_TOOL_CALL_ID: call_id,
             },
         )
-        with self._span_scope(span):
-            yield
+        return self._span_scope(span)
 
     @contextmanager
     def _span_scope(self, span: Span | None) -> Iterator[None]:
