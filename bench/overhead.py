@@ -31,7 +31,9 @@ from dispatch.routing import Router
 from dispatch.testing import FakeChatModel
 from dispatch.tracing import Tracing
 
-PROMPT = "What does the runbook say about the checkout latency SLO and escalation?"
+PROMPT = "Why did our checkout latency get worse after the last deploy?"
+"""Rules are unsure of its capability (confidence 0.4), so a hop with no hint
+reaches the semantic layer."""
 
 
 class _State(MessagesState, DispatchState):

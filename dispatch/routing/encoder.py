@@ -85,6 +85,8 @@ class CachedEncoder:
             self._store([texts[i] for i in missing], fresh)
         if not rows:
             return np.zeros((0, 0), dtype=np.float32)
+        if len(rows) == 1 and rows[0] is not None:  # one prompt per hop: no copy
+            return rows[0][np.newaxis].astype(np.float32, copy=False)
         return np.stack([r for r in rows if r is not None]).astype(
             np.float32, copy=False
         )
@@ -132,6 +134,8 @@ class CachedEncoder:
                 self._db.commit()
 
     def _remember(self, text: str, vector: Vectors) -> None:
+        vector = vector.view()
+        vector.flags.writeable = False  # callers get views of it: never edit in place
         with self._lock:
             self._memory[text] = vector
             self._memory.move_to_end(text)
