@@ -116,6 +116,8 @@ def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str,
     }
     if record.fallback_from:
         attrs[sc.FALLBACK_FROM] = record.fallback_from
+    if record.sensitive:
+        attrs[sc.PRIVACY_DETECTED] = list(record.sensitive)
     if remaining is not None:
         attrs[sc.BUDGET_REMAINING_USD] = float(remaining)
     return attrs

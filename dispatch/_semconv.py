@@ -55,6 +55,8 @@ PROVIDER_NAMES: Final = {
 TIER: Final = "dispatch.tier"
 CAPABILITY: Final = "dispatch.capability"
 COST_USD: Final = "dispatch.cost_usd"
+PRIVACY_DETECTED: Final = "dispatch.privacy.detected"
+"""Kinds of personal data or secrets found in a call's input (never the values)."""
 BASELINE_COST_USD: Final = "dispatch.baseline_cost_usd"
 ROUTER: Final = "dispatch.router"
 CONFIDENCE: Final = "dispatch.confidence"

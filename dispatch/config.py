@@ -127,6 +127,24 @@ class RoutingConfig(_Strict):
     """Overrides the artefact's calibrated bar."""
 
 
+class PrivacyConfig(_Strict):
+    """Privacy routing (`dispatch.privacy`): hops whose input holds personal data
+    or secrets go to ``location: local`` models only."""
+
+    enabled: bool = False
+    """Scan every model call's input; needs the ``privacy`` extra."""
+    kinds: list[Literal["email", "phone", "payment_card", "iban", "secret"]] = [
+        "email",
+        "phone",
+        "payment_card",
+        "iban",
+        "secret",
+    ]
+    """Detector families to run."""
+    phone_region: str = "US"
+    """Region whose national phone formats count (``+``-prefixed numbers always do)."""
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -138,6 +156,7 @@ class Config(_Strict):
     defaults: DefaultsConfig = DefaultsConfig()
     budget: BudgetConfig = BudgetConfig()
     routing: RoutingConfig = RoutingConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Config:

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from opentelemetry.trace import Span
 
+    from dispatch.privacy import PrivacyScanner
+
 __all__ = ("Dispatcher", "ModelFactory")
 
 ModelFactory = Callable[[ModelSpec], "BaseChatModel"]
@@ -88,6 +90,7 @@ class Dispatcher:
         health: ModelHealth | None = None,
         max_failovers: int = 2,
         input_safety: float = 1.2,
+        privacy: PrivacyScanner | None = None,
     ) -> None:
         self.registry = registry
         self.router: Router = router or RulesRouter(
@@ -111,6 +114,8 @@ class Dispatcher:
         )
         self.max_failovers = max_failovers
         self.input_safety = input_safety
+        self.privacy = privacy
+        """Scans each call's input; what it finds keeps the hop on local models."""
 
     @classmethod
     def from_config(
@@ -124,6 +129,13 @@ class Dispatcher:
     ) -> Dispatcher:
         """A dispatcher over the registry in `source` (``"default"``: the shipped one)."""
         config, specs = load_config(source)
+        privacy = None
+        if config.privacy.enabled:
+            from dispatch.privacy import PrivacyScanner  # noqa: PLC0415 - opt-in
+
+            privacy = PrivacyScanner(
+                kinds=config.privacy.kinds, phone_region=config.privacy.phone_region
+            )
         return cls(
             Registry.from_specs(config, specs),
             router=router,
@@ -131,6 +143,7 @@ class Dispatcher:
             model_factory=model_factory,
             tracing=tracing,
             budget=BudgetSpec(config.budget.limit_usd, config.budget.mode),
+            privacy=privacy,
         )
 
     def plan(self, hop: Hop, pin: Pin | None = None) -> ModelChoice:
@@ -160,6 +173,10 @@ class Dispatcher:
                 estimate_tokens(str(_tool_schema(t))) for t in tools or ()
             )
             hop = replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
+        if self.privacy is not None:
+            found = self.privacy.scan_messages(messages)
+            if found:
+                hop = replace(hop, sensitive=found)
         flow = hop_flow(
             hop,
             messages,

@@ -150,6 +150,9 @@ class Hop:
     """Estimated input tokens of the call (for choosing by expected cost)."""
     max_output_tokens: int = 1024
     """Output cap of the call: the declared output length."""
+    sensitive: frozenset[str] = frozenset()
+    """Kinds of personal data or secrets in the call's input (`dispatch.privacy`);
+    non-empty restricts the hop to local models."""
 
     @property
     def after_tool(self) -> bool:
@@ -250,6 +253,7 @@ class HopRecordDict(TypedDict):
     fallback_from: str | None
     attempt: int
     usage_anomaly: str | None
+    sensitive: list[str]
 
 
 @dataclass(**_DC)
@@ -299,6 +303,9 @@ class HopRecord:
     """1 for the first call of this hop; higher for retries and failovers."""
     usage_anomaly: str | None = None
     """Set when the provider's reported usage was impossible and was clamped."""
+    sensitive: tuple[str, ...] = ()
+    """Kinds of personal data or secrets found in the call's input (never the
+    values); non-empty means only local models were considered."""
 
     @property
     def pinned(self) -> bool:
@@ -318,6 +325,7 @@ class HopRecord:
         d["cost_usd"] = str(self.cost_usd)
         d["baseline_cost_usd"] = str(self.baseline_cost_usd)
         d["pin_change"] = self.pin_change.value
+        d["sensitive"] = list(self.sensitive)
         return d  # type: ignore[return-value]
 
     @classmethod
@@ -326,6 +334,7 @@ class HopRecord:
         kw: dict[str, Any] = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
         kw["cost_usd"] = Decimal(d["cost_usd"])
         kw["baseline_cost_usd"] = Decimal(d["baseline_cost_usd"])
+        kw["sensitive"] = tuple(d.get("sensitive") or ())
         if "pin_change" in d:
             kw["pin_change"] = PinChange(d["pin_change"])
         else:  # written before pin changes were facts
