@@ -88,10 +88,8 @@ _SIM_NOTICE = (
 class RunArgs:
     """What `demo` and `run` were asked to do, already checked by the CLI.
 
-    Flags arrive as typed but unconverted: the budget stays a float and the
-    mode a string until `budget_settings` turns them into the ledger's
-    `Decimal` limit and `BudgetMode`, so a bad value is reported where the
-    budget rules live.
+    The budget stays a float and its mode a string until `budget_settings`
+    makes them the ledger's `Decimal` limit and `BudgetMode`.
     """
 
     request: str
@@ -262,11 +260,7 @@ def report_run(
             the run was simulated.
         state: the graph's final state values.
         thread: the conversation id, printed so the user can continue it.
-        workflow: the run whose hops are reported.
-        limit: the budget limit in USD, if any.
-        mode: the budget mode.
         estimate: the pre-flight estimate, shown next to the spend.
-        json_: print one JSON object instead of tables.
         extra: more keys for the JSON object (``resume`` adds its own).
     """
     records = [r for r in hop_records(state) if r.workflow == workflow]
