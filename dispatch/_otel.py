@@ -1,9 +1,9 @@
 """Small OpenTelemetry helpers for `dispatch.tracing`: a never-raising decorator,
 per-workflow totals, span attributes of a hop record, and span activation.
 
-Kept apart from `dispatch.tracing` so that module stays the hop-facing API
-and these pieces can be tested on their own. Only the OpenTelemetry *API* is
-imported: with no SDK installed every span is a no-op and costs nothing.
+Split out of `dispatch.tracing` to keep each module under 400 lines; the
+hop-facing API stays there. Only the OpenTelemetry *API* is imported: with
+no SDK installed every span is a no-op.
 """
 
 from __future__ import annotations

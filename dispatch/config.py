@@ -129,7 +129,7 @@ class DefaultsConfig(_Strict):
     max_output_tokens: int = Field(default=1024, gt=0)
     """Output cap of a hop that declares none; it prices the worst case reserved."""
     expected_input_tokens: int = Field(default=800, gt=0)
-    """Input size assumed when a hop's is unknown (learned routing, estimates)."""
+    """Input size assumed when a hop's is unknown, to rank models by planned cost."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Seconds one model call may take before it is abandoned (then retried or
     failed over); a model's own ``timeout_s`` overrides it."""

@@ -79,8 +79,8 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
 def _encoder() -> Any:
     """The fastest installed MiniLM encoder with its disk cache (lazy import).
 
-    The cache matters: ``train`` and ``eval`` embed the same prompts again and
-    again while heads are compared, and embedding is most of their run time.
+    The disk cache lets a rerun (another head, another router, the same data)
+    skip embedding prompts it has embedded before.
     """
     from dispatch.routing.features import default_encoder  # noqa: PLC0415
 

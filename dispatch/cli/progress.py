@@ -55,8 +55,8 @@ class HopPrinter:
         self.count = 0
 
     def __call__(self, record: HopRecord) -> None:
-        """Print `record` as one `hop_line`; syntax highlighting is off so
-        model ids and costs are not coloured at random."""
+        """Print `record` as one `hop_line`, with rich's automatic highlighting
+        off: the line carries its own markup."""
         self.count += 1
         self.console.print(hop_line(record), highlight=False)
 

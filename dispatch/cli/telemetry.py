@@ -63,8 +63,8 @@ _TRIGGERS = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_TRACES_EXPORTER",
 )
-"""Any of these set (non-empty) turns telemetry on. Metrics alone never do: a
-run that exports nothing keeps the no-op providers and pays no SDK cost."""
+"""Any of these set (non-empty) turns telemetry on. Metrics settings alone never
+do: without a trace destination the CLI keeps the no-op providers."""
 
 
 def telemetry_enabled(env: Mapping[str, str] | None = None) -> bool:

@@ -47,8 +47,7 @@ Progress = Callable[[str, int, int], None]
 class HeadConfig:
     """Which quality head to fit (chosen by cross-validation, README).
 
-    The defaults are the values that won cross-validation on the benchmark
-    data; `dispatch.eval.outcomes.ROUTERS` names the variants worth comparing.
+    `dispatch.eval.outcomes.ROUTERS` names the configurations compared.
     """
 
     kind: str = "logreg"

@@ -100,8 +100,8 @@ class OnnxEncoder:
     def _load(self) -> None:
         """Export (once, cached) and open the session and the tokenizer.
 
-        One inter-op thread: the graph is a single chain, and the intra-op
-        threads are the ones that speed a batch up.
+        Runs on first `encode`, so constructing an encoder (e.g. to read its
+        `id`) never pays for the export or the session.
         """
         import onnxruntime as ort  # noqa: PLC0415 - optional dependency
         from tokenizers import Tokenizer  # noqa: PLC0415

@@ -1,8 +1,8 @@
 """Layers in order; the first confident answer wins.
 
 The cheap layers go first so the expensive ones run only when needed: the
-rules answer most hops in microseconds, an embedding layer costs a few ms,
-an LLM classifier a model call. This module imports no concrete layer; it
+rules answer in microseconds, an embedding layer costs a few ms, an LLM
+classifier a model call. This module imports no concrete layer; it
 composes whatever `Router` objects it is given.
 """
 

@@ -29,8 +29,8 @@ _EDGE = 2000
 def lexical_text(prompt: str) -> str:
     """The first and last 2,000 characters: bounded work on any prompt.
 
-    Both ends, unlike the embedding window: the kind of request shows in the
-    opening (an instruction) as often as in the closing question.
+    Both ends, unlike the embedding window (the tail): the kind of request can
+    show in an opening instruction as well as in the closing question.
     """
     if len(prompt) <= 2 * _EDGE:
         return prompt
@@ -124,8 +124,8 @@ def _murmur(gram: str) -> int:
 
 
 _ANALYSERS: list[Any] = []
-"""The vectorizers' analysers, built once per process on first `logits` call
-(building them costs more than a routing decision); never mutated after."""
+"""The vectorizers' analysers, built once per process on the first `logits`
+call and reused; never mutated after."""
 
 
 def _analysers() -> list[Any]:

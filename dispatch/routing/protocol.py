@@ -1,8 +1,8 @@
 """The `Router` protocol every layer implements, and the trivial `FixedRouter`.
 
 A protocol, not a base class: layers share no code, and composition
-(`HybridRouter`, the policy, the dispatcher) needs only `decide` and
-`describe`. Any object with both methods routes, including a user's own.
+(`HybridRouter`, the dispatcher) needs only `decide` and `describe`. Any
+object with both methods routes, including a user's own.
 """
 
 from __future__ import annotations

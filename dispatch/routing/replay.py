@@ -148,7 +148,8 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
     """`benchmark_models.json`: name -> tier, provider and prices per mtok.
 
     Prices may be null here (models of the leaderboards that were never
-    priced); `benchmark_registry` refuses them only if they are routed to.
+    priced); `benchmark_registry` refuses a null price only for a model it
+    registers.
 
     Raises:
         ConfigError: unreadable file, or an entry without tier/provider/prices.

@@ -283,7 +283,7 @@ def _exec_program(cfg: dict[str, Any], code: str) -> None:
 def _stage3(
     libc: Any, cfg: dict[str, Any], code: str, fds: dict[str, int], lifeline: int
 ) -> None:
-    """Stage 3, pid 1 (module doc): new root, stdin closed, limits, no caps, exec."""
+    """Stage 3, pid 1 (module doc): new root, stdin /dev/null, limits, no caps, exec."""
     _die_with_parent(libc, lifeline, None)
     os.setsid()  # out of the supervisor's process group: kill(0) hits only us
     _build_root(libc, cfg, fds)

@@ -160,7 +160,8 @@ class LLMJudge:
     def request(task: str, answer: AIMessage) -> list[BaseMessage]:
         """The judge's prompt: a fixed grading instruction, then task and answer.
 
-        Public so a calibration script can send exactly what a live check sends.
+        Only the answer's text is shown: the judge grades what the user would
+        read, not tool calls or metadata.
         """
         return [
             SystemMessage(_JUDGE_SYSTEM),
