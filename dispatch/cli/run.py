@@ -143,7 +143,8 @@ def run_workflow(args: RunArgs) -> int:
         thread is busy, 130 on Ctrl-C, else the run's `Outcome` code.
 
     Raises:
-        typer.Exit: bad input (code 2), through `fail`, before anything ran.
+        typer.Exit: code 2, through `fail`, on a `DispatchError` (bad
+            flags, config or plan).
     """
     from dispatch.agents import default_specialists  # noqa: PLC0415
     from dispatch.graphs import plan_tasks  # noqa: PLC0415
