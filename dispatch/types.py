@@ -1,4 +1,10 @@
-"""Frozen values that flow through a hop: pure data, no behaviour beyond conversion."""
+"""Frozen values that flow through a hop: pure data, no behaviour beyond conversion.
+
+Layer 0: imports nothing of the project, so every other module (pure or not)
+can share these types without an import cycle. Frozen, slotted, keyword-only
+dataclasses: a value handed to a router, the policy or a span cannot be
+changed behind the caller's back, and a new field never shifts positions.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +34,13 @@ __all__ = (
 )
 
 _DC = {"frozen": True, "slots": True, "kw_only": True}
+"""The dataclass options every value here uses (see the module docstring)."""
 
 BudgetMode = Literal["hard", "soft", "warn"]
 """``hard`` refuses a call whose worst case does not fit; ``soft`` steps down tiers
 as money runs out (then refuses); ``warn`` only records."""
 BUDGET_MODES: tuple[BudgetMode, ...] = ("hard", "soft", "warn")
+"""`BudgetMode`'s values at run time, for validating untyped input."""
 
 
 def parse_model_id(model_id: str) -> tuple[str, str]:
@@ -40,6 +48,11 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
 
     Only the first colon separates: ``"ollama:qwen2.5-coder:7b"`` is provider
     ``ollama``, model ``qwen2.5-coder:7b``.
+
+    The one place ids are parsed, so every module agrees on the format.
+
+    Raises:
+        ValueError: no colon, or an empty provider or model part.
     """
     provider, sep, name = model_id.partition(":")
     if not sep or not provider or not name:
@@ -48,14 +61,20 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
 
 
 class RouterLayer(StrEnum):
-    """Which router layer produced a decision."""
+    """Which router layer produced a decision (recorded on the hop and its span)."""
 
     HINT = "hint"
+    """The plan or the caller named capability and tier outright."""
     RULES = "rules"
+    """Text heuristics (`RulesRouter`)."""
     SEMANTIC = "semantic"
+    """Nearest capability centroid of example utterances."""
     LEARNED = "learned"
+    """A trained classifier or per-model quality heads."""
     LLM = "llm"
+    """A small model's structured verdict."""
     FIXED = "fixed"
+    """A constant route (`FixedRouter`), or a record no router decided."""
 
 
 class Mode(StrEnum):
@@ -165,11 +184,15 @@ class RouteDecision:
     """What a hop needs: capability, tier, and how sure the router is."""
 
     capability: str
+    """One of the registry's capabilities."""
     tier: str
+    """One of the registry's tiers: the quality bar the model must meet."""
     confidence: float
-    """0–1."""
+    """0–1; `HybridRouter` passes to the next layer below its threshold."""
     router: RouterLayer
+    """The layer that decided."""
     reason: str
+    """Why, in words, for records and spans (code reads the fields)."""
     quality: Mapping[str, float] | None = None
     """Predicted probability, per registered model id, that the model answers this
     prompt well (the learned layer); the policy prefers it to the registry's prior."""
@@ -183,9 +206,13 @@ class Pin:
     """The model chosen for one specialist within one conversation."""
 
     model: str
+    """The pinned model's registry id."""
     tier: str
+    """The tier the model was chosen for (see `PinChange.ESCALATED`)."""
     reason: str
+    """Why it was pinned, in words."""
     repinned_from: str | None = None
+    """The model this pin replaced, if any."""
 
 
 @dataclass(**_DC)
@@ -193,7 +220,9 @@ class ModelChoice:
     """The policy's answer for one hop."""
 
     model: ModelSpec
+    """The model to call."""
     decision: RouteDecision
+    """The router's decision the choice was made for."""
     pin_change: PinChange
     """What this choice does to the specialist's pin."""
     repinned_from: str | None
@@ -216,7 +245,9 @@ class Usage:
     """Token counts of one call."""
 
     input_tokens: int
+    """Input tokens as reported; cache reads are a subset, not extra."""
     output_tokens: int
+    """Output tokens as reported; reasoning tokens are a subset, not extra."""
     estimated: bool = False
     """True when the provider reported no usage and the counts are estimates."""
 
@@ -267,20 +298,28 @@ class HopRecord:
     step: str
     """The sub-task (or node) the hop belongs to."""
     specialist: str
+    """The specialist the hop was handed to."""
     capability: str
+    """The routed capability."""
     tier: str
+    """The tier the model was chosen for."""
     model: str
+    """The model called (``verify:<Verifier>`` for a verification record)."""
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal
+    """What the call cost, exact (the ledger's unit: USD)."""
     baseline_cost_usd: Decimal
     """Cost of the same tokens on the baseline (largest) model."""
     pin_change: PinChange
+    """What the call did to the specialist's pin."""
     router: str
+    """The `RouterLayer` value that decided (a plain string in state)."""
     confidence: float
     reason: str
     """Why the model was chosen, in words; code reads `pin_change` and `error_type`."""
     duration_ms: float
+    """Wall time of the call, milliseconds."""
     round: int = 0
     """Model calls before this one in the specialist's tool loop (0: the first)."""
     estimated: bool = False
@@ -288,6 +327,7 @@ class HopRecord:
     repinned_from: str | None = None
     """The model the pin held before this hop replaced it."""
     simulated: bool = False
+    """True when the offline simulator answered instead of a real model."""
     error: str | None = None
     """A secret-free summary of why the call failed or was refused (never raw
     provider text); tokens and cost are then zero."""

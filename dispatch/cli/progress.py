@@ -25,6 +25,8 @@ from dispatch.types import HopRecord
 __all__ = ("HopPrinter", "StreamedGraph", "hop_line")
 
 OnHop = Callable[[HopRecord], None]
+"""Called once per completed hop (success, failure or budget refusal), in
+the order the stream delivers them; it must not raise, the run is still on."""
 
 
 def hop_line(r: HopRecord) -> str:
@@ -48,10 +50,13 @@ class HopPrinter:
     """Prints each hop of the run as a line on `console` and counts them."""
 
     def __init__(self, console: Console) -> None:
+        """Print to `console` (the CLI passes its stderr console)."""
         self.console = console
         self.count = 0
 
     def __call__(self, record: HopRecord) -> None:
+        """Print `record` as one `hop_line`, with rich's automatic highlighting
+        off: the line carries its own markup."""
         self.count += 1
         self.console.print(hop_line(record), highlight=False)
 
@@ -64,6 +69,7 @@ class StreamedGraph:
     """
 
     def __init__(self, graph: Any, on_hop: OnHop | None) -> None:
+        """Wrap compiled `graph`; with `on_hop` None it streams silently."""
         self.graph = graph
         self.on_hop = on_hop
 
