@@ -98,11 +98,6 @@ class WorkflowTotals:
             self.output_tokens += record.output_tokens
 
 
-_TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
-    "dispatch_workflow_totals", default=None
-)
-
-
 TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
     "dispatch_workflow_totals", default=None
 )

@@ -93,7 +93,7 @@ def telemetry_from_env(env: Mapping[str, str] | None = None) -> Iterator[Tracing
         The `Tracing` to give the dispatcher for the duration of the command.
 
     Raises:
-        ConfigError: an unsupported ``OTEL_TRACES_EXPORTER`` or
+        ConfigError: an unsupported ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER`` or
             ``OTEL_EXPORTER_OTLP_PROTOCOL``, or ``grpc`` without its exporter
             package. Raised on entry, before anything runs.
     """
@@ -176,6 +176,13 @@ def _metric_exporter(env: Mapping[str, str], give_up: _GiveUp) -> MetricExporter
         return None
     if kind == "console":
         return ConsoleMetricExporter(out=sys.stderr)
+    if kind != "otlp":
+        raise ConfigError(
+            "unsupported metrics exporter",
+            path="OTEL_METRICS_EXPORTER",
+            found=kind,
+            expected="otlp, console or none",
+        )
     if _protocol(env) == "grpc":
         grpc_metrics: MetricExporter = _grpc("metric_exporter", "OTLPMetricExporter")
         return grpc_metrics
