@@ -117,7 +117,7 @@ class SemanticRouter:
         """Cosine similarity of `prompt` to each capability centroid."""
         vector = self.encoder.encode([prompt])[0]
         sims = self.centroids @ vector
-        return {c: float(s) for c, s in zip(self.capabilities, sims, strict=True)}
+        return dict(zip(self.capabilities, sims.tolist(), strict=True))
 
     def decide(self, hop: Hop) -> RouteDecision:
         """Nearest centroid for the capability; the tier router for the tier.
