@@ -54,6 +54,7 @@ from langchain.agents.structured_output import (
 )
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -88,7 +89,7 @@ class _Call:
     hop: Hop
     messages: list[BaseMessage]
     """What the model is sent: the system message, then the conversation."""
-    estimate_tools: list[object]
+    estimate_tools: list[BaseTool | dict[str, object]]
     """Tools and structured-output schemas, counted toward the input estimate."""
     pins: dict[str, Pin]
     loop_pin: Pin | None
@@ -112,8 +113,9 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         specialist: name the calls are pinned and recorded under.
         capability: capability hint for every call; None lets the router decide.
         tier: tier hint for every call; None lets the router decide.
-        max_output_tokens: output cap of every call; None takes the request's
-            ``model_settings["max_tokens"]``, else the registry's default.
+        max_output_tokens: output cap of every call; None takes the cap in the
+            request's ``model_settings`` (``max_tokens`` or a provider's
+            spelling), else the registry's default.
         on_failure: ``"end"`` (a failed or refused hop ends the agent with a
             message saying why) or ``"raise"`` (`HopFailed`).
 
@@ -199,7 +201,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         last = _Last()
 
         def model_call(choice: ModelChoice) -> BaseMessage:
-            last.response = handler(request.override(model=self._chosen(choice)))
+            last.response = handler(_routed(request, self._chosen(choice), choice))
             return _reply(last.response)
 
         result = self.dispatcher.call(
@@ -207,7 +209,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             call.messages,
             pins=call.pins,
             loop_pin=call.loop_pin,
-            tools=call.estimate_tools,  # type: ignore[arg-type]
+            tools=call.estimate_tools,
             ledger=call.ledger,
             model_call=model_call,
         )
@@ -223,7 +225,9 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         last = _Last()
 
         async def model_call(choice: ModelChoice) -> BaseMessage:
-            last.response = await handler(request.override(model=self._chosen(choice)))
+            last.response = await handler(
+                _routed(request, self._chosen(choice), choice)
+            )
             return _reply(last.response)
 
         result = await self.dispatcher.acall(
@@ -231,7 +235,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             call.messages,
             pins=call.pins,
             loop_pin=call.loop_pin,
-            tools=call.estimate_tools,  # type: ignore[arg-type]
+            tools=call.estimate_tools,
             ledger=call.ledger,
             model_call=model_call,
         )
@@ -257,9 +261,10 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             if after_tool
             else None
         )
+        settings = request.model_settings
         cap = (
             self.max_output_tokens
-            or request.model_settings.get("max_tokens")
+            or next((settings[n] for n in _CAP_SETTINGS if settings.get(n)), None)
             or self.dispatcher.registry.max_output_tokens
         )
         hop = Hop(
@@ -306,6 +311,32 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         )
 
 
+_CAP_SETTINGS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "num_predict",
+)
+"""Output caps a request's ``model_settings`` may name (bound per call, they would
+override the cap `with_output_cap` put on the model)."""
+
+
+def _routed(
+    request: ModelRequest[Any], model: BaseChatModel, choice: ModelChoice
+) -> ModelRequest[Any]:
+    """`request` on the chosen `model`; an output cap in its settings is lowered
+    to the choice's, so a call never declares more output than was reserved."""
+    settings = request.model_settings
+    caps = {
+        name: min(int(settings[name]), choice.max_output_tokens)
+        for name in _CAP_SETTINGS
+        if settings.get(name)
+    }
+    if not caps:
+        return request.override(model=model)
+    return request.override(model=model, model_settings={**settings, **caps})
+
+
 def _reply(response: ModelResponse[Any]) -> BaseMessage:
     """The model's message in a handler response (structured output may add a
     `ToolMessage` after it)."""
@@ -338,7 +369,7 @@ def _loop_pin(hops: Sequence[Any], specialist: str, pins: dict[str, Pin]) -> Pin
     return None
 
 
-def _format_tools(response_format: object) -> list[dict[str, object]]:
+def _format_tools(response_format: object) -> list[BaseTool | dict[str, object]]:
     """A response format's schemas as tool definitions (for the input estimate
     only: `create_agent` binds them itself)."""
     if isinstance(response_format, AutoStrategy):

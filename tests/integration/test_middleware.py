@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
+from langchain.agents.middleware import wrap_model_call
 from langchain.agents.structured_output import ProviderStrategy, ToolStrategy
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
@@ -144,6 +145,23 @@ def test_each_call_goes_to_the_chosen_model_capped_at_its_output_limit(
     assert hop.capability == "coding" and hop.simulated
     assert 0 < hop.output_tokens <= 40
     assert state["messages"][-1].text.startswith(f"[simulated {hop.model}]")
+
+
+def test_an_output_cap_in_model_settings_is_lowered_to_what_was_reserved(
+    registry: Registry,
+) -> None:
+    @wrap_model_call
+    def wants_long_answers(request: Any, handler: Any) -> Any:
+        return handler(request.override(model_settings={"max_tokens": 5000}))
+
+    dispatcher = Dispatcher(registry, model_factory=fake_factory({}))  # simulator
+    mw = DispatchMiddleware(dispatcher, specialist="assistant")
+    agent = create_agent(mw.model, middleware=[wants_long_answers, mw])
+    state = agent.invoke({"messages": [HumanMessage("hello")]})
+    (hop,) = hop_records(state)
+    assert hop.model == "tiny:model"  # its output limit is 2000 tokens
+    assert 0 < hop.output_tokens <= 2000
+    assert hop.usage_anomaly is None  # the model was not asked for more
 
 
 def test_a_raising_model_fails_over_by_calling_the_handler_again(
