@@ -239,6 +239,21 @@ def test_a_hard_budget_refuses_and_ends_the_agent_cleanly(registry: Registry) ->
     assert state["messages"][-1].text == "never"
 
 
+def test_a_budget_in_configurable_is_enforced_without_a_run_context(
+    registry: Registry,
+) -> None:
+    tiny = FakeChatModel(replies=[AIMessage("never")])
+    dispatcher = Dispatcher(registry, model_factory=fake_factory({"tiny:model": tiny}))
+    agent, _ = agent_with(dispatcher)
+    config = {
+        "configurable": {"thread_id": "t", "budget_usd": "0", "budget_mode": "hard"}
+    }
+    state = agent.invoke({"messages": [HumanMessage("Say hello")]}, config)
+    assert hop_records(state)[-1].refused
+    assert (state["budget"]["limit_usd"], state["budget"]["refused"]) == ("0", 1)
+    assert tiny.requests == []
+
+
 def test_the_ledger_is_the_runs_and_never_overspent_across_tool_rounds(
     registry: Registry,
 ) -> None:
