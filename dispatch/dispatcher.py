@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
@@ -234,6 +234,7 @@ class Dispatcher:
         loop_pin: Pin | None = None,
         tools: Sequence[BaseTool | dict[str, object]] | None = None,
         ledger: Ledger | None = None,
+        model_call: Callable[[ModelChoice], Awaitable[BaseMessage]] | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
         """Route `hop`, reserve its worst case, call the chosen model on
@@ -242,10 +243,17 @@ class Dispatcher:
         `HopResult.ok` or call `HopResult.raise_for_failure`.
 
         `pin` is the pin of the hop's scope (a shortcut for `pins`); `loop_pin`
-        the model of the current tool loop.
+        the model of the current tool loop. `model_call`, when given, makes each
+        attempt's call itself (agent middleware hands the chosen model to the
+        agent's own handler); `tools` then only count toward the input estimate.
         """
         if pin is not None:
             loop_pin = loop_pin or pin
+        invoke = model_call or (
+            lambda choice: self._runnable(choice, tools, tool_kwargs).ainvoke(
+                list(messages)
+            )
+        )
         hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
@@ -259,9 +267,7 @@ class Dispatcher:
                 span = self.tracing.start_chat(hop, step.choice, messages)
                 try:
                     with self.tracing.activate(span):
-                        call = self._runnable(step.choice, tools, tool_kwargs).ainvoke(
-                            list(messages)
-                        )
+                        call = invoke(step.choice)
                         reply = await asyncio.wait_for(
                             call, step.choice.model.timeout_s
                         )
@@ -282,11 +288,17 @@ class Dispatcher:
         loop_pin: Pin | None = None,
         tools: Sequence[BaseTool | dict[str, object]] | None = None,
         ledger: Ledger | None = None,
+        model_call: Callable[[ModelChoice], BaseMessage] | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
         """Synchronous twin of `acall`."""
         if pin is not None:
             loop_pin = loop_pin or pin
+        invoke = model_call or (
+            lambda choice: self._runnable(choice, tools, tool_kwargs).invoke(
+                list(messages)
+            )
+        )
         hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
@@ -301,9 +313,7 @@ class Dispatcher:
                 try:
                     # bounded by the provider client's own timeout (`timeout_s`)
                     with self.tracing.activate(span):
-                        reply = self._runnable(step.choice, tools, tool_kwargs).invoke(
-                            list(messages)
-                        )
+                        reply = invoke(step.choice)
                     outcome = _as_ai(reply)
                 except BaseException as exc:  # handed to the failover logic
                     outcome = exc
