@@ -33,10 +33,16 @@ class ModelHealth:
 
     Args:
         retry: how often and how long to retry the same model.
-        breaker: the per-model circuit breaker (default: 5 faults in 60 s open
-            it for 30 s).
+        breaker: the per-model circuit breaker (default: half of at least 10
+            calls within 60 s failing opens it for 30 s).
         limiter: rpm/tpm headroom per model (registry ``rpm``/``tpm``).
         max_models: models tried per hop, the chosen one included.
+        max_queue_s: a model out of headroom whose headroom returns within this
+            many seconds (typically a short ``Retry-After``) is still chosen and
+            the hop waits for it: a few seconds' wait for the cheapest model
+            beats paying a dearer one, which is what the hop that got the 429
+            does too (it retries the same model after the ``Retry-After``). A
+            longer wait sends the hop to a model with headroom.
         rng: jitter source (seed it for reproducible runs).
     """
 
@@ -47,19 +53,26 @@ class ModelHealth:
         breaker: CircuitBreaker | None = None,
         limiter: RateLimiter | None = None,
         max_models: int = 3,
+        max_queue_s: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
+        if not max_queue_s >= 0:
+            raise ValueError(f"ModelHealth max_queue_s must be >= 0, got {max_queue_s}")
         self.retry = retry or RetrySettings()
         self.breaker = breaker or CircuitBreaker()
         self.limiter = limiter or RateLimiter()
         self.max_models = max_models
+        self.max_queue_s = max_queue_s
         self._rng = rng
 
     def avoid(self, models: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
-        """Ids not to call now: circuit open, or no rate-limit headroom."""
+        """Ids not to call now: circuit open, or no rate-limit headroom for
+        longer than `max_queue_s`."""
         if not self.limiter.tracking:
             return self.breaker.open_models()
-        return self.breaker.open_models() | self.limiter.saturated(models, tokens)
+        return self.breaker.open_models() | self.limiter.saturated(
+            models, tokens, longer_than=self.max_queue_s
+        )
 
     def wait_s(self, spec: ModelSpec, tokens: int) -> float:
         """Seconds until `spec` has headroom for a call of `tokens`."""

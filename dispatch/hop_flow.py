@@ -107,7 +107,8 @@ def _plan(
 
     Models the health says to avoid are skipped while another is eligible; when
     only avoided ones are left, the hop queues for the one with headroom first
-    rather than fail.
+    rather than fail. A chosen model the health did not avoid may still be out
+    of headroom for a short while (a short ``Retry-After``): the hop waits.
     """
     tokens = hop.input_tokens + hop.max_output_tokens
     avoid = health.avoid(registry, tokens) - {m for m in tried}
@@ -116,7 +117,7 @@ def _plan(
             hop, decision, registry, pin=pin, budget=budget,
             exclude=tried | avoid, failed_from=last,
         )  # fmt: skip
-        return choice, 0.0
+        return choice, health.wait_s(choice.model, tokens)
     except NoEligibleModel:
         if not avoid:
             raise
