@@ -9,17 +9,20 @@ same model, and what each call's outcome was.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.rate_limits import RateLimiter
 from dispatch.resilience import (
+    BreakerState,
     CircuitBreaker,
     CircuitState,
     RetrySettings,
     retry_delay,
 )
-from dispatch.types import ModelSpec
+from dispatch.types import CircuitFact, ModelSpec
 
 __all__ = ("ModelHealth",)
 
@@ -44,6 +47,7 @@ class ModelHealth:
             does too (it retries the same model after the ``Retry-After``). A
             longer wait sends the hop to a model with headroom.
         rng: jitter source (seed it for reproducible runs).
+        wall: wall-clock epoch seconds, for the times of `circuits` facts.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class ModelHealth:
         max_models: int = 3,
         max_queue_s: float = 5.0,
         rng: random.Random | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if not max_queue_s >= 0:
             raise ValueError(f"ModelHealth max_queue_s must be >= 0, got {max_queue_s}")
@@ -64,6 +69,7 @@ class ModelHealth:
         self.max_models = max_models
         self.max_queue_s = max_queue_s
         self._rng = rng
+        self._wall = wall
 
     def avoid(self, models: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
         """Ids not to call now: circuit open, or no rate-limit headroom for
@@ -97,3 +103,36 @@ class ModelHealth:
     def snapshot(self) -> dict[str, CircuitState]:
         """Each model's circuit, for reports and span events."""
         return self.breaker.snapshot()
+
+    def circuits(self, model_id: str) -> tuple[CircuitFact, ...]:
+        """What a hop record keeps of the breaker after a call of `model_id`:
+        its circuit when it has faults in the window or is not closed, and every
+        other circuit that is not closed. Empty when all is well (the common
+        case costs one snapshot and no allocation per fact)."""
+        snapshot = self.breaker.snapshot()
+        if not snapshot:
+            return ()
+        offset = self._wall() - self.breaker.clock()
+        return tuple(
+            _fact(model, c, offset)
+            for model, c in sorted(snapshot.items())
+            if c.state is not BreakerState.CLOSED or (model == model_id and c.failures)
+        )
+
+
+def _iso(reading: float | None, offset: float) -> str | None:
+    if reading is None:
+        return None
+    return datetime.fromtimestamp(reading + offset, UTC).isoformat(timespec="seconds")
+
+
+def _fact(model: str, c: CircuitState, offset: float) -> CircuitFact:
+    return CircuitFact(
+        model=model,
+        state=c.state.value,
+        failures=c.failures,
+        calls=c.calls,
+        opened_at=_iso(c.opened_at, offset),
+        probe_at=_iso(c.probe_at, offset),
+        last_error=c.last_error,
+    )

@@ -212,7 +212,8 @@ class CircuitBreaker:
         self.min_calls = min_calls
         self.window_s = window_s
         self.cooldown_s = cooldown_s
-        self._clock = clock
+        self.clock = clock
+        """The breaker's clock (its `CircuitState` times are readings of it)."""
         self._on_change = on_change
         self._lock = threading.Lock()
         self._circuits: dict[str, _Circuit] = {}
@@ -227,7 +228,7 @@ class CircuitBreaker:
         """
         events: list[tuple[str, str, str]] = []
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             circuit = self._circuits.get(model_id)
             if circuit is None or circuit.state is BreakerState.CLOSED:
                 return True
@@ -253,7 +254,7 @@ class CircuitBreaker:
     def open_models(self) -> frozenset[str]:
         """Models the policy should skip now: cooling down, or probe in flight."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             return frozenset(
                 model
                 for model, c in self._circuits.items()
@@ -277,7 +278,7 @@ class CircuitBreaker:
             circuit = self._circuits.setdefault(model_id, _Circuit())
             circuit.probe_started = None
             if circuit.state is BreakerState.CLOSED:
-                circuit.note(self._clock(), False, self.window_s)
+                circuit.note(self.clock(), False, self.window_s)
             else:
                 circuit.reset()
                 self._move(model_id, circuit, BreakerState.CLOSED, events)
@@ -293,7 +294,7 @@ class CircuitBreaker:
             if facts.kind in _NOT_MODEL_FAULTS:
                 circuit.probe_started = None
                 return
-            now = self._clock()
+            now = self.clock()
             circuit.last_error = facts.summary()
             if circuit.state is BreakerState.HALF_OPEN:
                 self._open(model_id, circuit, now, events)
@@ -310,7 +311,7 @@ class CircuitBreaker:
     def snapshot(self) -> dict[str, CircuitState]:
         """Every model the breaker has heard from, with its circuit."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             for c in self._circuits.values():  # drop outcomes past the window
                 while c.outcomes and c.outcomes[0][0] <= now - self.window_s:
                     c.failures -= c.outcomes.popleft()[1]

@@ -13,6 +13,8 @@ from typing_extensions import TypedDict
 __all__ = (
     "BUDGET_MODES",
     "BudgetMode",
+    "CircuitFact",
+    "CircuitFactDict",
     "Hop",
     "HopRecord",
     "HopRecordDict",
@@ -218,6 +220,55 @@ class Usage:
     """True when the provider reported no usage and the counts are estimates."""
 
 
+class CircuitFactDict(TypedDict):
+    """JSON-safe form of a `CircuitFact` (the same keys)."""
+
+    model: str
+    state: str
+    failures: int
+    calls: int
+    opened_at: str | None
+    probe_at: str | None
+    last_error: str | None
+
+
+@dataclass(**_DC)
+class CircuitFact:
+    """A model's circuit breaker as one hop attempt saw it, kept on its record.
+
+    The breaker lives in the process (`dispatch.health.ModelHealth`) and is
+    gone when it exits; these facts are how ``dispatch report`` shows it from
+    the checkpoint. Times are wall-clock UTC (ISO 8601), not the breaker's
+    monotonic clock, so they mean something to a reader later.
+    """
+
+    model: str
+    state: str
+    """``closed``, ``open`` or ``half_open``."""
+    failures: int
+    """Model faults among the calls in the breaker's window."""
+    calls: int
+    """Calls reported in the breaker's window."""
+    opened_at: str | None = None
+    """When the circuit last opened (open / half-open circuits)."""
+    probe_at: str | None = None
+    """From when a half-open probe is allowed (open circuits)."""
+    last_error: str | None = None
+    """Secret-free summary of the model's last fault."""
+
+    def as_dict(self) -> CircuitFactDict:
+        """The JSON-safe form stored on hop records."""
+        return {
+            "model": self.model,
+            "state": self.state,
+            "failures": self.failures,
+            "calls": self.calls,
+            "opened_at": self.opened_at,
+            "probe_at": self.probe_at,
+            "last_error": self.last_error,
+        }
+
+
 class HopRecordDict(TypedDict):
     """JSON-safe form of a `HopRecord`, as stored in graph state and checkpoints.
 
@@ -250,6 +301,7 @@ class HopRecordDict(TypedDict):
     fallback_from: str | None
     attempt: int
     usage_anomaly: str | None
+    circuits: list[CircuitFactDict]
 
 
 @dataclass(**_DC)
@@ -299,6 +351,10 @@ class HopRecord:
     """1 for the first call of this hop; higher for retries and failovers."""
     usage_anomaly: str | None = None
     """Set when the provider's reported usage was impossible and was clamped."""
+    circuits: tuple[CircuitFact, ...] = ()
+    """Circuits worth knowing about when this attempt ended: the called model's
+    when it has faults in its window or is not closed, and every other model's
+    that is not closed (the policy skips those). Empty when all is well."""
 
     @property
     def pinned(self) -> bool:
@@ -318,6 +374,7 @@ class HopRecord:
         d["cost_usd"] = str(self.cost_usd)
         d["baseline_cost_usd"] = str(self.baseline_cost_usd)
         d["pin_change"] = self.pin_change.value
+        d["circuits"] = [c.as_dict() for c in self.circuits]
         return d  # type: ignore[return-value]
 
     @classmethod
@@ -326,6 +383,7 @@ class HopRecord:
         kw: dict[str, Any] = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
         kw["cost_usd"] = Decimal(d["cost_usd"])
         kw["baseline_cost_usd"] = Decimal(d["baseline_cost_usd"])
+        kw["circuits"] = tuple(CircuitFact(**c) for c in d.get("circuits") or ())
         if "pin_change" in d:
             kw["pin_change"] = PinChange(d["pin_change"])
         else:  # written before pin changes were facts
