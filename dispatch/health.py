@@ -109,9 +109,9 @@ class ModelHealth:
         its circuit when it has faults in the window or is not closed, and every
         other circuit that is not closed. Empty when all is well (the common
         case costs one snapshot and no allocation per fact)."""
-        snapshot = self.breaker.snapshot()
-        if not snapshot:
+        if not self.breaker.troubled(model_id):
             return ()
+        snapshot = self.breaker.snapshot()
         offset = self._wall() - self.breaker.clock()
         return tuple(
             _fact(model, c, offset)

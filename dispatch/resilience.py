@@ -217,6 +217,8 @@ class CircuitBreaker:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._circuits: dict[str, _Circuit] = {}
+        self._not_closed: set[str] = set()
+        """Models whose circuit is open or half-open (kept by `_move`)."""
 
     def allows(self, model_id: str) -> bool:
         """Whether a call to `model_id` may go out now.
@@ -308,6 +310,15 @@ class CircuitBreaker:
                     self._open(model_id, circuit, now, events)
         self._emit(events)
 
+    def troubled(self, model_id: str) -> bool:
+        """Whether any circuit is not closed, or `model_id` has faults in its
+        window: the cheap check before a `snapshot` worth recording."""
+        with self._lock:
+            if self._not_closed:
+                return True
+            circuit = self._circuits.get(model_id)
+            return circuit is not None and circuit.failures > 0
+
     def snapshot(self) -> dict[str, CircuitState]:
         """Every model the breaker has heard from, with its circuit."""
         with self._lock:
@@ -342,8 +353,8 @@ class CircuitBreaker:
         circuit.probe_started = None
         self._move(model_id, circuit, BreakerState.OPEN, events)
 
-    @staticmethod
     def _move(
+        self,
         model_id: str,
         circuit: _Circuit,
         new: BreakerState,
@@ -352,6 +363,10 @@ class CircuitBreaker:
         if circuit.state is not new:
             events.append((model_id, circuit.state.value, new.value))
             circuit.state = new
+            if new is BreakerState.CLOSED:
+                self._not_closed.discard(model_id)
+            else:
+                self._not_closed.add(model_id)
 
     def _emit(self, events: list[tuple[str, str, str]]) -> None:
         if self._on_change is not None:

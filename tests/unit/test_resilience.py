@@ -196,11 +196,13 @@ def test_random_noise_never_opens_a_healthy_model_but_a_dead_one_opens_fast() ->
             breaker.record_success("noisy")
         clock.advance(0.05)
     assert breaker.snapshot()["noisy"].state is BreakerState.CLOSED
+    assert not breaker.troubled("quiet")  # nothing open, no faults of its own
     calls = 0
     while breaker.allows("dead"):
         breaker.record_failure("dead", SERVER)
         calls += 1
     assert calls == breaker.min_calls == 10
+    assert breaker.troubled("quiet")  # an open circuit is worth recording
 
 
 def test_half_open_probe_after_cooldown_then_closes_on_success() -> None:
