@@ -19,8 +19,11 @@ p99 wall time per workflow. Rate 0 is always run: it is the baseline.
 
 Hung calls are bounded by the bench itself: every workflow runs under
 ``asyncio.wait_for`` and one that outlives `--timeout` counts as not completed
-(and its ledger as unverified). When that happens the report says the hop path
-held a hung call, i.e. it has no per-call timeout of its own.
+(and its ledger as unverified). Each model call is bounded by its per-call
+timeout (`--call-timeout`), so a workflow outlives `--timeout` only when its
+retries, ``Retry-After`` waits and timed-out calls add up to more than that (at
+60 % faults a sequential chain of hops can), or when the per-call timeout is
+longer than the workflow's.
 
 Settings the `Dispatcher` grows later (per-call timeouts, retries, breakers)
 go to its constructor unchanged through ``--dispatcher-option NAME=VALUE``
@@ -325,7 +328,8 @@ def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
         console.print(
             f"{hung} workflow(s) outlived the bench's {timeout_s:g} s timeout and were "
             "cancelled (their ledgers are not counted as checked): a hung call held "
-            "them, so the hop path has no per-call timeout (or a longer one)."
+            "them past it (no per-call timeout, or a longer one: see --call-timeout), "
+            "or their retries, waits and timed-out calls added up to more."
         )
 
 
