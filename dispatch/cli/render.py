@@ -241,8 +241,15 @@ def metrics_table(m: dict[str, Any]) -> Table:
 def circuits_table(circuits: dict[str, dict[str, Any]]) -> Table:
     """Each model's circuit breaker as the run last saw it (`routing_report`)."""
     table = Table(title="circuits", title_justify="left")
-    for name in ("model", "state", "failures", "opened at", "next probe", "last error"):
-        table.add_column(name, justify="right" if name == "failures" else "left")
+    for name in (
+        "model",
+        "state",
+        "faults/calls",
+        "opened at",
+        "next probe",
+        "last error",
+    ):
+        table.add_column(name, justify="right" if name == "faults/calls" else "left")
     colour = {"open": "red", "half_open": "yellow", "closed": "green"}
     for model, c in circuits.items():
         calls = c.get("calls")
