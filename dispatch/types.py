@@ -19,6 +19,8 @@ from typing_extensions import TypedDict
 __all__ = (
     "BUDGET_MODES",
     "BudgetMode",
+    "CircuitFact",
+    "CircuitFactDict",
     "Hop",
     "HopRecord",
     "HopRecordDict",
@@ -252,6 +254,55 @@ class Usage:
     """True when the provider reported no usage and the counts are estimates."""
 
 
+class CircuitFactDict(TypedDict):
+    """JSON-safe form of a `CircuitFact` (the same keys)."""
+
+    model: str
+    state: str
+    failures: int
+    calls: int
+    opened_at: str | None
+    probe_at: str | None
+    last_error: str | None
+
+
+@dataclass(**_DC)
+class CircuitFact:
+    """A model's circuit breaker as one hop attempt saw it, kept on its record.
+
+    The breaker lives in the process (`dispatch.health.ModelHealth`) and is
+    gone when it exits; these facts are how ``dispatch report`` shows it from
+    the checkpoint. Times are wall-clock UTC (ISO 8601), not the breaker's
+    monotonic clock, so they mean something to a reader later.
+    """
+
+    model: str
+    state: str
+    """``closed``, ``open`` or ``half_open``."""
+    failures: int
+    """Model faults among the calls in the breaker's window."""
+    calls: int
+    """Calls reported in the breaker's window."""
+    opened_at: str | None = None
+    """When the circuit last opened (open / half-open circuits)."""
+    probe_at: str | None = None
+    """From when a half-open probe is allowed (open circuits)."""
+    last_error: str | None = None
+    """Secret-free summary of the model's last fault."""
+
+    def as_dict(self) -> CircuitFactDict:
+        """The JSON-safe form stored on hop records."""
+        return {
+            "model": self.model,
+            "state": self.state,
+            "failures": self.failures,
+            "calls": self.calls,
+            "opened_at": self.opened_at,
+            "probe_at": self.probe_at,
+            "last_error": self.last_error,
+        }
+
+
 class HopRecordDict(TypedDict):
     """JSON-safe form of a `HopRecord`, as stored in graph state and checkpoints.
 
@@ -285,6 +336,7 @@ class HopRecordDict(TypedDict):
     attempt: int
     usage_anomaly: str | None
     sensitive: list[str]
+    circuits: list[CircuitFactDict]
 
 
 @dataclass(**_DC)
@@ -346,6 +398,10 @@ class HopRecord:
     sensitive: tuple[str, ...] = ()
     """Kinds of personal data or secrets found in the call's input (never the
     values); non-empty means only local models were considered."""
+    circuits: tuple[CircuitFact, ...] = ()
+    """Circuits worth knowing about when this attempt ended: the called model's
+    when it has faults in its window or is not closed, and every other model's
+    that is not closed (the policy skips those). Empty when all is well."""
 
     @property
     def pinned(self) -> bool:
@@ -366,6 +422,7 @@ class HopRecord:
         d["baseline_cost_usd"] = str(self.baseline_cost_usd)
         d["pin_change"] = self.pin_change.value
         d["sensitive"] = list(self.sensitive)
+        d["circuits"] = [c.as_dict() for c in self.circuits]
         return d  # type: ignore[return-value]
 
     @classmethod
@@ -375,6 +432,7 @@ class HopRecord:
         kw["cost_usd"] = Decimal(d["cost_usd"])
         kw["baseline_cost_usd"] = Decimal(d["baseline_cost_usd"])
         kw["sensitive"] = tuple(d.get("sensitive") or ())
+        kw["circuits"] = tuple(CircuitFact(**c) for c in d.get("circuits") or ())
         if "pin_change" in d:
             kw["pin_change"] = PinChange(d["pin_change"])
         else:  # written before pin changes were facts

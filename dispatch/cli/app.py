@@ -247,7 +247,12 @@ def report(
     """A run's hops as a tree, and the routing metrics (from the checkpointed state)."""
     from dispatch.cli.history import saved_state  # noqa: PLC0415
     from dispatch.cli.inputs import check_thread  # noqa: PLC0415
-    from dispatch.cli.render import hop_tree, metrics_table, out  # noqa: PLC0415
+    from dispatch.cli.render import (  # noqa: PLC0415
+        circuits_table,
+        hop_tree,
+        metrics_table,
+        out,
+    )
     from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.langgraph.state import hop_records  # noqa: PLC0415
     from dispatch.report import routing_report  # noqa: PLC0415
@@ -274,6 +279,8 @@ def report(
         return
     out.print(hop_tree(thread, records))
     out.print(metrics_table(metrics))
+    if metrics["circuits"]:
+        out.print(circuits_table(metrics["circuits"]))
 
 
 @app.command()
