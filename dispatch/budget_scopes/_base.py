@@ -70,7 +70,9 @@ class BudgetScope(ABC):
 
     # -- the SharedBudget protocol --------------------------------------------------
 
-    def reserve(self, amount: Decimal, *, workflow: str = "", hop: str = "") -> ScopeHold:
+    def reserve(
+        self, amount: Decimal, *, workflow: str = "", hop: str = ""
+    ) -> ScopeHold:
         """Hold `amount` if it fits in what is left, in one transaction.
 
         Raises:
@@ -181,5 +183,3 @@ def _hold_id(hold: object) -> int:
 def check_limit(limit_usd: Decimal | None) -> None:
     if limit_usd is not None and (not limit_usd.is_finite() or limit_usd < 0):
         raise ValueError(f"budget scope limit must be a number >= 0, got {limit_usd}")
-
-

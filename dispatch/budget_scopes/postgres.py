@@ -91,7 +91,17 @@ class PostgresBudgetScope(BudgetScope):
         try:
             self._conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
-            raise DispatchError(f"cannot connect to Postgres for budget scope {scope!r}: {exc}") from exc
+            raise DispatchError(
+                f"cannot connect to Postgres for budget scope {scope!r}: {exc}"
+            ) from exc
+        try:
+            self._define(limit_usd)
+            self.totals()  # a missing scope is an error now, not at the first hop
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _define(self, limit_usd: Decimal | None) -> None:
         with self._conn.transaction():
             # Workers starting together would race on CREATE TABLE IF NOT EXISTS.
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -101,9 +111,8 @@ class PostgresBudgetScope(BudgetScope):
                     "INSERT INTO dispatch_budget_scopes (scope, limit_usd) "
                     "VALUES (%s, %s) ON CONFLICT (scope) DO UPDATE "
                     "SET limit_usd = EXCLUDED.limit_usd",
-                    (scope, limit_usd),
+                    (self.scope, limit_usd),
                 )
-        self.totals()  # a missing scope is an error now, not at the first hop
 
     def _reserve(self, amount: Decimal, workflow: str, hop: str) -> int | None:
         row = self._conn.execute(

@@ -50,6 +50,14 @@ class SqliteBudgetScope(BudgetScope):
         except sqlite3.Error as exc:
             raise DispatchError(f"cannot open the budget store {path}: {exc}") from exc
         self._lock = threading.Lock()
+        try:
+            self._define(limit_usd)
+            self.totals()  # a missing scope is an error now, not at the first hop
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _define(self, limit_usd: Decimal | None) -> None:
         with self._transaction() as cur:
             for statement in _SQLITE_SCHEMA.split(";"):
                 if statement.strip():
@@ -58,9 +66,8 @@ class SqliteBudgetScope(BudgetScope):
                 cur.execute(
                     "INSERT INTO dispatch_budget_scopes (scope, limit_usd) VALUES (?, ?) "
                     "ON CONFLICT (scope) DO UPDATE SET limit_usd = excluded.limit_usd",
-                    (scope, str(limit_usd)),
+                    (self.scope, str(limit_usd)),
                 )
-        self.totals()
 
     def _transaction(self) -> _SqliteTransaction:
         return _SqliteTransaction(self._conn, self._lock)

@@ -65,7 +65,7 @@ def open_checkpointer(
     )  # fmt: skip
     _open(pool.open, url)
     with pool:
-        yield PostgresSaver(pool)  # type: ignore[arg-type]
+        yield PostgresSaver(pool)
 
 
 @contextlib.asynccontextmanager
@@ -101,9 +101,11 @@ async def aopen_checkpointer(
     try:
         await pool.open(wait=True, timeout=30)
     except Exception as exc:
-        raise DispatchError(f"cannot reach the checkpoint store {_safe(url)}: {exc}") from exc
+        raise DispatchError(
+            f"cannot reach the checkpoint store {_safe(url)}: {exc}"
+        ) from exc
     async with pool:
-        yield AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        yield AsyncPostgresSaver(pool)
 
 
 # What LangGraph's Postgres saver expects of its connections.
@@ -114,7 +116,9 @@ def _open(open_pool: Any, url: str) -> None:
     try:
         open_pool(wait=True, timeout=30)
     except Exception as exc:
-        raise DispatchError(f"cannot reach the checkpoint store {_safe(url)}: {exc}") from exc
+        raise DispatchError(
+            f"cannot reach the checkpoint store {_safe(url)}: {exc}"
+        ) from exc
 
 
 def _setup_postgres(url: str) -> None:
@@ -130,7 +134,9 @@ def _setup_postgres(url: str) -> None:
                 with psycopg.connect(url, row_factory=dict_row, **_PG_KWARGS) as conn:
                     PostgresSaver(conn).setup()
     except psycopg.Error as exc:
-        raise DispatchError(f"cannot set up the checkpoint store {_safe(url)}: {exc}") from exc
+        raise DispatchError(
+            f"cannot set up the checkpoint store {_safe(url)}: {exc}"
+        ) from exc
 
 
 def _safe(url: str) -> str:
