@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -122,21 +123,47 @@ def _open(open_pool: Any, url: str) -> None:
 
 
 def _setup_postgres(url: str) -> None:
-    """Create or migrate the saver's tables once, whoever starts first."""
+    """Create or migrate the saver's tables once, whoever starts first.
+
+    The migrations build indexes ``CONCURRENTLY``, which waits for every open
+    transaction in the database to end, so a worker must not wait for the
+    setup lock *inside* a statement (that is an open transaction, and the two
+    would wait for each other for ever): it polls ``pg_try_advisory_lock``
+    instead, and skips the lock altogether once the tables are current.
+    """
     import psycopg  # noqa: PLC0415
     from langgraph.checkpoint.postgres import PostgresSaver  # noqa: PLC0415
     from psycopg.rows import dict_row  # noqa: PLC0415
 
+    latest = len(PostgresSaver.MIGRATIONS) - 1
     try:
         with psycopg.connect(url, autocommit=True) as lock_conn:
-            with lock_conn.transaction():
-                lock_conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
+            if _migrated(lock_conn) == latest:
+                return
+            while not _fetch(lock_conn, "SELECT pg_try_advisory_lock(%s)", _SETUP_LOCK):
+                time.sleep(0.05)
+            try:
                 with psycopg.connect(url, row_factory=dict_row, **_PG_KWARGS) as conn:
                     PostgresSaver(conn).setup()
+            finally:
+                lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
     except psycopg.Error as exc:
         raise DispatchError(
             f"cannot set up the checkpoint store {_safe(url)}: {exc}"
         ) from exc
+
+
+def _migrated(conn: Any) -> int:
+    """The saver's latest applied migration (-1: none yet)."""
+    if not _fetch(conn, "SELECT to_regclass(%s) IS NOT NULL", "checkpoint_migrations"):
+        return -1
+    version = _fetch(conn, "SELECT max(v) FROM checkpoint_migrations")
+    return -1 if version is None else int(version)
+
+
+def _fetch(conn: Any, query: str, *args: object) -> Any:
+    row = conn.execute(query, args or None).fetchone()
+    return None if row is None else row[0]
 
 
 def _safe(url: str) -> str:

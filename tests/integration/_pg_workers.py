@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,13 @@ async def _run(
                     for thread in threads
                 )
             )
+
+
+def serve(conn: Connection) -> None:
+    """A worker's loop: run each turn it is sent, reply with `run_turn`'s result
+    (or the error's text); stop on None."""
+    while (job := conn.recv()) is not None:
+        try:
+            conn.send(run_turn(*job))
+        except Exception as exc:  # reported to the test, which fails on it
+            conn.send(f"{type(exc).__name__}: {exc}")

