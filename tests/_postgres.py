@@ -5,6 +5,9 @@ extra installs it), runs ``initdb`` in a temporary directory and serves on a
 Unix socket; as root it runs the server as an unprivileged ``pgserver`` user,
 because ``initdb`` refuses root. One server serves the whole session (about
 10 s to start); tests keep apart by unique scope names and thread ids.
+
+The fixture is imported by ``tests/conftest.py``; a second ``conftest.py`` in a
+sub-folder would shadow the ``conftest`` module that tests import from.
 """
 
 from __future__ import annotations
