@@ -31,7 +31,14 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
-from dispatch import Dispatcher, DispatchState, Registry, Specialist, routed_node
+from dispatch import (
+    Dispatcher,
+    DispatchState,
+    Registry,
+    Specialist,
+    hop_records,
+    routed_node,
+)
 from dispatch.budget_scopes import open_budget_scope
 from dispatch.langgraph.checkpoints import aopen_checkpointer
 
@@ -70,7 +77,7 @@ async def _pins(store: str, threads: int) -> tuple[float, int]:
         await asyncio.gather(*(turn(t, "Say hello") for t in ids))
         states = await asyncio.gather(*(turn(t, "Say hello again") for t in ids))
         elapsed = time.perf_counter() - start
-    pinned = sum(bool(s["hops"][-1]["pinned"]) for s in states)
+    pinned = sum(hop_records(s)[-1].pinned for s in states)
     return elapsed, pinned
 
 
