@@ -28,7 +28,8 @@ dispatcher = Dispatcher.from_config(simulate=True)  # offline stand-ins, real pr
 writer = Specialist(name="writer", capability="general", prompt="Answer briefly.")
 
 # A team's budget for today: every workflow of every worker charges it too.
-with open_budget_scope(store, f"team-a/{date.today()}", limit_usd=Decimal("0.01")) as team:
+today = f"team-a/{date.today()}"
+with open_budget_scope(store, today, limit_usd=Decimal("0.01")) as team:
     dispatcher.ledgers = Ledgers(shared=team)
     with open_checkpointer(store) as saver:
         builder = StateGraph(State)

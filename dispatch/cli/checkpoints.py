@@ -62,5 +62,5 @@ def postgres_thread_lock(url: str, thread: str) -> Iterator[None]:
             "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)
         ).fetchone()
         if not (row and row[0]):
-            raise ThreadBusy(thread, None, "a Postgres advisory lock")
+            raise ThreadBusy(thread, None, "held in Postgres")
         yield  # closing the connection ends the session, and with it the lock
