@@ -16,6 +16,13 @@ Modes:
 * ``soft``: the policy moves to cheaper tiers as money runs out (see
   `dispatch.policy.select`); a call that still does not fit is refused.
 * ``warn``: nothing is refused; the ledger records that the limit was exceeded.
+
+A ledger may also charge a `SharedBudget`: a budget scope that many workflows
+and worker processes share (a team's daily budget, kept in Postgres by
+`dispatch.budget_store`). The workflow's own check runs first; then the scope
+must admit the same amount, else the local hold is undone and the scope's
+`BudgetExceeded` (naming the scope) is raised. The scope is always hard: it
+refuses in every mode. Its I/O runs outside the ledger's lock.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from typing_extensions import TypedDict
 
@@ -40,6 +47,7 @@ __all__ = (
     "Ledger",
     "Ledgers",
     "Reservation",
+    "SharedBudget",
     "budget_settings",
     "merge_budget",
 )
@@ -56,6 +64,31 @@ class Reservation:
     hop: str
 
 
+class SharedBudget(Protocol):
+    """A budget scope shared by many ledgers, possibly in other processes.
+
+    Each method is one atomic step of the store (one SQL transaction in
+    `dispatch.budget_store`); `reserve` returns an opaque hold that `settle` or
+    `release` later consumes exactly once.
+    """
+
+    def reserve(self, amount: Decimal, *, workflow: str, hop: str) -> object:
+        """Hold `amount`; raise `BudgetExceeded` (naming the scope) if it does not fit."""
+        ...
+
+    def settle(self, hold: object, actual: Decimal) -> None:
+        """Replace `hold` by the call's `actual` cost."""
+        ...
+
+    def release(self, hold: object) -> None:
+        """Drop `hold` (the call failed)."""
+        ...
+
+    def charge(self, amount: Decimal, *, workflow: str) -> None:
+        """Add spend that was not reserved beforehand."""
+        ...
+
+
 class Ledger:
     """The budget of one workflow run.
 
@@ -64,6 +97,7 @@ class Ledger:
         mode: ``hard``, ``soft`` or ``warn``.
         workflow: id of the workflow, carried by `BudgetExceeded`.
         spent: spend already settled (a resumed workflow starts from its checkpoint).
+        shared: a scope every reservation must also fit in (see the module docstring).
     """
 
     def __init__(
@@ -73,6 +107,7 @@ class Ledger:
         *,
         workflow: str = "",
         spent: Decimal = _ZERO,
+        shared: SharedBudget | None = None,
     ) -> None:
         if mode not in BUDGET_MODES:
             raise ValueError(f"budget mode {mode!r}: expected one of {BUDGET_MODES}")
@@ -81,6 +116,9 @@ class Ledger:
         self.limit = limit
         self.mode: BudgetMode = mode
         self.workflow = workflow
+        self.shared = shared
+        """The shared scope this ledger also charges, if any."""
+        self._shared_holds: dict[int, object] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._held: dict[int, Reservation] = {}
@@ -132,10 +170,28 @@ class Ledger:
         """Hold `amount` for a call.
 
         Raises:
-            BudgetExceeded: in ``hard``/``soft`` mode, when `amount` does not fit.
+            BudgetExceeded: in ``hard``/``soft`` mode, when `amount` does not fit;
+                in any mode, when it does not fit the shared scope.
         """
         if amount < 0:
             raise ValueError(f"cannot reserve a negative amount ({amount})")
+        reservation = self._reserve_local(amount, hop)
+        if self.shared is None:
+            return reservation
+        try:
+            hold = self.shared.reserve(amount, workflow=self.workflow, hop=hop)
+        except BaseException as exc:
+            with self._lock:
+                self._drop(reservation)
+                if isinstance(exc, BudgetExceeded):
+                    self._refused += 1
+                    self._exceeded = True
+            raise
+        with self._lock:
+            self._shared_holds[reservation.id] = hold
+        return reservation
+
+    def _reserve_local(self, amount: Decimal, hop: str) -> Reservation:
         with self._lock:
             if self.limit is not None:
                 remaining = self.limit - self._spent - self._reserved
@@ -167,6 +223,9 @@ class Ledger:
                 self._overrun += actual - reservation.amount
             if self.limit is not None and self._spent > self.limit:
                 self._exceeded = True
+            hold = self._shared_holds.pop(reservation.id, None)
+        if self.shared is not None and hold is not None:
+            self.shared.settle(hold, actual)
 
     def charge(self, amount: Decimal) -> None:
         """Add spend that was not reserved beforehand (a verifier's model calls,
@@ -179,11 +238,16 @@ class Ledger:
             if self.limit is not None and self._spent > self.limit:
                 self._overrun += self._spent - max(before, self.limit)
                 self._exceeded = True
+        if self.shared is not None and amount:
+            self.shared.charge(amount, workflow=self.workflow)
 
     def release(self, reservation: Reservation) -> None:
         """Drop `reservation` (the call failed before costing anything known)."""
         with self._lock:
             self._drop(reservation)
+            hold = self._shared_holds.pop(reservation.id, None)
+        if self.shared is not None and hold is not None:
+            self.shared.release(hold)
 
     def _drop(self, reservation: Reservation) -> None:
         held = self._held.pop(reservation.id, None)
@@ -217,10 +281,14 @@ class Ledgers:
     from its checkpointed spend.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(
+        self, capacity: int = 4096, *, shared: SharedBudget | None = None
+    ) -> None:
         self._by_id: OrderedDict[str, Ledger] = OrderedDict()
         self._lock = threading.Lock()
         self._capacity = capacity
+        self.shared = shared
+        """A scope every ledger opened here also charges (e.g. a team's budget)."""
 
     def open(
         self,
@@ -235,7 +303,9 @@ class Ledgers:
         with self._lock:
             ledger = self._by_id.get(workflow)
             if ledger is None:
-                ledger = Ledger(limit, mode, workflow=workflow, spent=spent)
+                ledger = Ledger(
+                    limit, mode, workflow=workflow, spent=spent, shared=self.shared
+                )
                 self._by_id[workflow] = ledger
                 while len(self._by_id) > self._capacity:
                     self._by_id.popitem(last=False)

@@ -130,6 +130,7 @@ class BudgetExceeded(DispatchError):
         workflow: str = "",
         hop: str = "",
         overrun_usd: Decimal = Decimal(0),
+        scope: str = "",
     ) -> None:
         self.requested_usd = requested_usd
         """Worst-case cost of the refused call."""
@@ -144,7 +145,12 @@ class BudgetExceeded(DispatchError):
         self.overrun_usd = overrun_usd
         """By how much earlier calls cost more than they had reserved (a hard
         ledger refuses everything once this is non-zero)."""
+        self.scope = scope
+        """The shared budget scope that refused the call ("" when it was the
+        workflow's own budget)."""
         where = f" for hop {hop!r}" if hop else ""
+        if scope:
+            where += f" in shared budget scope {scope!r}"
         text = (
             f"budget exceeded{where} in workflow {workflow!r}: requested "
             f"${requested_usd:.6f}, remaining ${remaining_usd:.6f} of ${limit_usd:.6f}"

@@ -5,6 +5,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from _postgres import postgres_url  # noqa: F401  (a real Postgres, session-wide)
 
 import dispatch._chat_models
 from dispatch import Registry

@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from dispatch.cli.support import checkpoint_path
+from dispatch.cli.support import checkpoint_path, checkpoint_store
 from dispatch.errors import DispatchError
 
 __all__ = ("saved_state",)
@@ -39,6 +39,10 @@ def saved_state(
     """
     from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
 
+    if path is None:
+        store = checkpoint_store()
+        if isinstance(store, str):
+            return _saved_state_postgres(thread, store)
     path = checkpoint_path() if path is None else path
     if not path.exists() or path.stat().st_size == 0:
         raise DispatchError(
@@ -65,4 +69,30 @@ def saved_state(
             ) from exc
     if saved is None:
         raise DispatchError(f"no conversation {thread!r} in {path}")
+    return thread, dict(saved.checkpoint["channel_values"])
+
+
+def _saved_state_postgres(thread: str | None, url: str) -> tuple[str, dict[str, Any]]:
+    """`saved_state` on the Postgres checkpoint store at `url`."""
+    import psycopg  # noqa: PLC0415
+
+    from dispatch.langgraph.checkpoints import open_checkpointer  # noqa: PLC0415
+
+    where = "the Postgres checkpoint store"
+    try:
+        with open_checkpointer(url, pool_size=1) as saver:
+            if thread is None:
+                with psycopg.connect(url) as conn:
+                    row = conn.execute(
+                        "SELECT thread_id FROM checkpoints "
+                        "ORDER BY checkpoint_id DESC LIMIT 1"
+                    ).fetchone()
+                if row is None:
+                    raise DispatchError(f"no runs yet (no conversation in {where})")
+                thread = str(row[0])
+            saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    except psycopg.Error as exc:
+        raise DispatchError(f"cannot read {where}: {exc}") from exc
+    if saved is None:
+        raise DispatchError(f"no conversation {thread!r} in {where}")
     return thread, dict(saved.checkpoint["channel_values"])

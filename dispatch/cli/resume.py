@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from dispatch.cli.outcome import ExitCode
@@ -28,8 +29,8 @@ from dispatch.cli.run import (
     report_run,
     run_metadata,
 )
-from dispatch.cli.store import ThreadBusy, thread_lock
-from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env
+from dispatch.cli.store import ThreadBusy
+from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
@@ -69,9 +70,9 @@ def resume_thread(
         typer.Exit: code 2, via `fail`, when there is no checkpoint store, no
             such thread, or the config is bad.
     """
-    path = checkpoint_path()
+    path = checkpoint_store()
     try:
-        if not path.exists() or path.stat().st_size == 0:
+        if isinstance(path, Path) and (not path.exists() or path.stat().st_size == 0):
             raise DispatchError(
                 f"no runs yet (no checkpoints at {path}); nothing to resume"
             )
@@ -116,38 +117,37 @@ async def _resume(
         DispatchError: `thread` has no checkpoint in the store.
         ThreadBusy: another process holds the thread's lock.
     """
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
-
+    from dispatch.cli.checkpoints import open_run_store  # noqa: PLC0415
     from dispatch.cli.progress import StreamedGraph  # noqa: PLC0415
     from dispatch.langgraph import aresume  # noqa: PLC0415
 
-    path = checkpoint_path()
-    with thread_lock(path, thread):
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            probe: Any = {"configurable": {"thread_id": thread}}
-            saved = await saver.aget_tuple(probe)
-            if saved is None:
-                raise DispatchError(f"no conversation {thread!r} in {path}")
-            run = _run_settings(saved.metadata, saved.checkpoint["channel_values"])
-            graph = orchestrator(dispatcher, saver, run["synthesis_tier"])
-            snapshot = await graph.aget_state(probe)
-            if not snapshot.next:
-                return None
-            configurable = {"thread_id": thread}
-            for key in ("workflow_id", "budget_usd", "budget_mode"):
-                if run[key] is not None:
-                    configurable[key] = run[key]
-            run_config: Any = {
-                "configurable": configurable,
-                "metadata": run_metadata(run),
-            }
-            streamed = StreamedGraph(graph, on_hop(json_, progress))
-            with dispatcher.tracing.workflow(
-                "orchestrator",
-                conversation_id=thread,
-                workflow_id=str(run.get("workflow_id") or ""),
-            ):
-                state = await aresume(dispatcher, streamed, run_config)
+    path = checkpoint_store()
+    where = path if isinstance(path, Path) else "the Postgres checkpoint store"
+    async with open_run_store(path, thread, create=False) as saver:
+        probe: Any = {"configurable": {"thread_id": thread}}
+        saved = await saver.aget_tuple(probe)
+        if saved is None:
+            raise DispatchError(f"no conversation {thread!r} in {where}")
+        run = _run_settings(saved.metadata, saved.checkpoint["channel_values"])
+        graph = orchestrator(dispatcher, saver, run["synthesis_tier"])
+        snapshot = await graph.aget_state(probe)
+        if not snapshot.next:
+            return None
+        configurable = {"thread_id": thread}
+        for key in ("workflow_id", "budget_usd", "budget_mode"):
+            if run[key] is not None:
+                configurable[key] = run[key]
+        run_config: Any = {
+            "configurable": configurable,
+            "metadata": run_metadata(run),
+        }
+        streamed = StreamedGraph(graph, on_hop(json_, progress))
+        with dispatcher.tracing.workflow(
+            "orchestrator",
+            conversation_id=thread,
+            workflow_id=str(run.get("workflow_id") or ""),
+        ):
+            state = await aresume(dispatcher, streamed, run_config)
     return dict(state), run
 
 

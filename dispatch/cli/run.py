@@ -47,8 +47,8 @@ from dispatch.cli.render import (
     status_line,
     totals,
 )
-from dispatch.cli.store import ThreadBusy, prepare_store, thread_lock
-from dispatch.cli.support import Mode, checkpoint_path, dispatcher_from_env, summarize
+from dispatch.cli.store import ThreadBusy
+from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
@@ -326,24 +326,22 @@ def _report(outcome: Outcome) -> None:
 async def _invoke(
     dispatcher: Dispatcher, args: RunArgs, tasks: list[Any], config: dict[str, Any]
 ) -> dict[str, Any]:
-    """Run the graph on the CLI's SQLite checkpoints, holding the thread's lock.
+    """Run the graph on the CLI's checkpoint store, holding the thread's lock.
 
     The lock is taken before the saver opens so two processes never append
     to one thread's checkpoints (`ThreadBusy` otherwise). ``durability="sync"``
     saves each step before the next starts: what `dispatch resume` relies on.
     """
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
+    from dispatch.cli.checkpoints import open_run_store  # noqa: PLC0415
 
-    path = checkpoint_path()
-    prepare_store(path)
-    with thread_lock(path, config["configurable"]["thread_id"]):
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            graph = orchestrator(dispatcher, saver, args.synthesis_tier)
-            streamed = StreamedGraph(graph, on_hop(args.json_, args.progress))
-            run_config: Any = config
-            return await streamed.ainvoke(
-                {"request": args.request, "tasks": tasks}, run_config, durability="sync"
-            )
+    thread = config["configurable"]["thread_id"]
+    async with open_run_store(checkpoint_store(), thread) as saver:
+        graph = orchestrator(dispatcher, saver, args.synthesis_tier)
+        streamed = StreamedGraph(graph, on_hop(args.json_, args.progress))
+        run_config: Any = config
+        return await streamed.ainvoke(
+            {"request": args.request, "tasks": tasks}, run_config, durability="sync"
+        )
 
 
 def orchestrator(dispatcher: Dispatcher, saver: Any, synthesis_tier: str | None) -> Any:

@@ -30,7 +30,7 @@ __all__ = ("ThreadBusy", "lock_path", "prepare_store", "thread_lock")
 class ThreadBusy(DispatchError):
     """Another process is running the same thread on the same store."""
 
-    def __init__(self, thread: str, holder: int | None, lock: Path) -> None:
+    def __init__(self, thread: str, holder: int | None, lock: Path | str) -> None:
         by = f"process {holder}" if holder else "another process"
         super().__init__(
             f"thread {thread!r} is already running in {by} (lock {lock}); "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from dispatch.budget_scopes import is_postgres_url
 from dispatch.environment import Mode, dispatcher_from_env, relax_to_serve
 from dispatch.registry import Registry
 from dispatch.types import HopRecord
@@ -17,6 +18,7 @@ __all__ = (
     "Mode",
     "RunSummary",
     "checkpoint_path",
+    "checkpoint_store",
     "dispatcher_from_env",
     "relax_to_serve",
     "summarize",
@@ -36,6 +38,17 @@ def checkpoint_path(env: Mapping[str, str] | None = None) -> Path:
         state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
         path = state / "graph-dispatch" / "checkpoints.sqlite"
     return path
+
+
+def checkpoint_store(env: Mapping[str, str] | None = None) -> Path | str:
+    """The CLI's checkpoint store: a ``postgresql://`` URL in
+    ``$DISPATCH_CHECKPOINTS`` selects Postgres (many workers share it); else
+    the SQLite file of `checkpoint_path`."""
+    env = os.environ if env is None else env
+    value = env.get("DISPATCH_CHECKPOINTS", "")
+    if is_postgres_url(value):
+        return value
+    return checkpoint_path(env)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from dispatch import ConfigError, Dispatcher, Hop, Registry
-from dispatch.cli.support import Mode, dispatcher_from_env, summarize
+from dispatch.cli.support import (
+    Mode,
+    checkpoint_store,
+    dispatcher_from_env,
+    summarize,
+)
 from dispatch.testing import FakeChatModel, fake_factory
 
 
@@ -53,3 +59,17 @@ def test_summary_totals_and_saving(registry: Registry) -> None:
     assert summary.total_cost_usd == sum((r.cost_usd for r in records), Decimal(0))
     assert summary.saving_usd == summary.baseline_cost_usd - summary.total_cost_usd
     assert 0 < summary.saving_ratio < 1
+
+
+def test_a_postgres_url_selects_postgres_and_anything_else_is_a_sqlite_path() -> None:
+    url = "postgresql://dispatch@db/dispatch"
+    assert checkpoint_store({"DISPATCH_CHECKPOINTS": url}) == url
+    assert (
+        checkpoint_store({"DISPATCH_CHECKPOINTS": "postgres://h/d"}) == "postgres://h/d"
+    )
+    assert checkpoint_store({"DISPATCH_CHECKPOINTS": "/tmp/c.sqlite"}) == Path(
+        "/tmp/c.sqlite"
+    )
+    assert checkpoint_store({"XDG_STATE_HOME": "/s"}) == Path(
+        "/s/graph-dispatch/checkpoints.sqlite"
+    )
