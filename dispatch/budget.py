@@ -19,7 +19,7 @@ Modes:
 
 A ledger may also charge a `SharedBudget`: a budget scope that many workflows
 and worker processes share (a team's daily budget, kept in Postgres by
-`dispatch.budget_store`). The workflow's own check runs first; then the scope
+`dispatch.budget_scopes`). The workflow's own check runs first; then the scope
 must admit the same amount, else the local hold is undone and the scope's
 `BudgetExceeded` (naming the scope) is raised. The scope is always hard: it
 refuses in every mode. Its I/O runs outside the ledger's lock.
@@ -30,14 +30,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Protocol
 
-from typing_extensions import TypedDict
-
-from dispatch.errors import BudgetExceeded, ConfigError
+from dispatch.budget_state import BudgetDict, BudgetSpec, budget_settings, merge_budget
+from dispatch.errors import BudgetExceeded
 from dispatch.types import BUDGET_MODES, BudgetMode
 
 __all__ = (
@@ -68,7 +66,7 @@ class SharedBudget(Protocol):
     """A budget scope shared by many ledgers, possibly in other processes.
 
     Each method is one atomic step of the store (one SQL transaction in
-    `dispatch.budget_store`); `reserve` returns an opaque hold that `settle` or
+    `dispatch.budget_scopes`); `reserve` returns an opaque hold that `settle` or
     `release` later consumes exactly once.
     """
 
@@ -320,83 +318,3 @@ class Ledgers:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-class BudgetDict(TypedDict):
-    """A workflow's budget as kept in graph state (money as decimal strings).
-
-    Nodes write *deltas* (``spent_usd`` and ``refused`` of their own hops);
-    `merge_budget` adds them up, so the checkpoint holds the settled spend of
-    every completed node exactly once.
-    """
-
-    workflow: str
-    limit_usd: str | None
-    mode: str
-    spent_usd: str
-    reserved_usd: str
-    refused: int
-    exceeded: bool
-
-
-def merge_budget(
-    left: BudgetDict | None, right: BudgetDict | None
-) -> BudgetDict | None:
-    """Reducer: deltas of the same workflow add up; a new workflow starts afresh."""
-    if right is None:
-        return left
-    if left is None or left["workflow"] != right["workflow"]:
-        return right
-    return BudgetDict(
-        workflow=left["workflow"],
-        limit_usd=right["limit_usd"]
-        if right["limit_usd"] is not None
-        else left["limit_usd"],
-        mode=right["mode"],
-        spent_usd=str(Decimal(left["spent_usd"]) + Decimal(right["spent_usd"])),
-        reserved_usd="0",
-        refused=left["refused"] + right["refused"],
-        exceeded=left["exceeded"] or right["exceeded"],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetSpec:
-    """A default budget: USD limit (None: unlimited) and mode."""
-
-    limit_usd: Decimal | None = None
-    mode: BudgetMode = "hard"
-
-
-def budget_settings(
-    conf: Mapping[str, Any], default: BudgetSpec
-) -> tuple[Decimal | None, BudgetMode]:
-    """Limit and mode from a run's ``configurable`` (``budget_usd``,
-    ``budget_mode``), falling back to `default`.
-
-    Raises:
-        ConfigError: a negative or non-numeric limit, or an unknown mode.
-    """
-    raw_limit = conf.get("budget_usd", default.limit_usd)
-    mode = conf.get("budget_mode", default.mode)
-    if mode not in BUDGET_MODES:
-        raise ConfigError(
-            "invalid budget mode",
-            path='config["configurable"]["budget_mode"]',
-            found=mode,
-            expected="one of hard, soft, warn",
-        )
-    if raw_limit is None:
-        return None, mode
-    try:
-        limit = Decimal(str(raw_limit))
-    except InvalidOperation:
-        limit = Decimal(-1)
-    if not limit.is_finite() or limit < 0:
-        raise ConfigError(
-            "invalid budget",
-            path='config["configurable"]["budget_usd"]',
-            found=raw_limit,
-            expected="a number of USD >= 0",
-        )
-    return limit, mode
