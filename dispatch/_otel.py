@@ -1,20 +1,42 @@
 """Small OpenTelemetry helpers for `dispatch.tracing`: a never-raising decorator,
-per-workflow totals, span attributes of a hop record, and span activation."""
+per-workflow totals, span attributes of a hop record, and span activation.
+
+**One chat span per model call, also under other instrumentations.** The
+OpenTelemetry LangChain instrumentation on PyPI (``opentelemetry-instrumentation-
+langchain``, OpenLLMetry's; the contrib repository's variant has the same
+module and class) adds a callback handler to every LangChain callback manager
+and starts its own CLIENT ``chat`` span for each chat model run: under
+graph-dispatch that is a second span for the call our ``chat {model}`` span
+already describes, without the routing, pin or cost facts. While our chat span
+is current (`chat_scope`):
+
+* the call runs with the OpenTelemetry suppression key set *when that
+  instrumentation is active* (its handler checks the key and records nothing).
+  The key also silences instrumentations below the model call (HTTP clients),
+  which is why it is set only then;
+* OpenLLMetry's narrower ``suppress_language_model_instrumentation`` key is
+  always set: it is how LLM instrumentations tell the provider SDK
+  instrumentations (openai, anthropic, ...) under them that a model span exists.
+
+The instrumentation's own graph and chain spans are untouched.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
+import sys
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 from langchain_core.messages import BaseMessage
-from opentelemetry import trace
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span
 
 import dispatch._semconv as sc
@@ -23,6 +45,8 @@ from dispatch.types import HopRecord, PinChange
 __all__ = (
     "TOTALS",
     "WorkflowTotals",
+    "chat_scope",
+    "langchain_instrumented",
     "end_span",
     "messages_json",
     "never_raises",
@@ -84,11 +108,6 @@ class WorkflowTotals:
             self.output_tokens += record.output_tokens
 
 
-_TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
-    "dispatch_workflow_totals", default=None
-)
-
-
 TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
     "dispatch_workflow_totals", default=None
 )
@@ -96,14 +115,17 @@ TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
 
 
 def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
-    """The span attributes of a finished hop: GenAI usage plus the ``dispatch.*``
-    facts (tier, capability, cost, router, pin change, budget left)."""
+    """The span attributes of a finished hop: GenAI usage (prompt-cache reads and
+    writes too, which are parts of the input count, never added to it) and
+    cost, plus the ``dispatch.*`` facts (tier, capability, cost, router, pin
+    change, budget left)."""
     attrs: dict[str, Any] = {
         sc.GEN_AI_USAGE_INPUT_TOKENS: record.input_tokens,
         sc.GEN_AI_USAGE_OUTPUT_TOKENS: record.output_tokens,
         sc.TIER: record.tier,
         sc.CAPABILITY: record.capability,
         sc.COST_USD: float(record.cost_usd),
+        sc.GEN_AI_USAGE_COST: float(record.cost_usd),
         sc.BASELINE_COST_USD: float(record.baseline_cost_usd),
         sc.ROUTER: record.router,
         sc.CONFIDENCE: record.confidence,
@@ -114,6 +136,10 @@ def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str,
         sc.SIMULATED: record.simulated,
         sc.ESTIMATED: record.estimated,
     }
+    if record.cache_read_tokens:
+        attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = record.cache_read_tokens
+    if record.cache_write_tokens:
+        attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = record.cache_write_tokens
     if record.fallback_from:
         attrs[sc.FALLBACK_FROM] = record.fallback_from
     if remaining is not None:
@@ -134,6 +160,46 @@ def use_span(span: Span | None) -> AbstractContextManager[Any]:
     return trace.use_span(
         span, end_on_exit=False, record_exception=False, set_status_on_exception=False
     )
+
+
+SUPPRESS_LANGUAGE_MODEL_KEY = "suppress_language_model_instrumentation"
+"""OpenLLMetry's context key: an LLM span exists, provider SDK spans are not needed."""
+_LANGCHAIN_INSTRUMENTATION = "opentelemetry.instrumentation.langchain"
+_INSTRUMENTOR_NAMES = ("LangchainInstrumentor", "LangChainInstrumentor")
+
+
+def langchain_instrumented() -> bool:
+    """True when the OpenTelemetry LangChain instrumentation is instrumenting.
+
+    Read from the instrumentor's singleton (never constructed here: its
+    constructor resets the user's settings); a module that was never imported
+    cannot be instrumenting, so the check is one dict lookup in the common case.
+    """
+    module = sys.modules.get(_LANGCHAIN_INSTRUMENTATION)
+    if module is None:
+        return False
+    for name in _INSTRUMENTOR_NAMES:
+        instance = getattr(getattr(module, name, None), "_instance", None)
+        if instance is not None and getattr(
+            instance, "is_instrumented_by_opentelemetry", False
+        ):
+            return True
+    return False
+
+
+@contextmanager
+def chat_scope(span: Span) -> Iterator[None]:
+    """`span` current while a model call runs, with the suppression keys set
+    (see the module docstring); never ends the span."""
+    ctx = trace.set_span_in_context(span)
+    ctx = context.set_value(SUPPRESS_LANGUAGE_MODEL_KEY, True, ctx)
+    if langchain_instrumented():
+        ctx = context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
+    token = context.attach(ctx)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def end_span(span: Span | None) -> None:
