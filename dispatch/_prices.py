@@ -1,11 +1,12 @@
 """Price maps: LiteLLM's ``model_prices_and_context_window`` JSON, or a file in its format.
 
 A price map fills in what a registry YAML leaves out (prices per token, the
-prompt-cache read and write rates, context window, output cap). Its values are checked as strictly as YAML prices are: a
-NaN, negative or non-numeric price, or a non-positive token limit, is a
-`ConfigError` naming the map's file, the model key and the field, raised when
-a model is priced from that entry. Entries no model uses are never inspected,
-so one odd row in LiteLLM's thousands does not stop a registry from loading.
+prompt-cache read and write rates, context window, output cap). Its values are
+checked as strictly as YAML prices are: a NaN, negative or non-numeric price,
+or a non-positive token limit, is a `ConfigError` naming the map's file, the
+model key and the field, raised when a model is priced from that entry.
+Entries no model uses are never inspected, so one odd row in LiteLLM's
+thousands does not stop a registry from loading.
 
 Kept apart from `dispatch.config` so that the YAML schema and the price-map
 format each fit in one screen; this module reads one JSON file and does no
