@@ -135,6 +135,7 @@ def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str,
         sc.ESCALATED: record.pin_change is PinChange.ESCALATED,
         sc.SIMULATED: record.simulated,
         sc.ESTIMATED: record.estimated,
+        sc.ATTEMPT: record.attempt,
     }
     if record.cache_read_tokens:
         attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = record.cache_read_tokens
