@@ -111,6 +111,12 @@ class Tracing:
         self._seen: tuple[object, object, bool] | None = None
 
     @property
+    def tracer_provider(self) -> trace.TracerProvider:
+        """Where this tracing's spans go (the injected provider, else the global
+        one): hand it to another instrumentation to keep one trace."""
+        return self._tracer_provider or trace.get_tracer_provider()
+
+    @property
     def enabled(self) -> bool:
         """False when neither spans nor metrics can be recorded (no SDK installed).
 
