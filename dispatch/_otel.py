@@ -91,6 +91,8 @@ class WorkflowTotals:
     baseline_cost_usd: Decimal = Decimal(0)
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     hops: int = 0
     refused: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -106,6 +108,8 @@ class WorkflowTotals:
             self.baseline_cost_usd += record.baseline_cost_usd
             self.input_tokens += record.input_tokens
             self.output_tokens += record.output_tokens
+            self.cache_read_tokens += record.cache_read_tokens
+            self.cache_write_tokens += record.cache_write_tokens
 
 
 TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(

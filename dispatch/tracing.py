@@ -185,6 +185,16 @@ class Tracing:
                 sc.REFUSED_HOPS: totals.refused,
             }
         )
+        # cost stays off `gen_ai.usage.cost` here: a backend summing it per
+        # span (Langfuse) would count the workflow's hops twice
+        if totals.cache_read_tokens:
+            span.set_attribute(
+                sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, totals.cache_read_tokens
+            )
+        if totals.cache_write_tokens:
+            span.set_attribute(
+                sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, totals.cache_write_tokens
+            )
         span.end()
 
     # -- agent and tool ---------------------------------------------------------------

@@ -87,7 +87,10 @@ def test_a_pinned_conversation_reads_its_prefix_from_the_cache_and_says_so() -> 
     graph = builder.compile(checkpointer=InMemorySaver())
     config: Any = {"configurable": {"thread_id": "thread-7"}}
     graph.invoke({"messages": [HumanMessage("Draft a release note.")]}, config)
-    state = graph.invoke({"messages": [HumanMessage("Make it friendlier.")]}, config)
+    with tel.workflow("chat", conversation_id="thread-7"):
+        state = graph.invoke(
+            {"messages": [HumanMessage("Make it friendlier.")]}, config
+        )
 
     first, second = hop_records(state)
     assert second.pinned and second.model == first.model
@@ -106,3 +109,9 @@ def test_a_pinned_conversation_reads_its_prefix_from_the_cache_and_says_so() -> 
     )
     assert attrs(warm)["gen_ai.usage.input_tokens"] == second.input_tokens
     assert attrs(warm)["dispatch.cost_usd"] == pytest.approx(float(second.cost_usd))
+    (root,) = [s for s in out.get_finished_spans() if s.name == "invoke_workflow chat"]
+    assert attrs(root)["session.id"] == "thread-7"
+    assert attrs(root)["gen_ai.usage.cache_read.input_tokens"] == (
+        second.cache_read_tokens
+    )
+    assert "gen_ai.usage.cost" not in attrs(root)  # the hops carry it, once each
