@@ -60,9 +60,13 @@ class Telemetry:
 @pytest.fixture(scope="module")
 def instrumented_once() -> Iterator[Telemetry]:
     # once per module: the instrumentation does not survive being instrumented
-    # again in one process with another provider
+    # again in one process with another provider. Without trace-context
+    # propagation, which wraps langchain-openai's methods for good (uninstrument
+    # leaves them wrapped, and they change the requests later tests record).
     tel = Telemetry()
-    instrumentor = instrumentation.LangchainInstrumentor()
+    instrumentor = instrumentation.LangchainInstrumentor(
+        disable_trace_context_propagation=True
+    )
     instrumentor.instrument(tracer_provider=tel.provider)
     try:
         yield tel
