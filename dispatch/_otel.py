@@ -3,12 +3,11 @@ per-workflow totals, span attributes of a hop record, and span activation.
 
 **One chat span per model call, also under other instrumentations.** The
 OpenTelemetry LangChain instrumentation on PyPI (``opentelemetry-instrumentation-
-langchain``, OpenLLMetry's; the contrib repository's variant has the same
-module and class) adds a callback handler to every LangChain callback manager
-and starts its own CLIENT ``chat`` span for each chat model run: under
-graph-dispatch that is a second span for the call our ``chat {model}`` span
-already describes, without the routing, pin or cost facts. While our chat span
-is current (`chat_scope`):
+langchain``, published by OpenLLMetry) adds a callback handler to every
+LangChain callback manager and starts its own CLIENT ``chat`` span for each chat
+model run: under graph-dispatch that is a second span for the call our
+``chat {model}`` span already describes, without the routing, pin or cost
+facts. While our chat span is current (`chat_scope`):
 
 * the call runs with the OpenTelemetry suppression key set *when that
   instrumentation is active* (its handler checks the key and records nothing).
@@ -18,7 +17,11 @@ is current (`chat_scope`):
   always set: it is how LLM instrumentations tell the provider SDK
   instrumentations (openai, anthropic, ...) under them that a model span exists.
 
-The instrumentation's own graph and chain spans are untouched.
+The instrumentation's own graph and chain spans are untouched. The
+OpenTelemetry contrib repository's LangChain instrumentation (same module,
+class ``LangChainInstrumentor``; not on PyPI under that name) is detected too,
+but the versions seen do not check the suppression key in their callback
+handler, so under them a call may still show two chat spans.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ __all__ = (
     "TOTALS",
     "WorkflowTotals",
     "chat_scope",
-    "langchain_instrumented",
     "end_span",
+    "langchain_instrumented",
     "messages_json",
     "never_raises",
     "record_attributes",
@@ -167,7 +170,7 @@ def use_span(span: Span | None) -> AbstractContextManager[Any]:
     )
 
 
-SUPPRESS_LANGUAGE_MODEL_KEY = "suppress_language_model_instrumentation"
+_SUPPRESS_LANGUAGE_MODEL_KEY = "suppress_language_model_instrumentation"
 """OpenLLMetry's context key: an LLM span exists, provider SDK spans are not needed."""
 _LANGCHAIN_INSTRUMENTATION = "opentelemetry.instrumentation.langchain"
 _INSTRUMENTOR_NAMES = ("LangchainInstrumentor", "LangChainInstrumentor")
@@ -197,7 +200,7 @@ def chat_scope(span: Span) -> Iterator[None]:
     """`span` current while a model call runs, with the suppression keys set
     (see the module docstring); never ends the span."""
     ctx = trace.set_span_in_context(span)
-    ctx = context.set_value(SUPPRESS_LANGUAGE_MODEL_KEY, True, ctx)
+    ctx = context.set_value(_SUPPRESS_LANGUAGE_MODEL_KEY, True, ctx)
     if langchain_instrumented():
         ctx = context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
     token = context.attach(ctx)

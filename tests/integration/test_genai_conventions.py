@@ -10,6 +10,8 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -24,6 +26,7 @@ from dispatch import (
     hop_records,
     routed_node,
 )
+from dispatch._otel import chat_scope
 from dispatch.health import ModelHealth
 from dispatch.resilience import RetrySettings
 from dispatch.testing import FakeChatModel, fake_factory
@@ -115,3 +118,14 @@ def test_a_pinned_conversation_reads_its_prefix_from_the_cache_and_says_so() -> 
         second.cache_read_tokens
     )
     assert "gen_ai.usage.cost" not in attrs(root)  # the hops carry it, once each
+
+
+def test_a_chat_scope_leaves_http_instrumentation_alone_by_default() -> None:
+    span = TracerProvider().get_tracer("t").start_span("chat x")
+    with chat_scope(span):
+        assert trace.get_current_span() is span
+        # provider-SDK LLM instrumentations see that a model span exists...
+        assert context.get_value("suppress_language_model_instrumentation") is True
+        # ...but nothing else is suppressed while no LangChain instrumentation runs
+        assert not context.get_value(_SUPPRESS_INSTRUMENTATION_KEY)
+    assert trace.get_current_span() is not span

@@ -14,6 +14,8 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
+from opentelemetry import context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -27,7 +29,7 @@ from dispatch import (
     hop_records,
     routed_node,
 )
-from dispatch._otel import langchain_instrumented
+from dispatch._otel import chat_scope, langchain_instrumented
 from dispatch.sim import SimChatModel
 from dispatch.tracing import Tracing
 
@@ -85,6 +87,9 @@ def test_the_instrumentation_is_detected_while_it_instruments(
     instrumented: Telemetry,
 ) -> None:
     assert langchain_instrumented()
+    span = instrumented.provider.get_tracer("t").start_span("chat x")
+    with chat_scope(span):
+        assert context.get_value(_SUPPRESS_INSTRUMENTATION_KEY) is True
 
 
 def test_on_its_own_the_instrumentation_records_a_chat_span(
