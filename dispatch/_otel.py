@@ -4,6 +4,28 @@ per-workflow totals, span attributes of a hop record, and span activation.
 Split out of `dispatch.tracing` to keep each module under 400 lines; the
 hop-facing API stays there. Only the OpenTelemetry *API* is imported: with
 no SDK installed every span is a no-op.
+
+**One chat span per model call, also under other instrumentations.** The
+OpenTelemetry LangChain instrumentation on PyPI (``opentelemetry-instrumentation-
+langchain``, published by OpenLLMetry) adds a callback handler to every
+LangChain callback manager and starts its own CLIENT ``chat`` span for each chat
+model run: under graph-dispatch that is a second span for the call our
+``chat {model}`` span already describes, without the routing, pin or cost
+facts. While our chat span is current (`chat_scope`):
+
+* the call runs with the OpenTelemetry suppression key set *when that
+  instrumentation is active* (its handler checks the key and records nothing).
+  The key also silences instrumentations below the model call (HTTP clients),
+  which is why it is set only then;
+* OpenLLMetry's narrower ``suppress_language_model_instrumentation`` key is
+  always set: it is how LLM instrumentations tell the provider SDK
+  instrumentations (openai, anthropic, ...) under them that a model span exists.
+
+The instrumentation's own graph and chain spans are untouched. The
+OpenTelemetry contrib repository's LangChain instrumentation (same module,
+class ``LangChainInstrumentor``; not on PyPI under that name) is detected too,
+but the versions seen do not check the suppression key in their callback
+handler, so under them a call may still show two chat spans.
 """
 
 from __future__ import annotations
@@ -11,15 +33,17 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import sys
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 from langchain_core.messages import BaseMessage
-from opentelemetry import trace
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span
 
 import dispatch._semconv as sc
@@ -28,7 +52,9 @@ from dispatch.types import HopRecord, PinChange
 __all__ = (
     "TOTALS",
     "WorkflowTotals",
+    "chat_scope",
     "end_span",
+    "langchain_instrumented",
     "messages_json",
     "never_raises",
     "record_attributes",
@@ -79,6 +105,8 @@ class WorkflowTotals:
     """What those calls' tokens would have cost on the baseline model."""
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     hops: int = 0
     """Successful model calls."""
     refused: int = 0
@@ -96,6 +124,8 @@ class WorkflowTotals:
             self.baseline_cost_usd += record.baseline_cost_usd
             self.input_tokens += record.input_tokens
             self.output_tokens += record.output_tokens
+            self.cache_read_tokens += record.cache_read_tokens
+            self.cache_write_tokens += record.cache_write_tokens
 
 
 TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
@@ -109,14 +139,17 @@ in share the same object. None outside a workflow span."""
 
 
 def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
-    """The span attributes of a finished hop: GenAI usage plus the ``dispatch.*``
-    facts (tier, capability, cost, router, pin change, budget left)."""
+    """The span attributes of a finished hop: GenAI usage (prompt-cache reads and
+    writes too, which are parts of the input count, never added to it) and
+    cost, plus the ``dispatch.*`` facts (tier, capability, cost, router, pin
+    change, budget left)."""
     attrs: dict[str, Any] = {
         sc.GEN_AI_USAGE_INPUT_TOKENS: record.input_tokens,
         sc.GEN_AI_USAGE_OUTPUT_TOKENS: record.output_tokens,
         sc.TIER: record.tier,
         sc.CAPABILITY: record.capability,
         sc.COST_USD: float(record.cost_usd),
+        sc.GEN_AI_USAGE_COST: float(record.cost_usd),
         sc.BASELINE_COST_USD: float(record.baseline_cost_usd),
         sc.ROUTER: record.router,
         sc.CONFIDENCE: record.confidence,
@@ -126,7 +159,12 @@ def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str,
         sc.ESCALATED: record.pin_change is PinChange.ESCALATED,
         sc.SIMULATED: record.simulated,
         sc.ESTIMATED: record.estimated,
+        sc.ATTEMPT: record.attempt,
     }
+    if record.cache_read_tokens:
+        attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = record.cache_read_tokens
+    if record.cache_write_tokens:
+        attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = record.cache_write_tokens
     if record.fallback_from:
         attrs[sc.FALLBACK_FROM] = record.fallback_from
     if record.sensitive:
@@ -154,6 +192,46 @@ def use_span(span: Span | None) -> AbstractContextManager[Any]:
     return trace.use_span(
         span, end_on_exit=False, record_exception=False, set_status_on_exception=False
     )
+
+
+_SUPPRESS_LANGUAGE_MODEL_KEY = "suppress_language_model_instrumentation"
+"""OpenLLMetry's context key: an LLM span exists, provider SDK spans are not needed."""
+_LANGCHAIN_INSTRUMENTATION = "opentelemetry.instrumentation.langchain"
+_INSTRUMENTOR_NAMES = ("LangchainInstrumentor", "LangChainInstrumentor")
+
+
+def langchain_instrumented() -> bool:
+    """True when the OpenTelemetry LangChain instrumentation is instrumenting.
+
+    Read from the instrumentor's singleton (never constructed here: its
+    constructor resets the user's settings); a module that was never imported
+    cannot be instrumenting, so the check is one dict lookup in the common case.
+    """
+    module = sys.modules.get(_LANGCHAIN_INSTRUMENTATION)
+    if module is None:
+        return False
+    for name in _INSTRUMENTOR_NAMES:
+        instance = getattr(getattr(module, name, None), "_instance", None)
+        if instance is not None and getattr(
+            instance, "is_instrumented_by_opentelemetry", False
+        ):
+            return True
+    return False
+
+
+@contextmanager
+def chat_scope(span: Span) -> Iterator[None]:
+    """`span` current while a model call runs, with the suppression keys set
+    (see the module docstring); never ends the span."""
+    ctx = trace.set_span_in_context(span)
+    ctx = context.set_value(_SUPPRESS_LANGUAGE_MODEL_KEY, True, ctx)
+    if langchain_instrumented():
+        ctx = context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
+    token = context.attach(ctx)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def end_span(span: Span | None) -> None:

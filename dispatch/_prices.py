@@ -1,11 +1,12 @@
 """Price maps: LiteLLM's ``model_prices_and_context_window`` JSON, or a file in its format.
 
-A price map fills in what a registry YAML leaves out (prices per token, context
-window, output cap). Its values are checked as strictly as YAML prices are: a
-NaN, negative or non-numeric price, or a non-positive token limit, is a
-`ConfigError` naming the map's file, the model key and the field, raised when
-a model is priced from that entry. Entries no model uses are never inspected,
-so one odd row in LiteLLM's thousands does not stop a registry from loading.
+A price map fills in what a registry YAML leaves out (prices per token, the
+prompt-cache read and write rates, context window, output cap). Its values are
+checked as strictly as YAML prices are: a NaN, negative or non-numeric price,
+or a non-positive token limit, is a `ConfigError` naming the map's file, the
+model key and the field, raised when a model is priced from that entry.
+Entries no model uses are never inspected, so one odd row in LiteLLM's
+thousands does not stop a registry from loading.
 
 Kept apart from `dispatch.config` so that the YAML schema and the price-map
 format each fit in one screen; this module reads one JSON file and does no
@@ -45,6 +46,10 @@ class PriceEntry:
     """LiteLLM's ``max_input_tokens``."""
     max_output_tokens: int | None
     """LiteLLM's ``max_output_tokens``."""
+    cache_read_per_mtok: Decimal | None = None
+    """``cache_read_input_token_cost``, per million tokens."""
+    cache_write_per_mtok: Decimal | None = None
+    """``cache_creation_input_token_cost``, per million tokens."""
 
 
 class PriceMap:
@@ -100,6 +105,10 @@ class PriceMap:
             output_per_mtok=self._price(key, raw, "output_cost_per_token"),
             context_window=self._tokens(key, raw, "max_input_tokens"),
             max_output_tokens=self._tokens(key, raw, "max_output_tokens"),
+            cache_read_per_mtok=self._price(key, raw, "cache_read_input_token_cost"),
+            cache_write_per_mtok=self._price(
+                key, raw, "cache_creation_input_token_cost"
+            ),
         )
 
     def _price(self, key: str, raw: dict[str, Any], field: str) -> Decimal | None:

@@ -18,6 +18,10 @@ GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = (
+    "gen_ai.usage.cache_creation.input_tokens"
+)
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
@@ -26,6 +30,16 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
 ERROR_TYPE: Final = "error.type"
+SESSION_ID: Final = "session.id"
+"""The conventions' session id: the thread id again, for backends (Langfuse,
+Phoenix) that group a conversation's traces by it rather than by
+``gen_ai.conversation.id``."""
+
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
+"""USD cost of a call, under the name Langfuse reads. Not (yet) in the
+conventions, which name no cost attribute: the one ``gen_ai.*`` key that is not
+theirs, written next to `COST_USD` (a test fails when the conventions define it,
+so its meaning can be checked then)."""
 
 OP_CHAT: Final = "chat"
 """``gen_ai.operation.name`` of one model call (a hop's span)."""
@@ -87,6 +101,9 @@ ESTIMATED: Final = "dispatch.estimated"
 """True when token counts are estimates (the provider reported no usage)."""
 STEP: Final = "dispatch.step"
 """The sub-task id, to group a step's retries, rounds and verifications."""
+ATTEMPT: Final = "dispatch.attempt"
+"""1 for a hop's first model call; each retry or failover adds one (one chat
+span each)."""
 WORKFLOW_ID: Final = "dispatch.workflow.id"
 """The run whose budget paid: one per request; a conversation holds many."""
 HOPS: Final = "dispatch.hops"

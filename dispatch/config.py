@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from dispatch._prices import PriceMap, load_price_map
+from dispatch._prices import PriceEntry, PriceMap, load_price_map
 from dispatch.errors import ConfigError
 from dispatch.types import ModelSpec, parse_model_id
 
@@ -75,6 +75,12 @@ class PriceConfig(_Strict):
     """USD per million input tokens."""
     output_per_mtok: Money
     """USD per million output tokens."""
+    cache_read_per_mtok: Money | None = None
+    """Input tokens read from the provider's prompt cache; null: the price map's
+    rate, else `input_per_mtok`."""
+    cache_write_per_mtok: Money | None = None
+    """Input tokens written to the prompt cache; null: the price map's rate,
+    else `input_per_mtok`."""
 
 
 class ModelConfig(_Strict):
@@ -415,4 +421,15 @@ def _spec(
         tpm=m.tpm,
         timeout_s=m.timeout_s or defaults.timeout_s,
         price_source=source,
+        cache_read_per_mtok=_cached_rate(m, entry, "cache_read_per_mtok"),
+        cache_write_per_mtok=_cached_rate(m, entry, "cache_write_per_mtok"),
     )
+
+
+def _cached_rate(m: ModelConfig, entry: PriceEntry | None, field: str) -> Any:
+    """A prompt-cache rate: the YAML's, else the price map's, else None (then
+    billed at the input rate: no discount graph-dispatch cannot show)."""
+    value = getattr(m.price, field) if m.price is not None else None
+    if value is None and entry is not None:
+        value = getattr(entry, field)
+    return value

@@ -114,16 +114,20 @@ def estimate_message_tokens(messages: Sequence[BaseMessage]) -> int:
 def usage_of(message: AIMessage, request: Sequence[BaseMessage]) -> Usage:
     """Token usage of one call: the provider's `usage_metadata`, else an estimate.
 
-    Cache-read and reasoning token details are subsets of the input/output
-    counts and are not added again.
+    Cache-read, cache-creation and reasoning token details are subsets of the
+    input/output counts and are not added again; the cache counts are kept
+    apart because they are billed at the model's cache rates.
     """
     meta = message.usage_metadata
     if meta is not None and (meta.get("input_tokens") or meta.get("output_tokens")):
         # Passed through as reported: the hop checks them (dispatch.hop.checked_usage)
         # and records what was impossible, instead of failing on int("lots").
+        details = meta.get("input_token_details") or {}
         return Usage(
             input_tokens=meta.get("input_tokens", 0),
             output_tokens=meta.get("output_tokens", 0),
+            cache_read_tokens=details.get("cache_read", 0),
+            cache_write_tokens=details.get("cache_creation", 0),
         )
     out = estimate_tokens(message.text) + sum(
         estimate_tokens(c["name"] + str(c["args"])) for c in message.tool_calls
@@ -133,8 +137,30 @@ def usage_of(message: AIMessage, request: Sequence[BaseMessage]) -> Usage:
     )
 
 
-def call_cost(spec: ModelSpec, input_tokens: int, output_tokens: int) -> Decimal:
-    """Exact USD cost of `input_tokens` in and `output_tokens` out on `spec`."""
+def call_cost(
+    spec: ModelSpec,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+) -> Decimal:
+    """Exact USD cost of `input_tokens` in and `output_tokens` out on `spec`.
+
+    `cache_read_tokens` and `cache_write_tokens` are the parts of `input_tokens`
+    the provider read from or wrote to its prompt cache; they are billed at
+    the model's cache rates (`ModelSpec.cache_read_rate` / `cache_write_rate`)
+    and the rest at the input rate. The caller guarantees they fit in
+    `input_tokens` (`dispatch.usage.checked_usage` does).
+    """
+    if not (cache_read_tokens or cache_write_tokens):
+        return (
+            spec.input_per_mtok * input_tokens + spec.output_per_mtok * output_tokens
+        ) / _MILLION
+    uncached = input_tokens - cache_read_tokens - cache_write_tokens
     return (
-        spec.input_per_mtok * input_tokens + spec.output_per_mtok * output_tokens
+        spec.input_per_mtok * uncached
+        + spec.cache_read_rate * cache_read_tokens
+        + spec.cache_write_rate * cache_write_tokens
+        + spec.output_per_mtok * output_tokens
     ) / _MILLION

@@ -5,7 +5,8 @@ steps are pure functions over frozen values:
 
 * `plan_hop` picks the model (policy, pins, budget, models to avoid);
 * `settle_hop` prices what the model returned, after checking the usage it
-  reports (`dispatch.usage.checked_usage`: a provider's usage is input too);
+  reports (`dispatch.usage.checked_usage`: a provider's usage is input too),
+  prompt-cache reads and writes at the model's cache rates;
 * `fail_hop` records a call that raised or that the budget refused, as facts
   (error type, status) and never as the provider's message text.
 
@@ -169,10 +170,24 @@ def settle_hop(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         estimated=usage.estimated,
-        cost_usd=call_cost(choice.model, usage.input_tokens, usage.output_tokens),
-        baseline_cost_usd=call_cost(
-            registry.baseline, usage.input_tokens, usage.output_tokens
+        cost_usd=call_cost(
+            choice.model,
+            usage.input_tokens,
+            usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
         ),
+        # the counterfactual is one model for the whole conversation, so the
+        # same prefix would be cached there too: priced with the same split
+        baseline_cost_usd=call_cost(
+            registry.baseline,
+            usage.input_tokens,
+            usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        ),
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
         pin_change=choice.pin_change,
         repinned_from=choice.repinned_from,
         router=choice.decision.router.value,

@@ -16,6 +16,13 @@ results it was given, and for a prompt that carries findings (the synthesis,
 a task with its dependencies' results) the task and each finding, cut at word
 boundaries.
 
+Like the providers' automatic prompt caching (OpenAI, Gemini), a model reports
+``input_token_details.cache_read`` for the longest message prefix of a request
+that it has already seen, once that prefix is at least `cache_min_tokens` long:
+so a pinned conversation reads its history from the cache, and a switch to
+another model starts cold. The cache is per model instance (the dispatcher
+keeps one per model) and lives as long as it does.
+
 With tools bound, it calls the first tool whose arguments it can fill from the
 prompt (fenced code -> ``code``, an arithmetic expression -> ``expression``,
 numbers -> ``values``, the question -> ``query``), then answers from the tool
@@ -36,6 +43,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import PrivateAttr
 
 from dispatch.cost import estimate_message_tokens, estimate_tokens
 
@@ -62,6 +70,11 @@ class SimChatModel(BaseChatModel):
     max_tokens: int | None = None
     """Output cap of every call (what `with_output_cap` sets), unless the call
     names one."""
+    cache_min_tokens: int = 1024
+    """Shortest prefix the simulated prompt cache serves (OpenAI's minimum)."""
+    _prefixes: set[bytes] = PrivateAttr(default_factory=set)
+    """Digests of the prefixes seen; shared by the shallow copies
+    `with_output_cap` makes, as a provider's cache is shared by its clients."""
 
     @property
     def _llm_type(self) -> str:
@@ -118,11 +131,32 @@ class SimChatModel(BaseChatModel):
             "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,
         }
+        cached = self._cache_read(messages, tools)
+        if cached:
+            message.usage_metadata["input_token_details"] = {"cache_read": cached}
         message.response_metadata = {
             "model_name": SIM_PREFIX + self.model,
             "simulated": True,
         }
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _cache_read(
+        self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]]
+    ) -> int:
+        """Tokens of the longest already-seen prefix of this request (0 below
+        `cache_min_tokens`); the request's prefixes are remembered."""
+        digest = hashlib.sha256(str(tools).encode())
+        tokens = sum(estimate_tokens(str(t)) for t in tools)
+        cached = 0
+        for m in messages:
+            digest.update(f"\x00{m.type}\x00{m.text}".encode())
+            tokens += estimate_message_tokens([m])
+            key = digest.copy().digest()
+            if key in self._prefixes:
+                cached = tokens
+            else:
+                self._prefixes.add(key)
+        return cached if cached >= self.cache_min_tokens else 0
 
     def _declared_length(self, messages: Sequence[BaseMessage], cap: int) -> int:
         """60-100 % of `cap`, from a hash of model and prompt: costs vary like a

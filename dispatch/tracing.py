@@ -3,9 +3,16 @@
 Spans: ``invoke_workflow {name}`` (a run) > ``invoke_agent {specialist}`` >
 ``chat {model}`` (kind CLIENT, one per model call) and ``execute_tool {tool}``.
 They nest across `Send` branches and asyncio tasks because each is started in
-the current context, which LangGraph copies into its tasks. Re-pins, fallbacks
-and budget refusals are span events. Prompt and completion text is recorded
-only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true.
+the current context, which LangGraph copies into its tasks. Every attempt of a
+hop (a retry, a failover) is its own ``chat`` span. Re-pins, fallbacks and
+budget refusals are span events. The LangGraph thread id is
+``gen_ai.conversation.id`` and ``session.id``; cost is ``dispatch.cost_usd`` and
+``gen_ai.usage.cost`` (Langfuse's name); prompt-cache reads and writes are
+``gen_ai.usage.cache_read.input_tokens`` / ``cache_creation.input_tokens``.
+Prompt and completion text is recorded only when
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is true. When the
+OpenTelemetry LangChain instrumentation is active too, its chat span for the
+same call is suppressed (`dispatch._otel`), so each call has one.
 
 The providers are injected (default: the global ones, no-ops until an SDK is
 installed, as the CLI does from ``OTEL_*`` variables). Telemetry never raises:
@@ -32,6 +39,7 @@ import dispatch._semconv as sc
 from dispatch._otel import (
     TOTALS,
     WorkflowTotals,
+    chat_scope,
     end_span,
     messages_json,
     never_raises,
@@ -109,6 +117,12 @@ class Tracing:
         """(recheck after this `time.monotonic()`, the answer)"""
 
     @property
+    def tracer_provider(self) -> trace.TracerProvider:
+        """Where this tracing's spans go (the injected provider, else the global
+        one): hand it to another instrumentation to keep one trace."""
+        return self._tracer_provider or trace.get_tracer_provider()
+
+    @property
     def enabled(self) -> bool:
         """False when neither spans nor metrics can be recorded (no SDK installed).
 
@@ -157,6 +171,7 @@ class Tracing:
             {
                 sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
                 sc.GEN_AI_CONVERSATION_ID: conversation_id,
+                sc.SESSION_ID: conversation_id,
                 sc.WORKFLOW_ID: workflow_id,
             },
         )
@@ -184,6 +199,16 @@ class Tracing:
                 sc.REFUSED_HOPS: totals.refused,
             }
         )
+        # cost stays off `gen_ai.usage.cost` here: a backend summing it per
+        # span (Langfuse) would count the workflow's hops twice
+        if totals.cache_read_tokens:
+            span.set_attribute(
+                sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, totals.cache_read_tokens
+            )
+        if totals.cache_write_tokens:
+            span.set_attribute(
+                sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, totals.cache_write_tokens
+            )
         span.end()
 
     # -- agent and tool ---------------------------------------------------------------
@@ -192,13 +217,15 @@ class Tracing:
         """Span ``invoke_agent {name}`` around a specialist's run."""
         if not self.enabled:
             return nullcontext()
+        thread = conversation_id()
         span = self._start(
             f"{sc.OP_INVOKE_AGENT} {name}",
             SpanKind.INTERNAL,
             {
                 sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
                 sc.GEN_AI_AGENT_NAME: name,
-                sc.GEN_AI_CONVERSATION_ID: conversation_id(),
+                sc.GEN_AI_CONVERSATION_ID: thread,
+                sc.SESSION_ID: thread,
                 sc.STEP: step,
             },
         )
@@ -242,13 +269,15 @@ class Tracing:
         """Start (not activate) the ``chat {model}`` span of one model call."""
         if not self.enabled:
             return None
+        thread = conversation_id()
         attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
             sc.GEN_AI_PROVIDER_NAME: provider_name(choice.model.provider),
             sc.GEN_AI_REQUEST_MODEL: choice.model.name,
             sc.GEN_AI_REQUEST_MAX_TOKENS: choice.max_output_tokens,
             sc.GEN_AI_AGENT_NAME: hop.specialist,
-            sc.GEN_AI_CONVERSATION_ID: conversation_id(),
+            sc.GEN_AI_CONVERSATION_ID: thread,
+            sc.SESSION_ID: thread,
             sc.STEP: hop.step,
         }
         if self.capture_content:
@@ -256,8 +285,12 @@ class Tracing:
         return self._start(f"{sc.OP_CHAT} {choice.model.name}", SpanKind.CLIENT, attrs)
 
     def activate(self, span: Span | None) -> AbstractContextManager[Any]:
-        """Make `span` current while the model call runs (provider spans nest in it)."""
-        return use_span(span)
+        """Make `span` current while the model call runs (provider spans nest in
+        it); another instrumentation's chat span for the same call is suppressed
+        (`dispatch._otel.chat_scope`)."""
+        if span is None:
+            return nullcontext()
+        return chat_scope(span)
 
     @never_raises()
     def end_chat(

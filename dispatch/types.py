@@ -139,6 +139,24 @@ class ModelSpec:
     """Seconds one call may take before it is abandoned; None: no bound."""
     price_source: str = "yaml"
     """Where the price came from: ``yaml`` or the name of a price map."""
+    cache_read_per_mtok: Decimal | None = None
+    """USD per million input tokens read from the provider's prompt cache;
+    None: not known, billed at `input_per_mtok` (never a discount we cannot show)."""
+    cache_write_per_mtok: Decimal | None = None
+    """USD per million input tokens written to the prompt cache (Anthropic
+    charges a premium for them); None: billed at `input_per_mtok`."""
+
+    @property
+    def cache_read_rate(self) -> Decimal:
+        """USD per million cache-read input tokens (the input rate when unknown)."""
+        rate = self.cache_read_per_mtok
+        return self.input_per_mtok if rate is None else rate
+
+    @property
+    def cache_write_rate(self) -> Decimal:
+        """USD per million cache-write input tokens (the input rate when unknown)."""
+        rate = self.cache_write_per_mtok
+        return self.input_per_mtok if rate is None else rate
 
     @property
     def provider(self) -> str:
@@ -252,6 +270,12 @@ class Usage:
     """Output tokens as reported; reasoning tokens are a subset, not extra."""
     estimated: bool = False
     """True when the provider reported no usage and the counts are estimates."""
+    cache_read_tokens: int = 0
+    """Input tokens served from the provider's prompt cache (a subset of
+    `input_tokens`: ``input_token_details.cache_read``)."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the prompt cache (a subset of `input_tokens`:
+    ``input_token_details.cache_creation``)."""
 
 
 class CircuitFactDict(TypedDict):
@@ -337,6 +361,8 @@ class HopRecordDict(TypedDict):
     usage_anomaly: str | None
     sensitive: list[str]
     circuits: list[CircuitFactDict]
+    cache_read_tokens: int
+    cache_write_tokens: int
 
 
 @dataclass(**_DC)
@@ -402,6 +428,12 @@ class HopRecord:
     """Circuits worth knowing about when this attempt ended: the called model's
     when it has faults in its window or is not closed, and every other model's
     that is not closed (the policy skips those). Empty when all is well."""
+    cache_read_tokens: int = 0
+    """Of `input_tokens`, those read from the provider's prompt cache (billed
+    at the model's cache-read rate)."""
+    cache_write_tokens: int = 0
+    """Of `input_tokens`, those written to the prompt cache (billed at the
+    model's cache-write rate)."""
 
     @property
     def pinned(self) -> bool:

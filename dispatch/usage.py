@@ -16,18 +16,23 @@ huge one blows through a hard limit), so each count is checked first:
   spend (a provider that ignored the cap), and the ledger's overrun rule closes
   a hard budget after it.
 
+* the prompt-cache details (``input_token_details.cache_read`` /
+  ``cache_creation``) are parts of the input: each must be a count, and
+  together no more than the input. An impossible split is dropped and every
+  input token billed at the dearer of the input and cache-write rates.
+
 What was wrong is returned as text for the hop record (`usage_anomaly`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from langchain_core.messages import BaseMessage
 
 from dispatch.cost import estimate_message_tokens
-from dispatch.types import ModelChoice, Usage
+from dispatch.types import ModelChoice, ModelSpec, Usage
 
 __all__ = ("INPUT_SLACK", "INPUT_SLACK_TOKENS", "checked_usage")
 
@@ -72,7 +77,8 @@ def checked_usage(
     if 0 < sent_tokens and sent_bound < limit_in:
         limit_in, bound_in = sent_bound, "the bound of what was sent,"
     tokens_in = count(usage.input_tokens, -1, limit_in, "input", bound_in)
-    if tokens_in < 0:  # replaced by our own estimate of what was sent
+    input_reported = tokens_in >= 0
+    if not input_reported:  # replaced by our own estimate of what was sent
         tokens_in = min(
             spec.context_window, sent_tokens or estimate_message_tokens(request)
         )
@@ -83,9 +89,39 @@ def checked_usage(
         "output",
         "the model's limit",
     )
+    cache_read, cache_write = 0, 0
+    if input_reported and (usage.cache_read_tokens or usage.cache_write_tokens):
+        cache_read, cache_write = _cache_split(usage, spec, tokens_in, count, problems)
     checked = Usage(
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         estimated=usage.estimated or bool(problems),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
     return checked, "; ".join(problems) or None
+
+
+def _cache_split(
+    usage: Usage,
+    spec: ModelSpec,
+    tokens_in: int,
+    count: Callable[[object, int, int, str, str], int],
+    problems: list[str],
+) -> tuple[int, int]:
+    """The (cache read, cache write) parts of `tokens_in`, or the conservative
+    split when what was reported cannot be true."""
+    before = len(problems)
+    read = count(usage.cache_read_tokens, 0, tokens_in, "cache read", "input")
+    write = count(usage.cache_write_tokens, 0, tokens_in, "cache creation", "input")
+    if len(problems) == before and read + write > tokens_in:
+        problems.append(
+            f"cache read {read} + cache creation {write} exceed input {tokens_in}"
+        )
+    if len(problems) == before:
+        return read, write
+    # An impossible split says nothing about which tokens were cached: bill
+    # every input token at the dearer of the input and cache-write rates.
+    if spec.cache_write_rate > spec.input_per_mtok:
+        return 0, tokens_in
+    return 0, 0
