@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from dispatch.types import HopRecord
+from dispatch.records import HopRecord
 
 __all__ = ("CAUSES", "extra_cost_by_cause")
 

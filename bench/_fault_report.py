@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from dispatch import hop_records
-from dispatch.types import HopRecord
+from dispatch.records import HopRecord
 
 __all__ = (
     "RateReport",

@@ -65,8 +65,8 @@ from dispatch.graphs import (
     DEMO_SYNTHESIS_TIER,
     build_orchestrator,
 )
+from dispatch.records import HopRecord
 from dispatch.testing_faults import faulty_factory
-from dispatch.types import HopRecord
 
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.6)
 

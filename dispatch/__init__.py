@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         hop_records,
         routed_node,
     )
+    from dispatch.records import HopRecord
     from dispatch.registry import Registry
     from dispatch.routing import (
         FixedRouter,
@@ -45,14 +46,7 @@ if TYPE_CHECKING:
     )
     from dispatch.specialist import Specialist
     from dispatch.tracing import Tracing
-    from dispatch.types import (
-        BudgetMode,
-        Hop,
-        HopRecord,
-        ModelSpec,
-        PinChange,
-        RouteDecision,
-    )
+    from dispatch.types import BudgetMode, Hop, ModelSpec, PinChange, RouteDecision
 
 __all__ = (
     "BudgetExceeded",
@@ -98,7 +92,7 @@ _WHERE: dict[str, str] = {
     "FixedRouter": "dispatch.routing",
     "Hop": "dispatch.types",
     "HopFailed": "dispatch.errors",
-    "HopRecord": "dispatch.types",
+    "HopRecord": "dispatch.records",
     "HopResult": "dispatch.hop",
     "HybridRouter": "dispatch.routing",
     "Ledger": "dispatch.budget",

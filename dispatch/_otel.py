@@ -47,7 +47,8 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span
 
 import dispatch._semconv as sc
-from dispatch.types import HopRecord, PinChange
+from dispatch.records import HopRecord
+from dispatch.types import PinChange
 
 __all__ = (
     "TOTALS",

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.specialist import Specialist, SpecialistRun
-from dispatch.types import HopRecord, PinChange, RouterLayer
+from dispatch.types import PinChange, RouterLayer
 
 if TYPE_CHECKING:
     from dispatch.verify import Verdict

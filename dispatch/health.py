@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.rate_limits import RateLimiter
+from dispatch.records import CircuitFact
 from dispatch.resilience import (
     BreakerState,
     CircuitBreaker,
@@ -22,7 +23,7 @@ from dispatch.resilience import (
     RetrySettings,
     retry_delay,
 )
-from dispatch.types import CircuitFact, ModelSpec
+from dispatch.types import ModelSpec
 
 __all__ = ("ModelHealth",)
 

@@ -28,15 +28,9 @@ from dispatch.errors import HopFailed
 from dispatch.faults import ErrorFacts, ErrorKind
 from dispatch.pins import pin_key
 from dispatch.policy import BudgetView, select
+from dispatch.records import HopRecord
 from dispatch.registry import Registry
-from dispatch.types import (
-    Hop,
-    HopRecord,
-    ModelChoice,
-    Pin,
-    PinChange,
-    RouteDecision,
-)
+from dispatch.types import Hop, ModelChoice, Pin, PinChange, RouteDecision
 from dispatch.usage import checked_usage
 
 __all__ = (

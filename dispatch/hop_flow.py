@@ -37,16 +37,9 @@ from dispatch.hop import (
     settle_hop,
 )
 from dispatch.policy import BudgetView
+from dispatch.records import CircuitFact, HopRecord
 from dispatch.registry import Registry
-from dispatch.types import (
-    CircuitFact,
-    Hop,
-    HopRecord,
-    ModelChoice,
-    ModelSpec,
-    Pin,
-    RouteDecision,
-)
+from dispatch.types import Hop, ModelChoice, ModelSpec, Pin, RouteDecision
 
 __all__ = ("HealthView", "NO_HEALTH", "hop_flow")
 

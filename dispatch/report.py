@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from dispatch.types import HopRecord, PinChange
+from dispatch.records import HopRecord
+from dispatch.types import PinChange
 
 __all__ = ("routing_report",)
 

@@ -26,7 +26,8 @@ from langchain_core.tools import BaseTool
 
 from dispatch.hop import HopResult
 from dispatch.pins import PinDict, PinState, pin_to_dict, pins_of
-from dispatch.types import Hop, HopRecord, Pin
+from dispatch.records import HopRecord
+from dispatch.types import Hop, Pin
 
 if TYPE_CHECKING:
     from dispatch.verify import Verifier

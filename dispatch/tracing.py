@@ -47,7 +47,8 @@ from dispatch._otel import (
     use_span,
 )
 from dispatch.faults import redact
-from dispatch.types import Hop, HopRecord, ModelChoice
+from dispatch.records import HopRecord
+from dispatch.types import Hop, ModelChoice
 
 __all__ = ("Tracing", "WorkflowTotals")
 

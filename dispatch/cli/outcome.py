@@ -87,7 +87,7 @@ class Outcome:
 
 
 class HopFacts(Protocol):
-    """What the outcome needs of a hop record (`dispatch.types.HopRecord` has it)."""
+    """What the outcome needs of a hop record (`dispatch.records.HopRecord` has it)."""
 
     @property
     def step(self) -> str: ...

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from dispatch.types import HopRecord
+from dispatch.records import HopRecord
 
 __all__ = ("HopPrinter", "StreamedGraph", "hop_line")
 

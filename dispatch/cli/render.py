@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from dispatch.cli.support import RunSummary
     from dispatch.dispatcher import Dispatcher
     from dispatch.preflight import Estimate
+    from dispatch.records import HopRecord
     from dispatch.registry import Registry
-    from dispatch.types import HopRecord
 
 __all__ = (
     "budget_json",

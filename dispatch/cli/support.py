@@ -11,8 +11,8 @@ from pathlib import Path
 
 from dispatch.budget_scopes import is_postgres_url
 from dispatch.environment import Mode, dispatcher_from_env, relax_to_serve
+from dispatch.records import HopRecord
 from dispatch.registry import Registry
-from dispatch.types import HopRecord
 
 __all__ = (
     "Mode",

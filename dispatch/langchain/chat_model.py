@@ -33,8 +33,9 @@ from dispatch.dispatcher import Dispatcher
 from dispatch.hop import HopResult
 from dispatch.langgraph.context import run_ledger
 from dispatch.pins import pin_key
+from dispatch.records import HopRecord
 from dispatch.specialist import routing_text
-from dispatch.types import Hop, HopRecord, Pin
+from dispatch.types import Hop, Pin
 
 __all__ = ("RoutedChatModel", "hops_from_messages")
 

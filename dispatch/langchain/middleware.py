@@ -69,8 +69,9 @@ from dispatch.langgraph.context import new_workflow, run_ledger
 from dispatch.langgraph.node import budget_delta
 from dispatch.langgraph.state import DispatchState
 from dispatch.pins import pin_key, pin_to_dict, pins_of
+from dispatch.records import HopRecord
 from dispatch.specialist import routing_text
-from dispatch.types import Hop, HopRecord, ModelChoice, Pin
+from dispatch.types import Hop, ModelChoice, Pin
 
 __all__ = ("DispatchAgentState", "DispatchMiddleware", "OnFailure")
 

@@ -12,8 +12,8 @@ from langgraph._internal._runnable import RunnableCallable
 
 from dispatch.budget import BudgetDict, Ledger
 from dispatch.langgraph.context import run_ledger
+from dispatch.records import HopRecord
 from dispatch.specialist import Specialist, SpecialistRun
-from dispatch.types import HopRecord
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatcher

@@ -15,7 +15,7 @@ from typing_extensions import TypedDict
 
 from dispatch.budget import BudgetDict, merge_budget
 from dispatch.pins import PinState, merge_pins
-from dispatch.types import HopRecord, HopRecordDict
+from dispatch.records import HopRecord, HopRecordDict
 
 __all__ = ("DispatchState", "add_hops", "hop_records")
 

@@ -12,7 +12,8 @@ import pytest
 
 from bench._fault_report import as_json, check_workflow, summarize
 from bench.faults import main, run_bench
-from dispatch.types import HopRecord, PinChange
+from dispatch.records import HopRecord
+from dispatch.types import PinChange
 
 REQUIRED = {
     "fault_rate": float,

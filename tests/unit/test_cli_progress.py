@@ -10,7 +10,8 @@ from typing import Any
 from rich.console import Console
 
 from dispatch.cli.progress import HopPrinter, StreamedGraph
-from dispatch.types import HopRecord, PinChange
+from dispatch.records import HopRecord
+from dispatch.types import PinChange
 
 
 def record(step: str, cost: str, **kw: Any) -> HopRecord:

@@ -8,7 +8,8 @@ from rich.console import Console
 
 from dispatch.budget import BudgetDict
 from dispatch.cli.render import budget_json, budget_line, hop_table
-from dispatch.types import HopRecord, PinChange
+from dispatch.records import HopRecord
+from dispatch.types import PinChange
 
 
 def budget(spent: str, refused: int) -> BudgetDict:

@@ -15,14 +15,9 @@ from dispatch.config import load_config
 from dispatch.cost import call_cost, usage_of
 from dispatch.hop import settle_hop
 from dispatch.policy import select
+from dispatch.records import HopRecord
 from dispatch.sim import SimChatModel
-from dispatch.types import (
-    Hop,
-    HopRecord,
-    RouteDecision,
-    RouterLayer,
-    Usage,
-)
+from dispatch.types import Hop, RouteDecision, RouterLayer, Usage
 from dispatch.usage import checked_usage
 
 TINY_PRICE = "price: {input_per_mtok: 0.1, output_per_mtok: 0.4}"

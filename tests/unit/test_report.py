@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from dispatch import HopRecord, PinChange
+from dispatch.records import CircuitFact
 from dispatch.report import routing_report
-from dispatch.types import CircuitFact
 
 
 def hop(model: str, tier: str, cost: str, **kw: object) -> HopRecord:
