@@ -70,9 +70,15 @@ def output_cap(spec: ModelSpec, hop: Hop) -> int:
 
 
 def planned_cost(spec: ModelSpec, hop: Hop, registry: Registry) -> Decimal:
-    """Cost of `hop` on `spec` at its input estimate and its (clamped) output cap."""
+    """Cost of `hop` on `spec` at its input estimate and its (clamped) output cap.
+
+    Input is priced at the dearer of the input and cache-write rates: a
+    provider may bill every input token as a cache write (Anthropic: 1.25x
+    the input rate), and this is what a hard budget reserves.
+    """
     tokens_in = hop.input_tokens or registry.expected_input_tokens
-    return call_cost(spec, tokens_in, output_cap(spec, hop))
+    writes = tokens_in if spec.cache_write_rate > spec.input_per_mtok else 0
+    return call_cost(spec, tokens_in, output_cap(spec, hop), cache_write_tokens=writes)
 
 
 def expected_quality(

@@ -255,3 +255,14 @@ def test_the_simulator_does_not_cache_short_prefixes() -> None:
     again = model.invoke(request)
     assert again.usage_metadata is not None
     assert "input_token_details" not in again.usage_metadata
+
+
+def test_a_hard_budget_reserves_enough_for_every_input_token_written_to_the_cache() -> (
+    None
+):
+    choice = select(SMALL, HOP, CACHED)
+    all_written = reply({"cache_creation": HOP.input_tokens}, HOP.input_tokens)
+    record = settle_hop(HOP, choice, all_written, REQUEST, CACHED, duration_ms=1.0)
+    assert record.usage_anomaly is None
+    assert record.cost_usd == choice.expected_cost_usd - Decimal("0.4") * 30 / 10**6
+    assert record.cost_usd <= choice.expected_cost_usd  # never an overrun
