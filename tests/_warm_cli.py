@@ -75,12 +75,19 @@ def _child(request: dict[str, Any], protocol: Sequence[BinaryIO]) -> None:
         os.close(opened)
     import runpy
 
-    sys.argv = ["dispatch", *request["argv"]]
-    # alter_sys: argv[0] and __main__ become dispatch/__main__.py, as with -m.
     # SystemExit (or any exception) unwinds out of serve(), so the interpreter
     # exits the usual way: non-daemon threads joined, atexit handlers run
-    # (the OTel SDK flushes there), stdio flushed, the status is the CLI's.
-    runpy.run_module("dispatch", run_name="__main__", alter_sys=True)
+    # (the OTel SDK flushes there), stdio flushed, the status is the program's.
+    script = request.get("script")
+    if script:  # python path/to/script.py: its folder is sys.path[0]
+        sys.argv = [script, *request["argv"]]
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        runpy.run_path(script, run_name="__main__")
+    else:  # python -m dispatch: the working directory is sys.path[0]
+        sys.argv = ["dispatch", *request["argv"]]
+        sys.path[0] = os.getcwd()
+        # alter_sys: argv[0] and __main__ become dispatch/__main__.py, as with -m
+        runpy.run_module("dispatch", run_name="__main__", alter_sys=True)
     raise SystemExit(0)
 
 
@@ -152,8 +159,12 @@ class WarmCli:
         cwd: Path | str | None = None,
         input: bytes | None = None,
         timeout: float = 300,
+        script: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """One ``python -m dispatch *args`` (text output), `env` replacing the environment."""
+        """One ``python -m dispatch *args`` (text output), `env` replacing the environment.
+
+        With `script`, ``python script *args`` instead.
+        """
         env = dict(os.environ if env is None else env)
         python_vars = {k: v for k, v in env.items() if k.startswith("PYTHON")}
         if python_vars != {
@@ -171,6 +182,7 @@ class WarmCli:
                 stdin = str(base.with_suffix(".stdin"))
                 Path(stdin).write_bytes(input)
             request = {
+                "script": str(script) if script else None,
                 "argv": list(args),
                 "env": env,
                 "cwd": str(cwd or os.getcwd()),
@@ -181,8 +193,9 @@ class WarmCli:
             status = self._exchange(request, timeout)
             out = Path(request["stdout"]).read_bytes()
             err = Path(request["stderr"]).read_bytes()
+        command = [str(script)] if script else ["-m", "dispatch"]
         return subprocess.CompletedProcess(
-            ["python", "-m", "dispatch", *args],
+            ["python", *command, *args],
             os.waitstatus_to_exitcode(status),
             _text(out),
             _text(err),
