@@ -33,10 +33,11 @@ def dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 SHARES_DEFAULT_DEMO = pytest.mark.xdist_group("default_demo")
-"""The tests reading `default_demo` run on one worker, so the cold run happens once."""
+"""The tests reading `default_demo` run on one worker, so the cold run happens once
+(session scope: xdist may interleave other modules' tests between them)."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def default_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`dispatch demo --json` in a cold interpreter, the way a user first runs it."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
