@@ -125,5 +125,7 @@ def test_random_hard_budget_runs_never_overspend_and_release_everything(
             if any(r.cost_usd < 0 for r in records):
                 negative.append(seed)
     failing = dict(overspent=overspent, held=held, inexact=inexact, negative=negative)
-    assert failing == dict(overspent=[], held=[], inexact=[], negative=[]), replay
+    assert failing == dict(overspent=[], held=[], inexact=[], negative=[]), (
+        f"{replay}; failing seeds: {failing}"
+    )
     assert finished >= RUNS // 2, replay
