@@ -24,6 +24,7 @@ the child's pid and then its wait status on stdout.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import locale
 import os
@@ -48,11 +49,17 @@ PRELOAD = (
     "dispatch.graphs.estimate",
     "dispatch.graphs.orchestrator",
     "langgraph.checkpoint.sqlite",
+    "langgraph.checkpoint.sqlite.aio",
+    # the demo's lexical features (dispatch.routing.lexical imports them lazily)
+    "sklearn.feature_extraction.text",
+    "sklearn.preprocessing",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
 )
 """What the CLI's run paths import; never torch, onnxruntime or sentence-transformers
-(the server must not read ``HF_*`` settings before a child sets them)."""
+(the server must not read ``HF_*`` settings before a child sets them). NumPy's
+BLAS reads its thread settings here, from the test process's environment, which
+is also the environment the tests pass to their commands."""
 
 
 # -- server ---------------------------------------------------------------------------
@@ -97,6 +104,10 @@ def serve(preload: Sequence[str]) -> None:
 
     for name in preload:
         importlib.import_module(name)
+    # Without this, a child's first garbage collection walks (and so copies) every
+    # object the imports made; frozen, they stay shared pages.
+    gc.collect()
+    gc.freeze()
     # the protocol moves off fds 0/1, so a child's dup2 never touches it
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb")
@@ -113,8 +124,9 @@ def serve(preload: Sequence[str]) -> None:
             _child(request, (requests, replies))
         replies.write(json.dumps({"pid": pid}).encode() + b"\n")
         replies.flush()
-        _, status = os.waitpid(pid, 0)
-        replies.write(json.dumps({"status": status}).encode() + b"\n")
+        _, status, usage = os.wait4(pid, 0)
+        cpu = usage.ru_utime + usage.ru_stime
+        replies.write(json.dumps({"status": status, "cpu_s": cpu}).encode() + b"\n")
         replies.flush()
 
 
@@ -134,6 +146,8 @@ class WarmCli:
         self._lock = threading.Lock()
         self._count = 0
         self._pending = b""
+        self.cpu_s = 0.0
+        """CPU seconds its commands used (for measuring the suite)."""
         self._log = workdir / "server.stderr"
         with self._log.open("wb") as log:
             self._server = subprocess.Popen(
@@ -206,16 +220,18 @@ class WarmCli:
         assert server.stdin is not None and server.stdout is not None
         server.stdin.write(json.dumps(request).encode() + b"\n")
         server.stdin.flush()
-        pid = self._reply(None)["pid"]
+        pid = int(self._reply(None)["pid"])
         try:
-            status: int = self._reply(timeout)["status"]
+            done = self._reply(timeout)
+            status = int(done["status"])
+            self.cpu_s += done["cpu_s"]
         except subprocess.TimeoutExpired:
             os.kill(pid, signal.SIGKILL)
             self._reply(None)
             raise subprocess.TimeoutExpired(request["argv"], timeout) from None
         return status
 
-    def _reply(self, timeout: float | None) -> dict[str, int]:
+    def _reply(self, timeout: float | None) -> dict[str, float]:
         stdout = self._server.stdout
         assert stdout is not None
         while b"\n" not in self._pending:
@@ -229,7 +245,7 @@ class WarmCli:
                 raise RuntimeError(f"the warm CLI server died: {log}")
             self._pending += chunk
         line, _, self._pending = self._pending.partition(b"\n")
-        reply: dict[str, int] = json.loads(line)
+        reply: dict[str, float] = json.loads(line)
         return reply
 
 
