@@ -32,12 +32,7 @@ def dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     return shared().run(*args, env=env, cwd=cwd, timeout=300)
 
 
-SHARES_DEFAULT_DEMO = pytest.mark.xdist_group("default_demo")
-"""The tests reading `default_demo` run on one worker, so the cold run happens once
-(session scope: xdist may interleave other modules' tests between them)."""
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def default_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`dispatch demo --json` in a cold interpreter, the way a user first runs it."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
@@ -55,7 +50,6 @@ def default_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return out
 
 
-@SHARES_DEFAULT_DEMO
 def test_demo_json_shows_routed_hops_a_baseline_and_a_saving(
     default_demo: dict[str, Any],
 ) -> None:
@@ -128,7 +122,6 @@ def run_json(*args: str, code: int = 0) -> dict[str, Any]:
     return out
 
 
-@SHARES_DEFAULT_DEMO
 def test_a_successful_run_says_ok_in_json(default_demo: dict[str, Any]) -> None:
     out = default_demo
     assert (out["status"], out["exit_code"]) == ("ok", 0)
@@ -214,7 +207,6 @@ def test_a_second_turn_on_a_thread_reuses_the_pins(checkpoints: Path) -> None:
     assert dispatch("pins", "nope").returncode == 2
 
 
-@SHARES_DEFAULT_DEMO
 def test_estimate_worst_case_is_not_below_the_demo_cost(
     default_demo: dict[str, Any],
 ) -> None:

@@ -10,10 +10,9 @@ import pytest
 from dispatch.routing._onnx import OnnxEncoder, onnx_available
 from dispatch.routing._st import SentenceTransformerEncoder
 
-pytestmark = [
-    pytest.mark.skipif(not onnx_available(), reason="onnxruntime not installed"),
-    pytest.mark.xdist_group("minilm_torch"),  # one worker loads torch's MiniLM
-]
+pytestmark = pytest.mark.skipif(
+    not onnx_available(), reason="onnxruntime not installed"
+)
 
 
 def test_onnx_vectors_equal_torch_vectors_and_share_the_id(

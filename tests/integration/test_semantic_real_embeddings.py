@@ -11,8 +11,6 @@ from dispatch.routing import CachedEncoder, SemanticRouter
 from dispatch.routing._st import SentenceTransformerEncoder
 from dispatch.routing.semantic import default_utterances
 
-pytestmark = pytest.mark.xdist_group("minilm_torch")  # one worker loads torch's MiniLM
-
 # Prompts written for this test, none of them among the shipped utterances.
 HELD_OUT = [
     ("My Go service panics with a nil map write, how do I fix it?", "coding"),
