@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from dispatch import hop_records
+from dispatch.types import HopRecord
 
 __all__ = (
     "RateReport",
@@ -58,6 +59,8 @@ class WorkflowOutcome:
     released: bool
     """Nothing is left reserved once the run ended (finished or cancelled)."""
     seconds: float
+    records: tuple[HopRecord, ...] = ()
+    """The run's hop records (for `bench._fault_breakdown`); empty when cancelled."""
 
     @property
     def completed(self) -> bool:
@@ -107,6 +110,9 @@ class RateReport:
     max_s: float
     injected: dict[str, int] = field(default_factory=dict)
     """How often each fault was injected."""
+    extra_cost_by_cause: dict[str, float] = field(default_factory=dict)
+    """Mean extra USD per completed workflow against the fault-free run, by cause
+    (`bench._fault_breakdown.extra_cost_by_cause`)."""
 
 
 def _outcome(state: Mapping[str, Any] | None) -> str:
@@ -149,6 +155,7 @@ def check_workflow(
         overspent=spent > limit,
         released=reserved == 0,
         seconds=seconds,
+        records=tuple(records),
     )
 
 

@@ -19,8 +19,11 @@ p99 wall time per workflow. Rate 0 is always run: it is the baseline.
 
 Hung calls are bounded by the bench itself: every workflow runs under
 ``asyncio.wait_for`` and one that outlives `--timeout` counts as not completed
-(and its ledger as unverified). When that happens the report says the hop path
-held a hung call, i.e. it has no per-call timeout of its own.
+(and its ledger as unverified). Each model call is bounded by its per-call
+timeout (`--call-timeout`), so a workflow outlives `--timeout` only when its
+retries, ``Retry-After`` waits and timed-out calls add up to more than that (at
+60 % faults a sequential chain of hops can), or when the per-call timeout is
+longer than the workflow's.
 
 Settings the `Dispatcher` grows later (per-call timeouts, retries, breakers)
 go to its constructor unchanged through ``--dispatcher-option NAME=VALUE``
@@ -47,6 +50,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from bench._fault_breakdown import extra_cost_by_cause
 from bench._fault_report import (
     RateReport,
     WorkflowOutcome,
@@ -62,6 +66,7 @@ from dispatch.graphs import (
     build_orchestrator,
 )
 from dispatch.testing_faults import faulty_factory
+from dispatch.types import HopRecord
 
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.6)
 
@@ -124,6 +129,34 @@ async def run_rate(
     without changing this function. `fault_options` go to `faulty_factory`
     (``hang_s``, ``retry_after_s``, ``faults``).
     """
+    report, _ = await _run_rate(
+        rate,
+        workflows=workflows,
+        seed=seed,
+        budget_usd=budget_usd,
+        timeout_s=timeout_s,
+        concurrency=concurrency,
+        baseline_cost=baseline_cost,
+        call_timeout_s=call_timeout_s,
+        dispatcher_options=dispatcher_options,
+        fault_options=fault_options,
+    )
+    return report
+
+
+async def _run_rate(
+    rate: float,
+    *,
+    workflows: int,
+    seed: int,
+    budget_usd: Decimal,
+    timeout_s: float,
+    concurrency: int,
+    baseline_cost: float | None,
+    call_timeout_s: float,
+    dispatcher_options: Mapping[str, Any] | None,
+    fault_options: Mapping[str, Any] | None,
+) -> tuple[RateReport, list[WorkflowOutcome]]:
     factory = faulty_factory(rate, seed=seed, **(fault_options or {}))
     dispatcher = Dispatcher(
         _with_call_timeout(Registry.from_config(), call_timeout_s),
@@ -141,7 +174,8 @@ async def run_rate(
 
     outcomes = await asyncio.gather(*(gated() for _ in range(workflows)))
     injected = {str(k): v for k, v in factory.injected().items()}
-    return summarize(rate, outcomes, baseline_cost=baseline_cost, injected=injected)
+    report = summarize(rate, outcomes, baseline_cost=baseline_cost, injected=injected)
+    return report, list(outcomes)
 
 
 async def run_bench(
@@ -160,8 +194,9 @@ async def run_bench(
     ordered = sorted({0.0, *rates})
     reports: list[RateReport] = []
     baseline: float | None = None
+    baseline_records: list[tuple[HopRecord, ...]] = []
     for rate in ordered:
-        report = await run_rate(
+        report, outcomes = await _run_rate(
             rate,
             workflows=workflows,
             seed=seed,
@@ -173,9 +208,15 @@ async def run_bench(
             dispatcher_options=dispatcher_options,
             fault_options=fault_options,
         )
+        done = [o.records for o in outcomes if o.completed]
         if rate == 0.0:  # the baseline compares with itself
             baseline = report.mean_cost_usd
+            baseline_records = done
             report = replace(report, extra_cost_ratio=1.0 if baseline else None)
+        else:
+            report = replace(
+                report, extra_cost_by_cause=extra_cost_by_cause(baseline_records, done)
+            )
         reports.append(report)
     return reports
 
@@ -271,12 +312,24 @@ def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
                 f"{r.fault_rate:.0%}: not completed {_listed(r.not_completed)}; "
                 f"failed hops {_listed(r.hop_failures)}"
             )
+    for r in reports:
+        if r.extra_cost_by_cause and r.mean_cost_usd and r.extra_cost_ratio:
+            base = r.mean_cost_usd / r.extra_cost_ratio
+            console.print(
+                f"{r.fault_rate:.0%}: extra cost by cause (share of the fault-free "
+                "cost): "
+                + ", ".join(
+                    f"{cause} {usd / base:+.0%}"
+                    for cause, usd in r.extra_cost_by_cause.items()
+                )
+            )
     hung = sum(r.timed_out for r in reports)
     if hung:
         console.print(
             f"{hung} workflow(s) outlived the bench's {timeout_s:g} s timeout and were "
             "cancelled (their ledgers are not counted as checked): a hung call held "
-            "them, so the hop path has no per-call timeout (or a longer one)."
+            "them past it (no per-call timeout, or a longer one: see --call-timeout), "
+            "or their retries, waits and timed-out calls added up to more."
         )
 
 

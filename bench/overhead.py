@@ -1,14 +1,24 @@
 """Dispatcher overhead per hop against a plain LangGraph node calling the same fake model.
 
-Both graphs run the same `FakeChatModel` (fixed reply and usage); the routed one
-adds routing, selection, pricing, the hop record and the pin. Rounds alternate
-between the two so that machine noise hits both; the ratio of medians is
-printed. Run: ``python -m bench`` (or ``python bench/overhead.py --hops 2000``).
+Every graph runs the same `FakeChatModel` (fixed reply and usage); the routed
+ones add routing, selection, pricing, the hop record and the pin:
+
+* ``routed (hint)``: a specialist with a capability hint, rules router (the
+  orchestrator's hops);
+* ``routed (semantic)``: no hint, so the hybrid router's rules layer is not sure
+  and the semantic layer (MiniLM, the shipped default stack) decides; the
+  prompt's embedding is a cache hit, as for every hop after a conversation's
+  first. Skipped when sentence-transformers is not installed.
+
+Hops of the graphs alternate one by one, so machine noise hits all of them
+alike, and the ratio of the per-hop medians is printed. Run: ``python -m bench``
+(or ``python -m bench.overhead --hops 2000``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 from typing import Any
@@ -17,10 +27,13 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
 from dispatch import Dispatcher, DispatchState, Registry, Specialist, routed_node
+from dispatch.routing import Router
 from dispatch.testing import FakeChatModel
 from dispatch.tracing import Tracing
 
-PROMPT = "What does the runbook say about the checkout latency SLO and escalation?"
+PROMPT = "Why did our checkout latency get worse after the last deploy?"
+"""Rules are unsure of its capability (confidence 0.4), so a hop with no hint
+reaches the semantic layer."""
 
 
 class _State(MessagesState, DispatchState):
@@ -37,18 +50,49 @@ def plain_graph(model: FakeChatModel) -> Any:
     return builder.compile()
 
 
-def routed_graph(model: FakeChatModel, tracing: Tracing | None = None) -> Any:
+def routed_graph(
+    model: FakeChatModel,
+    tracing: Tracing | None = None,
+    *,
+    router: Router | None = None,
+    capability: str | None = "search",
+) -> Any:
     """The same call behind one routed node (`tracing`: default, global providers)."""
     dispatcher = Dispatcher(
-        Registry.from_config(), model_factory=lambda spec: model, tracing=tracing
+        Registry.from_config(),
+        router=router,
+        model_factory=lambda spec: model,
+        tracing=tracing,
     )
     specialist = Specialist(
-        name="search", capability="search", prompt="Answer briefly."
+        name="search", capability=capability, prompt="Answer briefly."
     )
     builder = StateGraph(_State)
     builder.add_node("search", routed_node(dispatcher, specialist))
     builder.add_edge(START, "search")
     return builder.compile()
+
+
+def semantic_router(registry: Registry) -> Router | None:
+    """The shipped hybrid (rules, then MiniLM on the built-in utterances), or
+    None without sentence-transformers."""
+    if importlib.util.find_spec("sentence_transformers") is None:
+        return None
+    from dispatch.cli.options import RouterChoice
+    from dispatch.cli.routers import cli_router
+
+    return cli_router(RouterChoice.HYBRID, registry)
+
+
+def interleaved(graphs: dict[str, Any], n: int, times: dict[str, list[float]]) -> None:
+    """Run `n` hops of each graph, alternating; append wall seconds to `times`."""
+    inputs = {"messages": [HumanMessage(PROMPT)]}
+    clock = time.perf_counter
+    for _ in range(n):
+        for name, graph in graphs.items():
+            start = clock()
+            graph.invoke(inputs)
+            times.setdefault(name, []).append(clock() - start)
 
 
 def time_per_hop(graph: Any, n: int) -> float:
@@ -61,25 +105,34 @@ def time_per_hop(graph: Any, n: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print per-hop time of both graphs and their ratio."""
+    """Print per-hop time of each graph and its ratio to the plain node."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--hops", type=int, default=1000, help="hops per graph")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--hops", type=int, default=2000, help="hops per graph")
     args = parser.parse_args(argv)
     model = FakeChatModel(replies=[AIMessage(content="The SLO is p95 < 250 ms.")])
-    plain, routed = plain_graph(model), routed_graph(model)
-    time_per_hop(plain, 50), time_per_hop(routed, 50)  # warm up imports and caches
-    per_round = max(1, args.hops // args.rounds)
-    plain_t, routed_t = [], []
-    for _ in range(args.rounds):
-        plain_t.append(time_per_hop(plain, per_round))
-        routed_t.append(time_per_hop(routed, per_round))
-        model.requests.clear()
-    p, r = statistics.median(plain_t), statistics.median(routed_t)
-    print(f"plain LangGraph node + fake model : {p * 1e3:.3f} ms/hop")
-    print(f"routed node (dispatch)            : {r * 1e3:.3f} ms/hop")
-    print(f"overhead per hop                  : {(r - p) * 1e3:.3f} ms")
-    print(f"ratio routed/plain                : {r / p:.2f}x (target <= 1.3x)")
+    graphs = {"plain": plain_graph(model), "routed (hint)": routed_graph(model)}
+    router = semantic_router(Registry.from_config())
+    if router is not None:
+        graphs["routed (semantic)"] = routed_graph(
+            model, router=router, capability=None
+        )
+    interleaved(graphs, 50, {})  # warm up imports and caches (the prompt's embedding)
+    times: dict[str, list[float]] = {}
+    for chunk in range(0, args.hops, 500):
+        interleaved(graphs, min(500, args.hops - chunk), times)
+        model.requests.clear()  # the fake logs every request
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    plain = medians["plain"]
+    print(f"{'plain LangGraph node + fake model':34s}: {plain * 1e3:.3f} ms/hop")
+    for name, t in medians.items():
+        if name == "plain":
+            continue
+        print(
+            f"{name:34s}: {t * 1e3:.3f} ms/hop, +{(t - plain) * 1e3:.3f} ms, "
+            f"ratio {t / plain:.2f}x (target <= 1.3x)"
+        )
+    if router is None:
+        print("routed (semantic)                 : skipped (no sentence-transformers)")
 
 
 if __name__ == "__main__":

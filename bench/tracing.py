@@ -24,8 +24,6 @@ from bench.overhead import routed_graph, time_per_hop
 from dispatch.testing import FakeChatModel
 from dispatch.tracing import Tracing
 
-PROMPT = "What does the runbook say about the checkout latency SLO and escalation?"
-
 
 class _Drop(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

@@ -1,8 +1,9 @@
 """graph-dispatch: route every hop of a LangGraph workflow to the cheapest good-enough model.
 
 The public API, and nothing else; start with `Dispatcher.from_config()`. Ways
-in: `routed_node` (a specialist as a graph node), `RoutedChatModel` (a drop-in
-``model=``), and the ready-made orchestrator in `dispatch.graphs`. More lives in
+in: `DispatchMiddleware` (LangChain agent middleware), `routed_node` (a
+specialist as a graph node), `RoutedChatModel` (a drop-in ``model=``), and the
+ready-made orchestrator in `dispatch.graphs`. More lives in
 the subpackages: `dispatch.langgraph` (state channels, run budgets, resume),
 `dispatch.routing` (router layers, encoders), `dispatch.testing` (fakes).
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
         NoEligibleModel,
     )
     from dispatch.hop import HopResult
-    from dispatch.langchain import RoutedChatModel
+    from dispatch.langchain import DispatchMiddleware, RoutedChatModel
     from dispatch.langgraph import (
         DispatchContext,
         DispatchState,
@@ -59,6 +60,7 @@ __all__ = (
     "ConfigError",
     "DispatchContext",
     "DispatchError",
+    "DispatchMiddleware",
     "DispatchState",
     "Dispatcher",
     "FixedRouter",
@@ -90,6 +92,7 @@ _WHERE: dict[str, str] = {
     "ConfigError": "dispatch.errors",
     "DispatchContext": "dispatch.langgraph",
     "DispatchError": "dispatch.errors",
+    "DispatchMiddleware": "dispatch.langchain",
     "DispatchState": "dispatch.langgraph",
     "Dispatcher": "dispatch.dispatcher",
     "FixedRouter": "dispatch.routing",

@@ -1,5 +1,10 @@
 """Small OpenTelemetry helpers for `dispatch.tracing`: a never-raising decorator,
-per-workflow totals, span attributes of a hop record, and span activation."""
+per-workflow totals, span attributes of a hop record, and span activation.
+
+Split out of `dispatch.tracing` to keep each module under 400 lines; the
+hop-facing API stays there. Only the OpenTelemetry *API* is imported: with
+no SDK installed every span is a no-op.
+"""
 
 from __future__ import annotations
 
@@ -61,14 +66,23 @@ def never_raises(
 
 @dataclass
 class WorkflowTotals:
-    """Totals of the hops finished under one workflow span."""
+    """Totals of the hops finished under one workflow span.
+
+    Mutable on purpose, and locked: parallel branches of one run (LangGraph
+    ``Send``) finish hops on several threads and add to the same totals,
+    which the workflow span reports when it ends.
+    """
 
     cost_usd: Decimal = Decimal(0)
+    """USD spent by successful calls (exact; converted to float on the span)."""
     baseline_cost_usd: Decimal = Decimal(0)
+    """What those calls' tokens would have cost on the baseline model."""
     input_tokens: int = 0
     output_tokens: int = 0
     hops: int = 0
+    """Successful model calls."""
     refused: int = 0
+    """Hops the budget refused before calling."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, record: HopRecord) -> None:
@@ -84,15 +98,14 @@ class WorkflowTotals:
             self.output_tokens += record.output_tokens
 
 
-_TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
-    "dispatch_workflow_totals", default=None
-)
-
-
 TOTALS: contextvars.ContextVar[WorkflowTotals | None] = contextvars.ContextVar(
     "dispatch_workflow_totals", default=None
 )
-"""The totals of the workflow span the current context runs under."""
+"""The totals of the workflow span the current context runs under.
+
+A context variable, not a global: concurrent workflows in one process (a
+server) each see their own totals, and the context copies that branches run
+in share the same object. None outside a workflow span."""
 
 
 def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str, Any]:
@@ -116,6 +129,8 @@ def record_attributes(record: HopRecord, remaining: Decimal | None) -> dict[str,
     }
     if record.fallback_from:
         attrs[sc.FALLBACK_FROM] = record.fallback_from
+    if record.sensitive:
+        attrs[sc.PRIVACY_DETECTED] = list(record.sensitive)
     if remaining is not None:
         attrs[sc.BUDGET_REMAINING_USD] = float(remaining)
     return attrs
@@ -128,7 +143,12 @@ def messages_json(messages: Sequence[BaseMessage]) -> str:
 
 def use_span(span: Span | None) -> AbstractContextManager[Any]:
     """Make `span` current without ending it or recording exceptions on exit
-    (a no-op for None, the fast path when no SDK is installed)."""
+    (a no-op for None, the fast path when no SDK is installed).
+
+    The caller ends the span itself, with the hop's record: OpenTelemetry's
+    defaults would end it on exit and mark it failed on exceptions that the
+    hop path handles itself (a retry, a failover).
+    """
     if span is None:
         return nullcontext()
     return trace.use_span(

@@ -28,6 +28,7 @@ from dispatch.types import parse_model_id
 __all__ = ("PriceEntry", "PriceMap", "load_price_map")
 
 _PER_MTOK = 10**6
+"""LiteLLM prices per token; the registry's are per million tokens."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,17 +38,25 @@ class PriceEntry:
     key: str
     """The key the entry was found under."""
     input_per_mtok: Decimal | None
+    """USD per million input tokens (LiteLLM's ``input_cost_per_token`` x 1e6)."""
     output_per_mtok: Decimal | None
+    """USD per million output tokens."""
     context_window: int | None
+    """LiteLLM's ``max_input_tokens``."""
     max_output_tokens: int | None
+    """LiteLLM's ``max_output_tokens``."""
 
 
 class PriceMap:
-    """Model key -> prices and limits, in LiteLLM's format."""
+    """Model key -> prices and limits, in LiteLLM's format.
+
+    Holds the raw JSON and validates only the entries looked up (module doc).
+    """
 
     def __init__(
         self, entries: dict[str, Any], *, name: str, file: str | None = None
     ) -> None:
+        """Wrap parsed JSON; `name` labels prices, `file` (default `name`) errors."""
         self.entries = entries
         self.name = name
         """Shown as the price source of models priced from this map."""
@@ -56,6 +65,11 @@ class PriceMap:
 
     def lookup(self, model_id: str, price_key: str | None = None) -> PriceEntry | None:
         """The validated entry for `model_id`, trying `price_key` then provider conventions.
+
+        Keys tried in order: `price_key`, the bare model name, then
+        ``provider/name`` (and ``gemini/name`` for ``google_genai``), since
+        LiteLLM keys some providers with a prefix and others without. None
+        when no key matches: the YAML must then give the values.
 
         Raises:
             ConfigError: the entry exists but a value in it is not valid.
@@ -71,6 +85,7 @@ class PriceMap:
         return None
 
     def _validated(self, key: str, raw: Any) -> PriceEntry:
+        """The entry at `key` as a `PriceEntry`, every value checked."""
         if not isinstance(raw, dict):
             raise ConfigError(
                 "invalid price-map entry",
@@ -88,6 +103,7 @@ class PriceMap:
         )
 
     def _price(self, key: str, raw: dict[str, Any], field: str) -> Decimal | None:
+        """`field` (USD per token) as exact USD per million; None if absent."""
         value = raw.get(field)
         if value is None:
             return None
@@ -103,6 +119,7 @@ class PriceMap:
         )
 
     def _tokens(self, key: str, raw: dict[str, Any], field: str) -> int | None:
+        """`field` as a positive whole token count (JSON may say ``8192.0``)."""
         value = raw.get(field)
         if value is None:
             return None
@@ -118,6 +135,7 @@ class PriceMap:
 
 
 def _is_number(value: object) -> bool:
+    """An int or float, not a bool (``true`` is not a price)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -161,6 +179,7 @@ def load_price_map(
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`, or a `ConfigError` naming the file and why."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

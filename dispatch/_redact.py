@@ -20,7 +20,7 @@ MAX_REDACT_CHARS = 20_000
 bounding the input bounds the time every pattern can take."""
 
 
-_SECRET_NAME = (
+_SECRET_NAME = (  # a secret-looking field name, with an optional vendor prefix
     r"(?:[A-Za-z0-9]{1,20}[_\-])?"
     r"(?:api[_\-]?key|access[_\-]?key|secret(?:[_\-]?key)?|token|password|passwd"
     r"|pwd|key|auth|credentials?|signature|sig)"
@@ -66,8 +66,11 @@ _PATTERNS: tuple[
     ((), re.compile(r"\b[0-9a-fA-F]{32,}\b"), REDACTED),
 )
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+_\-]{32,}={0,2}")
+"""A long base64-ish run: a candidate for `_looks_random`."""
 _SECRET_ENV = re.compile(r"(?i)(_API_KEY|_TOKEN|_SECRET|PASSWORD)")
+"""Names of environment variables whose values are treated as secrets."""
 _MIN_ENV_SECRET = 8
+"""Shorter env values are not redacted: ``PASSWORD=x`` would blank every "x"."""
 
 
 def _looks_random(match: re.Match[str]) -> str:
@@ -81,6 +84,7 @@ def _looks_random(match: re.Match[str]) -> str:
 
 
 def _secret_values(items: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """The values of secret-named variables that are long enough to match."""
     return frozenset(
         value
         for name, value in items
@@ -89,15 +93,17 @@ def _secret_values(items: Iterable[tuple[str, str]]) -> frozenset[str]:
 
 
 def _pattern_of(values: frozenset[str]) -> re.Pattern[str] | None:
+    """One alternation of the literal `values`, longest first (so a value that
+    contains another is replaced whole); None when there are none."""
     if not values:
         return None
-    # longest first so a value containing another is replaced whole
     ordered = sorted(values, key=len, reverse=True)
     return re.compile("|".join(re.escape(v) for v in ordered))
 
 
 @lru_cache(maxsize=8)
 def _pattern_for_raw(raw: tuple[tuple[Any, Any], ...]) -> re.Pattern[str] | None:
+    """`_pattern_of` the secrets in `raw` (environ's bytes or str items), cached."""
     return _pattern_of(_secret_values((os.fsdecode(k), os.fsdecode(v)) for k, v in raw))
 
 

@@ -43,20 +43,34 @@ def next_tier(
 
 
 def task_text(messages: Sequence[BaseMessage]) -> str:
-    """The task a verifier checks the answer against: the last human turn."""
+    """The task a verifier checks the answer against: the last human turn.
+
+    Not the whole conversation: a verifier (or a judge model) grades the
+    answer against the request it answers, and stays cheap on long threads.
+    """
     humans = [m for m in messages if isinstance(m, HumanMessage)]
     return humans[-1].text if humans else ""
 
 
 def answer_of(run: SpecialistRun) -> AIMessage:
-    """The run's final model message."""
+    """The run's final model message (the one a verifier checks).
+
+    Only called on a run whose records show an answer (`next_tier` is not
+    None), so an `AIMessage` is present.
+    """
     return [m for m in run.messages if isinstance(m, AIMessage)][-1]
 
 
 def verdict_record(
     run: SpecialistRun, specialist: Specialist, verdict: Verdict, *, workflow: str
 ) -> HopRecord:
-    """The record of one verification (its cost is the verifier's model calls)."""
+    """The record of one verification (its cost is the verifier's model calls).
+
+    It reuses the checked hop's step, round, capability and tier so reports
+    group it with the hop; zero tokens, and its baseline cost equals its
+    cost, so verification never shows up as a saving. A rejection carries
+    ``error_type="VerificationFailed"``, so code can tell it from a model error.
+    """
     last = run.records[-1]
     name = type(specialist.verifier).__name__
     cost = Decimal(verdict.cost_usd)

@@ -39,14 +39,22 @@ DEFAULT_CONFIG = "default"
 
 
 def _exact_decimal(value: object) -> object:
-    # YAML reads 0.2 as a float; go through its shortest repr so 0.2 stays 0.2.
+    """A YAML float as its shortest repr, so ``0.2`` becomes ``Decimal("0.2")``.
+
+    ``Decimal(0.2)`` would keep the binary error (0.2000000000000000111...),
+    and the ledger's sums would drift from the prices the user wrote.
+    """
     return str(value) if isinstance(value, float) else value
 
 
 Money = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0)]
+"""USD as an exact `Decimal` >= 0 (prices, budget limits)."""
 
 
 class _Strict(BaseModel):
+    """Unknown keys are errors (a misspelt ``max_ouput_tokens`` must not be
+    silently ignored) and loaded values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -54,30 +62,46 @@ class TierConfig(_Strict):
     """One tier: a name and the minimum expected quality a model needs to serve it."""
 
     name: str = Field(min_length=1)
+    """What routers and hints call the tier, e.g. ``small``."""
     min_quality: float = Field(ge=0, le=1)
+    """The bar: a model serves a capability at this tier when its expected
+    quality for it is at least this. Non-decreasing down the list."""
 
 
 class PriceConfig(_Strict):
     """Explicit prices in USD per million tokens; they override the price map."""
 
     input_per_mtok: Money
+    """USD per million input tokens."""
     output_per_mtok: Money
+    """USD per million output tokens."""
 
 
 class ModelConfig(_Strict):
     """One model as declared in YAML. Missing prices/limits come from the price map."""
 
     id: str
+    """``provider:model``; checked by `parse_model_id` at load time."""
     tier: str
+    """One of the declared tiers."""
     capabilities: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    """Expected quality 0-1 per declared capability; unlisted ones are not served."""
     price: PriceConfig | None = None
+    """Explicit prices; None: look the model up in the price map."""
     context_window: int | None = Field(default=None, gt=0)
+    """Maximum input tokens; None: from the price map."""
     max_output_tokens: int | None = Field(default=None, gt=0)
+    """Maximum output tokens of one call; None: from the price map."""
     location: Literal["local", "remote"] = "remote"
+    """``local`` for a model on the user's own hardware (Ollama, vLLM)."""
     latency_ms: int = Field(default=1000, gt=0)
+    """Typical latency; breaks ties between equally cheap models."""
     base_url: str | None = None
+    """Endpoint of an OpenAI-compatible or Ollama server."""
     rpm: int | None = Field(default=None, gt=0)
+    """Requests per minute the provider allows; None: unlimited."""
     tpm: int | None = Field(default=None, gt=0)
+    """Tokens per minute the provider allows; None: unlimited."""
     timeout_s: float | None = Field(default=None, gt=0)
     """Seconds one call may take; None: `DefaultsConfig.timeout_s`."""
     price_key: str | None = None
@@ -85,6 +109,7 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _id_has_provider(self) -> ModelConfig:
+        """Refuse an id without ``provider:`` (raises `ConfigError` via pydantic)."""
         parse_model_id(self.id)
         return self
 
@@ -102,7 +127,9 @@ class DefaultsConfig(_Strict):
     """Defaults applied to hops that do not say otherwise."""
 
     max_output_tokens: int = Field(default=1024, gt=0)
+    """Output cap of a hop that declares none; it prices the worst case reserved."""
     expected_input_tokens: int = Field(default=800, gt=0)
+    """Input size assumed when a hop's is unknown, to rank models by planned cost."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Seconds one model call may take before it is abandoned (then retried or
     failed over); a model's own ``timeout_s`` overrides it."""
@@ -116,6 +143,7 @@ class BudgetConfig(_Strict):
     limit_usd: Money | None = None
     """USD per workflow run; null for no limit."""
     mode: Literal["hard", "soft", "warn"] = "hard"
+    """See `dispatch.types.BudgetMode`; hard by default, so a limit is a limit."""
 
 
 class RoutingConfig(_Strict):
@@ -127,20 +155,48 @@ class RoutingConfig(_Strict):
     """Overrides the artefact's calibrated bar."""
 
 
+class PrivacyConfig(_Strict):
+    """Privacy routing (`dispatch.privacy`): hops whose input holds personal data
+    or secrets go to ``location: local`` models only."""
+
+    enabled: bool = False
+    """Scan every model call's input; needs the ``privacy`` extra."""
+    kinds: list[Literal["email", "phone", "payment_card", "iban", "secret"]] = [
+        "email",
+        "phone",
+        "payment_card",
+        "iban",
+        "secret",
+    ]
+    """Detector families to run."""
+    phone_region: str = "US"
+    """Region whose national phone formats count (``+``-prefixed numbers always do)."""
+
+
 class Config(_Strict):
-    """The whole configuration file."""
+    """The whole configuration file.
+
+    Field types catch local mistakes; `_cross_refs` catches the ones that
+    span sections (a model's unknown tier or capability, duplicate ids,
+    tiers out of order), each reported at its path in the file.
+    """
 
     version: Literal[1] = 1
+    """Format version; a future layout bumps it rather than guessing."""
     capabilities: list[str] = Field(min_length=1)
+    """The open set of capabilities routers may return."""
     tiers: list[TierConfig] = Field(min_length=1)
+    """Tiers cheapest first; order is rank (escalation goes down the list)."""
     models: list[ModelConfig] = Field(min_length=1)
     prices: PricesConfig = PricesConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     budget: BudgetConfig = BudgetConfig()
     routing: RoutingConfig = RoutingConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Config:
+        """Check references between sections; the first problem is raised."""
         tiers = [t.name for t in self.tiers]
         if len(set(tiers)) != len(tiers):
             raise _CrossRef("tiers", tiers, "unique tier names")
@@ -176,6 +232,9 @@ class Config(_Strict):
 
 
 class _CrossRef(ValueError):
+    """A cross-section error with its own path: `parse_config` reports that
+    path, not the validator's location (which would be the whole file)."""
+
     def __init__(self, path: str, found: object, expected: str) -> None:
         self.path, self.found, self.expected = path, found, expected
         super().__init__(f"{path}: found {found!r}, expected {expected}")
@@ -187,8 +246,18 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
     Args:
         source: a path to a YAML file, or ``"default"`` for the shipped registry.
 
+    Returns:
+        The validated config and one `ModelSpec` per model, each price and
+        limit filled from the YAML, else the price map.
+
     Raises:
-        ConfigError: the file is missing, not YAML, or not a valid configuration.
+        ConfigError: the file is missing, not YAML, or not a valid configuration,
+            or a model has a price or limit in neither the YAML nor the map.
+
+    Example:
+        >>> config, specs = load_config()  # the shipped registry
+        >>> all(s.input_per_mtok >= 0 for s in specs)
+        True
     """
     if str(source) == DEFAULT_CONFIG:
         text = (
@@ -219,7 +288,14 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
 
 
 def parse_config(text: str, *, label: str = "<config>") -> Config:
-    """Validate YAML text as a `Config`; errors name `label` and the path inside it."""
+    """Validate YAML text as a `Config`; errors name `label` and the path inside it.
+
+    Only the first validation error is reported: it is the one to fix, and a
+    list of twenty consequences of one typo helps nobody.
+
+    Raises:
+        ConfigError: invalid YAML, a non-mapping top level, or an invalid field.
+    """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -255,6 +331,7 @@ def parse_config(text: str, *, label: str = "<config>") -> Config:
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:
+    """pydantic's ``("models", 2, "tier")`` as ``models[2].tier``, as in the YAML."""
     out = ""
     for part in loc:
         out += (
@@ -286,6 +363,14 @@ def _spec(
     label: str,
     defaults: DefaultsConfig,
 ) -> ModelSpec:
+    """The priced spec of model `i`: YAML values first, then the price map.
+
+    `price_source` records ``yaml`` unless some value came from the map, so
+    ``dispatch models`` can say where a price was taken from.
+
+    Raises:
+        ConfigError: a price or limit is in neither; names ``models[i].<field>``.
+    """
     entry = prices.lookup(m.id, m.price_key) if prices else None
     source = "yaml"
 

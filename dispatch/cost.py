@@ -104,7 +104,9 @@ def estimate_message_tokens(messages: Sequence[BaseMessage]) -> int:
     total = 0
     for m in messages:
         total += _PER_MESSAGE_TOKENS + estimate_tokens(m.text)
-        for call in getattr(m, "tool_calls", None) or ():  # an AIMessage's calls
+        # an AIMessage's calls; read from __dict__: getattr on another message
+        # type goes through pydantic's slow missing-attribute path
+        for call in m.__dict__.get("tool_calls") or ():
             total += estimate_tokens(call["name"] + str(call["args"]))
     return total
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
     from opentelemetry.trace import Span
+
+    from dispatch.privacy import PrivacyScanner
 
 __all__ = ("Dispatcher", "ModelFactory")
 
@@ -88,6 +90,7 @@ class Dispatcher:
         health: ModelHealth | None = None,
         max_failovers: int = 2,
         input_safety: float = 1.2,
+        privacy: PrivacyScanner | None = None,
     ) -> None:
         self.registry = registry
         self.router: Router = router or RulesRouter(
@@ -111,6 +114,8 @@ class Dispatcher:
         )
         self.max_failovers = max_failovers
         self.input_safety = input_safety
+        self.privacy = privacy
+        """Scans each call's input; what it finds keeps the hop on local models."""
 
     @classmethod
     def from_config(
@@ -124,6 +129,13 @@ class Dispatcher:
     ) -> Dispatcher:
         """A dispatcher over the registry in `source` (``"default"``: the shipped one)."""
         config, specs = load_config(source)
+        privacy = None
+        if config.privacy.enabled:
+            from dispatch.privacy import PrivacyScanner  # noqa: PLC0415 - opt-in
+
+            privacy = PrivacyScanner(
+                kinds=config.privacy.kinds, phone_region=config.privacy.phone_region
+            )
         return cls(
             Registry.from_specs(config, specs),
             router=router,
@@ -131,6 +143,7 @@ class Dispatcher:
             model_factory=model_factory,
             tracing=tracing,
             budget=BudgetSpec(config.budget.limit_usd, config.budget.mode),
+            privacy=privacy,
         )
 
     def plan(self, hop: Hop, pin: Pin | None = None) -> ModelChoice:
@@ -160,6 +173,10 @@ class Dispatcher:
                 estimate_tokens(str(_tool_schema(t))) for t in tools or ()
             )
             hop = replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
+        if self.privacy is not None:
+            found = self.privacy.scan_messages(messages)
+            if found:
+                hop = replace(hop, sensitive=found)
         flow = hop_flow(
             hop,
             messages,
@@ -217,6 +234,7 @@ class Dispatcher:
         loop_pin: Pin | None = None,
         tools: Sequence[BaseTool | dict[str, object]] | None = None,
         ledger: Ledger | None = None,
+        model_call: Callable[[ModelChoice], Awaitable[BaseMessage]] | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
         """Route `hop`, reserve its worst case, call the chosen model on
@@ -225,10 +243,17 @@ class Dispatcher:
         `HopResult.ok` or call `HopResult.raise_for_failure`.
 
         `pin` is the pin of the hop's scope (a shortcut for `pins`); `loop_pin`
-        the model of the current tool loop.
+        the model of the current tool loop. `model_call`, when given, makes each
+        attempt's call itself (agent middleware hands the chosen model to the
+        agent's own handler); `tools` then only count toward the input estimate.
         """
         if pin is not None:
             loop_pin = loop_pin or pin
+        invoke = model_call or (
+            lambda choice: self._runnable(choice, tools, tool_kwargs).ainvoke(
+                list(messages)
+            )
+        )
         hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
@@ -242,9 +267,7 @@ class Dispatcher:
                 span = self.tracing.start_chat(hop, step.choice, messages)
                 try:
                     with self.tracing.activate(span):
-                        call = self._runnable(step.choice, tools, tool_kwargs).ainvoke(
-                            list(messages)
-                        )
+                        call = invoke(step.choice)
                         reply = await asyncio.wait_for(
                             call, step.choice.model.timeout_s
                         )
@@ -265,11 +288,17 @@ class Dispatcher:
         loop_pin: Pin | None = None,
         tools: Sequence[BaseTool | dict[str, object]] | None = None,
         ledger: Ledger | None = None,
+        model_call: Callable[[ModelChoice], BaseMessage] | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
         """Synchronous twin of `acall`."""
         if pin is not None:
             loop_pin = loop_pin or pin
+        invoke = model_call or (
+            lambda choice: self._runnable(choice, tools, tool_kwargs).invoke(
+                list(messages)
+            )
+        )
         hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
@@ -284,9 +313,7 @@ class Dispatcher:
                 try:
                     # bounded by the provider client's own timeout (`timeout_s`)
                     with self.tracing.activate(span):
-                        reply = self._runnable(step.choice, tools, tool_kwargs).invoke(
-                            list(messages)
-                        )
+                        reply = invoke(step.choice)
                     outcome = _as_ai(reply)
                 except BaseException as exc:  # handed to the failover logic
                     outcome = exc

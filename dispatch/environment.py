@@ -56,7 +56,9 @@ def dispatcher_from_env(
     registry = base.registry
     reachable = [m for m in registry if credentials_present(m, env)]
     if mode is Mode.SIM or (mode is Mode.AUTO and not reachable):
-        return Dispatcher(registry, simulate=True, budget=base.budget)
+        return Dispatcher(
+            registry, simulate=True, budget=base.budget, privacy=base.privacy
+        )
     if not reachable:
         raise ConfigError(
             "--mode live needs provider credentials: set OPENAI_API_KEY, "
@@ -78,6 +80,7 @@ def dispatcher_from_env(
         simulate=False,
         budget=base.budget,
         model_factory=lambda spec: build_chat_model(spec, simulate=False, env=env),
+        privacy=base.privacy,
     )
 
 

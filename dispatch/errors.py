@@ -8,6 +8,12 @@ Hierarchy::
     ├── ModelUnavailable                  a model cannot be built (no provider package)
     ├── HopFailed                         a hop's model call raised; carries the hop record
     └── BudgetExceeded                    a call's worst case does not fit the workflow's budget
+
+`ConfigError` is a set-up error: raised while a config is loaded or a
+dispatcher built, before any money is spent. `ModelUnavailable` is raised when
+a model is first built and is fixed in the environment (a provider package, a
+key). The others are raised during a hop. Every message carries the numbers or
+the location that explain it, so the text alone is enough to act on.
 """
 
 from __future__ import annotations
@@ -27,7 +33,11 @@ __all__ = (
 
 
 class DispatchError(Exception):
-    """Base class of every error graph-dispatch raises on purpose."""
+    """Base class of every error graph-dispatch raises on purpose.
+
+    Catch it to handle every anticipated failure in one place (the CLI prints
+    an uncaught one as one ``error:`` line, exit 2); anything else is a bug.
+    """
 
 
 class ConfigError(DispatchError, ValueError):
@@ -36,6 +46,9 @@ class ConfigError(DispatchError, ValueError):
     The message names the file, the path inside it, what was found and what was
     expected, e.g. ``registry.yaml: models[2].tier: found 'huge', expected one of
     small, medium, large``.
+
+    Also a `ValueError`, so callers that already treat bad input as a
+    `ValueError` (argument parsers, pydantic validators) keep working.
     """
 
     def __init__(

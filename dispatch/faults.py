@@ -64,19 +64,29 @@ class ErrorKind(StrEnum):
     """What went wrong, coarsely enough to decide retry, failover and breaker."""
 
     RATE_LIMIT = "rate_limit"
+    """429 or a provider's quota error: wait (Retry-After) or go elsewhere."""
     SERVER = "server"
+    """5xx or "overloaded": the provider's fault, likely transient."""
     TIMEOUT = "timeout"
+    """No answer in time (408, a client or our own timeout)."""
     CONNECTION = "connection"
+    """The request never got an HTTP answer (reset, DNS, protocol error)."""
     REQUEST = "request"
+    """Other 4xx: the request is at fault, not the model (no retry, no breaker trip)."""
     AUTH = "auth"
+    """401/403: the key is missing or refused; no retry can fix it."""
     BUDGET = "budget"
+    """Our budget (`BudgetExceeded`) or the provider's (402) refused the call."""
     CANCELLED = "cancelled"
+    """The caller cancelled the task; never retried, never a model failure."""
     OTHER = "other"
+    """Nothing recognisable: treated as not retryable."""
 
 
 _RETRYABLE = frozenset(
     {ErrorKind.RATE_LIMIT, ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.CONNECTION}
 )
+"""Kinds a retry on the same model can cure (`ErrorFacts.retryable`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +170,7 @@ def error_facts(exc: BaseException, *, now: float | None = None) -> ErrorFacts:
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then its causes, at most `_MAX_CAUSES` deep; a cycle stops it."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(seen) <= _MAX_CAUSES:
@@ -169,6 +180,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _facts_of(exc: BaseException, now: float | None) -> ErrorFacts:
+    """The facts of `exc` alone, without looking at its causes."""
     status = _status_of(exc)
     kind = _kind_of(exc, status)
     retry_after = _retry_after_of(exc, now) if kind is not ErrorKind.CANCELLED else None
@@ -182,6 +194,8 @@ def _facts_of(exc: BaseException, now: float | None) -> ErrorFacts:
 
 
 def _kind_of(exc: BaseException, status: int | None) -> ErrorKind:
+    """Most reliable evidence first: cancellation, budget, the HTTP status,
+    the stdlib exception types, and only then class names (`_NAME_KINDS`)."""
     if isinstance(exc, asyncio.CancelledError):
         return ErrorKind.CANCELLED
     if isinstance(exc, BudgetExceeded) or status == 402:
@@ -201,6 +215,7 @@ def _kind_of(exc: BaseException, status: int | None) -> ErrorKind:
 
 
 def _kind_of_status(status: int) -> ErrorKind:
+    """The kind an HTTP status means (402 is handled before, as budget)."""
     if status == 429:
         return ErrorKind.RATE_LIMIT
     if status == 408:
@@ -215,13 +230,18 @@ def _kind_of_status(status: int) -> ErrorKind:
 
 
 def _http_status(value: object) -> int | None:
-    # bool is an int; ollama uses -1 for "unknown"; google-genai's `status` is a str
+    """`value` if it is an HTTP status (an int in 100-599), else None.
+
+    bool is an int; ollama uses -1 for "unknown"; google-genai's `status` is a
+    str (``"RESOURCE_EXHAUSTED"``): none of them may pass for a status.
+    """
     if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
         return int(value)
     return None
 
 
 def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status on the exception, else on its ``response`` (httpx)."""
     for attr in ("status_code", "status", "code", "http_status"):
         found = _http_status(getattr(exc, attr, None))
         if found is not None:
@@ -235,6 +255,8 @@ def _status_of(exc: BaseException) -> int | None:
 
 
 def _retry_after_of(exc: BaseException, now: float | None) -> float | None:
+    """Seconds to wait, from headers, attributes or RetryInfo, in that order;
+    negative or non-finite values are ignored, large ones clamped."""
     for source in (_from_headers(exc, now), _from_attributes(exc), _from_details(exc)):
         if source is not None and math.isfinite(source) and source >= 0:
             return min(source, MAX_RETRY_AFTER_S)
@@ -242,6 +264,8 @@ def _retry_after_of(exc: BaseException, now: float | None) -> float | None:
 
 
 def _header(headers: object, name: str) -> str | None:
+    """A header from any mapping-like object, trying the usual casings (a plain
+    dict is case-sensitive, httpx's headers are not)."""
     getter = getattr(headers, "get", None)
     if not callable(getter):
         return None
@@ -253,6 +277,8 @@ def _header(headers: object, name: str) -> str | None:
 
 
 def _from_headers(exc: BaseException, now: float | None) -> float | None:
+    """``retry-after-ms`` (OpenAI, Anthropic) before ``retry-after`` (seconds or
+    an HTTP date), on the response first, then on the exception itself."""
     for holder in (getattr(exc, "response", None), exc):
         headers = getattr(holder, "headers", None)
         if headers is None:
@@ -269,6 +295,7 @@ def _from_headers(exc: BaseException, now: float | None) -> float | None:
 
 
 def _from_attributes(exc: BaseException) -> float | None:
+    """A delay attribute in seconds or as a `timedelta`, as wrappers expose it."""
     for attr in ("retry_after_s", "retry_after", "retry_delay"):
         value = getattr(exc, attr, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -280,6 +307,7 @@ def _from_attributes(exc: BaseException) -> float | None:
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+"""A protobuf JSON duration such as ``"22s"`` or ``"1.5s"``."""
 
 
 def _from_details(exc: BaseException) -> float | None:
@@ -304,6 +332,7 @@ def _from_details(exc: BaseException) -> float | None:
 
 
 def _float(text: str) -> float | None:
+    """`text` as a float, or None when it is not a number."""
     try:
         return float(text.strip())
     except ValueError:
@@ -311,6 +340,7 @@ def _float(text: str) -> float | None:
 
 
 def _http_date(text: str, now: float | None) -> float | None:
+    """Seconds from `now` until the HTTP date `text` (0 if past); None if unparsable."""
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):

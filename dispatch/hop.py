@@ -184,6 +184,7 @@ def settle_hop(
         attempt=attempt,
         fallback_from=fallback_from,
         usage_anomaly=anomaly,
+        sensitive=tuple(sorted(hop.sensitive)),
     )
 
 
@@ -230,6 +231,7 @@ def fail_hop(
         refused=facts.kind is ErrorKind.BUDGET,
         attempt=attempt,
         fallback_from=fallback_from,
+        sensitive=tuple(sorted(hop.sensitive)),
     )
 
 

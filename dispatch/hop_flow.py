@@ -38,7 +38,15 @@ from dispatch.hop import (
 )
 from dispatch.policy import BudgetView
 from dispatch.registry import Registry
-from dispatch.types import Hop, HopRecord, ModelChoice, ModelSpec, Pin, RouteDecision
+from dispatch.types import (
+    CircuitFact,
+    Hop,
+    HopRecord,
+    ModelChoice,
+    ModelSpec,
+    Pin,
+    RouteDecision,
+)
 
 __all__ = ("HealthView", "NO_HEALTH", "hop_flow")
 
@@ -66,6 +74,10 @@ class HealthView(Protocol):
         """The outcome of one call: None for success."""
         ...
 
+    def circuits(self, model_id: str) -> tuple[CircuitFact, ...]:
+        """Circuit facts for the record of a call of `model_id` (empty: all well)."""
+        ...
+
 
 class _NoHealth:
     """Never avoid, never wait, never retry the same model."""
@@ -83,6 +95,9 @@ class _NoHealth:
 
     def observe(self, spec: ModelSpec, tokens: int, facts: ErrorFacts | None) -> None:
         return None
+
+    def circuits(self, model_id: str) -> tuple[CircuitFact, ...]:
+        return ()
 
 
 NO_HEALTH: HealthView = _NoHealth()
@@ -107,7 +122,8 @@ def _plan(
 
     Models the health says to avoid are skipped while another is eligible; when
     only avoided ones are left, the hop queues for the one with headroom first
-    rather than fail.
+    rather than fail. A chosen model the health did not avoid may still be out
+    of headroom for a short while (a short ``Retry-After``): the hop waits.
     """
     tokens = hop.input_tokens + hop.max_output_tokens
     avoid = health.avoid(registry, tokens) - {m for m in tried}
@@ -116,7 +132,7 @@ def _plan(
             hop, decision, registry, pin=pin, budget=budget,
             exclude=tried | avoid, failed_from=last,
         )  # fmt: skip
-        return choice, 0.0
+        return choice, health.wait_s(choice.model, tokens)
     except NoEligibleModel:
         if not avoid:
             raise
@@ -141,6 +157,13 @@ def _retry_or_move_on(
         tried.add(choice.model.id)
         return None, 0.0
     return choice, wait
+
+
+def _with_circuits(record: HopRecord, health: HealthView) -> HopRecord:
+    """`record` with the breaker's noteworthy circuits after its call (so the
+    checkpoint, and ``dispatch report``, can show them)."""
+    circuits = health.circuits(record.model)
+    return replace(record, circuits=circuits) if circuits else record
 
 
 def _stops(outcome: BaseException, facts: ErrorFacts) -> bool:
@@ -229,13 +252,12 @@ def hop_flow(
                 reservation = None
                 facts = error_facts(outcome)
                 health.observe(choice.model, tokens, facts)
-                records.append(
-                    fail_hop(
-                        hop, choice, decision, facts, error=facts.summary(),
-                        duration_ms=elapsed, simulated=simulate,
-                        **common,  # type: ignore[arg-type]
-                    )
+                failed = fail_hop(
+                    hop, choice, decision, facts, error=facts.summary(),
+                    duration_ms=elapsed, simulated=simulate,
+                    **common,  # type: ignore[arg-type]
                 )  # fmt: skip
+                records.append(_with_circuits(failed, health))
                 if _stops(outcome, facts):
                     return failure()
                 retry, delay = _retry_or_move_on(
@@ -252,13 +274,17 @@ def hop_flow(
             if _empty(outcome):  # paid for, but no answer: fail over
                 health.observe(choice.model, tokens, _EMPTY)
                 records.append(
-                    replace(record, error="empty reply", error_type="EmptyReply")
+                    _with_circuits(
+                        replace(record, error="empty reply", error_type="EmptyReply"),
+                        health,
+                    )
                 )
                 retry, delay = _retry_or_move_on(
                     health, choice, calls_of_model, _EMPTY, tried
                 )
                 continue
             health.observe(choice.model, tokens, None)
+            record = _with_circuits(record, health)
             outcome.response_metadata["dispatch"] = record.as_dict()
             records.append(record)
             return HopResult(

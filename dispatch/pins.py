@@ -44,20 +44,27 @@ class PinDict(TypedDict):
 
 
 PinState = dict[str, PinDict]
-"""Specialist name -> its pin, for one conversation (one LangGraph thread)."""
+"""`pin_key` (``specialist@tier``) -> its pin, for one conversation (one
+LangGraph thread). Older checkpoints may hold bare specialist keys; read
+them through `pins_of`."""
 
 
 def merge_pins(
     left: Mapping[str, PinDict] | None, right: Mapping[str, PinDict] | None
 ) -> PinState:
-    """Reducer: later writes replace earlier pins key by key; others are kept."""
+    """Reducer: later writes replace earlier pins key by key; others are kept.
+
+    Parallel branches that pin different specialists in one step therefore
+    both land, and a branch never erases a pin it did not touch. Either side
+    may be None (a channel not yet written).
+    """
     merged: PinState = dict(left or {})
     merged.update(right or {})
     return merged
 
 
 def pin_to_dict(pin: Pin) -> PinDict:
-    """`Pin` -> state value."""
+    """`Pin` -> state value (a plain dict the checkpoint serializer stores)."""
     return PinDict(
         model=pin.model,
         tier=pin.tier,
@@ -67,7 +74,7 @@ def pin_to_dict(pin: Pin) -> PinDict:
 
 
 def pin_from_dict(d: PinDict) -> Pin:
-    """State value -> `Pin`."""
+    """State value -> `Pin`; a missing ``repinned_from`` (older state) is None."""
     return Pin(
         model=d["model"],
         tier=d["tier"],

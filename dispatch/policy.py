@@ -93,9 +93,11 @@ def eligible_models(
     input_tokens: int = 0,
     predicted: Mapping[str, float] | None = None,
     bar: float | None = None,
+    local_only: bool = False,
 ) -> list[ModelSpec]:
     """Models serving `capability` at or above the bar (`bar`, else `tier`'s)
-    whose context window holds `input_tokens`.
+    whose context window holds `input_tokens` (and, with `local_only`, that run
+    on the user's own machines: a hop whose input holds personal data).
 
     `predicted` (a decision's per-prompt quality) overrides the registry priors;
     without it the registry's cached table answers.
@@ -111,7 +113,11 @@ def eligible_models(
         serving = [
             m for m in registry if expected_quality(m, capability, predicted) >= need
         ]
-    return [m for m in serving if m.context_window >= input_tokens]
+    return [
+        m
+        for m in serving
+        if m.context_window >= input_tokens and (m.local or not local_only)
+    ]
 
 
 def select(
@@ -159,6 +165,7 @@ def _downgrade(
                 tier,
                 input_tokens=hop.input_tokens,
                 predicted=decision.quality,
+                local_only=bool(hop.sensitive),
             )
             if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
         ]
@@ -175,6 +182,7 @@ def _downgrade(
                 registry.tiers[0],
                 input_tokens=hop.input_tokens,
                 predicted=decision.quality,
+                local_only=bool(hop.sensitive),
             )
             if m.id not in exclude
         ]
@@ -220,6 +228,7 @@ def _select(
             input_tokens=hop.input_tokens,
             predicted=decision.quality,
             bar=decision.bar,
+            local_only=bool(hop.sensitive),
         )
         if m.id not in exclude
     ]
@@ -249,6 +258,12 @@ def _select(
         )
     elif pin.model in exclude:
         change, why = PinChange.FAILOVER, f"failover from {pin.model}"
+    elif hop.sensitive and not registry.get(pin.model).local:
+        change, why = (
+            PinChange.REPLACED,
+            f"privacy: the input holds {', '.join(sorted(hop.sensitive))}; "
+            f"{pin.model} is not a local model",
+        )
     else:
         change, why = (
             PinChange.ESCALATED,
@@ -308,6 +323,12 @@ def _why_none(
         detail += (
             f"; {hop.input_tokens} input tokens exceed the context window of "
             f"{', '.join(too_small)}"
+        )
+    if hop.sensitive:
+        local = [m.id for m in registry if m.local]
+        detail += (
+            f"; the input holds {', '.join(sorted(hop.sensitive))}, so only local "
+            f"models may serve it ({', '.join(local) or 'none registered'})"
         )
     if exclude:
         detail += f"; excluded: {', '.join(sorted(exclude))}"

@@ -33,14 +33,23 @@ class NodeCost:
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """A whole graph's expected and worst-case cost."""
+    """A whole graph's expected and worst-case cost.
+
+    Exact `Decimal` USD, like the ledger, so an estimate compared with a
+    budget limit is not off by float rounding at the boundary.
+    """
 
     expected_cost_usd: Decimal
+    """Every node once, on its planned route: what a run should cost."""
     worst_case_cost_usd: Decimal
+    """Every node at its worst, cycles at their visit bound: what a hard
+    budget would need to guarantee the run never refuses a hop."""
     worst_path: list[str]
     """The most expensive chain of dependent nodes."""
     worst_path_cost_usd: Decimal
+    """The worst-case cost of `worst_path` alone (nodes in parallel excluded)."""
     nodes: dict[str, NodeCost]
+    """Each node's cost, by node name."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``dispatch estimate --json`` object (money as floats)."""
@@ -63,8 +72,23 @@ class Estimate:
 def preflight(graph: nx.DiGraph[str], *, max_visits: int = 25) -> Estimate:
     """Estimate `graph` (nodes with ``expected``/``worst`` attributes, see module doc).
 
+    Args:
+        graph: nodes carry ``expected`` and ``worst`` USD per visit (anything
+            `Decimal` accepts: prefer strings) and optionally ``max_visits``.
+        max_visits: the visit bound of a node in a cycle that states none.
+
     Raises:
         ValueError: a node lacks its costs, or `max_visits` is below 1.
+
+    Example:
+        >>> import networkx as nx
+        >>> g = nx.DiGraph()
+        >>> g.add_node("plan", expected="0.001", worst="0.004")
+        >>> g.add_node("code", expected="0.01", worst="0.05")
+        >>> g.add_edge("plan", "code")
+        >>> est = preflight(g)
+        >>> est.worst_path, est.worst_case_cost_usd
+        (['plan', 'code'], Decimal('0.054'))
     """
     if max_visits < 1:
         raise ValueError(f"max_visits must be >= 1, got {max_visits}")

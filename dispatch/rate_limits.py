@@ -75,11 +75,20 @@ class RateLimiter:
         """True once any call or 429 was noted (nothing can be saturated before)."""
         return bool(self._windows)
 
-    def saturated(self, specs: Iterable[ModelSpec], tokens: int) -> frozenset[str]:
-        """Ids of `specs` with no headroom for a call of `tokens` (for the policy's `exclude`)."""
+    def saturated(
+        self, specs: Iterable[ModelSpec], tokens: int, *, longer_than: float = 0.0
+    ) -> frozenset[str]:
+        """Ids of `specs` with no headroom for a call of `tokens` (for the policy's
+        `exclude`); with `longer_than`, only those whose headroom returns later
+        than that many seconds from now."""
         with self._lock:
             now = self._clock()
-            return frozenset(s.id for s in specs if not self._fits(s, tokens, now))
+            return frozenset(
+                s.id
+                for s in specs
+                if not self._fits(s, tokens, now)
+                and (not longer_than or self._wait(s, now) > longer_than)
+            )
 
     def wait_s(self, spec: ModelSpec, tokens: int) -> float:
         """Seconds until a call of `tokens` would fit (0 when it fits now)."""
@@ -87,11 +96,15 @@ class RateLimiter:
             now = self._clock()
             if self._fits(spec, tokens, now):
                 return 0.0
-            window = self._windows[spec.id]
-            wait = max(0.0, window.blocked_until - now)
-            if window.calls:  # the oldest call leaving the window frees the most
-                wait = max(wait, window.calls[0][0] + self.WINDOW_S - now)
-            return wait
+            return self._wait(spec, now)
+
+    def _wait(self, spec: ModelSpec, now: float) -> float:
+        """Seconds until `spec` (known not to fit now) might have headroom."""
+        window = self._windows[spec.id]
+        wait = max(0.0, window.blocked_until - now)
+        if window.calls:  # the oldest call leaving the window frees the most
+            wait = max(wait, window.calls[0][0] + self.WINDOW_S - now)
+        return wait
 
     def _fits(self, spec: ModelSpec, tokens: int, now: float) -> bool:
         window = self._windows.get(spec.id)

@@ -1,4 +1,9 @@
-"""The model registry: an immutable table of `ModelSpec`s, tiers and capabilities."""
+"""The model registry: an immutable table of `ModelSpec`s, tiers and capabilities.
+
+Plain data with no I/O beyond `from_config`, so the policy, the budget
+estimates and the evaluation all read one table, and tests build one in a
+line. Immutability is what makes `Registry.serving`'s per-pair cache safe.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,31 @@ class Registry:
     """Models, ordered tiers with their quality bars, and capabilities.
 
     Plain data: building chat models from specs is `dispatch._chat_models`' job.
+
+    Args:
+        models: the specs; ids must be unique (a later duplicate wins).
+        tiers: ``(name, quality bar)`` pairs, cheapest first.
+        capabilities: what routers may ask for.
+        baseline_model: the id the "always the largest" counterfactual is
+            priced at; default the dearest model of the top tier.
+        max_output_tokens: output cap of a hop that declares none.
+        expected_input_tokens: input size assumed when a hop's is unknown.
+
+    Raises:
+        ConfigError: no models, a model of an undeclared tier, or an
+            unregistered `baseline_model`.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> from dispatch.types import ModelSpec
+        >>> small = ModelSpec(
+        ...     id="openai:mini", tier="small", quality={"general": 0.8},
+        ...     input_per_mtok=Decimal("0.15"), output_per_mtok=Decimal("0.6"),
+        ...     context_window=128_000, max_output_tokens=4096,
+        ... )
+        >>> registry = Registry([small], tiers=[("small", 0.5)], capabilities=["general"])
+        >>> [m.id for m in registry.serving("general", "small")]
+        ['openai:mini']
     """
 
     def __init__(
@@ -35,6 +65,7 @@ class Registry:
         """Tier names, cheapest first."""
         self._bars = dict(tiers)
         self.capabilities: tuple[str, ...] = tuple(capabilities)
+        """Capabilities routers may return, as declared."""
         self.max_output_tokens = max_output_tokens
         """Default output cap of a hop."""
         self.expected_input_tokens = expected_input_tokens
@@ -49,7 +80,11 @@ class Registry:
 
     @classmethod
     def from_config(cls, source: str | Path = DEFAULT_CONFIG) -> Registry:
-        """Load a registry from a YAML file (or ``"default"``, the shipped one)."""
+        """Load a registry from a YAML file (or ``"default"``, the shipped one).
+
+        Raises:
+            ConfigError: the file is unreadable or invalid (see `load_config`).
+        """
         config, specs = load_config(source)
         return cls.from_specs(config, specs)
 
@@ -105,7 +140,15 @@ class Registry:
         return self.tiers.index(tier)
 
     def restrict(self, keep: Iterable[str]) -> Registry:
-        """A registry with only the models in `keep` (e.g. those with credentials)."""
+        """A registry with only the models in `keep` (e.g. those with credentials).
+
+        Tiers, capabilities and defaults are kept; the configured baseline is
+        dropped if it is not kept, so the baseline falls back to the dearest
+        remaining model rather than one that cannot be called.
+
+        Raises:
+            ConfigError: `keep` leaves no model.
+        """
         ids = set(keep)
         base = self._baseline if self._baseline in ids else None
         return Registry(

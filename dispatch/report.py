@@ -2,7 +2,8 @@
 
 Share of hops and of cost per tier and per model, escalation / fallback /
 failure rates, cost per successful hop, latency p50/p95 per route
-(capability/tier -> model), and the saving against the always-largest baseline.
+(capability/tier -> model), the saving against the always-largest baseline, and
+each model's circuit breaker as the run's last attempt touching it saw it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,33 @@ def _breakdown(
     }
 
 
+def circuits(records: Iterable[HopRecord]) -> dict[str, dict[str, Any]]:
+    """Each model's latest circuit fact in `records` (see `HopRecord.circuits`).
+
+    The breaker lives in the process that ran the hops; the records carry what
+    it said after each attempt, so the latest fact per model is its state when
+    the run last heard of it. A model whose faults aged out of the window before
+    its next call drops back to closed with no fact: it is then left out here
+    only if no attempt of the run ever saw it troubled.
+    """
+    latest: dict[str, dict[str, Any]] = {}
+    for r in records:
+        for c in r.circuits:
+            latest[c.model] = {**c.as_dict(), "seen_at_step": r.step}
+        if r.model in latest and r.model not in {c.model for c in r.circuits}:
+            # the called model was fine after this call: closed, no faults
+            latest[r.model] = {
+                **latest[r.model],
+                "state": "closed",
+                "failures": 0,
+                "calls": None,
+                "opened_at": None,
+                "probe_at": None,
+                "seen_at_step": r.step,
+            }
+    return dict(sorted(latest.items()))
+
+
 def routing_report(all_records: Iterable[HopRecord]) -> dict[str, Any]:
     """The metrics of `all_records` as one JSON-safe dict (see the module docstring)."""
     records = list(all_records)
@@ -80,4 +108,5 @@ def routing_report(all_records: Iterable[HopRecord]) -> dict[str, Any]:
             route: {"n": len(v), "p50": _percentile(v, 50), "p95": _percentile(v, 95)}
             for route, v in sorted(routes.items())
         },
+        "circuits": circuits(records),
     }

@@ -11,10 +11,15 @@ clock so tests drive time by hand.
   5xx, connection, timeout), never 4xx; the provider's ``Retry-After`` when it
   gives one (a wait beyond `RetrySettings.max_retry_after_s` means "go
   elsewhere": `None`); else exponential backoff with jitter.
-- `CircuitBreaker` cools a model down after `failures` model faults within
-  `window_s` with no success in between, lets one half-open probe through after
-  `cooldown_s`, and closes on a success. Budget, request (4xx) and cancellation
-  errors are not the model's fault and never trip it.
+- `CircuitBreaker` cools a model down when, over the calls reported in the
+  last `window_s`, at least `min_calls` were made and `failure_rate` or more of
+  them failed (a failure *rate* over a minimum number of calls, as resilience4j
+  and Polly's advanced breaker do); it lets one half-open probe through after
+  `cooldown_s` and closes on a success. A rate, not a run of consecutive
+  faults: random noise on a healthy model (one call in three failing) never
+  opens it, however long the run, while a dead model opens after `min_calls`
+  calls. Budget, request (4xx) and cancellation errors are not the model's
+  fault: they count neither as calls nor as failures.
 - `RateLimiter` keeps a sliding 60 s window of calls and tokens per model and
   answers whether one more call of ``tokens`` fits the registry's ``rpm``/``tpm``;
   a 429 takes the model's headroom away until its ``Retry-After`` has passed.
@@ -133,7 +138,9 @@ class CircuitState:
     state: BreakerState
     """Closed (calls flow), open (cooling down) or half-open (one probe allowed)."""
     failures: int
-    """Model faults counted in the current window."""
+    """Model faults among the calls in the current window."""
+    calls: int = 0
+    """Calls (failed or not) reported in the current window."""
     opened_at: float | None = None
     """Clock reading when the circuit last opened."""
     probe_at: float | None = None
@@ -145,39 +152,73 @@ class CircuitState:
 @dataclass(slots=True)
 class _Circuit:
     state: BreakerState = BreakerState.CLOSED
-    failures: deque[float] = field(default_factory=deque)
+    outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
+    """(clock reading, failed) of each call reported in the window."""
+    failures: int = 0
+    """Failed entries of `outcomes`."""
     opened_at: float | None = None
     probe_started: float | None = None
     last_error: str | None = None
+
+    def note(self, now: float, failed: bool, window_s: float) -> None:
+        """Add one outcome and drop those older than the window."""
+        self.outcomes.append((now, failed))
+        self.failures += failed
+        while self.outcomes and self.outcomes[0][0] <= now - window_s:
+            self.failures -= self.outcomes.popleft()[1]
+
+    def reset(self) -> None:
+        self.outcomes.clear()
+        self.failures = 0
 
 
 class CircuitBreaker:
     """Per-model circuit breaker shared by every branch and workflow in a process.
 
-    ``on_change(model, old, new)`` is called on every transition (outside the
-    lock, so it may call back into the breaker), e.g. to add a span event.
+    Args:
+        failure_rate: share of failed calls in the window (0 < rate <= 1) that
+            opens the circuit.
+        min_calls: calls the window must hold before the rate is judged, so a
+            few unlucky calls do not open a healthy model (and a dead model
+            opens after this many calls).
+        window_s: how far back outcomes count.
+        cooldown_s: how long an open circuit refuses calls before one
+            half-open probe.
+        clock: monotonic seconds.
+        on_change: ``on_change(model, old, new)`` on every transition (called
+            outside the lock, so it may call back into the breaker), e.g. to add
+            a span event.
     """
 
     def __init__(
         self,
         *,
-        failures: int = 5,
+        failure_rate: float = 0.5,
+        min_calls: int = 10,
         window_s: float = 60.0,
         cooldown_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[str, str, str], None] | None = None,
     ) -> None:
-        if failures < 1:
-            raise ValueError(f"CircuitBreaker failures must be >= 1, got {failures}")
+        if min_calls < 1:
+            raise ValueError(f"CircuitBreaker min_calls must be >= 1, got {min_calls}")
+        if not 0 < failure_rate <= 1:
+            raise ValueError(
+                f"CircuitBreaker failure_rate must be within (0, 1], got {failure_rate}"
+            )
         if not (window_s > 0 and cooldown_s >= 0):
             raise ValueError("CircuitBreaker window_s must be > 0 and cooldown_s >= 0")
-        self.failures = failures
+        self.failure_rate = failure_rate
+        self.min_calls = min_calls
         self.window_s = window_s
         self.cooldown_s = cooldown_s
-        self._clock = clock
+        self.clock = clock
+        """The breaker's clock (its `CircuitState` times are readings of it)."""
         self._on_change = on_change
         self._lock = threading.Lock()
         self._circuits: dict[str, _Circuit] = {}
+        self._not_closed: set[str] = set()
+        """Models whose circuit is open or half-open (kept by `_move`)."""
 
     def allows(self, model_id: str) -> bool:
         """Whether a call to `model_id` may go out now.
@@ -189,7 +230,7 @@ class CircuitBreaker:
         """
         events: list[tuple[str, str, str]] = []
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             circuit = self._circuits.get(model_id)
             if circuit is None or circuit.state is BreakerState.CLOSED:
                 return True
@@ -215,7 +256,7 @@ class CircuitBreaker:
     def open_models(self) -> frozenset[str]:
         """Models the policy should skip now: cooling down, or probe in flight."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             return frozenset(
                 model
                 for model, c in self._circuits.items()
@@ -232,15 +273,16 @@ class CircuitBreaker:
             )
 
     def record_success(self, model_id: str) -> None:
-        """A call succeeded: close the circuit and forget counted faults."""
+        """A call succeeded: count it; a half-open (or open) circuit closes with
+        a fresh window."""
         events: list[tuple[str, str, str]] = []
         with self._lock:
-            circuit = self._circuits.get(model_id)
-            if circuit is None:
-                return
-            circuit.failures.clear()
+            circuit = self._circuits.setdefault(model_id, _Circuit())
             circuit.probe_started = None
-            if circuit.state is not BreakerState.CLOSED:
+            if circuit.state is BreakerState.CLOSED:
+                circuit.note(self.clock(), False, self.window_s)
+            else:
+                circuit.reset()
                 self._move(model_id, circuit, BreakerState.CLOSED, events)
                 circuit.opened_at = None
         self._emit(events)
@@ -254,25 +296,41 @@ class CircuitBreaker:
             if facts.kind in _NOT_MODEL_FAULTS:
                 circuit.probe_started = None
                 return
-            now = self._clock()
+            now = self.clock()
             circuit.last_error = facts.summary()
             if circuit.state is BreakerState.HALF_OPEN:
                 self._open(model_id, circuit, now, events)
             elif circuit.state is BreakerState.CLOSED:
-                circuit.failures.append(now)
-                while circuit.failures and circuit.failures[0] <= now - self.window_s:
-                    circuit.failures.popleft()
-                if len(circuit.failures) >= self.failures:
+                circuit.note(now, True, self.window_s)
+                calls = len(circuit.outcomes)
+                if (
+                    calls >= self.min_calls
+                    and circuit.failures >= self.failure_rate * calls
+                ):
                     self._open(model_id, circuit, now, events)
         self._emit(events)
 
-    def snapshot(self) -> dict[str, CircuitState]:
-        """Every model the breaker has seen fail, with its circuit."""
+    def troubled(self, model_id: str) -> bool:
+        """Whether any circuit is not closed, or `model_id` has faults in its
+        window: the cheap check before a `snapshot` worth recording."""
         with self._lock:
+            if self._not_closed:
+                return True
+            circuit = self._circuits.get(model_id)
+            return circuit is not None and circuit.failures > 0
+
+    def snapshot(self) -> dict[str, CircuitState]:
+        """Every model the breaker has heard from, with its circuit."""
+        with self._lock:
+            now = self.clock()
+            for c in self._circuits.values():  # drop outcomes past the window
+                while c.outcomes and c.outcomes[0][0] <= now - self.window_s:
+                    c.failures -= c.outcomes.popleft()[1]
             return {
                 model: CircuitState(
                     state=c.state,
-                    failures=len(c.failures),
+                    failures=c.failures,
+                    calls=len(c.outcomes),
                     opened_at=c.opened_at,
                     probe_at=(
                         c.opened_at + self.cooldown_s
@@ -295,8 +353,8 @@ class CircuitBreaker:
         circuit.probe_started = None
         self._move(model_id, circuit, BreakerState.OPEN, events)
 
-    @staticmethod
     def _move(
+        self,
         model_id: str,
         circuit: _Circuit,
         new: BreakerState,
@@ -305,6 +363,10 @@ class CircuitBreaker:
         if circuit.state is not new:
             events.append((model_id, circuit.state.value, new.value))
             circuit.state = new
+            if new is BreakerState.CLOSED:
+                self._not_closed.discard(model_id)
+            else:
+                self._not_closed.add(model_id)
 
     def _emit(self, events: list[tuple[str, str, str]]) -> None:
         if self._on_change is not None:

@@ -45,8 +45,11 @@ SIM_PREFIX = "sim:"
 """Model ids starting with this are simulated stand-ins."""
 
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
+"""A fenced Python block: the ``code`` argument of a code tool."""
 _EXPR = re.compile(r"[-+(]*\d[\d.\s]*(?:[-+*/%^]\s*[(]*\s*\d[\d.\s]*[)]*\s*)+")
+"""An arithmetic expression (numbers joined by operators): ``expression``."""
 _NUMBER_LIST = re.compile(r"(?:-?\d+(?:\.\d+)?\s*,\s*){2,}-?\d+(?:\.\d+)?")
+"""Three or more comma-separated numbers: the ``values`` of a statistics tool."""
 
 
 class SimChatModel(BaseChatModel):
@@ -62,10 +65,12 @@ class SimChatModel(BaseChatModel):
 
     @property
     def _llm_type(self) -> str:
+        """LangChain's model-type tag."""
         return "dispatch-sim"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
+        """What LangChain's caches and callbacks identify this model by."""
         return {"model": self.model}
 
     def bind_tools(
@@ -85,6 +90,12 @@ class SimChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        """A tool call when a bound tool's arguments can be filled, else an answer.
+
+        Usage is always reported (bound tool schemas count as input, as they
+        do for a provider), and the response is tagged ``simulated`` so the hop
+        record and the CLI can say so.
+        """
         tools: list[dict[str, Any]] = kwargs.get("tools") or []
         cap = _call_cap(kwargs) or self.max_tokens or self.default_output_tokens
         input_tokens = estimate_message_tokens(messages) + sum(
@@ -114,6 +125,8 @@ class SimChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _declared_length(self, messages: Sequence[BaseMessage], cap: int) -> int:
+        """60-100 % of `cap`, from a hash of model and prompt: costs vary like a
+        real run's, yet every rerun of a demo prints the same numbers."""
         digest = hashlib.sha256(
             (self.model + "\x00" + "".join(m.text for m in messages)).encode()
         ).digest()
@@ -123,6 +136,12 @@ class SimChatModel(BaseChatModel):
     def _tool_call(
         self, messages: Sequence[BaseMessage], tools: list[dict[str, Any]]
     ) -> AIMessage | None:
+        """A call of the first tool whose required arguments the prompt fills.
+
+        Only when the last message is the human's: after a tool result the
+        model answers, so a tool loop always ends. The call id is a hash of
+        the prompt, so reruns match.
+        """
         if not tools or not isinstance(messages[-1], HumanMessage):
             return None
         prompt = messages[-1].text
@@ -138,6 +157,7 @@ class SimChatModel(BaseChatModel):
         return None
 
     def _answer(self, messages: Sequence[BaseMessage], cap: int) -> AIMessage:
+        """A labelled answer built from what the run produced (module docstring)."""
         head = f"[simulated {self.model}]"
         results = [m for m in messages if isinstance(m, ToolMessage)]
         if results:
@@ -156,6 +176,7 @@ class SimChatModel(BaseChatModel):
 
 
 _DEPENDENCY = re.compile(r"\[([\w.-]+)\]")
+"""``[task-id]``: how a prompt quotes a dependency's result."""
 
 
 def _read_prompt(prompt: str) -> tuple[str, list[str], list[str]]:
@@ -188,6 +209,8 @@ _CAP_KWARGS = (
     "max_output_tokens",
     "num_predict",
 )
+"""Call keywords that name an output cap, as the provider integrations spell
+them; the first one set wins."""
 
 
 def _call_cap(kwargs: dict[str, Any]) -> int | None:
@@ -223,6 +246,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _fill_args(schema: dict[str, Any], prompt: str) -> dict[str, Any] | None:
+    """Arguments for every required parameter of `schema`, or None if any is
+    missing: a simulated model never calls a tool with made-up input."""
     props: dict[str, Any] = schema.get("properties", {})
     required = schema.get("required", list(props))
     args: dict[str, Any] = {}
@@ -235,6 +260,10 @@ def _fill_args(schema: dict[str, Any], prompt: str) -> dict[str, Any] | None:
 
 
 def _value_for(name: str, prop: dict[str, Any], prompt: str) -> Any:
+    """The value of parameter `name` found in `prompt`, by name; None if absent.
+
+    An enum takes the first value the prompt mentions, else its first value.
+    """
     if name == "code":
         m = _FENCE.search(prompt)
         return m.group(1) if m else None

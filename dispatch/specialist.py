@@ -43,10 +43,11 @@ class Specialist:
 
     name: str
     """Unique name; pins are kept per (conversation, specialist, tier)."""
-    capability: str
-    """The capability its hops need unless the router finds otherwise."""
     prompt: str
     """System prompt."""
+    capability: str | None = None
+    """The capability its hops need, passed to the router as a hint; None lets
+    the router read it from the text (rules, then embeddings in a hybrid)."""
     tools: Sequence[BaseTool] = field(default_factory=tuple)
     """Tools the model may call; their results are fed back in follow-up hops."""
     max_tool_rounds: int = 3

@@ -2,6 +2,12 @@
 
 No network, no key: `FakeChatModel` replays scripted replies (or raises), and
 `fake_factory` hands a dispatcher the fakes to use per model id.
+
+Public, like httpx's ``MockTransport``: a user tests their own graph through
+the real dispatcher (routing, pins, budget, spans) with only the model call
+replaced, instead of mocking the library's internals. The fakes are real
+LangChain chat models, so anything that accepts a `BaseChatModel` takes them.
+`dispatch.testing_faults` adds a wrapper that injects provider faults.
 """
 
 from __future__ import annotations
@@ -38,16 +44,23 @@ class FakeChatModel(BaseChatModel):
     replies: list[Any] = Field(default_factory=lambda: [AIMessage(content="ok")])
     """`AIMessage`s to reply with, or exceptions to raise, in order."""
     input_tokens: int = 100
+    """Input tokens reported on every reply (fixed: cost assertions stay exact)."""
     output_tokens: int = 20
+    """Output tokens reported on every reply."""
     report_usage: bool = True
+    """False: replies carry no ``usage_metadata``, so the hop must estimate."""
     name_: str = "fake"
+    """Reported as ``response_metadata["model_name"]`` (the response model)."""
     requests: list[list[BaseMessage]] = Field(default_factory=list)
+    """Every request received, in order, for assertions on prompts."""
     bound_tools: list[Any] = Field(default_factory=list)
+    """The tools of the last `bind_tools` call."""
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _next: int = PrivateAttr(default=0)
 
     @property
     def _llm_type(self) -> str:
+        """LangChain's model-type tag."""
         return "dispatch-fake"
 
     def bind_tools(
@@ -68,6 +81,10 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        """The next scripted reply (a deep copy, so callers cannot edit the script).
+
+        Thread-safe: parallel branches calling one fake each get the next item.
+        """
         with self._lock:
             self.requests.append(list(messages))
             item = self.replies[min(self._next, len(self.replies) - 1)]
@@ -93,6 +110,16 @@ def fake_factory(
     """A `Dispatcher(model_factory=...)` serving `models` by id.
 
     Ids not in `models` get `default(spec)`, or a `SimChatModel` when no default.
+    The same instance is returned for an id every time, so its `requests`
+    show every call the dispatcher made on that model.
+
+    Example:
+        >>> from dispatch import Dispatcher, Registry
+        >>> coder = FakeChatModel(replies=[AIMessage(content="def f(): ...")])
+        >>> registry = Registry.from_config()
+        >>> dispatcher = Dispatcher(
+        ...     registry, model_factory=fake_factory({registry.baseline.id: coder})
+        ... )
     """
     table = dict(models or {})
 
@@ -106,9 +133,15 @@ def fake_factory(
 
 class FakeEncoder:
     """A deterministic bag-of-words `Encoder`: each lower-cased word hashes to one
-    of `dim` buckets; texts sharing words are similar. Counts its calls."""
+    of `dim` buckets; texts sharing words are similar. Counts its calls.
+
+    Words hash with blake2b, not `hash`, so vectors are the same in every
+    process (Python salts `str` hashes per run). The call counters let a test
+    prove a cache spared the encoder.
+    """
 
     def __init__(self, dim: int = 256) -> None:
+        """`dim` buckets; more buckets, fewer collisions between words."""
         self.dim = dim
         self.calls = 0
         """`encode` calls so far."""
@@ -117,11 +150,11 @@ class FakeEncoder:
 
     @property
     def id(self) -> str:
-        """Cache key part."""
+        """``fake-bow-<dim>``: a cache never mixes fake and real vectors."""
         return f"fake-bow-{self.dim}"
 
     def encode(self, texts: Sequence[str]) -> Any:
-        """Normalised float32 rows."""
+        """Normalised float32 rows; a text with no words is an all-zero row."""
         import numpy as np  # noqa: PLC0415 - numpy only when used
 
         self.calls += 1

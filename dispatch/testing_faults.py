@@ -65,9 +65,12 @@ class _Shared:
     """State shared by a model and its tool-bound copies: one RNG, one log."""
 
     rng: random.Random
+    """Drawn under `lock`, so the sequence of faults is the sequence of calls."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     log: list[Fault | None] = field(default_factory=list)
+    """One entry per call, appended with the draw."""
     release: threading.Event = field(default_factory=threading.Event)
+    """Set by `release_hangs`: ends every blocked sync hang at once."""
 
 
 class FaultyChatModel(BaseChatModel):
@@ -117,6 +120,7 @@ class FaultyChatModel(BaseChatModel):
 
     @property
     def _llm_type(self) -> str:
+        """LangChain's model-type tag (callbacks and tracing show it)."""
         return "dispatch-faulty"
 
     @property
@@ -149,6 +153,7 @@ class FaultyChatModel(BaseChatModel):
         return self.inner.model_copy(update={"max_tokens": self.max_tokens})
 
     def _draw(self) -> Fault | None:
+        """Decide this call's fault (or None) and log it, atomically."""
         with self.shared.lock:
             rng = self.shared.rng
             fault = rng.choice(list(self.faults)) if rng.random() < self.rate else None
@@ -156,6 +161,11 @@ class FaultyChatModel(BaseChatModel):
             return fault
 
     def _raise(self, fault: Fault) -> None:
+        """Raise the provider-shaped exception of an error `fault`.
+
+        Faults that corrupt a reply instead (usage, content, tool calls) fall
+        through; `_corrupt` applies them to the inner model's answer.
+        """
         echo = f" (key: {self.secret})" if self.secret else ""
         if fault is Fault.EXCEPTION:
             raise InjectedError(f"injected unexpected failure{echo}")
@@ -173,6 +183,8 @@ class FaultyChatModel(BaseChatModel):
             raise InjectedTimeout(f"Request timed out{echo}")
 
     def _corrupt(self, fault: Fault | None, reply: AIMessage) -> AIMessage:
+        """`reply` damaged as `fault` says; the usage values are ones real
+        providers have sent (missing, strings, negative, a billion tokens)."""
         if fault is None:
             return reply
         update: dict[str, Any] = {}
@@ -224,6 +236,7 @@ class FaultyChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        """Draw a fault; raise it, hang, or call `inner` and corrupt its reply."""
         fault = self._draw()
         if fault is Fault.HANG:
             self.shared.release.wait(self.hang_s)
@@ -242,6 +255,7 @@ class FaultyChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        """Async `_generate`; a hang is a sleep, so a timeout can cancel it."""
         fault = self._draw()
         if fault is Fault.HANG:
             await asyncio.sleep(self.hang_s)  # only cancellation ends it early
@@ -255,6 +269,7 @@ class FaultyChatModel(BaseChatModel):
 
 
 def _call_id() -> str:
+    """A fresh provider-style tool-call id."""
     return f"call_{uuid.uuid4().hex[:12]}"
 
 
@@ -263,6 +278,7 @@ def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tool_name(tool: object) -> str | None:
+    """The name of any form `bind_tools` accepts (tool, OpenAI dict, function)."""
     if isinstance(tool, BaseTool):
         return tool.name
     if isinstance(tool, dict):
@@ -273,7 +289,11 @@ def _tool_name(tool: object) -> str | None:
 
 
 class _FaultyFactory:
-    """See `faulty_factory`."""
+    """See `faulty_factory`; callable as a ``model_factory``, one model per id.
+
+    Models are cached so every hop on a model id shares its RNG and log, and
+    a test can read `injected()` after the run.
+    """
 
     def __init__(
         self,
@@ -291,6 +311,7 @@ class _FaultyFactory:
         self._lock = threading.Lock()
 
     def __call__(self, spec: ModelSpec) -> FaultyChatModel:
+        """The (cached) faulty model for `spec`, built on first request."""
         with self._lock:
             model = self.models.get(spec.id)
             if model is None:
@@ -344,6 +365,12 @@ def faulty_factory(
     ``(rate, faults)`` per id, e.g. ``{"tiny:model": (1.0, [Fault.RATE_LIMIT])}``
     for a model that always answers 429. `options` go to every
     `FaultyChatModel` (``retry_after_s``, ``hang_s``, ``secret``).
+
+    Example:
+        >>> factory = faulty_factory(0.3, seed=7)
+        >>> # Dispatcher(registry, model_factory=factory); run; then:
+        >>> factory.injected()  # nothing built or called yet
+        {}
     """
     return _FaultyFactory(
         rate,

@@ -18,7 +18,13 @@ __all__ = ("arun_tool", "run_tool")
 
 
 def run_tool(tool: BaseTool | str, call: ToolCall) -> ToolMessage:
-    """Run `call` on `tool` (a string is an error text to send back instead)."""
+    """Run `call` on `tool` (a string is an error text to send back instead).
+
+    The caller resolves the tool by name first and passes the refusal text
+    (e.g. an unknown tool name) as `tool`, so every outcome of a call,
+    good or bad, reaches the model as a `ToolMessage` answering its call id.
+    Only `Exception` is caught: cancellation and Ctrl-C still stop the run.
+    """
     if isinstance(tool, str):
         return _error(call, tool)
     try:
@@ -28,7 +34,7 @@ def run_tool(tool: BaseTool | str, call: ToolCall) -> ToolMessage:
 
 
 async def arun_tool(tool: BaseTool | str, call: ToolCall) -> ToolMessage:
-    """Async twin of `run_tool`."""
+    """Async twin of `run_tool`: the same error contract around ``ainvoke``."""
     if isinstance(tool, str):
         return _error(call, tool)
     try:
@@ -38,14 +44,21 @@ async def arun_tool(tool: BaseTool | str, call: ToolCall) -> ToolMessage:
 
 
 def _failed(call: ToolCall, exc: Exception) -> str:
+    """The model-facing error text: tool name, exception type, redacted message.
+
+    The model sees why the tool failed (so it can retry differently), never a
+    key a client library put into its exception text.
+    """
     return f"error: {call['name']} failed: {type(exc).__name__}: {redact(str(exc))}"
 
 
 def _message(call: ToolCall, out: Any) -> ToolMessage:
+    """A tool's output as the reply to `call` (a tool may return its own message)."""
     if isinstance(out, ToolMessage):
         return out
     return ToolMessage(content=str(out), tool_call_id=call["id"] or "")
 
 
 def _error(call: ToolCall, text: str) -> ToolMessage:
+    """An error reply to `call`; ``status="error"`` marks it failed for LangChain."""
     return ToolMessage(content=text, tool_call_id=call["id"] or "", status="error")

@@ -15,9 +15,11 @@ a failure is logged and the hop goes on.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +44,9 @@ from dispatch.types import Hop, HopRecord, ModelChoice
 __all__ = ("Tracing", "WorkflowTotals")
 
 _log = logging.getLogger(__name__)
+
+RECHECK_S = 1.0
+"""Seconds between lookups of the global providers while none is installed."""
 
 
 def conversation_id() -> str | None:
@@ -100,19 +105,25 @@ class Tracing:
             flag = os.environ.get(sc.CAPTURE_CONTENT_ENV, "")
             capture_content = flag.strip().lower() in ("1", "true", "yes")
         self.capture_content = capture_content
-        self._seen: tuple[object, object, bool] | None = None
+        self._seen: tuple[float, bool] | None = None
+        """(recheck after this `time.monotonic()`, the answer)"""
 
     @property
     def enabled(self) -> bool:
         """False when neither spans nor metrics can be recorded (no SDK installed).
 
-        Checked per hop, so installing an SDK later (globally) turns it on; when
-        off, hops skip building attributes altogether.
+        When off, hops skip building attributes altogether. The global
+        providers are looked up at most every `RECHECK_S` seconds (the API
+        reads the environment on each lookup while none is installed, which
+        showed up in ``bench/overhead.py``), so an SDK installed later turns
+        tracing on within that time; explicit providers never change.
         """
+        now = time.monotonic()
+        seen = self._seen
+        if seen is not None and now < seen[0]:
+            return seen[1]
         tp = self._tracer_provider or trace.get_tracer_provider()
         mp = self._meter_provider or metrics.get_meter_provider()
-        if self._seen is not None and self._seen[0] is tp and self._seen[1] is mp:
-            return self._seen[2]  # same providers as last hop: same answer
         spans_off = isinstance(
             tp, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
         )
@@ -121,7 +132,10 @@ class Tracing:
             type(mp).__name__ == "_ProxyMeterProvider"
         )
         on = not (spans_off and metrics_off)
-        self._seen = (tp, mp, on)
+        explicit = (
+            self._tracer_provider is not None and self._meter_provider is not None
+        )
+        self._seen = (math.inf if explicit or on else now + RECHECK_S, on)
         return on
 
     # -- workflow ---------------------------------------------------------------------
@@ -174,12 +188,10 @@ class Tracing:
 
     # -- agent and tool ---------------------------------------------------------------
 
-    @contextmanager
-    def agent(self, name: str, *, step: str) -> Iterator[None]:
+    def agent(self, name: str, *, step: str) -> AbstractContextManager[None]:
         """Span ``invoke_agent {name}`` around a specialist's run."""
         if not self.enabled:
-            yield
-            return
+            return nullcontext()
         span = self._start(
             f"{sc.OP_INVOKE_AGENT} {name}",
             SpanKind.INTERNAL,
@@ -190,15 +202,12 @@ class Tracing:
                 sc.STEP: step,
             },
         )
-        with self._span_scope(span):
-            yield
+        return self._span_scope(span)
 
-    @contextmanager
-    def tool(self, name: str, call_id: str | None) -> Iterator[None]:
+    def tool(self, name: str, call_id: str | None) -> AbstractContextManager[None]:
         """Span ``execute_tool {name}`` around one tool call."""
         if not self.enabled:
-            yield
-            return
+            return nullcontext()
         span = self._start(
             f"{sc.OP_EXECUTE_TOOL} {name}",
             SpanKind.INTERNAL,
@@ -208,8 +217,7 @@ class Tracing:
                 sc.GEN_AI_TOOL_CALL_ID: call_id,
             },
         )
-        with self._span_scope(span):
-            yield
+        return self._span_scope(span)
 
     @contextmanager
     def _span_scope(self, span: Span | None) -> Iterator[None]:

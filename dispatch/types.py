@@ -1,4 +1,10 @@
-"""Frozen values that flow through a hop: pure data, no behaviour beyond conversion."""
+"""Frozen values that flow through a hop: pure data, no behaviour beyond conversion.
+
+Layer 0: imports nothing of the project, so every other module (pure or not)
+can share these types without an import cycle. Frozen, slotted, keyword-only
+dataclasses: a value handed to a router, the policy or a span cannot be
+changed behind the caller's back, and a new field never shifts positions.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from typing_extensions import TypedDict
 __all__ = (
     "BUDGET_MODES",
     "BudgetMode",
+    "CircuitFact",
+    "CircuitFactDict",
     "Hop",
     "HopRecord",
     "HopRecordDict",
@@ -28,11 +36,13 @@ __all__ = (
 )
 
 _DC = {"frozen": True, "slots": True, "kw_only": True}
+"""The dataclass options every value here uses (see the module docstring)."""
 
 BudgetMode = Literal["hard", "soft", "warn"]
 """``hard`` refuses a call whose worst case does not fit; ``soft`` steps down tiers
 as money runs out (then refuses); ``warn`` only records."""
 BUDGET_MODES: tuple[BudgetMode, ...] = ("hard", "soft", "warn")
+"""`BudgetMode`'s values at run time, for validating untyped input."""
 
 
 def parse_model_id(model_id: str) -> tuple[str, str]:
@@ -40,6 +50,11 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
 
     Only the first colon separates: ``"ollama:qwen2.5-coder:7b"`` is provider
     ``ollama``, model ``qwen2.5-coder:7b``.
+
+    The one place ids are parsed, so every module agrees on the format.
+
+    Raises:
+        ValueError: no colon, or an empty provider or model part.
     """
     provider, sep, name = model_id.partition(":")
     if not sep or not provider or not name:
@@ -48,14 +63,20 @@ def parse_model_id(model_id: str) -> tuple[str, str]:
 
 
 class RouterLayer(StrEnum):
-    """Which router layer produced a decision."""
+    """Which router layer produced a decision (recorded on the hop and its span)."""
 
     HINT = "hint"
+    """The plan or the caller named capability and tier outright."""
     RULES = "rules"
+    """Text heuristics (`RulesRouter`)."""
     SEMANTIC = "semantic"
+    """Nearest capability centroid of example utterances."""
     LEARNED = "learned"
+    """A trained classifier or per-model quality heads."""
     LLM = "llm"
+    """A small model's structured verdict."""
     FIXED = "fixed"
+    """A constant route (`FixedRouter`), or a record no router decided."""
 
 
 class Mode(StrEnum):
@@ -150,6 +171,9 @@ class Hop:
     """Estimated input tokens of the call (for choosing by expected cost)."""
     max_output_tokens: int = 1024
     """Output cap of the call: the declared output length."""
+    sensitive: frozenset[str] = frozenset()
+    """Kinds of personal data or secrets in the call's input (`dispatch.privacy`);
+    non-empty restricts the hop to local models."""
 
     @property
     def after_tool(self) -> bool:
@@ -162,11 +186,15 @@ class RouteDecision:
     """What a hop needs: capability, tier, and how sure the router is."""
 
     capability: str
+    """One of the registry's capabilities."""
     tier: str
+    """One of the registry's tiers: the quality bar the model must meet."""
     confidence: float
-    """0–1."""
+    """0–1; `HybridRouter` passes to the next layer below its threshold."""
     router: RouterLayer
+    """The layer that decided."""
     reason: str
+    """Why, in words, for records and spans (code reads the fields)."""
     quality: Mapping[str, float] | None = None
     """Predicted probability, per registered model id, that the model answers this
     prompt well (the learned layer); the policy prefers it to the registry's prior."""
@@ -180,9 +208,13 @@ class Pin:
     """The model chosen for one specialist within one conversation."""
 
     model: str
+    """The pinned model's registry id."""
     tier: str
+    """The tier the model was chosen for (see `PinChange.ESCALATED`)."""
     reason: str
+    """Why it was pinned, in words."""
     repinned_from: str | None = None
+    """The model this pin replaced, if any."""
 
 
 @dataclass(**_DC)
@@ -190,7 +222,9 @@ class ModelChoice:
     """The policy's answer for one hop."""
 
     model: ModelSpec
+    """The model to call."""
     decision: RouteDecision
+    """The router's decision the choice was made for."""
     pin_change: PinChange
     """What this choice does to the specialist's pin."""
     repinned_from: str | None
@@ -213,9 +247,60 @@ class Usage:
     """Token counts of one call."""
 
     input_tokens: int
+    """Input tokens as reported; cache reads are a subset, not extra."""
     output_tokens: int
+    """Output tokens as reported; reasoning tokens are a subset, not extra."""
     estimated: bool = False
     """True when the provider reported no usage and the counts are estimates."""
+
+
+class CircuitFactDict(TypedDict):
+    """JSON-safe form of a `CircuitFact` (the same keys)."""
+
+    model: str
+    state: str
+    failures: int
+    calls: int
+    opened_at: str | None
+    probe_at: str | None
+    last_error: str | None
+
+
+@dataclass(**_DC)
+class CircuitFact:
+    """A model's circuit breaker as one hop attempt saw it, kept on its record.
+
+    The breaker lives in the process (`dispatch.health.ModelHealth`) and is
+    gone when it exits; these facts are how ``dispatch report`` shows it from
+    the checkpoint. Times are wall-clock UTC (ISO 8601), not the breaker's
+    monotonic clock, so they mean something to a reader later.
+    """
+
+    model: str
+    state: str
+    """``closed``, ``open`` or ``half_open``."""
+    failures: int
+    """Model faults among the calls in the breaker's window."""
+    calls: int
+    """Calls reported in the breaker's window."""
+    opened_at: str | None = None
+    """When the circuit last opened (open / half-open circuits)."""
+    probe_at: str | None = None
+    """From when a half-open probe is allowed (open circuits)."""
+    last_error: str | None = None
+    """Secret-free summary of the model's last fault."""
+
+    def as_dict(self) -> CircuitFactDict:
+        """The JSON-safe form stored on hop records."""
+        return {
+            "model": self.model,
+            "state": self.state,
+            "failures": self.failures,
+            "calls": self.calls,
+            "opened_at": self.opened_at,
+            "probe_at": self.probe_at,
+            "last_error": self.last_error,
+        }
 
 
 class HopRecordDict(TypedDict):
@@ -250,6 +335,8 @@ class HopRecordDict(TypedDict):
     fallback_from: str | None
     attempt: int
     usage_anomaly: str | None
+    sensitive: list[str]
+    circuits: list[CircuitFactDict]
 
 
 @dataclass(**_DC)
@@ -263,20 +350,28 @@ class HopRecord:
     step: str
     """The sub-task (or node) the hop belongs to."""
     specialist: str
+    """The specialist the hop was handed to."""
     capability: str
+    """The routed capability."""
     tier: str
+    """The tier the model was chosen for."""
     model: str
+    """The model called (``verify:<Verifier>`` for a verification record)."""
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal
+    """What the call cost, exact (the ledger's unit: USD)."""
     baseline_cost_usd: Decimal
     """Cost of the same tokens on the baseline (largest) model."""
     pin_change: PinChange
+    """What the call did to the specialist's pin."""
     router: str
+    """The `RouterLayer` value that decided (a plain string in state)."""
     confidence: float
     reason: str
     """Why the model was chosen, in words; code reads `pin_change` and `error_type`."""
     duration_ms: float
+    """Wall time of the call, milliseconds."""
     round: int = 0
     """Model calls before this one in the specialist's tool loop (0: the first)."""
     estimated: bool = False
@@ -284,6 +379,7 @@ class HopRecord:
     repinned_from: str | None = None
     """The model the pin held before this hop replaced it."""
     simulated: bool = False
+    """True when the offline simulator answered instead of a real model."""
     error: str | None = None
     """A secret-free summary of why the call failed or was refused (never raw
     provider text); tokens and cost are then zero."""
@@ -299,6 +395,13 @@ class HopRecord:
     """1 for the first call of this hop; higher for retries and failovers."""
     usage_anomaly: str | None = None
     """Set when the provider's reported usage was impossible and was clamped."""
+    sensitive: tuple[str, ...] = ()
+    """Kinds of personal data or secrets found in the call's input (never the
+    values); non-empty means only local models were considered."""
+    circuits: tuple[CircuitFact, ...] = ()
+    """Circuits worth knowing about when this attempt ended: the called model's
+    when it has faults in its window or is not closed, and every other model's
+    that is not closed (the policy skips those). Empty when all is well."""
 
     @property
     def pinned(self) -> bool:
@@ -318,6 +421,8 @@ class HopRecord:
         d["cost_usd"] = str(self.cost_usd)
         d["baseline_cost_usd"] = str(self.baseline_cost_usd)
         d["pin_change"] = self.pin_change.value
+        d["sensitive"] = list(self.sensitive)
+        d["circuits"] = [c.as_dict() for c in self.circuits]
         return d  # type: ignore[return-value]
 
     @classmethod
@@ -326,6 +431,8 @@ class HopRecord:
         kw: dict[str, Any] = {k: v for k, v in d.items() if k in _RECORD_FIELDS}
         kw["cost_usd"] = Decimal(d["cost_usd"])
         kw["baseline_cost_usd"] = Decimal(d["baseline_cost_usd"])
+        kw["sensitive"] = tuple(d.get("sensitive") or ())
+        kw["circuits"] = tuple(CircuitFact(**c) for c in d.get("circuits") or ())
         if "pin_change" in d:
             kw["pin_change"] = PinChange(d["pin_change"])
         else:  # written before pin changes were facts

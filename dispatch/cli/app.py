@@ -33,6 +33,7 @@ from dispatch.cli.options import (
     ThreadOpt,
 )
 from dispatch.cli.outcome import EXIT_CODES_HELP
+from dispatch.cli.threads import pins, report
 
 app = typer.Typer(
     help="graph-dispatch: route every hop of a LangGraph workflow to the cheapest "
@@ -204,79 +205,6 @@ def resume(
 
 
 @app.command()
-def pins(
-    thread: Annotated[str, typer.Argument(help="The conversation (thread id).")],
-    json_: JsonOpt = False,
-) -> None:
-    """Show a conversation's pins: which model each specialist is pinned to."""
-    from rich.table import Table  # noqa: PLC0415
-
-    from dispatch.cli.history import saved_state  # noqa: PLC0415
-    from dispatch.cli.inputs import check_thread  # noqa: PLC0415
-    from dispatch.cli.render import out  # noqa: PLC0415
-    from dispatch.errors import DispatchError  # noqa: PLC0415
-
-    try:
-        thread, values = saved_state(check_thread(thread))
-    except DispatchError as exc:
-        _fail(exc)
-    current = values.get("pins", {})
-    if json_:
-        print(json.dumps({"thread": thread, "pins": current}))
-        return
-    table = Table(title=f"pins of thread {thread}", title_justify="left")
-    for col in ("specialist", "model", "tier", "re-pinned from", "why"):
-        table.add_column(col)
-    for name, pin in sorted(current.items()):
-        table.add_row(
-            name, pin["model"], pin["tier"], pin["repinned_from"] or "-", pin["reason"]
-        )
-    out.print(table)
-
-
-@app.command()
-def report(
-    thread: Annotated[
-        str | None, typer.Argument(help="Thread to report on (default: the latest).")
-    ] = None,
-    workflow: Annotated[
-        str, typer.Option(help="'last' run on the thread, 'all', or a workflow id.")
-    ] = "last",
-    json_: JsonOpt = False,
-) -> None:
-    """A run's hops as a tree, and the routing metrics (from the checkpointed state)."""
-    from dispatch.cli.history import saved_state  # noqa: PLC0415
-    from dispatch.cli.inputs import check_thread  # noqa: PLC0415
-    from dispatch.cli.render import hop_tree, metrics_table, out  # noqa: PLC0415
-    from dispatch.errors import DispatchError  # noqa: PLC0415
-    from dispatch.langgraph.state import hop_records  # noqa: PLC0415
-    from dispatch.report import routing_report  # noqa: PLC0415
-
-    try:
-        thread, values = saved_state(check_thread(thread))
-    except DispatchError as exc:
-        _fail(exc)
-    records = hop_records(values)
-    runs = list(dict.fromkeys(r.workflow for r in records))
-    if workflow == "last" and runs:
-        records = [r for r in records if r.workflow == runs[-1]]
-    elif workflow not in ("all", "last"):
-        records = [r for r in records if r.workflow == workflow]
-        if not records:
-            _fail(
-                DispatchError(
-                    f"no workflow {workflow!r} on thread {thread!r}; runs: {runs}"
-                )
-            )
-    metrics = routing_report(records)
-    if json_:
-        print(json.dumps({"thread": thread, "workflows": runs, **metrics}))
-        return
-    out.print(hop_tree(thread, records))
-    out.print(metrics_table(metrics))
-
-
-@app.command()
 def estimate(
     graph: Annotated[
         str, typer.Argument(help="'demo', or a JSON plan file (a list of tasks).")
@@ -391,6 +319,10 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     out.print(registry_table(registry, title=f"registry ({config})"))
     bars = ", ".join(f"{t} >= {registry.bar(t)}" for t in registry.tiers)
     out.print(f"tier bars: {bars}; baseline model: {registry.baseline.id}")
+
+
+app.command()(pins)
+app.command()(report)
 
 
 def main() -> None:  # pragma: no cover - entry point

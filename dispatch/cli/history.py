@@ -22,6 +22,18 @@ def saved_state(
 ) -> tuple[str, dict[str, Any]]:
     """The latest checkpointed state of `thread` (default: the latest thread).
 
+    "Latest thread" is the thread of the newest checkpoint id (LangGraph's
+    ids sort by time), so ``dispatch pins`` with no ``--thread`` shows the
+    conversation that ran last.
+
+    Args:
+        thread: the conversation id; None for the one that ran last.
+        path: the checkpoint store; default `checkpoint_path()`.
+
+    Returns:
+        The thread id (resolved when `thread` was None) and its channel
+        values (``hops``, ``pins``, ``budget``, ...).
+
     Raises:
         DispatchError: no store yet, no such thread, or an unreadable store.
     """

@@ -5,6 +5,11 @@ Both read the shared replay format, embed with the fastest installed encoder
 stderr, and print either tables or one JSON object (``--json``) on stdout.
 Registered from `dispatch.cli.app` with ``app.command()(train)`` and
 ``app.add_typer(eval_app, name="eval")``.
+
+The training and evaluation stack (scikit-learn, numpy, the encoder) is
+imported inside each command, so ``dispatch --help`` and the other commands
+never load it. Bad input (a missing file, an unknown model or head) exits 2
+with one ``error:`` line, like every other command.
 """
 
 from __future__ import annotations
@@ -28,13 +33,17 @@ eval_app = typer.Typer(
     help="Measure routing on recorded benchmark data (replay format).",
     no_args_is_help=True,
 )
+"""The ``dispatch eval`` group; bare ``dispatch eval`` prints its help."""
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of tables.")
 ]
+"""``--json``; it also turns the progress bar off, so stdout is the JSON alone."""
 TrainOpt = Annotated[
     Path, typer.Option("--train", help="Training replay file (JSONL).", exists=False)
 ]
+"""``--train``: existence is left to `read_replay`, whose `ConfigError` names the
+file, so a missing file is the same one-line error (exit 2) as a bad line."""
 
 
 @contextmanager
@@ -68,6 +77,11 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
 
 
 def _encoder() -> Any:
+    """The fastest installed MiniLM encoder with its disk cache (lazy import).
+
+    The disk cache lets a rerun (another head, another router, the same data)
+    skip embedding prompts it has embedded before.
+    """
     from dispatch.routing.features import default_encoder  # noqa: PLC0415
 
     return default_encoder()
@@ -90,7 +104,13 @@ def train(
     head: Annotated[str, typer.Option(help="Quality head: logreg or knn.")] = "logreg",
     json_: JsonOpt = False,
 ) -> None:
-    """Train the learned layer and the capability classifier; write an artefact."""
+    """Train the learned layer and the capability classifier; write an artefact.
+
+    The artefact is one .npz file (arrays and a JSON header, no pickle); point
+    the registry's routing.artefact at it to route live hops with it. The bar
+    is calibrated on out-of-fold predictions, so the routed quality as a ratio
+    of the reference model's should reach --target-quality on new prompts.
+    """
     from dispatch.eval.models import (  # noqa: PLC0415 - heavy imports, on demand
         benchmark_registry,
         model_id,
@@ -141,6 +161,7 @@ def train(
 
 
 def _print_train(summary: dict[str, Any]) -> None:
+    """The human summary of `train`: head scores, classifier, calibrated bar."""
     table = Table(title="quality heads (5-fold cross-validated)")
     for col in ("model", "AUC", "Brier", "mean quality"):
         table.add_column(col)
@@ -178,7 +199,12 @@ def eval_outcomes(
     plot: Annotated[Path | None, typer.Option(help="Write the curve as a PNG.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Train and calibrate on TRAIN, route DATA, score the recorded outcomes."""
+    """Train and calibrate on TRAIN, route DATA, score the recorded outcomes.
+
+    Ratios are against the reference model (default: best mean quality on
+    TRAIN). DATA is never used to train or calibrate, so its quality and cost
+    ratios estimate what the router would do on new prompts.
+    """
     from dispatch.eval.outcomes import evaluate_outcomes  # noqa: PLC0415
     from dispatch.routing.replay import read_models, read_replay  # noqa: PLC0415
 
@@ -228,7 +254,11 @@ def eval_capability(
     ] = "learned",
     json_: JsonOpt = False,
 ) -> None:
-    """Train on TRAIN's capability labels, classify DATA, score accuracy and F1."""
+    """Train on TRAIN's capability labels, classify DATA, score accuracy and F1.
+
+    The decision latency (p50/p99) is measured on prompts the encoder has not
+    cached, so it is what a live hop pays.
+    """
     from dispatch.eval.capability import evaluate_capability  # noqa: PLC0415
     from dispatch.routing.replay import read_replay  # noqa: PLC0415
 

@@ -71,8 +71,11 @@ class Outcome:
     """The status of one run and why."""
 
     status: str
+    """``ok``, ``failed``, ``refused``, ``partial``, ``busy`` or ``interrupted``."""
     exit_code: ExitCode
+    """The process exit status that goes with `status` (module table)."""
     reason: str
+    """One sentence for people: what failed or was refused, and what to do."""
 
     def as_json(self) -> dict[str, Any]:
         """The ``status``/``exit_code``/``reason`` keys of ``--json`` output."""

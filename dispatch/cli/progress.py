@@ -13,18 +13,23 @@ stdout.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from dispatch.types import HopRecord
 
 __all__ = ("HopPrinter", "StreamedGraph", "hop_line")
 
 OnHop = Callable[[HopRecord], None]
+"""Called once per completed hop (success, failure or budget refusal), in
+the order the stream delivers them; it must not raise, the run is still on."""
 
 
 def hop_line(r: HopRecord) -> str:
@@ -45,15 +50,55 @@ def hop_line(r: HopRecord) -> str:
 
 
 class HopPrinter:
-    """Prints each hop of the run as a line on `console` and counts them."""
+    """Prints each hop of the run as a line on `console` and counts them.
+
+    On a terminal, `running` also keeps a live status line (rich) under the
+    hop lines while the run goes on: a spinner, the hops so far, refusals and
+    the spend, so a slow model call does not look like a hung command.
+    """
 
     def __init__(self, console: Console) -> None:
+        """Print to `console` (the CLI passes its stderr console)."""
         self.console = console
         self.count = 0
+        self.refused = 0
+        self.failed = 0
+        self.spent = Decimal(0)
+        self._status: Status | None = None
 
     def __call__(self, record: HopRecord) -> None:
+        """Print `record` as one `hop_line`, with rich's automatic highlighting
+        off: the line carries its own markup."""
         self.count += 1
+        self.spent += record.cost_usd
+        self.refused += record.refused
+        self.failed += record.error is not None and not record.refused
         self.console.print(hop_line(record), highlight=False)
+        if self._status is not None:
+            self._status.update(self.summary())
+
+    def summary(self) -> str:
+        """The live status line: hops so far, refusals, failures and spend."""
+        parts = [f"{self.count} hop{'s' * (self.count != 1)}"]
+        if self.refused:
+            parts.append(f"[red]{self.refused} refused[/]")
+        if self.failed:
+            parts.append(f"[red]{self.failed} failed[/]")
+        parts.append(f"${self.spent:.6f} spent")
+        return "running: " + ", ".join(parts)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Show the live status line while the block runs (terminals only)."""
+        if not self.console.is_terminal:
+            yield
+            return
+        with self.console.status(self.summary(), spinner="dots") as status:
+            self._status = status
+            try:
+                yield
+            finally:
+                self._status = None
 
 
 class StreamedGraph:
@@ -64,6 +109,7 @@ class StreamedGraph:
     """
 
     def __init__(self, graph: Any, on_hop: OnHop | None) -> None:
+        """Wrap compiled `graph`; with `on_hop` None it streams silently."""
         self.graph = graph
         self.on_hop = on_hop
 
@@ -85,14 +131,16 @@ class StreamedGraph:
         """Run the graph like ``ainvoke``, reporting each node's new hops as
         they arrive; returns the final state."""
         final: Mapping[str, Any] = {}
-        async for mode, chunk in self.graph.astream(
-            input, config, stream_mode=["updates", "values"], **kwargs
-        ):
-            if mode == "values":
-                final = chunk
-            elif self.on_hop is not None:
-                for update in chunk.values():
-                    if isinstance(update, Mapping):
-                        for hop in update.get("hops") or ():
-                            self.on_hop(HopRecord.from_dict(hop))
+        running = getattr(self.on_hop, "running", None)
+        with running() if running is not None else nullcontext():
+            async for mode, chunk in self.graph.astream(
+                input, config, stream_mode=["updates", "values"], **kwargs
+            ):
+                if mode == "values":
+                    final = chunk
+                elif self.on_hop is not None:
+                    for update in chunk.values():
+                        if isinstance(update, Mapping):
+                            for hop in update.get("hops") or ():
+                                self.on_hop(HopRecord.from_dict(hop))
         return dict(final)

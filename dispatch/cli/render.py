@@ -238,6 +238,32 @@ def metrics_table(m: dict[str, Any]) -> Table:
     return table
 
 
+def circuits_table(circuits: dict[str, dict[str, Any]]) -> Table:
+    """Each model's circuit breaker as the run last saw it (`routing_report`)."""
+    table = Table(title="circuits", title_justify="left")
+    for name in (
+        "model",
+        "state",
+        "faults/calls",
+        "opened at",
+        "next probe",
+        "last error",
+    ):
+        table.add_column(name, justify="right" if name == "faults/calls" else "left")
+    colour = {"open": "red", "half_open": "yellow", "closed": "green"}
+    for model, c in circuits.items():
+        calls = c.get("calls")
+        table.add_row(
+            escape(model),
+            f"[{colour.get(c['state'], 'white')}]{c['state']}[/]",
+            f"{c['failures']}" + (f"/{calls}" if calls is not None else ""),
+            c.get("opened_at") or "-",
+            c.get("probe_at") or "-",
+            escape(c.get("last_error") or "-"),
+        )
+    return table
+
+
 def status_line(outcome: Outcome) -> str:
     """The last line of a run that did not fully succeed (stderr)."""
     return (

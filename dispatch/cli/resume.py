@@ -46,7 +46,29 @@ def resume_thread(
     progress: bool | None = None,
 ) -> int:
     """Resume `thread`'s interrupted run, print it like ``dispatch run`` and
-    return the exit code (0 with a notice when there is nothing to resume)."""
+    return the exit code (0 with a notice when there is nothing to resume).
+
+    The dispatcher is rebuilt from `config` and `mode` as given now, not as
+    the run started: checkpoints hold the run's state and budget, not its
+    credentials. A finished thread is not an error (status ``ok``,
+    ``"resumed": false``), so a script can call resume unconditionally after
+    a crash.
+
+    Args:
+        thread: the conversation id the run was started with (``--thread``).
+        json_: print one JSON object (``"resumed": true``) instead of tables.
+        mode: simulated or live models for the remaining hops.
+        config: registry YAML path, or ``default``.
+        progress: print hops on stderr as they complete; None: if a terminal.
+
+    Returns:
+        The run's exit code (`dispatch.cli.outcome`), 5 when another process
+        holds the thread, 130 on Ctrl-C.
+
+    Raises:
+        typer.Exit: code 2, via `fail`, when there is no checkpoint store, no
+            such thread, or the config is bad.
+    """
     path = checkpoint_path()
     try:
         if not path.exists() or path.stat().st_size == 0:
@@ -83,7 +105,17 @@ def resume_thread(
 async def _resume(
     dispatcher: Dispatcher, thread: str, json_: bool, progress: bool | None
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The final state and settings of the resumed run; None: nothing to resume."""
+    """The final state and settings of the resumed run; None: nothing to resume.
+
+    The thread's lock is held from the first read of its checkpoint to the
+    end of the run, so a concurrent ``run --thread`` cannot fork the state
+    between the check and the resume. "Nothing to resume" is decided by
+    LangGraph: a snapshot with no ``next`` node has finished.
+
+    Raises:
+        DispatchError: `thread` has no checkpoint in the store.
+        ThreadBusy: another process holds the thread's lock.
+    """
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
     from dispatch.cli.progress import StreamedGraph  # noqa: PLC0415
@@ -137,6 +169,7 @@ def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:
 
 
 def _nothing_to_resume(thread: str, json_: bool) -> int:
+    """Say the thread is finished (stderr, or the ``--json`` object); exit 0."""
     message = f"thread {thread!r} has nothing to resume: its last run finished"
     if json_:
         print(

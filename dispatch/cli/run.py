@@ -1,6 +1,16 @@
 """``dispatch demo`` / ``dispatch run``: plan, pre-flight, run with checkpoints and
 telemetry, and print the hops, totals and budget (``dispatch resume`` prints
-its run the same way, through `report_run`)."""
+its run the same way, through `report_run`).
+
+`dispatch.cli.app` imports this module only inside the command bodies, so
+``dispatch --help`` never loads LangGraph or the engine. The order of a run
+is fixed because each step guards the next: flags and config are checked
+first (exit 2, nothing ran); a hard budget's pre-flight estimate may refuse
+the start (exit 3, nothing spent); only then is the thread locked and the
+graph run on SQLite checkpoints, so a crash or Ctrl-C (exit 130) leaves
+every completed step for ``dispatch resume``. Exit codes are those of
+`dispatch.cli.outcome`.
+"""
 
 from __future__ import annotations
 
@@ -76,21 +86,36 @@ _SIM_NOTICE = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunArgs:
-    """What `demo` and `run` were asked to do."""
+    """What `demo` and `run` were asked to do, already checked by the CLI.
+
+    The budget stays a float and its mode a string until `budget_settings`
+    makes them the ledger's `Decimal` limit and `BudgetMode`.
+    """
 
     request: str
+    """The user's request, as the orchestrator's first message."""
     tasks: list[Any] | None
+    """A ``--plan`` list of sub-tasks; None lets the planner decompose."""
     json_: bool
+    """Print one JSON object on stdout instead of tables."""
     mode: Mode
+    """Simulated or live models (`dispatch.types.Mode`)."""
     config: str
+    """Registry YAML path, or ``default`` for the shipped one."""
     budget: float | None
+    """``--budget`` in USD; None: the config's budget (or no limit)."""
     budget_mode: str | None
+    """``--budget-mode``; None: the config's mode."""
     thread: str | None
+    """Conversation to continue (its pins apply); None starts a new one."""
     allow_partial: bool
+    """Start a hard-budget run even when the expected cost does not fit."""
     strict: bool = False
+    """Refuse a hard-budget start unless the worst case fits."""
     progress: bool | None = None
     """Print each hop on stderr as it completes; None: when stderr is a terminal."""
     synthesis_tier: str | None = None
+    """Tier hint for the final synthesis hop; None lets the router decide."""
 
 
 def on_hop(json_: bool, progress: bool | None) -> OnHop | None:
@@ -105,7 +130,22 @@ def on_hop(json_: bool, progress: bool | None) -> OnHop | None:
 
 def run_workflow(args: RunArgs) -> int:
     """Run the orchestrator as asked, print (or ``--json``) the outcome and
-    return the exit code (see `dispatch.cli.outcome`)."""
+    return the exit code (see `dispatch.cli.outcome`).
+
+    A fresh workflow id is drawn per call, so a continued ``--thread`` keeps
+    its pins but starts a new budget and reports only this run's hops. The
+    workflow id, budget and synthesis tier are written into the checkpoint
+    metadata of every step (`run_metadata`), which is how ``dispatch resume``
+    rebuilds the same graph and budget later.
+
+    Returns:
+        The exit code: 3 when the pre-flight refuses the start, 5 when the
+        thread is busy, 130 on Ctrl-C, else the run's `Outcome` code.
+
+    Raises:
+        typer.Exit: code 2, through `fail`, on a `DispatchError` (bad
+            flags, config or plan).
+    """
     from dispatch.agents import default_specialists  # noqa: PLC0415
     from dispatch.graphs import plan_tasks  # noqa: PLC0415
     from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
@@ -210,7 +250,20 @@ def report_run(
     extra: dict[str, Any] | None = None,
 ) -> int:
     """Print workflow `workflow`'s hops, totals, budget and answer from the final
-    `state` (or the ``--json`` object) and return the exit code."""
+    `state` (or the ``--json`` object) and return the exit code.
+
+    Hops are filtered by `workflow` because a thread's state accumulates the
+    records of every run on it; the report (and the exit code) must describe
+    this run only.
+
+    Args:
+        dispatcher: supplies the registry (for the baseline cost) and whether
+            the run was simulated.
+        state: the graph's final state values.
+        thread: the conversation id, printed so the user can continue it.
+        estimate: the pre-flight estimate, shown next to the spend.
+        extra: more keys for the JSON object (``resume`` adds its own).
+    """
     records = [r for r in hop_records(state) if r.workflow == workflow]
     summary = summarize(records, dispatcher.registry)
     budget_out = budget_json(
@@ -265,6 +318,7 @@ def interrupted_exit(thread: str, *, json_: bool) -> int:
 
 
 def _report(outcome: Outcome) -> None:
+    """Put a failing status on stderr, where it survives ``> answer.txt``."""
     if outcome.exit_code:
         err.print(status_line(outcome))
 
@@ -272,6 +326,12 @@ def _report(outcome: Outcome) -> None:
 async def _invoke(
     dispatcher: Dispatcher, args: RunArgs, tasks: list[Any], config: dict[str, Any]
 ) -> dict[str, Any]:
+    """Run the graph on the CLI's SQLite checkpoints, holding the thread's lock.
+
+    The lock is taken before the saver opens so two processes never append
+    to one thread's checkpoints (`ThreadBusy` otherwise). ``durability="sync"``
+    saves each step before the next starts: what `dispatch resume` relies on.
+    """
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
     path = checkpoint_path()
@@ -287,7 +347,11 @@ async def _invoke(
 
 
 def orchestrator(dispatcher: Dispatcher, saver: Any, synthesis_tier: str | None) -> Any:
-    """The orchestrator graph the CLI runs (and resumes) on `saver`'s checkpoints."""
+    """The orchestrator graph the CLI runs (and resumes) on `saver`'s checkpoints.
+
+    One builder for both commands: a resumed checkpoint only replays onto the
+    graph shape that wrote it.
+    """
     from dispatch.graphs import build_orchestrator  # noqa: PLC0415
 
     return build_orchestrator(
@@ -303,6 +367,12 @@ def _refuse_start(
     message: str,
     hops: int,
 ) -> int:
+    """Report a start the hard budget refused: nothing ran, nothing was spent.
+
+    The JSON keeps the shape of a finished run (empty hops, zero cost) so
+    scripts read one schema whatever happened; `hops` is how many hops the
+    refusal spared (tasks plus the synthesis).
+    """
     outcome = refused_start(message)
     if args.json_:
         print(

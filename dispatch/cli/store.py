@@ -82,6 +82,16 @@ def thread_lock(store: Path, thread: str) -> Iterator[Path]:
 
 
 def _acquire(path: Path, thread: str) -> int:
+    """Lock `path` without waiting and return its descriptor.
+
+    A holder unlinks the lock file on release, so a lock taken on a file
+    that is no longer at `path` guards nothing: the loop retries until the
+    locked file is the one on disk.
+
+    Raises:
+        ThreadBusy: another process holds the lock (with its pid, if known).
+        DispatchError: the lock file cannot be locked for any other reason.
+    """
     while True:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
@@ -106,6 +116,7 @@ def _acquire(path: Path, thread: str) -> int:
 
 
 def _holder(fd: int) -> int | None:
+    """The pid the holder wrote into the lock file; None while unwritten."""
     try:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     except OSError:

@@ -63,10 +63,16 @@ _TRIGGERS = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_TRACES_EXPORTER",
 )
+"""Any of these set (non-empty) turns telemetry on. Metrics settings alone never
+do: without a trace destination the CLI keeps the no-op providers."""
 
 
 def telemetry_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """True when the environment asks for telemetry."""
+    """True when the environment asks for telemetry (`_TRIGGERS`).
+
+    Args:
+        env: the variables to read; default `os.environ` (tests pass a dict).
+    """
     env = os.environ if env is None else env
     return any(env.get(name) for name in _TRIGGERS)
 
@@ -76,7 +82,20 @@ def telemetry_from_env(env: Mapping[str, str] | None = None) -> Iterator[Tracing
     """A `Tracing` for the CLI: SDK providers when the environment asks, else no-ops.
 
     The providers are flushed and shut down on exit, so a short command delivers
-    everything before it ends.
+    everything before it ends. They are handed to `Tracing`, never installed as
+    the OpenTelemetry globals, so the library and the tests never see a
+    process-wide provider they would have to reset.
+
+    Args:
+        env: the variables to read; default `os.environ`.
+
+    Yields:
+        The `Tracing` to give the dispatcher for the duration of the command.
+
+    Raises:
+        ConfigError: an unsupported ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER`` or
+            ``OTEL_EXPORTER_OTLP_PROTOCOL``, or ``grpc`` without its exporter
+            package. Raised on entry, before anything runs.
     """
     env = os.environ if env is None else env
     if not telemetry_enabled(env):
@@ -106,6 +125,7 @@ def telemetry_from_env(env: Mapping[str, str] | None = None) -> Iterator[Tracing
 
 
 def _protocol(env: Mapping[str, str]) -> str:
+    """``OTEL_EXPORTER_OTLP_PROTOCOL``, refused unless ``http/protobuf``/``grpc``."""
     proto = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     if proto not in ("http/protobuf", "grpc"):
         raise ConfigError(
@@ -118,6 +138,11 @@ def _protocol(env: Mapping[str, str]) -> str:
 
 
 def _span_exporter(env: Mapping[str, str], give_up: _GiveUp) -> SpanExporter | None:
+    """The span exporter ``OTEL_TRACES_EXPORTER`` names; None for ``none``.
+
+    Only the HTTP exporter gets the short timeout and the give-up wrapper;
+    a gRPC exporter is used as built, with its own timeout and retries.
+    """
     kind = env.get("OTEL_TRACES_EXPORTER", "otlp")
     if kind == "none":
         return None
@@ -141,11 +166,23 @@ def _span_exporter(env: Mapping[str, str], give_up: _GiveUp) -> SpanExporter | N
 
 
 def _metric_exporter(env: Mapping[str, str], give_up: _GiveUp) -> MetricExporter | None:
+    """The metric exporter; by default OTLP only when an OTLP endpoint is set.
+
+    ``OTEL_TRACES_EXPORTER=console`` alone therefore prints spans without a
+    metrics exporter failing against a collector nobody configured.
+    """
     kind = env.get("OTEL_METRICS_EXPORTER", "otlp" if _otlp_wanted(env) else "none")
     if kind == "none":
         return None
     if kind == "console":
         return ConsoleMetricExporter(out=sys.stderr)
+    if kind != "otlp":
+        raise ConfigError(
+            "unsupported metrics exporter",
+            path="OTEL_METRICS_EXPORTER",
+            found=kind,
+            expected="otlp, console or none",
+        )
     if _protocol(env) == "grpc":
         grpc_metrics: MetricExporter = _grpc("metric_exporter", "OTLPMetricExporter")
         return grpc_metrics
@@ -159,6 +196,11 @@ def _metric_exporter(env: Mapping[str, str], give_up: _GiveUp) -> MetricExporter
 
 
 def _grpc(module: str, name: str) -> Any:
+    """Build the gRPC exporter `name`, imported only when asked for.
+
+    The gRPC exporter is an optional package with a heavy dependency
+    (grpcio); a missing install is a `ConfigError` naming the package.
+    """
     try:
         mod = importlib.import_module(
             f"opentelemetry.exporter.otlp.proto.grpc.{module}"
@@ -172,6 +214,7 @@ def _grpc(module: str, name: str) -> Any:
 
 
 def _otlp_wanted(env: Mapping[str, str]) -> bool:
+    """True when an endpoint that could receive OTLP metrics is configured."""
     return bool(
         env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
@@ -191,16 +234,19 @@ class _GiveUp:
     """Shared by a run's exporters: after one failed export, none is tried again."""
 
     failed = False
+    """Set by the first failed export of any signal; never cleared in a run."""
 
 
 class _OnceSpanExporter(SpanExporter):
     """Delegates until an export fails, then drops batches: one timeout per run."""
 
     def __init__(self, inner: SpanExporter, give_up: _GiveUp) -> None:
+        """Wrap `inner`; `give_up` is shared with the run's metric exporter."""
         self._inner = inner
         self._give_up = give_up
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export through the inner exporter, or fail at once after a failure."""
         if self._give_up.failed:
             return SpanExportResult.FAILURE
         result = self._inner.export(spans)
@@ -242,6 +288,8 @@ class _OnceMetricExporter(MetricExporter):
 
 
 class _Collect(logging.Handler):
+    """Keeps the SDK's warnings (level, message) for one summary line."""
+
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.messages: list[tuple[int, str]] = []
@@ -265,6 +313,11 @@ def _export_log(env: Mapping[str, str]) -> Iterator[_Collect]:
 
 
 def _export_warning(env: Mapping[str, str], messages: list[tuple[int, str]]) -> str:
+    """One ``warning:`` line: the worst message, how many more, and a hint.
+
+    The hint about ``OTEL_METRICS_EXPORTER=none`` is added only when a metrics
+    export failed, the usual sign of a traces-only collector.
+    """
     worst = max(messages, key=lambda m: m[0])[1]
     endpoint = (
         env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

@@ -43,6 +43,17 @@ def build_capability_router(
 ) -> Router:
     """A capability router of kind `name` trained on `train`'s labelled prompts.
 
+    Every kind falls back on the rules router for the tier, so the routers
+    compared differ only in how they pick the capability. Unlabelled lines
+    of `train` are ignored.
+
+    Args:
+        name: one of `CAPABILITY_ROUTERS`.
+        train: prompts; those with a capability label are the training set.
+        encoder: the sentence encoder (its cache is warmed with `train`).
+        progress: ``(stage, done, total)`` callback while embedding.
+        c: inverse L2 strength of the ``learned``/``hybrid`` classifier.
+
     Raises:
         ConfigError: unknown name, or fewer than two labelled capabilities.
     """
@@ -93,6 +104,7 @@ class _Windowed:
     """Embeds the same prompt window as the learned layers (for a fair comparison)."""
 
     def __init__(self, encoder: Encoder) -> None:
+        """Wrap `encoder`; its id is kept so cache keys stay the encoder's."""
         self.inner = encoder
 
     @property
@@ -137,7 +149,32 @@ def evaluate_capability(
     latency_samples: int = 200,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The JSON report of `dispatch eval capability` (shape in the README)."""
+    """Train a capability router on `train`, classify `data`, score the labels.
+
+    Latency is timed before accuracy, through a fresh memory-only cache, so
+    the reported p50/p99 include embedding a never-seen prompt (the cost a
+    live hop pays) and not a disk-cache hit; accuracy then runs on the
+    caller's (cached) `encoder`.
+
+    Args:
+        data: prompts to classify; only lines with a capability are scored.
+        train: training prompts (see `build_capability_router`).
+        encoder: the encoder for training and scoring, usually cached.
+        router: one of `CAPABILITY_ROUTERS`.
+        fresh_encoder: builds the uncached encoder to time with; default the
+            encoder inside `encoder` when it is a `CachedEncoder`.
+        latency_samples: how many `data` prompts are timed.
+        progress: ``(stage, done, total)`` callback for the CLI's bar.
+
+    Returns:
+        A JSON-ready dict: ``n``, ``router``, ``accuracy``, ``macro_f1``,
+        ``per_class`` (precision, recall, F1, n), ``accuracy_by_source``
+        (per benchmark the prompt came from) and ``latency_ms`` (p50, p99).
+
+    Raises:
+        ConfigError: `data` has no labelled prompt, `router` is unknown, or
+            `train` labels fewer than two capabilities.
+    """
     labelled = [r for r in data if r.capability]
     if not labelled:
         raise ConfigError("DATA has no labelled prompts", expected="'capability' set")
@@ -192,6 +229,7 @@ class _Switch:
     """An encoder whose target can be swapped (cached for training, fresh for timing)."""
 
     def __init__(self, target: Encoder) -> None:
+        """Start by delegating to `target`; assign `target` to switch."""
         self.target = target
 
     @property
@@ -203,4 +241,5 @@ class _Switch:
 
 
 def _inner(encoder: Encoder) -> Encoder:
+    """The uncached encoder behind `encoder`, so timing misses every cache."""
     return encoder.encoder if isinstance(encoder, CachedEncoder) else encoder

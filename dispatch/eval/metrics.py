@@ -34,8 +34,11 @@ class CurvePoint:
     """One operating point of a router, relative to the reference model."""
 
     threshold: float
+    """The bar this point was routed at."""
     quality_ratio: float
+    """Mean routed quality over the reference model's mean quality."""
     cost_ratio: float
+    """Mean routed cost over the reference model's mean cost."""
 
 
 def cost_ratio_at_quality(curve: Sequence[CurvePoint], target: float) -> float | None:

@@ -32,7 +32,13 @@ ROUTERS: Mapping[str, HeadConfig] = {
     "logreg-relative": HeadConfig(kind="logreg", c=0.3, bar_mode="relative"),
     "logreg-absolute": HeadConfig(kind="logreg", c=0.3, bar_mode="absolute"),
 }
-"""Router names `eval outcomes --router` accepts; ``learned`` is the default head."""
+"""Quality-head configurations by the name ``--router``/``--head`` accepts.
+
+``learned`` is the production default (the head and bar mode that won
+cross-validation, README "Routing quality"); it equals ``logreg`` so reports
+can name either. The ``logreg-*`` entries keep the losing bar modes runnable
+so the comparison can be repeated on new data.
+"""
 
 
 def evaluate_outcomes(
@@ -46,7 +52,40 @@ def evaluate_outcomes(
     target: float = 0.95,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The JSON report of `dispatch eval outcomes` (shape in the issue/README)."""
+    """Train on `train`, route `data` as live hops would, and score the outcomes.
+
+    Why this split: the bar is calibrated on out-of-fold predictions over
+    `train` only, so the `result` on `data` is an honest held-out estimate of
+    the quality and cost the router would reach in production. `data` is
+    routed twice: once at the calibrated bar through `LearnedRouter.decide`
+    (the operating point) and once per bar of a sweep (the curve), reusing one
+    set of predictions.
+
+    Args:
+        data: held-out prompts; every one must carry an outcome for each
+            model that is scored.
+        train: training prompts with outcomes (and capability labels, if any).
+        models: parsed `benchmark_models.json` (tier, provider, list prices).
+        encoder: the sentence encoder the heads are fitted on.
+        router: a key of `ROUTERS`.
+        reference: outcome model all ratios are taken against; default the
+            model with the best mean quality on `train`.
+        target: quality ratio (vs `reference`) the bar is calibrated for.
+        progress: ``(stage, done, total)`` callback for the CLI's bar.
+
+    Returns:
+        A JSON-ready dict: ``n``, ``result`` (operating point: quality, cost,
+        both as ratios, calls per model, bar), ``calibration`` (train-side
+        ratio and 95 % interval), ``curve``, ``cost_ratio_at_quality`` at 0.9
+        and 0.95, ``apgr``, ``single_models``, ``oracle`` and
+        ``train_scores``. Ratios are means over prompts divided by the
+        reference model's means.
+
+    Raises:
+        ConfigError: `router` is unknown, the two files share fewer than two
+            models with outcomes on every line, `reference` is not one of
+            them, or a model has no entry (or no price) in `models`.
+    """
     if router not in ROUTERS:
         raise ConfigError(
             "unknown router", found=router, expected=", ".join(sorted(ROUTERS))
@@ -113,6 +152,7 @@ def evaluate_outcomes(
 
 
 def _entry(models: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any]:
+    """`models[name]`, or a `ConfigError` naming the model the file lacks."""
     if name not in models:
         raise ConfigError(
             "model has outcomes but no entry in the models file",
@@ -131,6 +171,12 @@ def _report(
     curve: Sequence[tuple[CurvePoint, Routed]],
     trained: Any,
 ) -> dict[str, Any]:
+    """Assemble the report from what routing measured (see `evaluate_outcomes`).
+
+    The baselines sit next to the router so a reader can judge it: every
+    single model alone, the oracle (a per-prompt upper bound), and APGR, whose
+    floor is the cheapest single model's quality.
+    """
     ref_q = float(np.mean([r.outcomes[reference].quality for r in data]))
     ref_c = float(np.mean([r.outcomes[reference].cost_usd for r in data]))
     singles = {
@@ -189,7 +235,12 @@ def _report(
 
 
 def _oracle(data: Sequence[ReplayRecord], names: Sequence[str]) -> tuple[float, float]:
-    """Per prompt, the cheapest model with the best recorded quality."""
+    """Mean quality and cost of picking, per prompt, the cheapest best model.
+
+    No router can beat this (it reads the outcomes it is scored on), so it
+    bounds how much of the gap between cheap and reference a router could
+    still recover.
+    """
     quality, cost = [], []
     for r in data:
         best = max(r.outcomes[n].quality for n in names)

@@ -1,4 +1,11 @@
-"""`--plot`: the quality/cost curve of an outcome evaluation as a PNG (matplotlib)."""
+"""`--plot`: the quality/cost curve of an outcome evaluation as a PNG (matplotlib).
+
+matplotlib is an optional extra (``graph-dispatch[eval]``), imported only
+when a plot is asked for, so the library and the rest of the CLI never pay
+its import time or need it installed. The figure reads only the JSON report
+of `dispatch.eval.outcomes.evaluate_outcomes`, so a saved ``--json`` report
+can be re-plotted without routing again.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,18 @@ __all__ = ("plot_curve",)
 
 
 def plot_curve(report: Mapping[str, Any], path: Path) -> None:
-    """Curve, single models, the random-mix line, the oracle and the calibrated point.
+    """Draw the report's curve, baselines and calibrated point into `path`.
+
+    Both axes are ratios against the reference model (x: cost, y: quality),
+    so 1.0/1.0 is "always the reference". Grey squares are single models, the
+    dashed line a random mix of the cheapest and the reference model (what a
+    router must beat), the gold star the oracle, the red cross the operating
+    point at the calibrated bar; the dotted line marks quality ratio 0.95.
+    Parent directories of `path` are created.
+
+    Args:
+        report: the dict `evaluate_outcomes` returns (or its JSON, reloaded).
+        path: the PNG to write; an existing file is overwritten.
 
     Raises:
         ConfigError: matplotlib is not installed (``pip install graph-dispatch[eval]``).

@@ -51,7 +51,9 @@ class Routed:
     models: list[str]
     """Outcome model name chosen per prompt."""
     quality: npt.NDArray[np.float64]
+    """Recorded quality of the chosen model, per prompt (0-1)."""
     cost: npt.NDArray[np.float64]
+    """Recorded cost of the chosen model's call, per prompt (USD)."""
 
     def calls_by_model(self) -> dict[str, int]:
         """How many prompts went to each model."""
@@ -96,9 +98,19 @@ def sweep(
 ) -> list[tuple[CurvePoint, Routed]]:
     """The router's operating point at each bar in `thresholds`.
 
+    `decide` takes a bar so the (slow) predictions are computed once and only
+    the cheap decision is repeated per bar.
+
     Args:
         decide: ``(record index, bar) -> decision`` (predictions computed once).
+        records: the replayed prompts with their outcomes.
+        registry: the benchmark registry the policy selects from.
+        names: registry model id -> outcome model name.
+        thresholds: the bars to try (see `bar_grid`).
         reference: outcome name of the reference model (ratios are against it).
+
+    Returns:
+        One ``(point, routed)`` pair per bar, in `thresholds` order.
     """
     ref_q = np.mean([r.outcomes[reference].quality for r in records])
     ref_c = np.mean([r.outcomes[reference].cost_usd for r in records])
@@ -121,9 +133,13 @@ class Calibration:
     """The bar chosen on training data for a target quality ratio."""
 
     bar: float
+    """The chosen bar, in the units of the artefact's `bar_mode`."""
     target: float
+    """The quality ratio (vs the reference model) asked for."""
     train_quality_ratio: float
+    """Quality ratio reached at `bar` on the out-of-fold training curve."""
     train_cost_ratio: float
+    """Cost ratio (vs always-reference) at `bar` on the same curve."""
     quality_ratio_interval: tuple[float, float]
     """95 % bootstrap interval of the quality ratio at `bar` (training prompts)."""
 

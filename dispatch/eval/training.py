@@ -45,14 +45,23 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class HeadConfig:
-    """Which quality head to fit (chosen by cross-validation, README)."""
+    """Which quality head to fit (chosen by cross-validation, README).
+
+    `dispatch.eval.outcomes.ROUTERS` names the configurations compared.
+    """
 
     kind: str = "logreg"
+    """``logreg`` (one logistic regression per model) or ``knn``."""
     bar_mode: str = "utility"
+    """How the calibrated bar becomes a per-hop bar; one of `BAR_MODES`."""
     c: float = 0.3
+    """Inverse L2 strength of the quality regressions (smaller: smoother)."""
     k: int = 25
+    """Neighbours averaged by a ``knn`` head; unused by ``logreg``."""
     capability_c: float = 10.0
+    """Inverse L2 strength of the capability classifier."""
     folds: int = 5
+    """Cross-validation folds for the out-of-fold predictions and scores."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +69,12 @@ class TrainedRouter:
     """A trained artefact and what training measured."""
 
     artefact: LearnedArtefact
+    """What `LearnedRouter` loads; its `meta` repeats the scores below."""
     calibration: Calibration | None
+    """The calibrated bar and its train-side ratios; None without a target."""
     scores: Mapping[str, Any] = field(default_factory=dict)
+    """Out-of-fold AUC/Brier per quality head and, when labels allowed it,
+    the capability classifier's cross-validated accuracy and macro-F1."""
 
 
 def bar_grid(
@@ -98,6 +111,13 @@ def train_router(
 ) -> TrainedRouter:
     """Train quality heads on `records`' outcomes and calibrate the bar.
 
+    Calibration sweeps the bar over *out-of-fold* predictions (each prompt
+    scored by heads that never saw it) because in-sample predictions are
+    over-confident and would pick a bar that misses the target on new
+    prompts; only then are the final heads fitted on every record. The
+    capability classifier is trained only when `labelled` holds at least two
+    distinct capabilities; otherwise the artefact routes quality alone.
+
     Args:
         records: training prompts with outcomes for every model in `names`.
         encoder: the encoder the artefact is bound to.
@@ -108,6 +128,13 @@ def train_router(
         labelled: prompts with capability labels for the capability classifier.
         config: head kind and hyper-parameters.
         progress: optional progress callback.
+
+    Returns:
+        The artefact (bar 0.5 when `target` is None) with its calibration and
+        cross-validated scores, both also written into `artefact.meta`.
+
+    Raises:
+        ValueError: `config.kind` is not ``logreg`` or ``knn``.
     """
     outcome_names = list(names)
     ids = [names[n] for n in outcome_names]
@@ -202,6 +229,10 @@ def train_router(
 def _embed(
     encoder: Encoder, prompts: list[str], stage: str, progress: Progress | None
 ) -> np.ndarray:
+    """Embed `prompts`, reporting cumulative progress under `stage`.
+
+    `embed` reports batch sizes; the CLI's bar wants ``done`` of ``total``.
+    """
     done = 0
 
     def tick(n: int) -> None:
@@ -216,6 +247,12 @@ def _embed(
 def _head_scores(
     oof: np.ndarray, quality: np.ndarray, names: Sequence[str]
 ) -> dict[str, dict[str, float]]:
+    """AUC, Brier score and base rate of each model's out-of-fold head.
+
+    Quality above 0.5 counts as "good", as in `fit_quality`. AUC is NaN for a
+    model that is always (or never) good on these prompts: it is undefined
+    there, and reporting 0.5 would hide that.
+    """
     out = {}
     for j, name in enumerate(names):
         y = quality[:, j] > 0.5

@@ -21,7 +21,7 @@ a run resumed elsewhere never spends twice.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -57,7 +57,7 @@ class DispatchContext:
     """``hard``, ``soft`` or ``warn``; None: the dispatcher's default."""
     workflow_id: str | None = None
     """A named budget scope shared by every run that names it."""
-    run_id: str = field(default_factory=lambda: f"run-{uuid.uuid4().hex[:12]}")
+    run_id: str = field(default_factory=lambda: f"run-{secrets.token_hex(6)}")
     """This run's own workflow id when no scope is named."""
 
 
@@ -88,21 +88,24 @@ def run_workflow(
     saved = (state or {}).get("budget")
     if saved and saved.get("workflow"):
         return str(saved["workflow"])
-    return _server_run(config) or f"run-{uuid.uuid4().hex[:12]}"
+    return _server_run(config) or f"run-{secrets.token_hex(6)}"
 
 
 def budget_limits(
     config: RunnableConfig | None, default: BudgetSpec
 ) -> tuple[Decimal | None, BudgetMode]:
     """The run's budget limit and mode (context, else configurable, else `default`)."""
-    conf = dict((config or {}).get("configurable") or {})
+    conf = (config or {}).get("configurable") or {}
+    settings: dict[str, Any] = {
+        k: conf[k] for k in ("budget_usd", "budget_mode") if k in conf
+    }
     ctx = _context(config)
     if ctx is not None:
         if ctx.budget_usd is not None:
-            conf["budget_usd"] = ctx.budget_usd
+            settings["budget_usd"] = ctx.budget_usd
         if ctx.budget_mode is not None:
-            conf["budget_mode"] = ctx.budget_mode
-    return budget_settings(conf, default)
+            settings["budget_mode"] = ctx.budget_mode
+    return budget_settings(settings, default)
 
 
 def run_ledger(

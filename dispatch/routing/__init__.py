@@ -34,7 +34,7 @@ __all__ = (
     "SemanticRouter",
 )
 
-_WHERE = {
+_WHERE = {  # public name -> submodule that defines it
     "CachedEncoder": "encoder",
     "CapabilityRouter": "classifier",
     "Encoder": "encoder",
@@ -50,6 +50,11 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> object:
+    """Import `name`'s submodule on first access and cache the name here.
+
+    Raises:
+        AttributeError: `name` is not one of `__all__` (as for any module).
+    """
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'dispatch.routing' has no attribute {name!r}")
@@ -59,4 +64,5 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
+    """The public names, so completion shows them before any is imported."""
     return sorted(__all__)

@@ -34,13 +34,23 @@ __all__ = ("OnnxEncoder", "cache_dir", "onnx_available")
 
 
 def cache_dir() -> Path:
-    """Where exported models and embedding caches live."""
+    """Where exported models and embedding caches live.
+
+    ``$DISPATCH_CACHE_DIR`` when set (CI and sandboxes point it at a writable
+    place), else ``~/.cache/graph-dispatch``. Read on every call, not at import.
+    """
     root = os.environ.get("DISPATCH_CACHE_DIR")
     return Path(root) if root else Path.home() / ".cache" / "graph-dispatch"
 
 
 def onnx_available() -> bool:
-    """True when onnxruntime, onnx and tokenizers are importable."""
+    """True when onnxruntime and tokenizers are importable.
+
+    Checked by import rather than by metadata, so a broken install counts as
+    absent and `default_encoder` falls back to sentence-transformers. The
+    one-time export also needs torch and transformers, which the fallback
+    encoder installs anyway.
+    """
     try:
         import onnxruntime  # noqa: F401, PLC0415
         import tokenizers  # noqa: F401, PLC0415
@@ -67,6 +77,11 @@ class OnnxEncoder:
         max_tokens: int | None = None,
         threads: int = 2,
     ) -> None:
+        """Check the folder now; export and load the session on first `encode`.
+
+        Raises:
+            ConfigError: the folder has no ``tokenizer.json``.
+        """
         self.model_path = Path(model_path) if model_path else default_model_path()
         if not (self.model_path / "tokenizer.json").is_file():
             raise ConfigError(
@@ -83,6 +98,11 @@ class OnnxEncoder:
         return f"st:{self.model_path.name}:{self.model_path.parent.name}"
 
     def _load(self) -> None:
+        """Export (once, cached) and open the session and the tokenizer.
+
+        Runs on first `encode`, so constructing an encoder (e.g. to read its
+        `id`) never pays for the export or the session.
+        """
         import onnxruntime as ort  # noqa: PLC0415 - optional dependency
         from tokenizers import Tokenizer  # noqa: PLC0415
 
@@ -100,7 +120,12 @@ class OnnxEncoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        """Normalised float32 rows, one per text."""
+        """Normalised float32 rows, one per text: ``(len(texts), 384)`` for MiniLM.
+
+        Texts are padded to the batch's longest (truncated at `max_tokens`);
+        the attention mask keeps padding out of the mean, as in
+        sentence-transformers, so a text's vector does not depend on its batch.
+        """
         if self._session is None:
             self._load()
         if not texts:
@@ -124,6 +149,10 @@ class OnnxEncoder:
 
 
 def _st_max_length(model_path: Path) -> int:
+    """sentence-transformers' ``max_seq_length`` for the folder (default 256).
+
+    Truncating at the same length is what makes both encoders' vectors equal.
+    """
     config = model_path / "sentence_bert_config.json"
     if config.is_file():
         return int(json.loads(config.read_text("utf-8")).get("max_seq_length", 256))
@@ -131,6 +160,11 @@ def _st_max_length(model_path: Path) -> int:
 
 
 def _fingerprint(model_path: Path) -> str:
+    """A short key for the folder's content: config, tokenizer, weight sizes.
+
+    Weights are keyed by name and size rather than hashed, so a start does
+    not read ~90 MB of weights just to find the cached export.
+    """
     digest = hashlib.sha256()
     for name in ("config.json", "tokenizer.json"):
         file = model_path / name
@@ -149,6 +183,15 @@ def export_onnx(model_path: Path, target_dir: Path | None = None) -> Path:
     Uses torch (already installed for the fallback encoder) and the model files
     on disk; never the network. The export is written to a temporary name and
     renamed, so a crash never leaves a half-written model behind.
+
+    Args:
+        model_path: the sentence-transformers folder.
+        target_dir: where to cache the file; default ``cache_dir() / "onnx"``.
+
+    Returns:
+        The path of the ``.onnx`` file (inputs ``input_ids``,
+        ``attention_mask``, ``token_type_ids``; output ``last_hidden_state``;
+        batch and token axes dynamic).
     """
     target = (target_dir or cache_dir() / "onnx") / (
         f"{model_path.name}-{_fingerprint(model_path)}.onnx"

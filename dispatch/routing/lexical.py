@@ -23,16 +23,26 @@ BUCKETS = 2**16
 """Hash buckets per analyser (words 1-2, char_wb 2-4)."""
 
 _EDGE = 2000
+"""Characters kept from each end of a long prompt (see `lexical_text`)."""
 
 
 def lexical_text(prompt: str) -> str:
-    """The first and last 2,000 characters: bounded work on any prompt."""
+    """The first and last 2,000 characters: bounded work on any prompt.
+
+    Both ends, unlike the embedding window (the tail): the kind of request can
+    show in an opening instruction as well as in the closing question.
+    """
     if len(prompt) <= 2 * _EDGE:
         return prompt
     return prompt[:_EDGE] + "\n" + prompt[-_EDGE:]
 
 
 def _vectorizers() -> tuple[Any, Any]:
+    """Word 1-2 and char_wb 2-4 hashing vectorizers; raw counts (tf-idf is ours).
+
+    Stateless (hashing), so training and every routing process build
+    identical ones without storing a vocabulary.
+    """
     from sklearn.feature_extraction.text import (  # noqa: PLC0415 - heavy import
         HashingVectorizer,
     )
@@ -53,7 +63,12 @@ class LexicalFeatures:
 
     @classmethod
     def fit(cls, prompts: Sequence[str]) -> LexicalFeatures:
-        """Learn the idf weights from `prompts`."""
+        """Learn the idf weights from `prompts`.
+
+        Smoothed as scikit-learn's ``TfidfTransformer(smooth_idf=True)``:
+        ``log((1 + n) / (1 + df)) + 1``, so an unseen bucket gets a finite
+        weight and none is zero.
+        """
         counts = _counts(prompts)
         n = counts.shape[0]
         df = np.bincount(counts.indices, minlength=2 * BUCKETS)
@@ -84,7 +99,11 @@ class LexicalFeatures:
         return out
 
     def transform(self, prompts: Sequence[str]) -> Any:
-        """A scipy CSR matrix (n, 2 * BUCKETS)."""
+        """A scipy CSR matrix (n, 2 * BUCKETS): the training-time features.
+
+        Sublinear tf (``1 + log count``) times idf, then each analyser's half
+        L2-normalised on its own so words and characters weigh the same.
+        """
         from sklearn.preprocessing import normalize  # noqa: PLC0415
 
         counts = _counts(prompts).astype(np.float32)
@@ -98,12 +117,15 @@ class LexicalFeatures:
 
 
 def _murmur(gram: str) -> int:
+    """The bucket hash `HashingVectorizer` uses (murmurhash3, seed 0, signed)."""
     from sklearn.utils import murmurhash3_32  # noqa: PLC0415
 
     return int(murmurhash3_32(gram, seed=0))
 
 
 _ANALYSERS: list[Any] = []
+"""The vectorizers' analysers, built once per process on the first `logits`
+call and reused; never mutated after."""
 
 
 def _analysers() -> list[Any]:
@@ -113,6 +135,7 @@ def _analysers() -> list[Any]:
 
 
 def _counts(prompts: Sequence[str]) -> Any:
+    """Raw n-gram counts (n, 2 * BUCKETS): word buckets, then character buckets."""
     from scipy.sparse import hstack  # noqa: PLC0415
 
     words, chars = _vectorizers()

@@ -45,7 +45,7 @@ SCHEMA: dict[str, Any] = {
 }
 """JSON schema passed to ``with_structured_output``."""
 
-_SYSTEM = (
+_SYSTEM = (  # the verdict's allowed values are spelled out in the prompt
     "You route sub-tasks of an agent workflow. Capabilities: {caps}. Tiers, "
     "cheapest first: {tiers}. Pick the capability the task needs and the cheapest "
     "tier that can do it well. Answer with the structured verdict only."
@@ -79,6 +79,11 @@ class LLMRouter:
         on_usage: UsageCallback | None = None,
         max_prompt_chars: int = 4000,
     ) -> None:
+        """Keep the classifier; `model` is wrapped for structured output here.
+
+        Raises:
+            ValueError: none of `classify`, `aclassify` or `model` is given.
+        """
         if classify is None and aclassify is None and model is None:
             raise ValueError("LLMRouter needs classify, aclassify or a model")
         self.capabilities = tuple(capabilities)
@@ -99,6 +104,11 @@ class LLMRouter:
         return f"llm: structured verdict from {self.model_id}"
 
     def _messages(self, prompt: str) -> list[tuple[str, str]]:
+        """System prompt plus the hop's text, cut in the middle if too long.
+
+        Head and tail are kept: the task usually opens a prompt and the
+        question closes it, and the classification call stays small and cheap.
+        """
         half = self.max_prompt_chars // 2
         text = (
             prompt
@@ -111,7 +121,12 @@ class LLMRouter:
         return [("system", system), ("human", text)]
 
     def decide(self, hop: Hop) -> RouteDecision:
-        """Classify `hop` with the sync classifier (or the model's ``invoke``)."""
+        """Classify `hop` with the sync classifier (or the model's ``invoke``).
+
+        Never raises: a failed call or an invalid verdict comes back as a
+        confidence-0 decision whose reason says what went wrong, so a
+        `HybridRouter` (or the policy) carries on without this layer.
+        """
         try:
             if self._classify is not None:
                 result = self._classify(hop.prompt)
@@ -125,7 +140,10 @@ class LLMRouter:
         return self._verdict(hop, result)
 
     async def adecide(self, hop: Hop) -> RouteDecision:
-        """Classify `hop` with the async classifier (or the model's ``ainvoke``)."""
+        """Classify `hop` with the async classifier (or the model's ``ainvoke``).
+
+        With only a sync `classify`, runs it inline. Never raises (see `decide`).
+        """
         try:
             if self._aclassify is not None:
                 result = await self._aclassify(hop.prompt)
@@ -140,6 +158,11 @@ class LLMRouter:
         return self._verdict(hop, result)
 
     def _verdict(self, hop: Hop, result: Any) -> RouteDecision:
+        """Charge the call's usage, then check the verdict against the allowed sets.
+
+        Usage is reported before validation: an invalid answer cost as much
+        as a valid one. A missing or unparseable confidence becomes 0.5.
+        """
         verdict, usage = result if isinstance(result, tuple) else (result, None)
         if usage is not None and self.on_usage is not None:
             self.on_usage(hop, self.model_id, usage)
@@ -164,6 +187,11 @@ class LLMRouter:
         )
 
     def _fallback(self, why: str) -> RouteDecision:
+        """``general`` (else the first capability) at the middle tier, confidence 0.
+
+        The middle tier is the least wrong guess when nothing is known; the
+        zero confidence tells every consumer not to trust it.
+        """
         general = "general" if "general" in self.capabilities else self.capabilities[0]
         return RouteDecision(
             capability=general,

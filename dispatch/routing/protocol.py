@@ -1,4 +1,9 @@
-"""The `Router` protocol every layer implements, and the trivial `FixedRouter`."""
+"""The `Router` protocol every layer implements, and the trivial `FixedRouter`.
+
+A protocol, not a base class: layers share no code, and composition
+(`HybridRouter`, the dispatcher) needs only `decide` and `describe`. Any
+object with both methods routes, including a user's own.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,20 @@ __all__ = ("FixedRouter", "Router")
 
 @runtime_checkable
 class Router(Protocol):
-    """Decides what a hop needs. Pure: no model call, no I/O (except the LLM layer)."""
+    """Decides what a hop needs. Pure: no model call, no I/O (except the LLM layer).
+
+    The contract every implementation keeps: `decide` returns a capability
+    and a tier from the configured sets, a confidence in [0, 1] (what
+    `HybridRouter` compares to its thresholds), and, the LLM layer aside,
+    the same decision for the same hop. Which *model* serves the hop is not
+    the router's business: the policy picks it from the decision.
+
+    Example:
+        >>> from dispatch.routing import FixedRouter
+        >>> from dispatch.types import Hop
+        >>> FixedRouter("coding", "small").decide(Hop(specialist="c", prompt="x")).tier
+        'small'
+    """
 
     def decide(self, hop: Hop) -> RouteDecision:
         """Capability, tier, confidence and reason for `hop`."""
@@ -26,6 +44,7 @@ class FixedRouter:
     """Always the same capability and tier; for tests and for pinning a whole graph."""
 
     def __init__(self, capability: str, tier: str) -> None:
+        """Route every hop to `capability`/`tier` (not checked against a registry)."""
         self.capability = capability
         self.tier = tier
 

@@ -34,10 +34,15 @@ class ReplayRecord:
     """One line of a replay file."""
 
     id: str
+    """Unique within its file (``<file>:<line>`` when the line has none)."""
     prompt: str
+    """The text the models saw; never empty."""
     capability: str | None
+    """Capability label, or None when the source gives none."""
     source: str
+    """Where the prompt comes from, e.g. ``routerbench/mbpp`` (for per-source scores)."""
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    """Model name -> outcome; empty unless read with ``need_outcomes``."""
 
 
 def read_replay(
@@ -68,6 +73,7 @@ def read_replay(
 
 
 def _lines(handle: Any) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers, for error messages."""
     for number, line in enumerate(handle, 1):
         if line.strip():
             yield number, line
@@ -76,6 +82,12 @@ def _lines(handle: Any) -> Iterator[tuple[int, str]]:
 def _record(
     raw: str, path: Path, number: int, need_capability: bool, need_outcomes: bool
 ) -> ReplayRecord:
+    """Parse and check one line; every error names `path` and line `number`.
+
+    Keys the format does not use here (``difficulty``, ``meta``, ...) are
+    ignored, so richer files stay readable.
+    """
+
     def bad(
         what: str, found: object = None, expected: str | None = None
     ) -> ConfigError:
@@ -108,6 +120,7 @@ def _record(
 
 
 def _outcomes(raw: object, bad: Any) -> dict[str, Outcome]:
+    """The ``outcomes`` object, each model's quality in [0, 1] and cost >= 0."""
     if not isinstance(raw, dict) or not raw:
         raise bad("'outcomes' is missing or empty", raw, "{model: {quality, cost_usd}}")
     out = {}
@@ -133,6 +146,10 @@ def _outcomes(raw: object, bad: Any) -> dict[str, Outcome]:
 
 def read_models(path: Path) -> dict[str, dict[str, Any]]:
     """`benchmark_models.json`: name -> tier, provider and prices per mtok.
+
+    Prices may be null here (models of the leaderboards that were never
+    priced); `benchmark_registry` refuses a null price only for a model it
+    registers.
 
     Raises:
         ConfigError: unreadable file, or an entry without tier/provider/prices.

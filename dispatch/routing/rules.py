@@ -167,13 +167,27 @@ class RulesRouter:
         self.long_prompt_tokens = long_prompt_tokens
         self.very_long_prompt_tokens = very_long_prompt_tokens
         self._fallback = "general" if "general" in capabilities else capabilities[0]
+        self._last: tuple[Hop, RouteDecision] | None = None
 
     def describe(self) -> str:
         """One line for logs."""
         return "rules: code/look-up/arithmetic signals, length and difficulty words"
 
     def decide(self, hop: Hop) -> RouteDecision:
-        """Capability and tier from hints first, heuristics otherwise."""
+        """Capability and tier from hints first, heuristics otherwise.
+
+        The last decision is remembered by hop identity: in the shipped hybrid
+        this router is both the first layer and the semantic layer's tier
+        router, so it is asked twice about the same hop.
+        """
+        last = self._last
+        if last is not None and last[0] is hop:
+            return last[1]
+        decision = self._decide(hop)
+        self._last = (hop, decision)  # one tuple: a single atomic store
+        return decision
+
+    def _decide(self, hop: Hop) -> RouteDecision:
         text = _scanned(hop.prompt)
         if hop.capability_hint in self.capabilities:
             capability, cap_conf = hop.capability_hint, 1.0

@@ -28,7 +28,11 @@ __all__ = ("SemanticRouter", "default_utterances")
 
 
 def default_utterances() -> dict[str, list[str]]:
-    """The project's example utterances per capability."""
+    """The project's example utterances per capability.
+
+    Read from the installed package (`importlib.resources`), so it works from
+    a wheel or a zip as well as a checkout.
+    """
     text = (
         resources.files("dispatch").joinpath("data/utterances.yaml").read_text("utf-8")
     )
@@ -55,6 +59,12 @@ class SemanticRouter:
         tier_router: Router | None = None,
         margin_scale: float = 0.15,
     ) -> None:
+        """Embed every example once, here; `decide` embeds only the prompt.
+
+        Raises:
+            ConfigError: fewer than two capabilities, or one with no example.
+            ValueError: `margin_scale` is not positive.
+        """
         empty = [c for c, texts in examples.items() if not texts]
         if len(examples) < 2 or empty:
             raise ConfigError(
@@ -73,6 +83,11 @@ class SemanticRouter:
         self.centroids = self._centroids(examples)
 
     def _centroids(self, examples: Mapping[str, Sequence[str]]) -> Vectors:
+        """One unit-length mean embedding per capability, in `capabilities` order.
+
+        Renormalised after averaging so the dot product with a (normalised)
+        prompt vector is a cosine similarity.
+        """
         rows = []
         for capability in self.capabilities:
             centroid = self.encoder.encode(list(examples[capability])).mean(axis=0)
@@ -102,10 +117,15 @@ class SemanticRouter:
         """Cosine similarity of `prompt` to each capability centroid."""
         vector = self.encoder.encode([prompt])[0]
         sims = self.centroids @ vector
-        return {c: float(s) for c, s in zip(self.capabilities, sims, strict=True)}
+        return dict(zip(self.capabilities, sims.tolist(), strict=True))
 
     def decide(self, hop: Hop) -> RouteDecision:
-        """Nearest centroid for the capability; the tier router for the tier."""
+        """Nearest centroid for the capability; the tier router for the tier.
+
+        A capability hint from the plan wins with confidence 1 and no
+        embedding. Otherwise confidence is 0.5 at a tie with the runner-up,
+        rising linearly to 1 at a margin of `margin_scale`.
+        """
         if hop.capability_hint in self.capabilities:
             capability, confidence = hop.capability_hint, 1.0
             why = f"plan hint {capability}"

@@ -31,7 +31,9 @@ __all__ = (
 )
 
 F32 = npt.NDArray[np.float32]
+"""Embeddings and predictions: float32, what the run-time heads compute in."""
 F64 = npt.NDArray[np.float64]
+"""Recorded outcomes: float64, with NaN where a model was not run."""
 
 
 def outcome_matrix(
@@ -60,6 +62,15 @@ def fit_quality(
         kind: ``logreg`` (one L2 logistic regression per model) or ``knn``.
         c: inverse regularisation strength of the logistic regressions.
         k: neighbours for ``knn``.
+
+    Returns:
+        `LinearHeads` (``logreg``) or `KnnHeads` (``knn``; missing outcomes
+        filled with the model's mean, since a neighbour needs every column).
+        A model that is always (or never) good gets a constant head at its
+        base rate, clipped away from 0 and 1, instead of a degenerate fit.
+
+    Raises:
+        ValueError: `kind` is neither ``logreg`` nor ``knn``.
     """
     if kind == "knn":
         filled = np.where(np.isnan(quality), np.nanmean(quality, axis=0), quality)
@@ -96,7 +107,15 @@ def oof_quality(
     folds: int = 5,
     seed: int = 0,
 ) -> F32:
-    """Out-of-fold predictions of `fit_quality` for every row."""
+    """Out-of-fold predictions of `fit_quality` for every row.
+
+    Each row is predicted by a head fitted on the other folds, so the result
+    is what a held-out prompt would get: the input the bar is calibrated on.
+    The shuffle uses a fixed `seed`, so reruns give the same calibration.
+
+    Returns:
+        Predicted quality, shape ``quality.shape``, float32.
+    """
     out = np.zeros(quality.shape, dtype=np.float32)
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(x):
         head = fit_quality(x[train], quality[train], kind=kind, c=c, k=k)
@@ -113,7 +132,19 @@ def fit_capability(
 ) -> CapabilityHead:
     """A softmax capability classifier (balanced class weights).
 
-    With `prompts`, hashed lexical n-grams join the embedding as features.
+    With `prompts`, hashed lexical n-grams join the embedding as features:
+    surface cues (code syntax, "search for") that sentence embeddings blur.
+    Classes are weighted inversely to their frequency, so a capability with
+    few labelled prompts is not traded away for accuracy on the common ones.
+
+    Args:
+        x: (n, dim) embeddings of the labelled prompts.
+        labels: one capability per row.
+        prompts: the texts of `x`'s rows, for the lexical features.
+        c: inverse L2 strength of the regression.
+
+    Returns:
+        A `CapabilityHead` that predicts with numpy alone at run time.
     """
     lexical = LexicalFeatures.fit(prompts) if prompts is not None else None
     features: Any = x
@@ -147,7 +178,15 @@ def oof_capability(
     folds: int = 5,
     seed: int = 0,
 ) -> list[str]:
-    """Out-of-fold capability predictions (stratified folds)."""
+    """Out-of-fold capability predictions (stratified folds).
+
+    Folds are stratified so every fold holds every capability, and the
+    lexical vocabulary is refitted inside each fold (by `fit_capability`), so
+    no held-out prompt leaks into the features that score it.
+
+    Returns:
+        One predicted capability per row, in row order.
+    """
     y = np.asarray(labels)
     texts = list(prompts) if prompts is not None else None
     out = np.empty(len(y), dtype=object)

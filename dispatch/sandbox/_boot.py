@@ -98,6 +98,8 @@ class SetupError(Exception):
 
 
 class _CapHeader(ctypes.Structure):
+    """capset(2)'s header; version 3 takes two `_CapData` (64 capabilities)."""
+
     _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
 
 
@@ -114,6 +116,7 @@ def _libc() -> Any:
 
 
 def _check(result: int, what: str) -> None:
+    """Raise `SetupError` for a failed libc call: errno name, text and a hint."""
     if result != 0:
         code = ctypes.get_errno()
         hint = _ERRNO_HINTS.get(code, "") if what.startswith("unshare") else ""
@@ -122,6 +125,7 @@ def _check(result: int, what: str) -> None:
 
 
 def _report(status_fd: int, line: str) -> None:
+    """One line to the supervisor (the protocol is line-based: no newlines)."""
     try:
         os.write(status_fd, (line.replace("\n", " ") + "\n").encode())
     except OSError:
@@ -138,6 +142,7 @@ def _die_with_parent(libc: Any, lifeline: int | None, parent: int | None) -> Non
 
 
 def _set_limits(limits: dict[str, int]) -> None:
+    """Set the rlimits; CPU's hard limit is 1 s above soft: SIGXCPU, then SIGKILL."""
     cpu = limits["cpu_seconds"]
     for name, soft, hard in (
         ("RLIMIT_CPU", cpu, cpu + 1),
@@ -163,6 +168,7 @@ def _mount(
 
 
 def _bind_readonly(libc: Any, source: str, target: str, *, nodev: bool = True) -> None:
+    """Bind read-only; a bind is writable until remounted, keeping locked flags."""
     _mount(libc, source, target, None, MS_BIND | MS_REC)
     kept = os.statvfs(target).f_flag & _KEPT_FLAGS
     flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | (MS_NODEV if nodev else 0)
@@ -256,6 +262,7 @@ def _build_root(libc: Any, cfg: dict[str, Any], fds: dict[str, int]) -> None:
 
 
 def _drop_capabilities(libc: Any) -> None:
+    """Drop every capability for good, so root in the namespace gains nothing."""
     _check(libc.prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0), "securebits")
     with open("/proc/sys/kernel/cap_last_cap") as f:
         last = int(f.read())
@@ -276,6 +283,7 @@ def _exec_program(cfg: dict[str, Any], code: str) -> None:
 def _stage3(
     libc: Any, cfg: dict[str, Any], code: str, fds: dict[str, int], lifeline: int
 ) -> None:
+    """Stage 3, pid 1 (module doc): new root, stdin /dev/null, limits, no caps, exec."""
     _die_with_parent(libc, lifeline, None)
     os.setsid()  # out of the supervisor's process group: kill(0) hits only us
     _build_root(libc, cfg, fds)
@@ -289,6 +297,7 @@ def _stage3(
 
 
 def _stage2(libc: Any, cfg: dict[str, Any], code: str, pipes: tuple[int, int]) -> None:
+    """Stage 2 (module doc): unshare, await maps, fork pid 1, report its end."""
     to_parent, from_parent = pipes
     _die_with_parent(libc, None, cfg["stage1_pid"])
     _check(libc.unshare(NAMESPACES), "unshare(user, mount, pid, net, ipc, uts, cgroup)")
@@ -323,6 +332,7 @@ def _stage2(libc: Any, cfg: dict[str, Any], code: str, pipes: tuple[int, int]) -
 
 
 def _write_maps(pid: int, cfg: dict[str, Any]) -> None:
+    """Map uid/gid 0 in `pid`'s namespace to the host ids, one id each."""
     if not cfg["privileged"]:  # an unprivileged gid_map needs setgroups denied
         with open(f"/proc/{pid}/setgroups", "w") as f:
             f.write("deny")
@@ -332,6 +342,7 @@ def _write_maps(pid: int, cfg: dict[str, Any]) -> None:
 
 
 def _stage1(libc: Any, cfg: dict[str, Any], code: str) -> None:
+    """Stage 1 (module doc): fork stage 2 and write its id maps from outside."""
     _die_with_parent(libc, None, cfg["supervisor_pid"])
     cfg["stage1_pid"] = os.getpid()
     up_r, up_w = os.pipe()
@@ -355,6 +366,7 @@ def _stage1(libc: Any, cfg: dict[str, Any], code: str) -> None:
 
 
 def _unsafe(libc: Any, cfg: dict[str, Any], code: str) -> None:
+    """The opt-out: parent-death signal and limits only, no namespaces."""
     _die_with_parent(libc, None, cfg["supervisor_pid"])
     os.chdir(cfg["workdir"])  # already a session of its own: the supervisor kills it
     _set_limits(cfg["limits"])

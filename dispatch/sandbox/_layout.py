@@ -28,7 +28,14 @@ SYSTEM_PATHS = (
 
 def python_layout() -> list[dict[str, str]]:
     """The mount plan for this interpreter: ``{"kind": dir|file|symlink, "path", "target"}``,
-    parents before children, no bind nested in another (it is visible already)."""
+    parents before children, no bind nested in another (it is visible already).
+
+    Both `sys.prefix` and `sys.base_prefix` are exposed because a virtualenv
+    holds only the site-packages and a link to the base interpreter, whose
+    standard library lives under the base prefix. A symlink is recreated as a
+    symlink and its resolved target is exposed too, so the link leads to a
+    real file inside the sandbox rather than dangling.
+    """
     entries: dict[str, dict[str, str]] = {}
 
     def add(path: str) -> None:
@@ -61,4 +68,5 @@ def python_layout() -> list[dict[str, str]]:
 
 
 def _inside(path: str, folder: str) -> bool:
+    """True when `path` lies strictly below `folder` (not a sibling prefix)."""
     return path.startswith(folder.rstrip("/") + "/")

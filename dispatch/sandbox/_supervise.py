@@ -32,6 +32,7 @@ from dispatch.sandbox.limits import SandboxLimits, SandboxResult, SandboxUnavail
 __all__ = ("run_sandboxed",)
 
 BOOT = Path(__file__).with_name("_boot.py")
+"""The child side, run as a script (not imported) in a fresh interpreter."""
 HOST_ID_WHEN_ROOT = 2_147_000_000
 """The host uid/gid the sandbox runs as when the agent is root: an id no account
 owns, so the code owns no host file and the kernel enforces `RLIMIT_NPROC`."""
@@ -55,12 +56,19 @@ class _Reading:
     """What has come out of the sandbox so far (mutable, local to one call)."""
 
     out: bytearray = field(default_factory=bytearray)
+    """The program's stdout; with `err`, at most `SandboxLimits.output_bytes`."""
     err: bytearray = field(default_factory=bytearray)
+    """The program's stderr (and the child side's own tracebacks)."""
     status: bytearray = field(default_factory=bytearray)
+    """Status pipe lines (``error ...``, ``pid N``, ``exit N``, ``signal N``,
+    ``unsafe``); capped at 4 KiB so a broken child cannot flood memory."""
     truncated: bool = False
+    """The output cap was hit; reading stopped and the sandbox was killed."""
     timed_out: bool = False
+    """The wall-clock deadline passed; reading stopped and the sandbox was killed."""
 
     def lines(self) -> list[tuple[str, str]]:
+        """The status pipe as ``(kind, rest)`` pairs, in the order written."""
         parsed = []
         for line in self.status.decode(errors="replace").splitlines():
             kind, _, rest = line.partition(" ")
@@ -68,6 +76,7 @@ class _Reading:
         return parsed
 
     def value(self, kind: str) -> str | None:
+        """The last status line of `kind` (e.g. the final ``exit``); None if none."""
         found = [rest for k, rest in self.lines() if k == kind]
         return found[-1] if found else None
 
@@ -75,7 +84,19 @@ class _Reading:
 def run_sandboxed(
     code: str, limits: SandboxLimits, *, mode: Literal["isolated", "unsafe"]
 ) -> SandboxResult:
-    """Run `code` with ``python -I`` under `limits`; see `dispatch.sandbox`."""
+    """Run `code` with ``python -I`` under `limits`; see `dispatch.sandbox`.
+
+    The temporary directory is the unsafe mode's working directory and every
+    child's cwd; it is removed, with whatever the program left there, only
+    after `_end` has killed and reaped the whole process group. In isolated
+    mode the exit code and signal come from the status pipe (stage 2 saw the
+    program end), not from `Popen`, whose child is stage 1.
+
+    Raises:
+        SandboxUnavailable: the child side reported a setup failure (the
+            message says which step and, for ``unshare``, why); the program
+            did not run.
+    """
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dispatch-py-") as workdir:
         status_r, status_w = os.pipe()
@@ -118,6 +139,11 @@ def run_sandboxed(
 def _config(
     limits: SandboxLimits, *, mode: str, status_fd: int, workdir: str
 ) -> dict[str, object]:
+    """The child side's configuration: plain values only, for `marshal`.
+
+    `_boot.py` may import nothing but the standard library's fastest modules,
+    so the configuration travels as marshalled builtins in argv, not JSON.
+    """
     root = os.geteuid() == 0
     return {
         "mode": mode,
@@ -202,6 +228,7 @@ def _kill_init(reading: _Reading, status_fd: int) -> None:
 
 
 def _status_of(returncode: int) -> str:
+    """A `Popen` return code as the status line stage 2 would have written."""
     return f"signal {-returncode}\n" if returncode < 0 else f"exit {returncode}\n"
 
 

@@ -42,6 +42,13 @@ class SandboxLimits:
     """Size of the private ``/tmp`` (a tmpfs that disappears with the sandbox)."""
 
     def __post_init__(self) -> None:
+        """Refuse bounds that are not enforceable limits.
+
+        Raises:
+            ValueError: a timeout outside (0, 3600] s, a non-positive or
+                non-integer bound (`bool` included), or fewer than 4
+                processes (the stages and the interpreter need them to start).
+        """
         if not (math.isfinite(self.timeout_s) and 0 < self.timeout_s <= 3600):
             raise ValueError(
                 f"SandboxLimits.timeout_s: expected 0 < seconds <= 3600, got {self.timeout_s!r}"

@@ -1,4 +1,11 @@
-"""`Verdict`, the `Verifier` protocol and the fail-closed wrappers."""
+"""`Verdict`, the `Verifier` protocol and the fail-closed wrappers.
+
+Verifiers are user-pluggable and often call models, so the hop path never
+calls one directly: `safe_verify`/`asafe_verify` turn every way a verifier can
+go wrong into a failed verdict. Failing *closed* (escalating) costs one more
+call on a dearer tier; failing open would ship an unchecked cheap answer as if
+it had passed, which is the failure the cascade exists to prevent.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +41,13 @@ class Verdict:
 
 @runtime_checkable
 class Verifier(Protocol):
-    """Decides whether `answer` is a good enough reply to `task`."""
+    """Decides whether `answer` is a good enough reply to `task`.
+
+    Both methods are required: the sync and async hop drivers each call their
+    own, and a sync-only check can implement `averify` with
+    `asyncio.to_thread`. A verifier reports what it spent in the `Verdict`
+    rather than charging a budget itself; the hop path does the charging.
+    """
 
     def verify(self, task: str, answer: AIMessage) -> Verdict:
         """Check `answer` synchronously."""
@@ -52,6 +65,7 @@ def clip_reason(text: str) -> str:
 
 
 def _failed(verifier: object, exc: BaseException) -> Verdict:
+    """The fail-closed verdict for `exc`: its type and redacted facts, no raw text."""
     return Verdict(
         ok=False,
         reason=f"{type(verifier).__name__} raised {error_facts(exc).summary()}; "
@@ -61,7 +75,12 @@ def _failed(verifier: object, exc: BaseException) -> Verdict:
 
 def safe_verify(verifier: Verifier, task: str, answer: AIMessage) -> Verdict:
     """`verifier.verify`, failing closed: an exception or a non-`Verdict`
-    result becomes ``Verdict(ok=False)`` (cancellation still propagates)."""
+    result becomes ``Verdict(ok=False)`` (cancellation still propagates).
+
+    Only `Exception` is caught: `KeyboardInterrupt` and `asyncio`
+    cancellation are requests to stop, not verdicts on the answer. A verdict
+    from a raising verifier carries no cost (whatever it spent is unknown).
+    """
     try:
         verdict = verifier.verify(task, answer)
     except Exception as exc:
@@ -74,7 +93,7 @@ def safe_verify(verifier: Verifier, task: str, answer: AIMessage) -> Verdict:
 
 
 async def asafe_verify(verifier: Verifier, task: str, answer: AIMessage) -> Verdict:
-    """Async twin of `safe_verify`."""
+    """Async twin of `safe_verify`: the same fail-closed rules around `averify`."""
     try:
         verdict = await verifier.averify(task, answer)
     except Exception as exc:

@@ -1,4 +1,11 @@
-"""Choosing a verifier's escalation threshold from graded data."""
+"""Choosing a verifier's escalation threshold from graded data.
+
+Pure and model-free, so ``python -m bench.verifier_calibration`` and a
+user's own graded scores go through the same code. The constraint is the
+escalation budget, not accuracy: every escalation is a call on a dearer
+tier, so the user fixes how often that may happen and gets the best catch
+rate within it (see `dispatch.verify` for the measured numbers).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,18 @@ def choose_threshold(
     Escalating when ``score < t`` catches more wrong answers as `t` grows, so the
     best feasible `t` is the largest candidate (a distinct score, or above all of
     them) whose escalation rate is at most `max_escalation`.
+
+    Args:
+        scores: the verifier's score for each cheap answer.
+        wrong: whether that answer was actually wrong (graded), same order.
+        max_escalation: the largest share of answers that may escalate.
+
+    Returns:
+        The threshold and its escalation, catch and false-escalation rates
+        on this data. Catch rate is 1.0 when nothing was wrong.
+
+    Raises:
+        ValueError: `scores` and `wrong` differ in length or are empty.
     """
     if len(scores) != len(wrong) or not scores:
         raise ValueError(

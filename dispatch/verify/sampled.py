@@ -1,4 +1,11 @@
-"""Verifiers that call models: self-consistency of k samples, an LLM judge."""
+"""Verifiers that call models: self-consistency of k samples, an LLM judge.
+
+Neither builds or owns a model client: sampling is an injected callable and
+the judge an injected chat model, so the caller decides which model and
+temperature are used and tests pass plain strings. Both price their calls
+from ``usage_metadata`` on the `spec` they are given, and report the cost in
+the verdict for the hop path to charge.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ def final_line(text: str) -> str:
 
 
 Sample = str | AIMessage
+"""A sampled answer: text alone (uncosted) or a message whose usage is priced."""
 
 
 class SelfConsistency:
@@ -48,6 +56,11 @@ class SelfConsistency:
         spec: ModelSpec | None = None,
         key: Callable[[str], str] = final_line,
     ) -> None:
+        """Keep the samplers and the agreement rule.
+
+        Raises:
+            ValueError: `k` < 1 or `agreement` outside [0, 1].
+        """
         if k < 1 or not 0.0 <= agreement <= 1.0:
             raise ValueError(
                 f"SelfConsistency needs k >= 1 and 0 <= agreement <= 1 ({k=}, {agreement=})"
@@ -56,6 +69,10 @@ class SelfConsistency:
         self.k, self.agreement, self.spec, self.key = k, agreement, spec, key
 
     def _decide(self, answer: AIMessage, samples: Sequence[Sample]) -> Verdict:
+        """Compare the first `k` samples' keys with the answer's; price them.
+
+        No samples at all is a failed verdict: silence is not agreement.
+        """
         samples = list(samples)[: self.k]
         cost = Decimal(0)
         texts: list[str] = []
@@ -95,7 +112,12 @@ class SelfConsistency:
 
 
 class JudgeScore(BaseModel):
-    """What the judge model returns."""
+    """What the judge model returns (the structured-output schema).
+
+    A pydantic model because ``with_structured_output`` turns it into the
+    provider's tool/JSON schema and validates the reply; the 0-1 range is
+    enforced there, so a judge cannot pass with a score of 7.
+    """
 
     score: float = Field(
         ge=0.0, le=1.0, description="0 = wrong or useless, 1 = fully correct"
@@ -124,6 +146,11 @@ class LLMJudge:
         threshold: float = 0.7,
         spec: ModelSpec | None = None,
     ) -> None:
+        """Wrap `model` for structured output once, not per check.
+
+        Raises:
+            ValueError: `threshold` outside [0, 1].
+        """
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"LLMJudge threshold must be within 0..1, got {threshold}")
         self.threshold, self.spec = threshold, spec
@@ -131,13 +158,21 @@ class LLMJudge:
 
     @staticmethod
     def request(task: str, answer: AIMessage) -> list[BaseMessage]:
-        """The judge's prompt."""
+        """The judge's prompt: a fixed grading instruction, then task and answer.
+
+        Only the answer's text is shown: the judge grades what the user would
+        read, not tool calls or metadata.
+        """
         return [
             SystemMessage(_JUDGE_SYSTEM),
             HumanMessage(f"Task:\n{task}\n\nProposed answer:\n{answer.text}"),
         ]
 
     def _decide(self, request: list[BaseMessage], out: Any) -> Verdict:
+        """Price the judge's call and read its score; no usable score fails.
+
+        The call is charged even when the reply did not parse: it was paid.
+        """
         raw, parsed = (
             (out.get("raw"), out.get("parsed"))
             if isinstance(out, dict)

@@ -1,4 +1,10 @@
-"""Structural verifiers: JSON/schema validity, tool-call arguments, code that runs."""
+"""Structural verifiers: JSON/schema validity, tool-call arguments, code that runs.
+
+Checks a machine can make without a model call: free (or, for code, the
+price of a sandboxed run) and deterministic, so a failed verdict is a fact
+about the answer and not a judge's opinion. Prefer them to the sampled
+verifiers wherever the task has a checkable shape.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,19 @@ from dispatch.verify._base import clip_reason as _reason
 __all__ = ("CodeRunsVerifier", "JsonVerifier", "ToolArgsVerifier")
 
 _FENCE = re.compile(r"```([A-Za-z0-9_+\-]*)[ \t]*\r?\n(.*?)```", re.DOTALL)
+"""A fenced block: (language tag, body); non-greedy, so blocks never merge."""
 _PYTHON_TAGS = frozenset({"", "python", "py", "python3"})
+"""Fence tags taken as Python; an untagged block counts, models often omit it."""
 _EXIT_STATUS = re.compile(r"\s*exit status (-?\d+)")
+"""How `execute_python` opens the output of a failed program."""
 
 
 def _validation_summary(exc: ValidationError | jsonschema.ValidationError) -> str:
-    # locations and messages only: input values may be long or private
+    """Where validation failed and which rule, for a verdict reason.
+
+    Locations and messages only (at most three): the input values may be long
+    or private, and the reason ends up in hop records and spans.
+    """
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_input=False, include_url=False)
         parts = [
@@ -54,12 +67,17 @@ class JsonVerifier(_SyncVerifier):
     """
 
     def __init__(self, schema: type[BaseModel] | dict[str, Any] | None = None) -> None:
+        """Check a JSON Schema dict now, so a broken schema fails at set-up.
+
+        Raises:
+            jsonschema.SchemaError: `schema` is a dict but not a valid schema.
+        """
         if isinstance(schema, dict):
             jsonschema.validators.validator_for(schema).check_schema(schema)
         self.schema = schema
 
     def verify(self, task: str, answer: AIMessage) -> Verdict:
-        """Parse and validate."""
+        """Parse and validate; only the first ``json`` (or untagged) block is read."""
         text = answer.text.strip()
         for tag, body in _FENCE.findall(text):
             if tag.lower() in ("json", ""):
@@ -87,10 +105,16 @@ class ToolArgsVerifier(_SyncVerifier):
     """Every tool call names one of `tools` and its arguments validate."""
 
     def __init__(self, tools: Sequence[BaseTool]) -> None:
+        """Index `tools` by name: the names the model was offered."""
         self.tools = {t.name: t for t in tools}
 
     def verify(self, task: str, answer: AIMessage) -> Verdict:
-        """Check names and arguments of `answer.tool_calls`."""
+        """Check names and arguments of `answer.tool_calls`.
+
+        The first problem fails the verdict: a call LangChain could not parse,
+        an unknown tool name, or arguments the tool's schema rejects. An answer
+        without tool calls passes (whether one was needed is not structural).
+        """
         if answer.invalid_tool_calls:
             bad = answer.invalid_tool_calls[0]
             return Verdict(
@@ -118,6 +142,11 @@ class ToolArgsVerifier(_SyncVerifier):
 
 
 def _args_problem(tool: BaseTool, args: dict[str, Any]) -> str | None:
+    """Why `args` do not fit `tool`'s schema, or None when they do.
+
+    A schema that is neither a dict nor a pydantic model cannot be checked,
+    and that is reported as a problem: the verifier fails closed.
+    """
     schema = tool.args_schema
     try:
         if isinstance(schema, dict):
@@ -133,6 +162,7 @@ def _args_problem(tool: BaseTool, args: dict[str, Any]) -> str | None:
 
 
 def _exit_failed(output: str) -> bool:
+    """True when `output` opens with a non-zero ``exit status N``."""
     match = _EXIT_STATUS.match(output)
     return match is not None and int(match.group(1)) != 0
 
@@ -154,6 +184,7 @@ class CodeRunsVerifier:
         tests: str = "",
         failed: Callable[[str], bool] = _exit_failed,
     ) -> None:
+        """Keep the runner; nothing runs until `verify`."""
         self.run = run
         self.tests = tests
         self.failed = failed
@@ -168,6 +199,7 @@ class CodeRunsVerifier:
         return "\n\n".join([*blocks, self.tests] if self.tests else blocks)
 
     def _judge(self, output: str) -> Verdict:
+        """A verdict from the runner's output; its first line is the reason."""
         if self.failed(output):
             first = output.strip().splitlines()[0] if output.strip() else "failed"
             return Verdict(ok=False, reason=_reason(f"code failed: {first}"))

@@ -238,3 +238,49 @@ def test_route_with_the_hybrid_router_uses_embeddings_when_rules_are_unsure() ->
     assert (out["capability"], out["router"]) == ("general", "semantic")
     bad = dispatch("route", "x", "--router", "psychic")
     assert bad.returncode == 2 and "'psychic' is not one of" in bad.stderr
+
+
+def test_report_shows_the_circuit_of_a_dead_model(checkpoints: Path) -> None:
+    # A run in this process where the cheapest search model always answers 503
+    # (its circuit opens), checkpointed where the CLI reads; then `dispatch
+    # report` in a subprocess shows the breaker from the checkpoint alone.
+    import asyncio
+
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from dispatch import DispatchContext, Dispatcher, Registry
+    from dispatch.graphs import DEMO_PLAN, DEMO_REQUEST, build_orchestrator
+    from dispatch.health import ModelHealth
+    from dispatch.resilience import CircuitBreaker, RetrySettings
+    from dispatch.testing_faults import Fault, faulty_factory
+
+    dead = "google_genai:gemini-2.5-flash-lite"
+    dispatcher = Dispatcher(
+        Registry.from_config(),
+        model_factory=faulty_factory(0.0, per_model={dead: (1.0, [Fault.SERVER])}),
+        health=ModelHealth(
+            retry=RetrySettings(attempts=2, initial_s=0, jitter_s=0),
+            breaker=CircuitBreaker(min_calls=3, cooldown_s=600),
+        ),
+    )
+
+    async def run() -> None:
+        async with AsyncSqliteSaver.from_conn_string(str(checkpoints)) as saver:
+            graph = build_orchestrator(dispatcher, checkpointer=saver)
+            await graph.ainvoke(
+                {"request": DEMO_REQUEST, "tasks": list(DEMO_PLAN)},
+                {"configurable": {"thread_id": "circ-1"}},
+                context=DispatchContext(budget_usd="5", budget_mode="hard"),
+            )
+
+    asyncio.run(run())
+    report = run_json("report", "circ-1")
+    circuit = report["circuits"][dead]
+    assert circuit["state"] == "open"
+    assert circuit["failures"] >= 3 and circuit["failures"] == circuit["calls"]
+    assert circuit["last_error"] == "InternalServerError (503)"
+    assert circuit["opened_at"] < circuit["probe_at"]
+    table = dispatch("report", "circ-1")
+    assert table.returncode == 0, table.stderr
+    assert "circuits" in table.stdout and "open" in table.stdout
+    assert "InternalServerError (503)" in table.stdout

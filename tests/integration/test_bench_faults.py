@@ -61,6 +61,8 @@ def test_a_tiny_run_reports_every_rate_with_an_exact_never_overspent_ledger() ->
             [0.3],
             workflows=3,
             timeout_s=60.0,
+            # a loaded 2-core runner can take over the default 1 s per call
+            call_timeout_s=30.0,
             dispatcher_options={"max_failovers": 2},
             # hangs end as client timeouts: every workflow returns a state
             fault_options={"hang_s": 0.2, "retry_after_s": 0},
@@ -203,3 +205,22 @@ def test_failed_hops_are_counted_by_error_type() -> None:
     report = summarize(0.3, [outcome], baseline_cost=0.1)
     assert report.hops == 3 and report.hops_failed == 2
     assert report.hop_failures == {"RateLimitError": 1, "unknown": 1}
+
+
+def test_a_faulted_rate_says_where_its_extra_cost_went() -> None:
+    reports = asyncio.run(
+        run_bench(
+            [0.6],
+            workflows=4,
+            timeout_s=60.0,
+            call_timeout_s=30.0,
+            fault_options={"hang_s": 0.2, "retry_after_s": 0},
+        )
+    )
+    clean, faulty = reports
+    assert clean.extra_cost_by_cause == {}
+    assert faulty.extra_cost_by_cause  # 60 % faults always cost something
+    assert clean.mean_cost_usd and faulty.mean_cost_usd
+    assert sum(faulty.extra_cost_by_cause.values()) == pytest.approx(
+        faulty.mean_cost_usd - clean.mean_cost_usd, rel=1e-6, abs=1e-12
+    )

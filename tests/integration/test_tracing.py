@@ -203,7 +203,7 @@ def test_a_circuit_opening_is_a_span_event(registry: Registry) -> None:
         tracing=tel.tracing,
     )
     writer = Specialist(name="writer", capability="general", prompt="p")
-    for _ in range(5):  # the default breaker opens after 5 faults in a minute
+    for _ in range(10):  # the default breaker: half of at least 10 calls failed
         dispatcher.run_specialist(writer, [HumanMessage("Say hello")])
     events = [e for s in tel.spans() for e in s.events if e.name == "dispatch.circuit"]
     assert [dict(e.attributes or {}) for e in events] == [

@@ -56,7 +56,7 @@ class Clock:
 def health(clock: Clock, **kw: Any) -> ModelHealth:
     return ModelHealth(
         retry=RetrySettings(jitter_s=0.0, **kw),
-        breaker=CircuitBreaker(failures=2, window_s=60, cooldown_s=30, clock=clock),
+        breaker=CircuitBreaker(min_calls=2, window_s=60, cooldown_s=30, clock=clock),
         limiter=RateLimiter(clock=clock),
     )
 
@@ -213,3 +213,56 @@ def test_an_empty_reply_is_paid_for_and_tried_again() -> None:
     assert [r.error_type for r in result.records] == ["EmptyReply", "EmptyReply", None]
     assert all(r.cost_usd > 0 for r in result.records)  # each reply was paid for
     assert ledger.spent == sum((r.cost_usd for r in result.records), Decimal(0))
+
+
+def test_a_short_retry_after_makes_other_hops_wait_for_the_cheap_model() -> None:
+    # A 429 asking for 2 s: the next hop waits 2 s for tiny rather than pay mid.
+    clock = Clock()
+    h = health(clock, attempts=1)
+    drive(flow(h), [RateLimitError("2"), ok()])
+    attempts, _ = drive(flow(h), [ok()])
+    assert attempts[0].choice.model.id == "tiny:model"
+    assert attempts[0].delay_s == pytest.approx(2.0)
+    clock.now = 2.0
+    attempts, _ = drive(flow(h), [ok()])
+    assert (attempts[0].choice.model.id, attempts[0].delay_s) == ("tiny:model", 0.0)
+
+
+def test_max_queue_s_bounds_the_wait_for_the_cheap_model() -> None:
+    clock = Clock()
+    h = ModelHealth(
+        retry=RetrySettings(attempts=1, jitter_s=0.0),
+        limiter=RateLimiter(clock=clock),
+        max_queue_s=1.0,
+    )
+    drive(flow(h), [RateLimitError("2"), ok()])
+    attempts, _ = drive(flow(h), [ok()])
+    assert (attempts[0].choice.model.id, attempts[0].delay_s) == ("mid:model", 0.0)
+    with pytest.raises(ValueError, match="max_queue_s"):
+        ModelHealth(max_queue_s=-1)
+
+
+def test_records_carry_the_circuits_for_the_report_with_wall_clock_times() -> None:
+    clock = Clock()
+    h = ModelHealth(
+        retry=RetrySettings(attempts=1, jitter_s=0.0),
+        breaker=CircuitBreaker(min_calls=2, cooldown_s=30, clock=clock),
+        limiter=RateLimiter(clock=clock),
+        wall=lambda: 1_800_000_000.0 + clock.now,  # 2027-01-15T08:00:00Z at 0
+    )
+    _, first = drive(flow(h), [ConnectionError(), ok()])
+    assert [(c.model, c.state, c.failures, c.calls) for c in first.records[0].circuits] == [
+        ("tiny:model", "closed", 1, 1)
+    ]  # fmt: skip
+    assert first.records[1].circuits == ()  # mid is fine, nothing open
+    clock.now = 5.0
+    _, second = drive(flow(h), [ConnectionError(), ok()])
+    opened = second.records[0].circuits[0]
+    assert (opened.state, opened.failures, opened.calls) == ("open", 2, 2)
+    assert opened.opened_at == "2027-01-15T08:00:05+00:00"
+    assert opened.probe_at == "2027-01-15T08:00:35+00:00"
+    assert opened.last_error == "ConnectionError (connection)"
+    # the next hop skips tiny; its record still says why
+    _, third = drive(flow(h), [ok()])
+    assert third.record.model == "mid:model"
+    assert [c.model for c in third.record.circuits] == ["tiny:model"]

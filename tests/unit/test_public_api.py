@@ -14,6 +14,7 @@ PUBLIC = (
     "ConfigError",
     "DispatchContext",
     "DispatchError",
+    "DispatchMiddleware",
     "DispatchState",
     "Dispatcher",
     "FixedRouter",

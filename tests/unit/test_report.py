@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from dispatch import HopRecord, PinChange
 from dispatch.report import routing_report
+from dispatch.types import CircuitFact
 
 
 def hop(model: str, tier: str, cost: str, **kw: object) -> HopRecord:
@@ -75,3 +77,43 @@ def test_empty_run() -> None:
         and m["cost_per_successful_hop_usd"] is None
         and m["saving_ratio"] == 0
     )
+
+
+def test_circuits_show_each_models_latest_breaker_state() -> None:
+    opened = CircuitFact(
+        model="a:small",
+        state="open",
+        failures=10,
+        calls=12,
+        opened_at="2026-11-23T14:00:00+00:00",
+        probe_at="2026-11-23T14:00:30+00:00",
+        last_error="RateLimitError (429)",
+    )
+    records = [
+        hop(
+            "a:small",
+            "small",
+            "0",
+            error="x",
+            circuits=(
+                replace(
+                    opened, state="closed", failures=1, opened_at=None, probe_at=None
+                ),
+            ),
+        ),  # fmt: skip
+        hop("a:small", "small", "0", error="x", circuits=(opened,)),
+        hop("b:large", "large", "0.01", circuits=(opened,)),  # a skipped, b fine
+    ]
+    m = routing_report(records)
+    assert m["circuits"] == {"a:small": {**opened.as_dict(), "seen_at_step": "s"}}
+    # a later successful call of a model whose circuit had closed again
+    records.append(hop("a:small", "small", "0.001"))
+    assert routing_report(records)["circuits"]["a:small"]["state"] == "closed"
+
+
+def test_circuit_facts_survive_the_checkpoint_round_trip() -> None:
+    fact = CircuitFact(model="a:small", state="half_open", failures=3, calls=5)
+    record = hop("a:small", "small", "0", circuits=(fact,))
+    assert HopRecord.from_dict(record.as_dict()) == record
+    old = {k: v for k, v in record.as_dict().items() if k != "circuits"}
+    assert HopRecord.from_dict(old).circuits == ()  # written before circuits

@@ -135,9 +135,9 @@ def test_settings_are_validated(bad: dict[str, float]) -> None:
 # --- CircuitBreaker -----------------------------------------------------------
 
 
-def test_opens_after_n_failures_within_the_window() -> None:
+def test_a_dead_model_opens_after_min_calls_failures_within_the_window() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=3, window_s=60, cooldown_s=30, clock=clock)
+    breaker = CircuitBreaker(min_calls=3, window_s=60, cooldown_s=30, clock=clock)
     for _ in range(2):
         breaker.record_failure("a", RATE_LIMITED)
     assert breaker.allows("a")
@@ -152,28 +152,64 @@ def test_opens_after_n_failures_within_the_window() -> None:
 
 def test_failures_spread_beyond_the_window_do_not_open() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=3, window_s=60, clock=clock)
+    breaker = CircuitBreaker(min_calls=3, window_s=60, clock=clock)
     for _ in range(5):
         breaker.record_failure("a", SERVER)
         clock.advance(31)
     assert breaker.allows("a")
-    assert breaker.snapshot()["a"].failures == 2
+    # seen now (155 s), only the fault at 124 s is still in the window
+    assert breaker.snapshot()["a"].failures == 1
 
 
-def test_a_success_in_between_resets_the_count() -> None:
-    breaker = CircuitBreaker(failures=3, clock=FakeClock())
-    breaker.record_failure("a", SERVER)
-    breaker.record_failure("a", SERVER)
-    breaker.record_success("a")
-    breaker.record_failure("a", SERVER)
+def test_opens_on_the_failure_rate_over_the_window_not_on_a_run() -> None:
+    breaker = CircuitBreaker(failure_rate=0.5, min_calls=4, clock=FakeClock())
+    for outcome in "SFSF":  # 50 % of 4 calls
+        if outcome == "F":
+            breaker.record_failure("a", SERVER)
+        else:
+            breaker.record_success("a")
+    assert breaker.open_models() == {"a"}
+    state = breaker.snapshot()["a"]
+    assert (state.failures, state.calls) == (2, 4)
+
+
+def test_below_the_rate_a_model_stays_closed_even_after_a_run_of_failures() -> None:
+    breaker = CircuitBreaker(failure_rate=0.5, min_calls=4, clock=FakeClock())
+    for _ in range(6):
+        breaker.record_success("a")
+    for _ in range(5):  # five in a row, but 5 of 11 calls
+        breaker.record_failure("a", SERVER)
     assert breaker.allows("a")
+
+
+def test_random_noise_never_opens_a_healthy_model_but_a_dead_one_opens_fast() -> None:
+    # The default breaker over a long run where one call in three fails at
+    # random (more than the fault bench's 30 % rate makes a model fail): a run of
+    # consecutive faults happens, the rate never reaches one half.
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock=clock)
+    rng = random.Random(7)
+    for _ in range(3000):
+        if rng.random() < 1 / 3:
+            breaker.record_failure("noisy", SERVER)
+        else:
+            breaker.record_success("noisy")
+        clock.advance(0.05)
+    assert breaker.snapshot()["noisy"].state is BreakerState.CLOSED
+    assert not breaker.troubled("quiet")  # nothing open, no faults of its own
+    calls = 0
+    while breaker.allows("dead"):
+        breaker.record_failure("dead", SERVER)
+        calls += 1
+    assert calls == breaker.min_calls == 10
+    assert breaker.troubled("quiet")  # an open circuit is worth recording
 
 
 def test_half_open_probe_after_cooldown_then_closes_on_success() -> None:
     clock = FakeClock()
     changes: list[tuple[str, str, str]] = []
     breaker = CircuitBreaker(
-        failures=1,
+        min_calls=1,
         cooldown_s=30,
         clock=clock,
         on_change=lambda *event: changes.append(event),
@@ -197,7 +233,7 @@ def test_half_open_probe_after_cooldown_then_closes_on_success() -> None:
 
 def test_a_failed_probe_reopens_for_another_cooldown() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    breaker = CircuitBreaker(min_calls=1, cooldown_s=30, clock=clock)
     breaker.record_failure("a", SERVER)
     clock.advance(30)
     assert breaker.allows("a")
@@ -209,7 +245,7 @@ def test_a_failed_probe_reopens_for_another_cooldown() -> None:
 
 def test_a_probe_that_never_reports_frees_its_slot_after_a_cooldown() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    breaker = CircuitBreaker(min_calls=1, cooldown_s=30, clock=clock)
     breaker.record_failure("a", SERVER)
     clock.advance(30)
     assert breaker.allows("a")
@@ -221,7 +257,7 @@ def test_a_probe_that_never_reports_frees_its_slot_after_a_cooldown() -> None:
     "not_a_fault", [BUDGET, BAD_REQUEST, facts(ErrorKind.CANCELLED)]
 )
 def test_budget_request_and_cancel_errors_do_not_trip(not_a_fault: ErrorFacts) -> None:
-    breaker = CircuitBreaker(failures=1, clock=FakeClock())
+    breaker = CircuitBreaker(min_calls=1, clock=FakeClock())
     for _ in range(10):
         breaker.record_failure("a", not_a_fault)
     assert breaker.allows("a")
@@ -230,7 +266,7 @@ def test_budget_request_and_cancel_errors_do_not_trip(not_a_fault: ErrorFacts) -
 
 def test_a_cancelled_probe_frees_the_slot_without_reopening() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    breaker = CircuitBreaker(min_calls=1, cooldown_s=30, clock=clock)
     breaker.record_failure("a", SERVER)
     clock.advance(30)
     assert breaker.allows("a")
@@ -239,7 +275,7 @@ def test_a_cancelled_probe_frees_the_slot_without_reopening() -> None:
 
 
 def test_models_are_independent() -> None:
-    breaker = CircuitBreaker(failures=1, clock=FakeClock())
+    breaker = CircuitBreaker(min_calls=1, clock=FakeClock())
     breaker.record_failure("a", SERVER)
     assert not breaker.allows("a")
     assert breaker.allows("b")
@@ -253,7 +289,7 @@ def test_on_change_may_call_back_into_the_breaker() -> None:
     def on_change(model: str, old: str, new: str) -> None:
         seen.append(breaker.open_models())
 
-    breaker = CircuitBreaker(failures=1, clock=FakeClock(), on_change=on_change)
+    breaker = CircuitBreaker(min_calls=1, clock=FakeClock(), on_change=on_change)
     breaker.record_failure("a", SERVER)
     assert seen == [frozenset({"a"})]
 
@@ -262,7 +298,7 @@ def test_breaker_counts_exactly_under_threads() -> None:
     clock = FakeClock()
     changes: list[tuple[str, str, str]] = []
     breaker = CircuitBreaker(
-        failures=400, window_s=60, clock=clock, on_change=lambda *e: changes.append(e)
+        min_calls=400, window_s=60, clock=clock, on_change=lambda *e: changes.append(e)
     )
     barrier = threading.Barrier(8)
 
@@ -284,7 +320,7 @@ def test_breaker_counts_exactly_under_threads() -> None:
 
 def test_only_one_thread_gets_the_probe() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=1, cooldown_s=30, clock=clock)
+    breaker = CircuitBreaker(min_calls=1, cooldown_s=30, clock=clock)
     breaker.record_failure("a", SERVER)
     clock.advance(30)
     barrier = threading.Barrier(16)
@@ -306,8 +342,10 @@ def test_only_one_thread_gets_the_probe() -> None:
 
 
 def test_breaker_arguments_are_validated() -> None:
-    with pytest.raises(ValueError, match="failures"):
-        CircuitBreaker(failures=0)
+    with pytest.raises(ValueError, match="min_calls"):
+        CircuitBreaker(min_calls=0)
+    with pytest.raises(ValueError, match="failure_rate"):
+        CircuitBreaker(failure_rate=0)
     with pytest.raises(ValueError, match="window_s"):
         CircuitBreaker(window_s=0)
 
@@ -421,7 +459,7 @@ OPS = st.lists(
 @given(ops=OPS)
 def test_allows_is_exactly_not_in_open_models(ops: list[tuple[str, object]]) -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(failures=2, window_s=60, cooldown_s=30, clock=clock)
+    breaker = CircuitBreaker(min_calls=2, window_s=60, cooldown_s=30, clock=clock)
     for op, arg in ops:
         if op == "fail":
             assert isinstance(arg, ErrorKind)
