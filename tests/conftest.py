@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import os
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _postgres import postgres_url  # noqa: F401  (a real Postgres, session-wide)
 
 import dispatch._chat_models
 from dispatch import Registry
+
+if TYPE_CHECKING:
+    from dispatch.routing._st import SentenceTransformerEncoder
 
 PROVIDER_KEYS = (
     "OPENAI_API_KEY",
@@ -81,3 +86,39 @@ def registry(registry_file: Path) -> Registry:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- the real MiniLM, paid for once ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def minilm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `DISPATCH_CACHE_DIR` holding the installed MiniLM exported to ONNX.
+
+    The export (torch.onnx, ~10 CPU-seconds) happens once per test run: the
+    directory sits next to the xdist workers' own temp roots and a file lock
+    lets the first worker export while the others wait for its file.
+    """
+    from filelock import FileLock
+
+    from dispatch.routing._onnx import export_onnx, onnx_available
+    from dispatch.routing._st import default_model_path
+
+    if not onnx_available():
+        pytest.skip("onnxruntime not installed")
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by every worker of this run
+    cache = root / "minilm-cache"
+    with FileLock(str(root / "minilm-cache.lock")):
+        onnx_file = export_onnx(default_model_path(), cache / "onnx")
+    assert onnx_file.is_file() and onnx_file.parent == cache / "onnx"
+    return cache
+
+
+@pytest.fixture(scope="session")
+def minilm_torch() -> SentenceTransformerEncoder:
+    """The sentence-transformers (torch) MiniLM, loaded once for the session."""
+    from dispatch.routing._st import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder()

@@ -1,4 +1,10 @@
-"""The `dispatch` command as a user runs it: a real subprocess, no API key."""
+"""The `dispatch` command as a user runs it: a real process per command, no API key.
+
+One cold ``python -m dispatch demo --json`` is shared by the tests that read the
+default demo; every other command runs as a fork of a pre-imported CLI (see
+``tests/_warm_cli.py``): its own process, argv, environment and exit code,
+without paying the interpreter's imports again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS, SMALL_REGISTRY
 
 
@@ -22,21 +29,31 @@ def checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
-    return subprocess.run(
-        [sys.executable, "-m", "dispatch", *args],
+    return shared().run(*args, env=env, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`dispatch demo --json` in a cold interpreter, the way a user first runs it."""
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    env["DISPATCH_CHECKPOINTS"] = str(tmp_path_factory.mktemp("demo") / "c.sqlite")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dispatch", "demo", "--json"],
         capture_output=True,
         text=True,
         env=env,
-        cwd=cwd,
         timeout=300,
         check=False,
     )
-
-
-def test_demo_json_shows_routed_hops_a_baseline_and_a_saving() -> None:
-    proc = dispatch("demo", "--json")
     assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out
+
+
+def test_demo_json_shows_routed_hops_a_baseline_and_a_saving(
+    default_demo: dict[str, Any],
+) -> None:
+    out = default_demo
     assert out["simulated"] is True
     hops = out["hops"]
     assert len(hops) >= 5
@@ -105,8 +122,8 @@ def run_json(*args: str, code: int = 0) -> dict[str, Any]:
     return out
 
 
-def test_a_successful_run_says_ok_in_json() -> None:
-    out = run_json("demo")
+def test_a_successful_run_says_ok_in_json(default_demo: dict[str, Any]) -> None:
+    out = default_demo
     assert (out["status"], out["exit_code"]) == ("ok", 0)
     assert out["reason"] == "6 of 6 task(s) succeeded"
 
@@ -190,9 +207,11 @@ def test_a_second_turn_on_a_thread_reuses_the_pins(checkpoints: Path) -> None:
     assert dispatch("pins", "nope").returncode == 2
 
 
-def test_estimate_worst_case_is_not_below_the_demo_cost() -> None:
+def test_estimate_worst_case_is_not_below_the_demo_cost(
+    default_demo: dict[str, Any],
+) -> None:
     est = run_json("estimate")
-    demo = run_json("demo")
+    demo = default_demo
     assert est["worst_case_cost_usd"] >= demo["total_cost_usd"]
     assert est["worst_path"][0] == "plan" and est["worst_path"][-1] == "synthesize"
     assert set(est["nodes"]) >= {"slo", "alerting", "synthesize"}

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 from typer.testing import CliRunner
 
@@ -220,10 +221,12 @@ def test_a_200_kb_request_from_stdin_or_a_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     hops = json.loads(proc.stdout)["hops"]
     assert hops[0]["input_tokens"] > 40_000  # the whole request reached the model
+    # a file is not an OS pipe: these two run as forks of the pre-imported CLI
     path = tmp_path / "request.txt"
     path.write_bytes(request)
-    proc = dispatch("run", "--request-file", str(path), "--json")
-    assert proc.returncode == 0, proc.stderr.decode()
-    assert json.loads(proc.stdout)["hops"][0]["input_tokens"] > 40_000
-    both = dispatch("run", "also this", "--request-file", str(path))
-    assert both.returncode == 2 and b"give the request once" in both.stderr
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    warm = shared().run("run", "--request-file", str(path), "--json", env=env)
+    assert warm.returncode == 0, warm.stderr
+    assert json.loads(warm.stdout)["hops"][0]["input_tokens"] > 40_000
+    both = shared().run("run", "also this", "--request-file", str(path), env=env)
+    assert both.returncode == 2 and "give the request once" in both.stderr

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 from typer.testing import CliRunner
 
@@ -133,13 +134,8 @@ def test_a_second_run_on_a_running_thread_is_refused_and_the_first_one_finishes(
     wait_for_first_hop(first)
     first.send_signal(signal.SIGSTOP)  # hold it mid-run, lock taken
     try:
-        second = subprocess.run(
-            [sys.executable, "-m", "dispatch", "demo", "--thread", "busy-1", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        # its own process too (a fork of the pre-imported CLI, see _warm_cli)
+        second = shared().run("demo", "--thread", "busy-1", "--json", timeout=120)
     finally:
         first.send_signal(signal.SIGCONT)
     assert second.returncode == 5, second.stderr

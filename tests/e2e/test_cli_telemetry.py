@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 
 from dispatch.cli.telemetry import EXPORT_TIMEOUT_S
@@ -61,14 +61,8 @@ def demo(
         **extra,
     )
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "dispatch", "run", "Explain caching.", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    # its own process, forked from the pre-imported CLI: exit-time export included
+    proc = shared().run("run", "Explain caching.", "--json", env=env, timeout=120)
     return time.monotonic() - start, proc
 
 

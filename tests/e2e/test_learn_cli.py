@@ -1,16 +1,17 @@
 """`dispatch train` and `dispatch eval` as a user runs them, on small synthetic files
-(the real MiniLM through onnxruntime, exported once into a temporary cache)."""
+(the real MiniLM through onnxruntime, from the session's exported cache; each
+command is its own process, forked from the pre-imported CLI in `_warm_cli`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 
 MODELS = {
@@ -69,21 +70,13 @@ def write(path: Path, start: int, n: int, outcomes: bool) -> Path:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    cache = tmp_path_factory.mktemp("cache")
+def env(minilm_cache: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
-    return {**base, "DISPATCH_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    return {**base, "DISPATCH_CACHE_DIR": str(minilm_cache), "HF_HUB_OFFLINE": "1"}
 
 
 def dispatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dispatch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    return shared().run(*args, env=env, timeout=600)
 
 
 def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -99,14 +98,8 @@ def demo(tmp_path: Path, **env: str) -> dict[str, Any]:
     }
     full["DISPATCH_CHECKPOINTS"] = str(tmp_path / "c.sqlite")
     full.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-m", "dispatch", "demo", "--json"],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=300,
-        check=False,
-    )
+    # its own process (a fork of the pre-imported CLI): the SDK exports at its exit
+    proc = shared().run("demo", "--json", env=full, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 

@@ -32,9 +32,11 @@ HELD_OUT = [
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory: pytest.TempPathFactory) -> CachedEncoder:
+def encoder(
+    tmp_path_factory: pytest.TempPathFactory, minilm_torch: SentenceTransformerEncoder
+) -> CachedEncoder:
     path: Path = tmp_path_factory.mktemp("emb") / "cache.sqlite"
-    return CachedEncoder(SentenceTransformerEncoder(), path=path)
+    return CachedEncoder(minilm_torch, path=path)
 
 
 def test_held_out_prompts_are_routed_to_their_capability(
