@@ -1,15 +1,16 @@
 """The `dispatch` command on a Postgres checkpoint store: ``DISPATCH_CHECKPOINTS``
-set to a ``postgresql://`` URL, a real server, real subprocesses."""
+set to a ``postgresql://`` URL, a real server, real processes (forks of the
+pre-imported CLI, ``tests/_warm_cli.py``: each its own process and connection)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import uuid
 from typing import Any
 
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 
 from dispatch.cli.checkpoints import postgres_thread_lock
@@ -18,14 +19,7 @@ from dispatch.cli.checkpoints import postgres_thread_lock
 def dispatch(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     env["DISPATCH_CHECKPOINTS"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "dispatch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    return shared().run(*args, env=env, timeout=300)
 
 
 def run_json(url: str, *args: str, code: int = 0) -> dict[str, Any]:
