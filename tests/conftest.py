@@ -64,6 +64,20 @@ SMALL_REGISTRY = textwrap.dedent(
 )
 
 
+LOCAL_MODEL = """\
+  - id: ollama:local-coder
+    tier: small
+    location: local
+    price: {input_per_mtok: 0.2, output_per_mtok: 0.8}
+    context_window: 32000
+    max_output_tokens: 4000
+    latency_ms: 500
+    capabilities: {coding: 0.6, analysis: 0.55, general: 0.4}
+"""
+"""A model entry to append to SMALL_REGISTRY: local, dearer per token than
+tiny:model (hardware is not free), serving coding and analysis at the small tier."""
+
+
 def registry_from_text(text: str) -> Registry:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "registry.yaml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import SMALL_REGISTRY
+from conftest import LOCAL_MODEL, SMALL_REGISTRY
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
@@ -18,15 +18,7 @@ from dispatch import Dispatcher, DispatchState, Specialist, hop_records, routed_
 from dispatch.testing import FakeChatModel, fake_factory
 from dispatch.tracing import Tracing
 
-LOCAL_MODEL = """\
-  - id: ollama:local-coder
-    tier: small
-    location: local
-    price: {input_per_mtok: 0.2, output_per_mtok: 0.8}
-    context_window: 32000
-    max_output_tokens: 4000
-    latency_ms: 500
-    capabilities: {coding: 0.6, analysis: 0.55, general: 0.4}
+PRIVACY_ON = """\
 privacy:
   enabled: true
 """
@@ -39,7 +31,7 @@ class State(MessagesState, DispatchState):
 
 def build(tmp_path: Path, specialist: Specialist) -> tuple[Any, InMemorySpanExporter]:
     config = tmp_path / "registry.yaml"
-    config.write_text(SMALL_REGISTRY + LOCAL_MODEL)
+    config.write_text(SMALL_REGISTRY + LOCAL_MODEL + PRIVACY_ON)
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))

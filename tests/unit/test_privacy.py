@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SMALL_REGISTRY, registry_from_text
+from conftest import LOCAL_MODEL, SMALL_REGISTRY, registry_from_text
 
 from dispatch import Hop, NoEligibleModel, Registry, RouteDecision
 from dispatch.errors import ConfigError
@@ -62,18 +62,6 @@ def test_kinds_can_be_narrowed_and_unknown_kinds_are_refused() -> None:
         PrivacyScanner(phone_region="XX")
 
 
-# SMALL_REGISTRY plus a local model that costs more per token than tiny:model
-# (hardware is not free) and serves coding and analysis at the small tier.
-LOCAL_MODEL = """\
-  - id: ollama:local-coder
-    tier: small
-    location: local
-    price: {input_per_mtok: 0.2, output_per_mtok: 0.8}
-    context_window: 32000
-    max_output_tokens: 4000
-    latency_ms: 500
-    capabilities: {coding: 0.6, analysis: 0.55, general: 0.4}
-"""
 REGISTRY: Registry = registry_from_text(SMALL_REGISTRY + LOCAL_MODEL)
 
 
