@@ -8,6 +8,7 @@ decided here, before any hop, and a missing piece is one clear error up front.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -23,9 +24,10 @@ from dispatch.config import DEFAULT_CONFIG
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import ConfigError
 from dispatch.registry import Registry
+from dispatch.sim import SimChatModel
 from dispatch.types import Mode, ModelSpec
 
-__all__ = ("Mode", "dispatcher_from_env", "relax_to_serve")
+__all__ = ("Mode", "dispatcher_from_env", "relax_to_serve", "sim_latency")
 
 
 def dispatcher_from_env(
@@ -56,8 +58,13 @@ def dispatcher_from_env(
     registry = base.registry
     reachable = [m for m in registry if credentials_present(m, env)]
     if mode is Mode.SIM or (mode is Mode.AUTO and not reachable):
+        latency = sim_latency(env)
         return Dispatcher(
-            registry, simulate=True, budget=base.budget, privacy=base.privacy
+            registry,
+            simulate=True,
+            budget=base.budget,
+            privacy=base.privacy,
+            model_factory=lambda spec: SimChatModel(model=spec.id, latency_s=latency),
         )
     if not reachable:
         raise ConfigError(
@@ -142,3 +149,26 @@ def relax_to_serve(registry: Registry) -> tuple[Registry, list[str]]:
         max_output_tokens=registry.max_output_tokens,
         expected_input_tokens=registry.expected_input_tokens,
     ), notes
+
+
+def sim_latency(env: Mapping[str, str]) -> float:
+    """``DISPATCH_SIM_LATENCY_S``: seconds each simulated call takes (default 0).
+
+    Raises:
+        ConfigError: a value that is not a number of seconds >= 0.
+    """
+    raw = env.get("DISPATCH_SIM_LATENCY_S", "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < math.inf:
+        raise ConfigError(
+            "invalid simulated latency",
+            path="DISPATCH_SIM_LATENCY_S",
+            found=raw,
+            expected="seconds >= 0, e.g. 0.5",
+        )
+    return value

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,7 +44,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from dispatch.cost import estimate_message_tokens, estimate_tokens
 
@@ -72,6 +73,10 @@ class SimChatModel(BaseChatModel):
     names one."""
     cache_min_tokens: int = 1024
     """Shortest prefix the simulated prompt cache serves (OpenAI's minimum)."""
+    latency_s: float = Field(default=0.0, ge=0)
+    """Seconds each call takes (a sleep, also on the async path, which LangChain
+    runs in a thread), to watch a simulated run progress; the CLI and
+    ``langgraph dev`` read it from ``DISPATCH_SIM_LATENCY_S``."""
     _prefixes: set[bytes] = PrivateAttr(default_factory=set)
     """Digests of the prefixes seen; shared by the shallow copies
     `with_output_cap` makes, as a provider's cache is shared by its clients."""
@@ -109,6 +114,8 @@ class SimChatModel(BaseChatModel):
         do for a provider), and the response is tagged ``simulated`` so the hop
         record and the CLI can say so.
         """
+        if self.latency_s:
+            time.sleep(self.latency_s)
         tools: list[dict[str, Any]] = kwargs.get("tools") or []
         cap = _call_cap(kwargs) or self.max_tokens or self.default_output_tokens
         input_tokens = estimate_message_tokens(messages) + sum(

@@ -44,13 +44,17 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 
 def start_demo(*args: str) -> subprocess.Popen[str]:
-    """`dispatch demo --progress ...` in its own process, stderr piped."""
+    """`dispatch demo --progress ...` in its own process, stderr piped.
+
+    Each simulated call takes 0.3 s, so the run is still going when the test
+    acts on its first progress line, however busy the machine is.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "dispatch", "demo", "--progress", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env=dict(os.environ, DISPATCH_SIM_LATENCY_S="0.3"),
     )
 
 

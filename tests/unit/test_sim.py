@@ -149,3 +149,33 @@ def test_sim_tool_call_arguments_count_within_the_cap_too() -> None:
     assert call.tool_calls
     assert call.usage_metadata is not None
     assert call.usage_metadata["output_tokens"] == 25
+
+
+def test_a_simulated_latency_makes_each_call_take_that_long() -> None:
+    import time
+
+    model = SimChatModel(model="openai:gpt-5.4-nano", latency_s=0.05)
+    start = time.monotonic()
+    model.invoke([HumanMessage("hello")])
+    assert time.monotonic() - start >= 0.05
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("", 0.0), ("0.25", 0.25), (" 2 ", 2.0)])
+def test_the_simulated_latency_comes_from_the_environment(
+    raw: str, seconds: float
+) -> None:
+    from dispatch.environment import sim_latency
+
+    assert sim_latency({"DISPATCH_SIM_LATENCY_S": raw}) == seconds
+    assert sim_latency({}) == 0.0
+
+
+@pytest.mark.parametrize("raw", ["-1", "soon", "inf", "nan"])
+def test_a_bad_simulated_latency_is_a_config_error_naming_the_variable(
+    raw: str,
+) -> None:
+    from dispatch.environment import sim_latency
+    from dispatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="DISPATCH_SIM_LATENCY_S"):
+        sim_latency({"DISPATCH_SIM_LATENCY_S": raw})
