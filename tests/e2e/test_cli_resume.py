@@ -49,8 +49,16 @@ def start_demo(*args: str) -> subprocess.Popen[str]:
     Each simulated call takes 0.3 s, so the run is still going when the test
     acts on its first progress line, however busy the machine is.
     """
+    # A CI runner may start jobs with SIGINT ignored, and the child would inherit
+    # that; Ctrl-C is put back the way a terminal delivers it.
+    argv = ["dispatch", "demo", "--progress", *args]
+    boot = (
+        "import runpy, signal, sys; "
+        "signal.signal(signal.SIGINT, signal.default_int_handler); "
+        f"sys.argv = {argv!r}; runpy.run_module('dispatch', run_name='__main__')"
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "dispatch", "demo", "--progress", *args],
+        [sys.executable, "-c", boot],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
