@@ -34,9 +34,11 @@ from dispatch.hop import Attempt, HopResult
 from dispatch.hop_flow import hop_flow
 from dispatch.pins import PinDict
 from dispatch.policy import select
+from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.resilience import CircuitBreaker
 from dispatch.routing import Router, RulesRouter
+from dispatch.routing_charges import attach, charging, with_charges
 from dispatch.specialist import Specialist, SpecialistRun
 from dispatch.tracing import Tracing
 from dispatch.types import Hop, ModelChoice, ModelSpec, Pin
@@ -96,6 +98,7 @@ class Dispatcher:
         self.router: Router = router or RulesRouter(
             tiers=registry.tiers, capabilities=registry.capabilities
         )
+        attach(self.router, registry)  # an LLM layer's calls are charged as hops
         self.simulate = simulate
         self._factory: ModelFactory = model_factory or (
             lambda spec: build_chat_model(spec, simulate=simulate)
@@ -167,7 +170,7 @@ class Dispatcher:
         pins: dict[str, Pin] | None,
         loop_pin: Pin | None,
         ledger: Ledger | None,
-    ) -> tuple[Hop, _Flow]:
+    ) -> tuple[Hop, _Flow, list[HopRecord]]:
         if not hop.input_tokens:
             tokens = estimate_message_tokens(messages) + sum(
                 estimate_tokens(str(_tool_schema(t))) for t in tools or ()
@@ -177,10 +180,12 @@ class Dispatcher:
             found = self.privacy.scan_messages(messages)
             if found:
                 hop = replace(hop, sensitive=found)
+        with charging(ledger) as charges:  # an LLM layer's call is a hop of its own
+            decision = self.router.decide(hop)
         flow = hop_flow(
             hop,
             messages,
-            decision=self.router.decide(hop),
+            decision=decision,
             registry=self.registry,
             pins=pins,
             loop_pin=loop_pin,
@@ -189,7 +194,7 @@ class Dispatcher:
             clock=self._clock,
             simulate=self.simulate,
         )
-        return hop, flow
+        return hop, flow, charges
 
     def _runnable(
         self, choice: ModelChoice, tools: Sequence[Any] | None, kwargs: dict[str, Any]
@@ -254,14 +259,14 @@ class Dispatcher:
                 list(messages)
             )
         )
-        hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
+        hop, flow, charges = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
         with closing(flow):
             while True:
                 step = self._advance(flow, outcome, span, ledger)
                 if isinstance(step, HopResult):
-                    return step
+                    return with_charges(step, charges)
                 if step.delay_s:
                     await asyncio.sleep(step.delay_s)
                 span = self.tracing.start_chat(hop, step.choice, messages)
@@ -299,14 +304,14 @@ class Dispatcher:
                 list(messages)
             )
         )
-        hop, flow = self._flow(hop, messages, tools, pins, loop_pin, ledger)
+        hop, flow, charges = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
         with closing(flow):
             while True:
                 step = self._advance(flow, outcome, span, ledger)
                 if isinstance(step, HopResult):
-                    return step
+                    return with_charges(step, charges)
                 if step.delay_s:
                     time.sleep(step.delay_s)
                 span = self.tracing.start_chat(hop, step.choice, messages)
