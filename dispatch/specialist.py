@@ -32,7 +32,14 @@ from dispatch.types import Hop, Pin
 if TYPE_CHECKING:
     from dispatch.verify import Verifier
 
-__all__ = ("ModelCall", "Specialist", "SpecialistLoop", "SpecialistRun", "routing_text")
+__all__ = (
+    "ModelCall",
+    "Specialist",
+    "SpecialistLoop",
+    "SpecialistRun",
+    "routing_text",
+    "tool_round",
+)
 
 MAX_TOOL_RESULT_CHARS = 16_000
 """A tool result longer than this is cut before the model sees it."""
@@ -99,6 +106,17 @@ def routing_text(convo: Sequence[BaseMessage]) -> str:
             parts.append(m.text)
             break
     return "\n".join(reversed(parts))
+
+
+def tool_round(convo: Sequence[BaseMessage]) -> int:
+    """Model calls since the latest human turn: a call's place in its tool loop
+    (`Hop.round`) when the conversation arrives whole, as it does to a chat model."""
+    n = 0
+    for m in reversed(convo):
+        if isinstance(m, HumanMessage):
+            break
+        n += isinstance(m, AIMessage)
+    return n
 
 
 class SpecialistLoop:

@@ -21,7 +21,7 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.runnables.config import var_child_runnable_config
@@ -34,7 +34,7 @@ from dispatch.hop import HopResult
 from dispatch.langgraph.context import run_ledger
 from dispatch.pins import pin_key
 from dispatch.records import HopRecord
-from dispatch.specialist import routing_text
+from dispatch.specialist import routing_text, tool_round
 from dispatch.types import Hop, Pin
 
 __all__ = ("RoutedChatModel", "hops_from_messages")
@@ -108,7 +108,7 @@ class RoutedChatModel(BaseChatModel):
             specialist=self.specialist,
             prompt=routing_text(messages),
             step=self.specialist,
-            round=_rounds(messages) if after_tool else 0,
+            round=tool_round(messages) if after_tool else 0,
             capability_hint=self.capability,
             tier_hint=self.tier,
             max_output_tokens=int(cap),
@@ -169,17 +169,6 @@ class RoutedChatModel(BaseChatModel):
             **kwargs,
         )
         return _result(result)
-
-
-def _rounds(messages: Sequence[BaseMessage]) -> int:
-    """Model calls since the last human turn: the call's position in its tool loop."""
-    """Model calls since the last human turn (the position in the tool loop)."""
-    n = 0
-    for m in reversed(messages):
-        if isinstance(m, HumanMessage):
-            break
-        n += isinstance(m, AIMessage)
-    return n
 
 
 def _result(result: HopResult) -> ChatResult:

@@ -53,7 +53,7 @@ from langchain.agents.structured_output import (
     ToolStrategy,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -70,7 +70,7 @@ from dispatch.langgraph.node import budget_delta
 from dispatch.langgraph.state import DispatchState
 from dispatch.pins import pin_key, pin_to_dict, pins_of
 from dispatch.records import HopRecord
-from dispatch.specialist import routing_text
+from dispatch.specialist import routing_text, tool_round
 from dispatch.types import Hop, ModelChoice, Pin
 
 __all__ = ("DispatchAgentState", "DispatchMiddleware", "OnFailure")
@@ -272,7 +272,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             specialist=self.specialist,
             prompt=routing_text(messages),
             step=self.specialist,
-            round=_round(messages) if after_tool else 0,
+            round=tool_round(messages) if after_tool else 0,
             capability_hint=self.capability,
             tier_hint=self.tier,
             max_output_tokens=int(cap),
@@ -346,16 +346,6 @@ def _reply(response: ModelResponse[Any]) -> BaseMessage:
             return message
     kinds = ", ".join(type(m).__name__ for m in response.result) or "nothing"
     raise TypeError(f"the agent's model handler returned {kinds}, expected AIMessage")
-
-
-def _round(messages: Sequence[BaseMessage]) -> int:
-    """Model calls since the last human turn: the call's place in its tool loop."""
-    n = 0
-    for m in reversed(messages):
-        if isinstance(m, HumanMessage):
-            break
-        n += isinstance(m, AIMessage)
-    return n
 
 
 def _loop_pin(hops: Sequence[Any], specialist: str, pins: dict[str, Pin]) -> Pin | None:
