@@ -8,6 +8,7 @@ questions in one prompt, long code. Explicit hints from the plan win.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,22 +20,45 @@ __all__ = ("RulesRouter",)
 
 
 def _words(*words: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(words) + r")", re.IGNORECASE)
+    """Words (or word starts) matched on case-folded text: without IGNORECASE
+    the engine runs 3-4x faster (15-25 µs -> 5 µs per pattern on a short prompt)."""
+    return re.compile(r"\b(?:" + "|".join(words) + r")")
 
 
 SCAN_CHARS = 2000
 """Characters read from each end of a prompt: the rules stay O(1) on huge prompts."""
 
+MEMO_SIZE = 256
+"""Decisions remembered per router, for prompts of at most `MEMO_MAX_CHARS`."""
+MEMO_MAX_CHARS = 4096
+"""Longer prompts are decided afresh (a memo of them would hold megabytes)."""
+
 # Every pattern is linear in the text: each repetition is bounded or anchored
 # so that no start position re-scans a long run (`\w+\([^)]*\)` took 1 s on
 # 20k characters without a closing parenthesis).
 _FENCE = re.compile(r"```")
-_CODE_SHAPE = re.compile(
-    r"(^[ \t]{0,40}(def|class|import|from [^\s]{1,80} import|function|const|let|"
-    r"public|#include)\b)"
-    r"|(\b\w{1,60}\([^)\n]{0,200}\)[ \t]{0,8}[:{])|(=>)|(;[ \t]{0,8}$)",
+_CODE_LINE = re.compile(
+    r"^[ \t]{0,40}(def|class|import|from [^\s]{1,80} import|function|const|let|"
+    r"public|#include)\b",
     re.MULTILINE,
 )
+_CODE_CALL = re.compile(r"\b\w{1,60}\([^)\n]{0,200}\)[ \t]{0,8}[:{]")
+_CODE_SEMI = re.compile(r";[ \t]{0,8}$", re.MULTILINE)
+_DIGIT = re.compile(r"\d")
+
+
+def _code_shape(text: str) -> bool:
+    """A line starting with a keyword, ``f(x):`` / ``f(x) {``, ``=>`` or a line
+    ending in ``;``. Each pattern runs only when its one required character is
+    in the text (a substring test is ~100x cheaper than the regex)."""
+    return bool(
+        "=>" in text
+        or (";" in text and _CODE_SEMI.search(text))
+        or ("(" in text and _CODE_CALL.search(text))
+        or _CODE_LINE.search(text)
+    )
+
+
 _CODE_WORDS = _words(
     "python",
     "javascript",
@@ -67,7 +91,7 @@ _CODE_WORDS = _words(
 _LOOKUP_START = re.compile(
     r"^[ \t]{0,40}(who|when|where|which|what (?:is|are|was|were)|what does .{0,80} say|find|"
     r"look up|search|list)\b",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,  # case-folded text
 )
 _LOOKUP_WORDS = _words(
     "according to",
@@ -167,7 +191,9 @@ class RulesRouter:
         self.long_prompt_tokens = long_prompt_tokens
         self.very_long_prompt_tokens = very_long_prompt_tokens
         self._fallback = "general" if "general" in capabilities else capabilities[0]
-        self._last: tuple[Hop, RouteDecision] | None = None
+        # Per instance (the decision depends on the tiers and capabilities);
+        # lru_cache is thread-safe and runs in C.
+        self._memo = functools.lru_cache(maxsize=MEMO_SIZE)(self._decide)
 
     def describe(self) -> str:
         """One line for logs."""
@@ -176,29 +202,30 @@ class RulesRouter:
     def decide(self, hop: Hop) -> RouteDecision:
         """Capability and tier from hints first, heuristics otherwise.
 
-        The last decision is remembered by hop identity: in the shipped hybrid
-        this router is both the first layer and the semantic layer's tier
-        router, so it is asked twice about the same hop.
+        The decision reads only the prompt and the two hints, so it is
+        remembered by them (short prompts only, `MEMO_SIZE` of them): in the
+        shipped hybrid this router is both the first layer and the semantic
+        layer's tier router, so it is asked twice about every hop, and parallel
+        branches and re-runs route the same turn again.
         """
-        last = self._last
-        if last is not None and last[0] is hop:
-            return last[1]
-        decision = self._decide(hop)
-        self._last = (hop, decision)  # one tuple: a single atomic store
-        return decision
+        if len(hop.prompt) > MEMO_MAX_CHARS:
+            return self._decide(hop.prompt, hop.capability_hint, hop.tier_hint)
+        return self._memo(hop.prompt, hop.capability_hint, hop.tier_hint)
 
-    def _decide(self, hop: Hop) -> RouteDecision:
-        text = _scanned(hop.prompt)
-        if hop.capability_hint in self.capabilities:
-            capability, cap_conf = hop.capability_hint, 1.0
+    def _decide(
+        self, prompt: str, capability_hint: str | None, tier_hint: str | None
+    ) -> RouteDecision:
+        text = _scanned(prompt)
+        if capability_hint in self.capabilities:
+            capability, cap_conf = capability_hint, 1.0
             cap_why = f"plan hint {capability}"
         else:
             capability, cap_conf, cap_why = self._capability(text)
-        if hop.tier_hint in self.tiers:
-            tier, tier_why = hop.tier_hint, f"plan hint {hop.tier_hint}"
+        if tier_hint in self.tiers:
+            tier, tier_why = tier_hint, f"plan hint {tier_hint}"
         else:
-            tier, tier_why = self._tier(text, estimate_tokens(hop.prompt))
-        both_hinted = cap_conf == 1.0 and hop.tier_hint in self.tiers
+            tier, tier_why = self._tier(text, estimate_tokens(prompt))
+        both_hinted = cap_conf == 1.0 and tier_hint in self.tiers
         return RouteDecision(
             capability=capability,
             tier=tier,
@@ -223,7 +250,7 @@ class RulesRouter:
             score += 3
         elif tokens > self.long_prompt_tokens:
             score += 1
-        hard = sorted({m.group(0).lower() for m in _HARD_WORDS.finditer(text)})
+        hard = sorted({m.group(0) for m in _HARD_WORDS.finditer(text.casefold())})
         if hard:
             score += min(3, len(hard))
             why.append("hard: " + ", ".join(hard[:3]))
@@ -256,31 +283,33 @@ def _capability_signals(text: str) -> _Signals:
         "general": [],
     }
     scores = dict.fromkeys(notes, 0.0)
+    low = text.casefold()
     if _FENCE.search(text):
         scores["coding"] += 3
         notes["coding"].append("code block")
-    if _CODE_SHAPE.search(text):
+    if _code_shape(text):
         scores["coding"] += 2
         notes["coding"].append("code syntax")
-    for m in _CODE_WORDS.finditer(text):
+    for m in _CODE_WORDS.finditer(low):
         scores["coding"] += 1
-        notes["coding"].append(m.group(0).lower())
-    if _LOOKUP_START.search(text):
+        notes["coding"].append(m.group(0))
+    if _LOOKUP_START.search(low):
         scores["search"] += 1.5
         notes["search"].append("look-up question")
-    for m in _LOOKUP_WORDS.finditer(text):
+    for m in _LOOKUP_WORDS.finditer(low):
         scores["search"] += 1
-        notes["search"].append(m.group(0).lower())
-    arith = _ARITH.findall(text)
+        notes["search"].append(m.group(0))
+    digits = _DIGIT.search(text) is not None  # both patterns need one
+    arith = _ARITH.findall(text) if digits else []
     if arith:
         scores["analysis"] += 2 + min(2, len(arith) - 1)
         notes["analysis"].append("arithmetic")
-    if len(_NUMBER.findall(text)) >= 3:
+    if digits and len(_NUMBER.findall(text)) >= 3:
         scores["analysis"] += 1.5
         notes["analysis"].append("numbers")
-    for m in _STATS_WORDS.finditer(text):
+    for m in _STATS_WORDS.finditer(low):
         scores["analysis"] += 1
-        notes["analysis"].append(m.group(0).lower())
+        notes["analysis"].append(m.group(0))
     return _Signals(scores, notes)
 
 

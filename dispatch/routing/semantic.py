@@ -10,6 +10,7 @@ difficulty signals), since the wording of a request says little about its size.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Encoder, Vectors
 from dispatch.routing.protocol import Router
 from dispatch.routing.replay import read_replay
-from dispatch.routing.rules import RulesRouter
+from dispatch.routing.rules import MEMO_MAX_CHARS, MEMO_SIZE, RulesRouter
 from dispatch.types import Hop, RouteDecision, RouterLayer
 
 __all__ = ("SemanticRouter", "default_utterances")
@@ -81,6 +82,7 @@ class SemanticRouter:
         )
         self.margin_scale = margin_scale
         self.centroids = self._centroids(examples)
+        self._memo = functools.lru_cache(maxsize=MEMO_SIZE)(self._nearest)
 
     def _centroids(self, examples: Mapping[str, Sequence[str]]) -> Vectors:
         """One unit-length mean embedding per capability, in `capabilities` order.
@@ -119,6 +121,18 @@ class SemanticRouter:
         sims = self.centroids @ vector
         return dict(zip(self.capabilities, sims.tolist(), strict=True))
 
+    def _nearest(self, prompt: str) -> tuple[str, float, str]:
+        """The nearest capability, the confidence and the why."""
+        ranked = sorted(self.scores(prompt).items(), key=lambda kv: -kv[1])
+        (capability, best), (runner_up, second) = ranked[0], ranked[1]
+        margin = best - second
+        confidence = float(min(1.0, max(0.0, 0.5 + margin / (2 * self.margin_scale))))
+        return (
+            capability,
+            confidence,
+            f"{capability} {best:.2f} vs {runner_up} {second:.2f}",
+        )
+
     def decide(self, hop: Hop) -> RouteDecision:
         """Nearest centroid for the capability; the tier router for the tier.
 
@@ -129,14 +143,10 @@ class SemanticRouter:
         if hop.capability_hint in self.capabilities:
             capability, confidence = hop.capability_hint, 1.0
             why = f"plan hint {capability}"
-        else:
-            ranked = sorted(self.scores(hop.prompt).items(), key=lambda kv: -kv[1])
-            (capability, best), (runner_up, second) = ranked[0], ranked[1]
-            margin = best - second
-            confidence = float(
-                min(1.0, max(0.0, 0.5 + margin / (2 * self.margin_scale)))
-            )
-            why = f"{capability} {best:.2f} vs {runner_up} {second:.2f}"
+        elif len(hop.prompt) > MEMO_MAX_CHARS:
+            capability, confidence, why = self._nearest(hop.prompt)
+        else:  # the same turn again (a re-run, a parallel branch): no numpy at all
+            capability, confidence, why = self._memo(hop.prompt)
         tier = self.tier_router.decide(hop)
         return RouteDecision(
             capability=capability,

@@ -23,6 +23,12 @@ def decide(prompt: str, **hints: str) -> tuple[str, str]:
         ("What is the average of 3, 4 and 5?", "analysis"),
         ("Compute the median and standard deviation of these numbers", "analysis"),
         ("Write a friendly thank-you note to the team", "general"),
+        ("WHY DOES MY PYTHON SCRIPT CRASH?", "coding"),  # words match in any case
+        ("WHO OWNS THE RUNBOOK?", "search"),
+        ("x = load()\ny = x + 1;\nz = y * 2;", "coding"),  # a line ending in ;
+        ("const f = (a) => a + b", "coding"),
+        ("while(ready) {\n  go\n}", "coding"),
+        ("import os", "coding"),
     ],
 )
 def test_capability_signals(prompt: str, capability: str) -> None:
@@ -97,3 +103,23 @@ def test_router_contract(router: Router, prompt: str) -> None:
     assert 0.0 <= first.confidence <= 1.0
     assert first.reason
     assert router.describe()
+
+
+def test_a_decision_is_remembered_by_prompt_and_hints() -> None:
+    router = RulesRouter()
+    prompt = "Why did our checkout latency get worse after the last deploy?"
+    first = router.decide(Hop(specialist="a", prompt=prompt))
+    # another hop (another specialist, another round) with the same text and hints
+    assert router.decide(Hop(specialist="b", prompt=prompt, round=2)) is first
+    hinted = router.decide(Hop(specialist="a", prompt=prompt, capability_hint="coding"))
+    assert hinted is not first
+    assert hinted.capability == "coding"
+
+
+def test_long_prompts_are_decided_afresh_not_remembered() -> None:
+    router = RulesRouter()
+    long = "Design a distributed cache. " * 400  # over MEMO_MAX_CHARS
+    first = router.decide(Hop(specialist="a", prompt=long))
+    again = router.decide(Hop(specialist="a", prompt=long))
+    assert again == first
+    assert again is not first

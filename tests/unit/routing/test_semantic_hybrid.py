@@ -36,6 +36,19 @@ def test_nearest_centroid_wins_with_margin_confidence() -> None:
     assert tie.confidence == 0.5  # no signal: no margin
 
 
+def test_the_same_turn_again_is_decided_without_encoding_or_scoring() -> None:
+    encoder = FakeEncoder()
+    router = SemanticRouter(encoder, EXAMPLES)  # no CachedEncoder: every encode counts
+    prompt = "please fix my python function"
+    first = router.decide(Hop(specialist="a", prompt=prompt))
+    calls = encoder.calls
+    again = router.decide(Hop(specialist="b", prompt=prompt, round=1))
+    assert again == first
+    assert encoder.calls == calls
+    router.decide(Hop(specialist="a", prompt=prompt + " today"))
+    assert encoder.calls == calls + 1
+
+
 def test_hint_wins_and_tier_comes_from_the_tier_router() -> None:
     router = SemanticRouter(
         FakeEncoder(), EXAMPLES, tier_router=FixedRouter("general", "large")
