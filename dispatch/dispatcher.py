@@ -130,7 +130,12 @@ class Dispatcher:
         model_factory: ModelFactory | None = None,
         tracing: Tracing | None = None,
     ) -> Dispatcher:
-        """A dispatcher over the registry in `source` (``"default"``: the shipped one)."""
+        """A dispatcher over the registry in `source` (``"default"``: the shipped one).
+
+        Without a `router`, the learned artefact named by the config's
+        ``routing.artefact`` (if any) is loaded here, at start-up; else the
+        rules layer decides.
+        """
         config, specs = load_config(source)
         privacy = None
         if config.privacy.enabled:
@@ -139,8 +144,14 @@ class Dispatcher:
             privacy = PrivacyScanner(
                 kinds=config.privacy.kinds, phone_region=config.privacy.phone_region
             )
+        registry = Registry.from_specs(config, specs)
+        if router is None and config.routing.artefact is not None:
+            # the trained layer named in the config replaces the priors
+            from dispatch.routing.learned import learned_router_from_config  # noqa: PLC0415
+
+            router = learned_router_from_config(source, registry)
         return cls(
-            Registry.from_specs(config, specs),
+            registry,
             router=router,
             simulate=simulate,
             model_factory=model_factory,

@@ -61,6 +61,7 @@ def dispatcher_from_env(
         latency = sim_latency(env)
         return Dispatcher(
             registry,
+            router=base.router,
             simulate=True,
             budget=base.budget,
             privacy=base.privacy,
@@ -82,8 +83,14 @@ def dispatcher_from_env(
     live, notes = relax_to_serve(registry.restrict(m.id for m in reachable))
     for note in notes:
         say(note)
+    # The config's learned layer (if any), over the reachable models only: its
+    # per-hop bar comes from the models it can choose from.
+    from dispatch.routing.learned import learned_router_from_config  # noqa: PLC0415
+
+    router = learned_router_from_config(config, live)
     return Dispatcher(
         live,
+        router=router,
         simulate=False,
         budget=base.budget,
         model_factory=lambda spec: build_chat_model(spec, simulate=False, env=env),

@@ -214,6 +214,13 @@ def _downgrade(
     )
 
 
+def _bar_text(decision: RouteDecision, registry: Registry) -> str:
+    """The bar the candidates cleared: the decision's own (learned) or the tier's."""
+    if decision.bar is None:
+        return str(registry.bar(decision.tier))
+    return f"{decision.bar:.3f} predicted"
+
+
 def _rank(m: ModelSpec, hop: Hop, registry: Registry) -> tuple[Decimal, int, str]:
     return (planned_cost(m, hop, registry), m.latency_ms, m.id)
 
@@ -255,7 +262,7 @@ def _select(
         change, why = (
             PinChange.NEW,
             f"cheapest of {len(candidates)} eligible for {decision.capability}/"
-            f"{decision.tier} (bar {registry.bar(decision.tier)})",
+            f"{decision.tier} (bar {_bar_text(decision, registry)})",
         )
     elif pin.model not in registry:
         change, why = (

@@ -139,3 +139,70 @@ def test_eval_capability_json_and_a_malformed_line(
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())  # rich wraps long lines
     assert "bad.jsonl: line 19: 'capability' must be a string" in message
+
+
+LEARNED_REGISTRY = """\
+version: 1
+capabilities: [coding, search, analysis, general]
+tiers:
+  - {name: small, min_quality: 0.5}
+  - {name: medium, min_quality: 0.7}
+  - {name: large, min_quality: 0.85}
+prices: {source: none}
+routing: {artefact: router.npz}
+models:
+  - id: p:cheap-7b
+    tier: small
+    price: {input_per_mtok: 0.1, output_per_mtok: 0.1}
+    context_window: 100000
+    max_output_tokens: 4000
+    capabilities: {general: 0.9, search: 0.9, analysis: 0.9, coding: 0.9}
+  - id: p:mid-70b
+    tier: medium
+    price: {input_per_mtok: 1, output_per_mtok: 1}
+    context_window: 100000
+    max_output_tokens: 4000
+    capabilities: {general: 0.9, search: 0.9, analysis: 0.9, coding: 0.9}
+  - id: p:dear-4
+    tier: large
+    price: {input_per_mtok: 10, output_per_mtok: 10}
+    context_window: 100000
+    max_output_tokens: 4000
+    capabilities: {general: 0.95, search: 0.95, analysis: 0.95, coding: 0.95}
+"""
+
+
+def test_the_configured_artefact_routes_the_demo_s_hops(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    train = write(tmp_path / "train.jsonl", 0, 20, outcomes=True)
+    models = tmp_path / "models.json"
+    models.write_text(json.dumps(MODELS))
+    proc = dispatch(
+        env,
+        "train",
+        str(train),
+        "--models",
+        str(models),
+        "-o",
+        str(tmp_path / "router.npz"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    config = tmp_path / "registry.yaml"
+    config.write_text(LEARNED_REGISTRY)
+    demo = dispatch(
+        {**env, "DISPATCH_CHECKPOINTS": str(tmp_path / "ck.sqlite")},
+        "demo", "--config", str(config), "--json",
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    hops = json.loads(demo.stdout)["hops"]
+    assert hops and {h["router"] for h in hops} == {"learned"}
+    # per-prompt predictions, not the priors (which clear every bar for every model)
+    assert all("predicted" in h["reason"] for h in hops)
+    coding = {h["model"] for h in hops if h["capability"] == "coding"}
+    others = {h["model"] for h in hops if h["capability"] != "coding"}
+    assert "p:dear-4" in coding and others == {"p:cheap-7b"}
+    (tmp_path / "router.npz").unlink()
+    missing = dispatch(env, "demo", "--config", str(config), "--json")
+    assert missing.returncode == 2
+    assert "router.npz" in missing.stderr
