@@ -33,18 +33,14 @@ def cli_router(name: RouterChoice, registry: Registry) -> Router:
             "pip install 'graph-dispatch[semantic]'",
             path="--router",
         )
-    from dispatch.routing import (  # noqa: PLC0415
-        CachedEncoder,
-        HybridRouter,
-        SemanticRouter,
-    )
-    from dispatch.routing._st import SentenceTransformerEncoder  # noqa: PLC0415
+    from dispatch.routing import HybridRouter, SemanticRouter  # noqa: PLC0415
+    from dispatch.routing.features import default_encoder  # noqa: PLC0415
     from dispatch.routing.semantic import default_utterances  # noqa: PLC0415
 
+    # onnxruntime when installed (same vectors, ~5x faster), else torch; the
+    # embeddings of prompts already seen come from the disk cache
     semantic = SemanticRouter(
-        CachedEncoder(SentenceTransformerEncoder()),
-        default_utterances(),
-        tier_router=rules,
+        default_encoder(), default_utterances(), tier_router=rules
     )
     # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
     if name is RouterChoice.SEMANTIC:

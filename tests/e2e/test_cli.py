@@ -231,10 +231,17 @@ def test_report_reads_the_checkpointed_run() -> None:
     assert dispatch("report", "nope").returncode == 2
 
 
-def test_route_with_the_hybrid_router_uses_embeddings_when_rules_are_unsure() -> None:
-    out = run_json(
-        "route", "Write a warm welcome message for a new teammate", "--router", "hybrid"
-    )
+def test_route_with_the_hybrid_router_uses_embeddings_when_rules_are_unsure(
+    minilm_cache: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    env["DISPATCH_CACHE_DIR"] = str(minilm_cache)  # the session's ONNX export
+    proc = shared().run(
+        "route", "Write a warm welcome message for a new teammate",
+        "--router", "hybrid", "--json", env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
     assert (out["capability"], out["router"]) == ("general", "semantic")
     bad = dispatch("route", "x", "--router", "psychic")
     assert bad.returncode == 2 and "'psychic' is not one of" in bad.stderr
