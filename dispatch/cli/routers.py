@@ -10,7 +10,11 @@ from dispatch.cli.options import RouterChoice
 from dispatch.registry import Registry
 from dispatch.routing import Router
 
-__all__ = ("cli_router",)
+__all__ = ("HYBRID_THRESHOLD", "cli_router")
+
+HYBRID_THRESHOLD = 0.8
+"""Rules confidence from which the hybrid takes the rules' decision over the
+semantic layer's; measured by ``python -m bench.hybrid_threshold``."""
 
 
 def cli_router(name: RouterChoice, registry: Registry) -> Router:
@@ -42,7 +46,6 @@ def cli_router(name: RouterChoice, registry: Registry) -> Router:
     semantic = SemanticRouter(
         default_encoder(), default_utterances(), tier_router=rules
     )
-    # Uncalibrated defaults: rules answer when they are sure, embeddings otherwise.
     if name is RouterChoice.SEMANTIC:
         return semantic
-    return HybridRouter([rules, semantic], [0.8])
+    return HybridRouter([rules, semantic], [HYBRID_THRESHOLD])

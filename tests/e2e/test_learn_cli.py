@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,14 @@ def dispatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return shared().run(*args, env=env, timeout=600)
 
 
-def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
+@pytest.fixture(scope="module")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]
+) -> tuple[Path, dict[str, Any]]:
+    """One `dispatch train` run: its directory (train.jsonl, models.json,
+    router.npz) and its JSON summary, shared by the tests that read them."""
+    tmp_path = tmp_path_factory.mktemp("trained")
     train = write(tmp_path / "train.jsonl", 0, 20, outcomes=True)
-    data = write(tmp_path / "data.jsonl", 100, 8, outcomes=True)
     models = tmp_path / "models.json"
     models.write_text(json.dumps(MODELS))
     artefact = tmp_path / "router.npz"
@@ -91,8 +95,17 @@ def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
         env, "train", str(train), "--models", str(models), "-o", str(artefact), "--json"
     )
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
-    assert artefact.is_file() and summary["reference_model"] == "p:dear-4"
+    return tmp_path, json.loads(proc.stdout)
+
+
+def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
+    tmp_path: Path, env: dict[str, str], trained: tuple[Path, dict[str, Any]]
+) -> None:
+    folder, summary = trained
+    train, models = folder / "train.jsonl", folder / "models.json"
+    data = write(tmp_path / "data.jsonl", 100, 8, outcomes=True)
+    assert (folder / "router.npz").is_file()
+    assert summary["reference_model"] == "p:dear-4"
     assert summary["scores"]["capability_cv"]["macro_f1"] > 0.9
     proc = dispatch(
         env,
@@ -173,21 +186,9 @@ models:
 
 
 def test_the_configured_artefact_routes_the_demo_s_hops(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, env: dict[str, str], trained: tuple[Path, dict[str, Any]]
 ) -> None:
-    train = write(tmp_path / "train.jsonl", 0, 20, outcomes=True)
-    models = tmp_path / "models.json"
-    models.write_text(json.dumps(MODELS))
-    proc = dispatch(
-        env,
-        "train",
-        str(train),
-        "--models",
-        str(models),
-        "-o",
-        str(tmp_path / "router.npz"),
-    )
-    assert proc.returncode == 0, proc.stderr
+    shutil.copy(trained[0] / "router.npz", tmp_path / "router.npz")
     config = tmp_path / "registry.yaml"
     config.write_text(LEARNED_REGISTRY)
     demo = dispatch(
