@@ -37,8 +37,7 @@ REAL_USERS = ("alpacaeval", "arena")
 
 
 def _macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
-    scores = per_class_scores(truth, predicted)
-    return sum(s["f1"] for s in scores.values()) / len(scores)
+    return per_class_scores(truth, predicted)[1]
 
 
 def _choose(
