@@ -39,6 +39,7 @@ from dispatch.routing.encoder import Vectors
 
 __all__ = (
     "DEFAULT_THREADS",
+    "THREADS_ENV",
     "OnnxEncoder",
     "cache_dir",
     "export_onnx",
@@ -47,6 +48,10 @@ __all__ = (
 
 DEFAULT_THREADS = 1
 """Intra-op threads per session. TODO measure"""
+
+THREADS_ENV = "DISPATCH_ONNX_THREADS"
+"""Overrides `DEFAULT_THREADS` for every encoder built without ``threads=``
+(e.g. by `default_encoder`): more cores, more threads."""
 
 
 def cache_dir() -> Path:
@@ -83,9 +88,8 @@ class OnnxEncoder:
             all-MiniLM-L6-v2).
         max_tokens: truncation length; sentence-transformers' own
             ``max_seq_length`` (256 for MiniLM) keeps vectors identical.
-        threads: onnxruntime intra-op threads. One prompt of 15-250 tokens is
-            a chain of small matrix products; see `DEFAULT_THREADS` for why
-            the default is what it is.
+        threads: onnxruntime intra-op threads; default ``$DISPATCH_ONNX_THREADS``
+            or `DEFAULT_THREADS` (see there for why).
         spin: let idle intra-op threads busy-wait for the next node. Faster
             on an idle machine, but a spinning thread steals a core from
             every other process on a loaded one; off by default.
@@ -96,29 +100,23 @@ class OnnxEncoder:
         model_path: Path | None = None,
         *,
         max_tokens: int | None = None,
-        threads: int = DEFAULT_THREADS,
+        threads: int | None = None,
         spin: bool = False,
     ) -> None:
         """Check the folder now; export and load the session on first `encode`.
 
         Raises:
-            ConfigError: the folder has no ``tokenizer.json``, or `threads`
-                is below 1.
+            ConfigError: the folder has no ``tokenizer.json``, or the thread
+                count (argument or ``$DISPATCH_ONNX_THREADS``) is not a whole
+                number of at least 1.
         """
         self.model_path = Path(model_path) if model_path else default_model_path()
         if not (self.model_path / "tokenizer.json").is_file():
             raise ConfigError(
                 "no tokenizer.json in the model folder", file=str(self.model_path)
             )
-        if threads < 1:
-            raise ConfigError(
-                "onnxruntime needs at least one thread",
-                path="OnnxEncoder.threads",
-                found=threads,
-                expected="1 or more",
-            )
+        self.threads = _threads(threads)
         self.max_tokens = max_tokens or _st_max_length(self.model_path)
-        self.threads = threads
         self.spin = spin
         self._session: Any = None
         self._tokenizer: Any = None
@@ -198,6 +196,29 @@ class OnnxEncoder:
             np.float32, copy=False
         )
         return vectors
+
+
+def _threads(threads: int | None) -> int:
+    """The argument, else ``$DISPATCH_ONNX_THREADS``, else `DEFAULT_THREADS`; checked."""
+    where = "OnnxEncoder(threads=...)"
+    found: object = threads
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if not raw:
+            return DEFAULT_THREADS
+        where, found = THREADS_ENV, raw
+        try:
+            threads = int(raw)
+        except ValueError:
+            threads = 0
+    if threads < 1:
+        raise ConfigError(
+            "onnxruntime needs a whole number of threads, at least 1",
+            path=where,
+            found=found,
+            expected="1, 2, ...",
+        )
+    return threads
 
 
 def _st_max_length(model_path: Path) -> int:

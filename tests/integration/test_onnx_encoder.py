@@ -67,8 +67,33 @@ def test_one_text_alone_gets_the_vector_it_gets_in_a_padded_batch(
     np.testing.assert_allclose(np.linalg.norm(alone, axis=1), 1.0, atol=1e-6)
 
 
-def test_threads_below_one_are_refused() -> None:
+def test_the_thread_count_comes_from_the_argument_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dispatch.routing._onnx import DEFAULT_THREADS, THREADS_ENV
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert OnnxEncoder().threads == DEFAULT_THREADS
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert OnnxEncoder().threads == 3
+    assert OnnxEncoder(threads=1).threads == 1
+
+
+@pytest.mark.parametrize(
+    ("threads", "env", "where"),
+    [
+        (0, None, "OnnxEncoder(threads=...)"),
+        (None, "two", "DISPATCH_ONNX_THREADS"),
+        (None, "0", "DISPATCH_ONNX_THREADS"),
+    ],
+)
+def test_a_bad_thread_count_is_refused_naming_where_it_came_from(
+    threads: int | None, env: str | None, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dispatch.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="at least one thread"):
-        OnnxEncoder(threads=0)
+    if env is not None:
+        monkeypatch.setenv("DISPATCH_ONNX_THREADS", env)
+    with pytest.raises(ConfigError, match="at least 1") as caught:
+        OnnxEncoder(threads=threads)
+    assert where in str(caught.value)
