@@ -11,10 +11,11 @@ encoders share an id, a cache and trained artefacts.
 
 The export is then fused by onnxruntime's transformer optimizer (one
 ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` node per layer, one
-``EmbedLayerNormalization``): 46 nodes instead of ~340. On a short prompt the
-encoder is dominated by per-node overhead, not arithmetic, so the fused graph
-is what brings one decision into single-digit milliseconds. Fusion reorders
-float additions only; vectors stay within ~3e-7 of the torch encoder's.
+``EmbedLayerNormalization``): 46 nodes instead of ~340 (~250 after
+onnxruntime's own optimisations of the plain export). On a short prompt each
+node's dispatch and its intermediate tensors cost as much as its arithmetic,
+so fewer, fused nodes are cheaper. Fusion reorders float additions only;
+vectors stay within ~3e-7 of the torch encoder's.
 
 Why: one new prompt costs ~25 ms through sentence-transformers on two cores and
 a few ms through onnxruntime, which is what makes an embedding router cheap
@@ -47,7 +48,14 @@ __all__ = (
 )
 
 DEFAULT_THREADS = 1
-"""Intra-op threads per session. TODO measure"""
+"""Intra-op threads per session: one.
+
+A second thread splits each matrix product, which pays on an idle machine,
+but every node then waits for the slower half: on two cores shared with other
+work (measured here at load 10-12) one thread without spinning was the
+fastest setting, 140 ms against 225 ms p50 for 128 tokens, and no slower for
+17 tokens. `python -m bench.routing` prints both settings side by side;
+``DISPATCH_ONNX_THREADS=2`` (or more) suits a machine with cores to spare."""
 
 THREADS_ENV = "DISPATCH_ONNX_THREADS"
 """Overrides `DEFAULT_THREADS` for every encoder built without ``threads=``
@@ -345,33 +353,44 @@ def _fuse(plain: Path, out: Path, model_path: Path) -> None:
     arithmetic in another order, so vectors move by float rounding only (the
     integration test pins them to the torch encoder's).
 
-    When the optimizer does not recognise the graph (another transformers or
-    onnxruntime version), the unfused graph is kept with a warning: it gives
-    the same vectors, only slower (the integration test checks the fusion).
+    When the optimizer cannot run or does not recognise the graph (no
+    ``onnx`` package, a folder that is not BERT-shaped, another transformers
+    or onnxruntime version), the unfused graph is kept with a warning: it
+    gives the same vectors, only slower (the integration test checks that
+    the installed MiniLM is fused).
     """
-    from onnxruntime.transformers.optimizer import (  # noqa: PLC0415
-        optimize_model,
-    )
-
     config = json.loads((model_path / "config.json").read_text("utf-8"))
+    try:
+        from onnxruntime.transformers.optimizer import (  # noqa: PLC0415
+            optimize_model,
+        )
+
+        heads, width = config["num_attention_heads"], config["hidden_size"]
+        layers = int(config["num_hidden_layers"])
+    except (ImportError, KeyError) as exc:
+        _unfused(plain, out, f"{type(exc).__name__}: {exc}")
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = optimize_model(
             str(plain),
             model_type="bert",
-            num_heads=int(config["num_attention_heads"]),
-            hidden_size=int(config["hidden_size"]),
+            num_heads=int(heads),
+            hidden_size=int(width),
             opt_level=0,
         )
-    fused = model.get_fused_operator_statistics()
-    layers = int(config["num_hidden_layers"])
-    if fused.get("Attention", 0) != layers:
-        warnings.warn(
-            f"onnxruntime's optimizer fused {fused.get('Attention', 0)} of {layers} "
-            f"attention layers of {model_path}; using the unfused graph (slower)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        plain.replace(out)
+    fused = model.get_fused_operator_statistics().get("Attention", 0)
+    if fused != layers:
+        _unfused(plain, out, f"fused {fused} of {layers} attention layers")
         return
     model.save_model_to_file(str(out))
+
+
+def _unfused(plain: Path, out: Path, why: str) -> None:
+    """Keep the plain export as the cached graph, and say so once (at export)."""
+    warnings.warn(
+        f"ONNX encoder left unfused ({why}): same vectors, more time per prompt",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    plain.replace(out)
