@@ -79,6 +79,14 @@ class CachedEncoder:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False)
+            # A cache, not a record: every row can be recomputed. In WAL mode
+            # with synchronous=NORMAL a commit does not wait for the disk (only
+            # checkpoints do), so storing a new prompt's vector on the live
+            # hop costs ~0.2 ms instead of two flushes (~11 ms per new prompt
+            # measured here with the default rollback journal). A power loss
+            # can drop the last rows; the file stays consistent.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS embeddings ("
                 "encoder TEXT, key TEXT, dim INTEGER, vector BLOB, PRIMARY KEY (encoder, key))"

@@ -10,6 +10,7 @@ only the idf weights (one float per bucket) are stored.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,21 +80,30 @@ class LexicalFeatures:
         """``transform([prompt]) @ weights`` for one prompt, without scipy.
 
         The sklearn path costs ~4 ms of per-call overhead; this one hashes the
-        same n-grams with the same murmurhash and gathers rows of `weights`
-        (~0.3 ms). `transform` stays the reference (a test pins them equal).
+        same n-grams with the same murmurhash and gathers rows of `weights`.
+        Grams are counted first (`Counter`, in C) so each distinct gram is
+        hashed once, and grams that share a bucket are summed in numpy, as
+        the sparse matrix does. `transform` stays the reference (a test pins
+        them equal).
         """
+        from sklearn.utils import murmurhash3_32  # noqa: PLC0415 - heavy import
+
         out = np.zeros(weights.shape[1], dtype=np.float64)
         text = lexical_text(prompt)
         for offset, analyse in zip((0, BUCKETS), _analysers(), strict=True):
-            counts: dict[int, int] = {}
-            for gram in analyse(text):
-                bucket = abs(_murmur(gram)) % BUCKETS + offset
-                counts[bucket] = counts.get(bucket, 0) + 1
-            if not counts:
+            grams = Counter(analyse(text))
+            if not grams:
                 continue
-            idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
-            tf = np.log(np.fromiter(counts.values(), dtype=np.float64)) + 1.0
-            values = tf * self.idf[idx]
+            # seed 0 and signed, as `HashingVectorizer`
+            hashes = np.fromiter(
+                map(murmurhash3_32, grams), dtype=np.int64, count=len(grams)
+            )
+            buckets, where = np.unique(np.abs(hashes) % BUCKETS, return_inverse=True)
+            counts = np.bincount(
+                where, weights=np.fromiter(grams.values(), dtype=np.float64)
+            )
+            idx = buckets + offset
+            values = (np.log(counts) + 1.0) * self.idf[idx]
             values /= np.linalg.norm(values) or 1.0
             out += values @ weights[idx]
         return out
@@ -114,13 +124,6 @@ class LexicalFeatures:
         from scipy.sparse import hstack  # noqa: PLC0415
 
         return hstack([words, chars]).tocsr()
-
-
-def _murmur(gram: str) -> int:
-    """The bucket hash `HashingVectorizer` uses (murmurhash3, seed 0, signed)."""
-    from sklearn.utils import murmurhash3_32  # noqa: PLC0415
-
-    return int(murmurhash3_32(gram, seed=0))
 
 
 _ANALYSERS: list[Any] = []

@@ -59,6 +59,8 @@ def test_the_fast_single_prompt_path_equals_the_sklearn_transform() -> None:
         "who won the world cup in 1998?",
         "x" * 5000 + " hello world",
         "",
+        # ~2,500 distinct grams in 65,536 buckets: several share a bucket
+        " ".join(f"w{i}q{i * 7}z" for i in range(400)),
     ]
     lexical = LexicalFeatures.fit(prompts * 2)
     weights = (
