@@ -213,7 +213,15 @@ class LearnedRouter:
                 expected=artefact.encoder,
             )
         chosen = bar if bar is not None else artefact.bar
-        alt = None if bar is not None or artefact.share >= 1.0 else artefact.alt_bar
+        alt = None if bar is not None else artefact.alt_bar
+        if alt is not None and not 0.0 <= artefact.share <= 1.0:
+            raise ConfigError(
+                "the share of a bar mix must be in [0, 1]",
+                found=artefact.share,
+                expected="0 <= share <= 1",
+            )
+        if artefact.share >= 1.0:
+            alt = None  # every prompt at `bar`: no mix
         limit = float("inf") if artefact.bar_mode == "utility" else 1.0
         for value in (chosen, alt) if alt is not None else (chosen,):
             if value is None or not 0.0 <= value <= limit:
@@ -223,12 +231,6 @@ class LearnedRouter:
                     found=value,
                     expected="a calibrated artefact or an explicit bar",
                 )
-        if alt is not None and not 0.0 <= artefact.share <= 1.0:
-            raise ConfigError(
-                "the share of a bar mix must be in [0, 1]",
-                found=artefact.share,
-                expected="0 <= share <= 1",
-            )
         self.artefact = artefact
         self.encoder = encoder
         self.bar = float(chosen or 0.0)  # not None: checked above

@@ -82,6 +82,8 @@ def test_the_report_has_the_documented_shape(report: dict[str, Any]) -> None:
         "calls_by_model",
     } <= set(report["result"])
     assert set(report["cost_ratio_at_quality"]) == {"0.9", "0.95"}
+    assert set(report["mixed_cost_ratio_at_quality"]) == {"0.9", "0.95"}
+    assert {"bar", "alt_bar", "share", "target_quality"} <= set(report["result"])
     assert all(
         set(p) == {"threshold", "quality_ratio", "cost_ratio"} for p in report["curve"]
     )
