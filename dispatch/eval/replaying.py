@@ -240,14 +240,14 @@ def calibrate_mix(
     (dear, dear_routed), (cheap, cheap_routed) = points[a], points[b]
     takes_dear = units < share
     quality = np.where(takes_dear, dear_routed.quality, cheap_routed.quality)
-    cost = np.where(takes_dear, dear_routed.cost, cheap_routed.cost)
+    paid = np.where(takes_dear, dear_routed.cost, cheap_routed.cost)
     low, high = bootstrap_ratio_bound(quality, reference_quality)
     mixed = a != b
     return Calibration(
         bar=dear.threshold,
         target=target,
         train_quality_ratio=float(quality.mean() / reference_quality.mean()),
-        train_cost_ratio=float(cost.mean() / reference_cost.mean()),
+        train_cost_ratio=float(paid.mean() / reference_cost.mean()),
         quality_ratio_interval=(low, high),
         alt_bar=cheap.threshold if mixed else None,
         share=float(share) if mixed else 1.0,
