@@ -33,7 +33,7 @@ __all__ = ("ROUTERS", "evaluate_outcomes")
 ROUTERS: Mapping[str, HeadConfig] = {
     "learned": HeadConfig(kind="logreg", c=0.3),
     "logreg": HeadConfig(kind="logreg", c=0.3),
-    "mf": HeadConfig(kind="mf", c=0.3, rank=8),
+    "mf": HeadConfig(kind="mf", c=0.12, rank=8),
     "knn": HeadConfig(kind="knn", k=100),
     "logreg-conservative": HeadConfig(kind="logreg", c=0.3, calibration="conservative"),
     "logreg-relative": HeadConfig(kind="logreg", c=0.3, bar_mode="relative"),
