@@ -116,3 +116,13 @@ def test_unknown_router_and_reference_are_clear_errors() -> None:
         evaluate_outcomes(
             records(5), records(5), MODELS, FakeEncoder(8), reference="gpt-9"
         )
+
+
+@pytest.mark.parametrize("router", ["mf", "logreg-conservative"])
+def test_the_compared_heads_and_rules_stay_runnable(router: str) -> None:
+    report = evaluate_outcomes(
+        records(60, 1000), records(150), MODELS, FakeEncoder(64), router=router
+    )
+    assert report["router"] == router
+    assert report["result"]["quality_ratio"] >= 0.9
+    assert report["result"]["cost_ratio"] < 0.6
