@@ -179,8 +179,13 @@ def _print_train(summary: dict[str, Any]) -> None:
     cal = summary.get("calibration")
     if cal:
         low, high = cal["quality_ratio_interval_95"]
+        bar = f"{cal['bar']:.4f}"
+        if cal.get("alt_bar") is not None:
+            bar += (
+                f" on {cal['share']:.0%} of prompts, {cal['alt_bar']:.4f} on the rest"
+            )
         out.print(
-            f"calibrated bar {cal['bar']:.4f} for target {summary['target_quality']}: "
+            f"calibrated bar {bar} for target {summary['target_quality']}: "
             f"out-of-fold quality ratio {cal['train_quality_ratio']:.3f} "
             f"(95% bootstrap {low:.3f}-{high:.3f}) at cost ratio "
             f"{cal['train_cost_ratio']:.3f}"

@@ -24,6 +24,7 @@ __all__ = (
     "apgr",
     "bootstrap_ratio_bound",
     "cost_ratio_at_quality",
+    "mixed_cost_ratio_at_quality",
     "per_class_scores",
     "percentile_ms",
 )
@@ -45,6 +46,27 @@ def cost_ratio_at_quality(curve: Sequence[CurvePoint], target: float) -> float |
     """Lowest cost ratio among points whose quality ratio reaches `target`."""
     costs = [p.cost_ratio for p in curve if p.quality_ratio >= target - 1e-12]
     return min(costs) if costs else None
+
+
+def mixed_cost_ratio_at_quality(
+    curve: Sequence[CurvePoint], target: float
+) -> float | None:
+    """Lowest expected cost ratio reaching `target` when two points may be mixed.
+
+    A router can route a share of prompts at one bar and the rest at another
+    (`LearnedArtefact.alt_bar`), so every point of a segment between two curve
+    points is an operating point: this reads the lower-right hull at `target`.
+    The curve alone jumps where a bar moves a whole task between models;
+    `cost_ratio_at_quality` then reports the point after the jump.
+    """
+    best = cost_ratio_at_quality(curve, target)
+    for a in curve:
+        for b in curve:
+            if b.quality_ratio < target <= a.quality_ratio:
+                share = (target - b.quality_ratio) / (a.quality_ratio - b.quality_ratio)
+                cost = b.cost_ratio + share * (a.cost_ratio - b.cost_ratio)
+                best = cost if best is None else min(best, cost)
+    return best
 
 
 def apgr(curve: Sequence[CurvePoint], *, weak_quality_ratio: float) -> float:

@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 
 from dispatch.errors import ConfigError
-from dispatch.eval.metrics import CurvePoint, apgr, cost_ratio_at_quality
+from dispatch.eval.metrics import (
+    CurvePoint,
+    apgr,
+    cost_ratio_at_quality,
+    mixed_cost_ratio_at_quality,
+)
 from dispatch.eval.models import benchmark_registry, model_id, outcome_models
 from dispatch.eval.replaying import Routed, hop_for, route_records, sweep
 from dispatch.eval.training import HeadConfig, Progress, bar_grid, train_router
@@ -28,7 +33,9 @@ __all__ = ("ROUTERS", "evaluate_outcomes")
 ROUTERS: Mapping[str, HeadConfig] = {
     "learned": HeadConfig(kind="logreg", c=0.3),
     "logreg": HeadConfig(kind="logreg", c=0.3),
+    "mf": HeadConfig(kind="mf", c=0.12, rank=8),
     "knn": HeadConfig(kind="knn", k=100),
+    "logreg-conservative": HeadConfig(kind="logreg", c=0.3, calibration="conservative"),
     "logreg-relative": HeadConfig(kind="logreg", c=0.3, bar_mode="relative"),
     "logreg-absolute": HeadConfig(kind="logreg", c=0.3, bar_mode="absolute"),
 }
@@ -36,8 +43,9 @@ ROUTERS: Mapping[str, HeadConfig] = {
 
 ``learned`` is the production default (the head and bar mode that won
 cross-validation, README "Routing quality"); it equals ``logreg`` so reports
-can name either. The ``logreg-*`` entries keep the losing bar modes runnable
-so the comparison can be repeated on new data.
+can name either. The ``logreg-*`` entries keep the losing bar modes and the
+older conservative calibration runnable so the comparison can be repeated on
+new data; ``mf`` is the matrix factorisation it was compared with.
 """
 
 
@@ -204,6 +212,8 @@ def _report(
             "cost_ratio": float(result.cost.mean()) / ref_c,
             "calls_by_model": result.calls_by_model(),
             "bar": cal.bar if cal else None,
+            "alt_bar": cal.alt_bar if cal else None,
+            "share": cal.share if cal else None,
             "target_quality": cal.target if cal else None,
         },
         "calibration": {
@@ -223,6 +233,10 @@ def _report(
         ],
         "cost_ratio_at_quality": {
             key: cost_ratio_at_quality(points, float(key)) for key in ("0.9", "0.95")
+        },
+        "mixed_cost_ratio_at_quality": {
+            key: mixed_cost_ratio_at_quality(points, float(key))
+            for key in ("0.9", "0.95")
         },
         "apgr": apgr(points, weak_quality_ratio=singles[cheapest]["quality_ratio"]),
         "single_models": singles,

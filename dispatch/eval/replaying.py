@@ -24,6 +24,7 @@ __all__ = (
     "Calibration",
     "Routed",
     "calibrate_bar",
+    "calibrate_mix",
     "hop_for",
     "route_records",
     "sweep",
@@ -142,6 +143,10 @@ class Calibration:
     """Cost ratio (vs always-reference) at `bar` on the same curve."""
     quality_ratio_interval: tuple[float, float]
     """95 % bootstrap interval of the quality ratio at `bar` (training prompts)."""
+    alt_bar: float | None = None
+    """Second bar of a mixed operating point (`calibrate_mix`); None: `bar` alone."""
+    share: float = 1.0
+    """Share of prompts routed at `bar` (the rest at `alt_bar`)."""
 
 
 def calibrate_bar(
@@ -176,4 +181,74 @@ def calibrate_bar(
         train_quality_ratio=point.quality_ratio,
         train_cost_ratio=point.cost_ratio,
         quality_ratio_interval=(low, high),
+    )
+
+
+def calibrate_mix(
+    curve: Sequence[tuple[CurvePoint, Routed]],
+    reference_quality: npt.NDArray[np.float64],
+    reference_cost: npt.NDArray[np.float64],
+    target: float,
+    units: npt.NDArray[np.float64],
+) -> Calibration:
+    """The cheapest operating point, or mix of two, expected to reach `target`.
+
+    Why a mix: the per-model predictions of one task sit close together, so a
+    single bar moves a whole task at once and the curve jumps several quality
+    points between neighbouring bars; the conservative rule (`calibrate_bar`)
+    then has to stop above the jump and overshoots the target. Mixing the two
+    points around the target, each prompt routed at one of them, reaches any
+    quality on the segment between them at the interpolated cost: the
+    lower-right hull of the curve. The cheapest hull point at `target` is
+    chosen, so the expected quality lands on the target rather than above it.
+
+    The chosen mix is then *realised* on the training prompts exactly as the
+    router will apply it (`units[i] < share` takes `bar`), and the reported
+    ratios and bootstrap interval are those of the realised routing.
+
+    Args:
+        curve: out-of-fold operating points on the training prompts (`sweep`).
+        reference_quality: the reference model's quality per training prompt.
+        reference_cost: the reference model's cost per training prompt.
+        target: quality ratio to reach.
+        units: `dispatch.routing.learned.prompt_unit` of each training prompt.
+
+    Returns:
+        The calibration; ``share`` 1 (no mix) when one point is cheapest, and
+        the best-quality point when none reaches `target`.
+    """
+    points = list(curve)
+    best: tuple[float, int, int, float] | None = None  # cost, dear, cheap, share
+    for a, (pa, _) in enumerate(points):
+        if pa.quality_ratio >= target and (best is None or pa.cost_ratio < best[0]):
+            best = (pa.cost_ratio, a, a, 1.0)
+    for a, (pa, _) in enumerate(points):
+        for b, (pb, _) in enumerate(points):
+            if not pb.quality_ratio < target <= pa.quality_ratio:
+                continue
+            share = (target - pb.quality_ratio) / (pa.quality_ratio - pb.quality_ratio)
+            cost = pb.cost_ratio + share * (pa.cost_ratio - pb.cost_ratio)
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, a, b, share)
+    if best is None:  # the target is out of reach: the best quality, cheapest
+        top = min(
+            range(len(points)),
+            key=lambda i: (-points[i][0].quality_ratio, points[i][0].cost_ratio),
+        )
+        best = (points[top][0].cost_ratio, top, top, 1.0)
+    _, a, b, share = best
+    (dear, dear_routed), (cheap, cheap_routed) = points[a], points[b]
+    takes_dear = units < share
+    quality = np.where(takes_dear, dear_routed.quality, cheap_routed.quality)
+    paid = np.where(takes_dear, dear_routed.cost, cheap_routed.cost)
+    low, high = bootstrap_ratio_bound(quality, reference_quality)
+    mixed = a != b
+    return Calibration(
+        bar=dear.threshold,
+        target=target,
+        train_quality_ratio=float(quality.mean() / reference_quality.mean()),
+        train_cost_ratio=float(paid.mean() / reference_cost.mean()),
+        quality_ratio_interval=(low, high),
+        alt_bar=cheap.threshold if mixed else None,
+        share=float(share) if mixed else 1.0,
     )

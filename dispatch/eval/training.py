@@ -5,8 +5,9 @@ The steps, on training data only:
 1. embed every prompt (cached on disk by encoder id and text);
 2. out-of-fold predictions of the per-model quality heads (5 folds);
 3. sweep the bar over those predictions through the production policy and pick
-   the cheapest bar that keeps the quality ratio at the target
-   (`calibrate_bar`), with a bootstrap interval;
+   the cheapest operating point, or mix of two, expected to reach the target
+   (`calibrate_mix`; `calibrate_bar` is the older conservative rule), with a
+   bootstrap interval;
 4. fit the final heads on all training prompts; fit the capability classifier
    on the labelled prompts (if any).
 """
@@ -21,12 +22,18 @@ import numpy as np
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from dispatch.eval.metrics import per_class_scores
-from dispatch.eval.replaying import Calibration, calibrate_bar, hop_for, sweep
+from dispatch.eval.replaying import (
+    Calibration,
+    calibrate_bar,
+    calibrate_mix,
+    hop_for,
+    sweep,
+)
 from dispatch.registry import Registry
 from dispatch.routing.encoder import Encoder
-from dispatch.routing.features import TEXT_WINDOW, embed
+from dispatch.routing.features import TEXT_WINDOW, embed, router_text
 from dispatch.routing.heads import CapabilityHead
-from dispatch.routing.learned import LearnedArtefact, LearnedRouter
+from dispatch.routing.learned import LearnedArtefact, LearnedRouter, prompt_unit
 from dispatch.routing.replay import ReplayRecord
 from dispatch.routing.train import (
     fit_capability,
@@ -51,13 +58,19 @@ class HeadConfig:
     """
 
     kind: str = "logreg"
-    """``logreg`` (one logistic regression per model) or ``knn``."""
+    """``logreg`` (one logistic regression per model), ``knn`` or ``mf``
+    (RouteLLM-style matrix factorisation, all models fitted jointly)."""
     bar_mode: str = "utility"
     """How the calibrated bar becomes a per-hop bar; one of `BAR_MODES`."""
+    calibration: str = "mix"
+    """``mix`` (`calibrate_mix`: the cheapest point or two-point mix expected to
+    reach the target) or ``conservative`` (`calibrate_bar`)."""
     c: float = 0.3
     """Inverse L2 strength of the quality regressions (smaller: smoother)."""
     k: int = 25
-    """Neighbours averaged by a ``knn`` head; unused by ``logreg``."""
+    """Neighbours averaged by a ``knn`` head; unused by the others."""
+    rank: int = 8
+    """Shared dimensions of an ``mf`` head; unused by the others."""
     capability_c: float = 10.0
     """Inverse L2 strength of the capability classifier."""
     folds: int = 5
@@ -134,19 +147,32 @@ def train_router(
         cross-validated scores, both also written into `artefact.meta`.
 
     Raises:
-        ValueError: `config.kind` is not ``logreg`` or ``knn``.
+        ValueError: `config.kind` is not ``logreg``, ``knn`` or ``mf``, or
+            `config.calibration` is not ``mix`` or ``conservative``.
     """
+    if config.calibration not in ("mix", "conservative"):
+        raise ValueError(
+            f"unknown calibration {config.calibration!r}; expected mix or conservative"
+        )
     outcome_names = list(names)
     ids = [names[n] for n in outcome_names]
     x = _embed(encoder, [r.prompt for r in records], "embed outcomes", progress)
     quality, _ = outcome_matrix(records, outcome_names)
     oof = oof_quality(
-        x, quality, kind=config.kind, c=config.c, k=config.k, folds=config.folds
+        x,
+        quality,
+        kind=config.kind,
+        c=config.c,
+        k=config.k,
+        rank=config.rank,
+        folds=config.folds,
     )
     scores: dict[str, Any] = {
         "quality_heads": _head_scores(oof, quality, outcome_names)
     }
-    heads = fit_quality(x, quality, kind=config.kind, c=config.c, k=config.k)
+    heads = fit_quality(
+        x, quality, kind=config.kind, c=config.c, k=config.k, rank=config.rank
+    )
 
     cap_head: CapabilityHead | None = None
     classes: tuple[str, ...] = ()
@@ -191,12 +217,23 @@ def train_router(
             decide, records, registry, by_id, bar_grid(oof, config.bar_mode), reference
         )
         ref_q = np.asarray([r.outcomes[reference].quality for r in records])
-        calibration = calibrate_bar(
-            curve, ref_q, target, higher_bar_costs_more=config.bar_mode != "utility"
-        )
+        if config.calibration == "mix":
+            ref_c = np.asarray([r.outcomes[reference].cost_usd for r in records])
+            units = np.asarray(
+                [prompt_unit(router_text(r.prompt, TEXT_WINDOW)) for r in records]
+            )
+            calibration = calibrate_mix(curve, ref_q, ref_c, target, units)
+        else:
+            calibration = calibrate_bar(
+                curve,
+                ref_q,
+                target,
+                higher_bar_costs_more=config.bar_mode != "utility",
+            )
     meta = {
         "kind": config.kind,
         "bar_mode": config.bar_mode,
+        "calibration_rule": config.calibration,
         "c": config.c,
         "k": config.k,
         "reference_model": names[reference],
@@ -207,6 +244,8 @@ def train_router(
         if calibration is None
         else {
             "bar": calibration.bar,
+            "alt_bar": calibration.alt_bar,
+            "share": calibration.share,
             "train_quality_ratio": calibration.train_quality_ratio,
             "train_cost_ratio": calibration.train_cost_ratio,
             "quality_ratio_interval_95": list(calibration.quality_ratio_interval),
@@ -220,6 +259,8 @@ def train_router(
         capability=cap_head,
         bar=calibration.bar if calibration else 0.5,
         bar_mode=config.bar_mode,
+        alt_bar=calibration.alt_bar if calibration else None,
+        share=calibration.share if calibration else 1.0,
         window=TEXT_WINDOW,
         meta=meta,
     )

@@ -13,10 +13,20 @@ The artefact is one ``.npz`` file (arrays plus a JSON header, loaded with
 ``allow_pickle=False``), versioned by `FORMAT` and by the encoder id it was
 trained with: loading it next to another encoder is an error, because its
 weights would be meaningless there.
+
+A calibrated operating point may be a *mix* of two bars: `bar` for a share of
+prompts and `alt_bar` for the rest, the prompt deciding which by a stable hash
+of its text (`prompt_unit`). Per-model predictions within one task are close
+together, so sweeping a single bar moves whole tasks from one model to another
+and the quality curve jumps by several points between neighbouring bars; a
+target between two jumps is reachable only by mixing the two operating points
+around it (the quality/cost hull). The same prompt always gets the same bar, so
+routing stays deterministic and cacheable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,10 +51,14 @@ __all__ = (
     "LearnedRouter",
     "learned_router_from_config",
     "load_learned_router",
+    "prompt_unit",
 )
 
-FORMAT = "graph-dispatch.learned/1"
-"""Artefact format name; bumped when the layout changes."""
+FORMAT = "graph-dispatch.learned/2"
+"""Artefact format name; bumped when the layout changes (2: bar mixes)."""
+
+_READABLE = (FORMAT, "graph-dispatch.learned/1")
+"""Formats `LearnedArtefact.load` reads; a /1 artefact has a single bar."""
 
 BAR_MODES = ("utility", "relative", "absolute")
 """How the learned router sets the per-hop bar from its calibrated `bar`:
@@ -79,6 +93,10 @@ class LearnedArtefact:
     """Calibrated threshold (willingness to pay); see `bar_mode`."""
     bar_mode: str = "utility"
     """How `bar` turns into the per-hop bar the policy applies (see `BAR_MODES`)."""
+    alt_bar: float | None = None
+    """The second bar of a mixed operating point (None: `bar` for every prompt)."""
+    share: float = 1.0
+    """Share of prompts routed at `bar`; the others (by `prompt_unit`) use `alt_bar`."""
     window: int = TEXT_WINDOW
     """Characters of the prompt's end the heads were trained on."""
     meta: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +111,8 @@ class LearnedArtefact:
             "capabilities": list(self.capabilities),
             "bar": self.bar,
             "bar_mode": self.bar_mode,
+            "alt_bar": self.alt_bar,
+            "share": self.share,
             "window": self.window,
             "meta": dict(self.meta),
         }
@@ -120,7 +140,10 @@ class LearnedArtefact:
             header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
         except (KeyError, ValueError):
             raise ConfigError("not a graph-dispatch artefact", file=str(path)) from None
-        if header.get("format") != FORMAT or header.get("bar_mode") not in BAR_MODES:
+        if (
+            header.get("format") not in _READABLE
+            or header.get("bar_mode") not in BAR_MODES
+        ):
             raise ConfigError(
                 "unsupported artefact format",
                 file=str(path),
@@ -144,6 +167,8 @@ class LearnedArtefact:
             capability=capability,
             bar=header["bar"],
             bar_mode=str(header["bar_mode"]),
+            alt_bar=header.get("alt_bar"),
+            share=float(header.get("share", 1.0)),
             window=int(header["window"]),
             meta=header["meta"],
         )
@@ -159,13 +184,15 @@ class LearnedRouter:
             decision's tier, their prices weigh the ``utility`` bar. Artefact
             models that are not registered are never proposed.
         tiers: tier names, cheapest first.
-        bar: overrides the artefact's calibrated bar (e.g. to sweep it).
+        bar: overrides the artefact's calibrated bar, mix included (e.g. to
+            sweep it): every prompt then gets `bar`.
         default_capability: used when the artefact has no capability head.
         expected_input_tokens: input size assumed for a hop that states none
             (the registry's, so the router prices hops as the policy does).
 
     Raises:
-        ConfigError: the encoder differs from the artefact's, or no bar is known.
+        ConfigError: the encoder differs from the artefact's, no bar is known,
+            or a bar or the mix share is out of range.
     """
 
     def __init__(
@@ -186,16 +213,32 @@ class LearnedRouter:
                 expected=artefact.encoder,
             )
         chosen = bar if bar is not None else artefact.bar
-        limit = float("inf") if artefact.bar_mode == "utility" else 1.0
-        if chosen is None or not 0.0 <= chosen <= limit:
+        alt = None if bar is not None else artefact.alt_bar
+        if alt is not None and not 0.0 <= artefact.share <= 1.0:
             raise ConfigError(
-                "the learned router needs a bar >= 0 (<= 1 unless bar_mode is utility)",
-                found=chosen,
-                expected="a calibrated artefact or an explicit bar",
+                "the share of a bar mix must be in [0, 1]",
+                found=artefact.share,
+                expected="0 <= share <= 1",
             )
+        if artefact.share >= 1.0:
+            alt = None  # every prompt at `bar`: no mix
+        limit = float("inf") if artefact.bar_mode == "utility" else 1.0
+        for value in (chosen, alt) if alt is not None else (chosen,):
+            if value is None or not 0.0 <= value <= limit:
+                raise ConfigError(
+                    "the learned router needs bars >= 0 "
+                    "(<= 1 unless bar_mode is utility)",
+                    found=value,
+                    expected="a calibrated artefact or an explicit bar",
+                )
         self.artefact = artefact
         self.encoder = encoder
-        self.bar = chosen
+        self.bar = float(chosen or 0.0)  # not None: checked above
+        """The bar for the `share` of prompts (every prompt without a mix)."""
+        self.alt_bar = alt
+        """The bar for the other prompts of a mix; None without a mix."""
+        self.share = artefact.share if alt is not None else 1.0
+        """Share of prompts routed at `bar`."""
         self.tiers = tuple(tiers)
         self._rank = {t: i for i, t in enumerate(self.tiers)}
         by_id = {m.id: m for m in specs}
@@ -228,10 +271,21 @@ class LearnedRouter:
     def describe(self) -> str:
         """One line for logs."""
         kind = type(self.artefact.quality).__name__
+        bar = f"{self.bar:.3f}"
+        if self.alt_bar is not None:
+            bar += f" for {self.share:.0%} of prompts, else {self.alt_bar:.3f}"
         return (
             f"learned: {kind} over {len(self.artefact.models)} models, "
-            f"{self.artefact.bar_mode} bar {self.bar:.3f} ({self.encoder.id})"
+            f"{self.artefact.bar_mode} bar {bar} ({self.encoder.id})"
         )
+
+    def bar_for(self, prompt: str) -> float:
+        """The bar `prompt` is routed at: `bar`, or `alt_bar` for the prompts a
+        mix sends there (decided by `prompt_unit`, so always the same one)."""
+        if self.alt_bar is None:
+            return self.bar
+        unit = prompt_unit(router_text(prompt, self.artefact.window))
+        return self.bar if unit < self.share else self.alt_bar
 
     def predict(self, prompt: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Predicted quality per model and capability probabilities for `prompt`.
@@ -285,7 +339,7 @@ class LearnedRouter:
     ) -> RouteDecision:
         """The decision for already computed predictions (see `predict`).
 
-        `bar` overrides the router's bar (evaluation sweeps it this way).
+        `bar` overrides the router's bar and mix (evaluation sweeps it this way).
         """
         if hop.capability_hint is not None:
             capability, confidence = hop.capability_hint, 1.0
@@ -295,7 +349,7 @@ class LearnedRouter:
             confidence = float(caps[best])
         else:
             capability, confidence = self.default_capability, 0.5
-        wanted = self.bar if bar is None else bar
+        wanted = self.bar_for(hop.prompt) if bar is None else bar
         known = np.where(self._known, quality, -np.inf)
         top = float(known.max())
         mode = self.artefact.bar_mode
@@ -340,6 +394,17 @@ class LearnedRouter:
             dtype=np.float64,
         )
         return np.asarray(self._prices @ tokens / 1e6)
+
+
+def prompt_unit(text: str) -> float:
+    """A number in [0, 1) fixed by `text` alone (BLAKE2b of its UTF-8 bytes).
+
+    Stable across processes and machines (unlike `hash`), so a bar mix sends
+    the same prompt the same way in training, evaluation and production, and
+    close to uniform over prompts, so a mix's share holds on any large set.
+    """
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
 
 
 def load_learned_router(

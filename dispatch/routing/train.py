@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import minimize
 from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -24,6 +25,7 @@ from dispatch.routing.replay import ReplayRecord
 
 __all__ = (
     "fit_capability",
+    "fit_factorised",
     "fit_quality",
     "oof_capability",
     "oof_quality",
@@ -52,33 +54,43 @@ def outcome_matrix(
 
 
 def fit_quality(
-    x: F32, quality: F64, *, kind: str = "logreg", c: float = 1.0, k: int = 25
+    x: F32,
+    quality: F64,
+    *,
+    kind: str = "logreg",
+    c: float = 1.0,
+    k: int = 25,
+    rank: int = 8,
 ) -> Heads:
     """One head per model column of `quality` (rows with NaN are skipped).
 
     Args:
         x: (n, dim) embeddings.
         quality: (n, models) graded quality; values above 0.5 count as "good".
-        kind: ``logreg`` (one L2 logistic regression per model) or ``knn``.
+        kind: ``logreg`` (one L2 logistic regression per model), ``knn``, or
+            ``mf`` (matrix factorisation, see `fit_factorised`).
         c: inverse regularisation strength of the logistic regressions.
         k: neighbours for ``knn``.
+        rank: shared dimensions of ``mf``.
 
     Returns:
-        `LinearHeads` (``logreg``) or `KnnHeads` (``knn``; missing outcomes
+        `LinearHeads` (``logreg``, ``mf``) or `KnnHeads` (``knn``; missing outcomes
         filled with the model's mean, since a neighbour needs every column).
         A model that is always (or never) good gets a constant head at its
         base rate, clipped away from 0 and 1, instead of a degenerate fit.
 
     Raises:
-        ValueError: `kind` is neither ``logreg`` nor ``knn``.
+        ValueError: `kind` is not ``logreg``, ``knn`` or ``mf``.
     """
     if kind == "knn":
         filled = np.where(np.isnan(quality), np.nanmean(quality, axis=0), quality)
         return KnnHeads(
             points=x.astype(np.float32), targets=filled.astype(np.float32), k=k
         )
+    if kind == "mf":
+        return fit_factorised(x, quality, c=c, rank=rank)
     if kind != "logreg":
-        raise ValueError(f"unknown head kind {kind!r}; expected logreg or knn")
+        raise ValueError(f"unknown head kind {kind!r}; expected logreg, knn or mf")
     dim, outputs = x.shape[1], quality.shape[1]
     weights = np.zeros((dim, outputs), dtype=np.float32)
     bias = np.zeros(outputs, dtype=np.float32)
@@ -97,6 +109,62 @@ def fit_quality(
     return LinearHeads(weights=weights, bias=bias)
 
 
+def fit_factorised(
+    x: F32, quality: F64, *, c: float = 1.0, rank: int = 8, seed: int = 0
+) -> LinearHeads:
+    """RouteLLM-style matrix factorisation: every model's logit is
+    ``(x @ P) . v_model + b_model``, fitted jointly by L-BFGS.
+
+    The prompt projection `P` (dim x rank) is shared by all models, so each
+    model's head borrows strength from the others' outcomes (they largely agree
+    on which prompts are hard); only a `rank`-vector per model is its own. The
+    L2 penalty on `P` and the model vectors is ``1 / (c * n)`` per row, the
+    scale of scikit-learn's ``C``. Being bilinear, the fit folds into one
+    (dim x models) matrix ``P @ V.T``, so it is served as `LinearHeads`: the
+    run-time cost is that of the per-model regressions. Missing outcomes (NaN)
+    are left out of the loss.
+    """
+    n, dim = x.shape
+    models = quality.shape[1]
+    seen = ~np.isnan(quality)
+    y = np.where(seen, quality > 0.5, False).astype(np.float64)
+    mask = seen.astype(np.float64)
+    xd = x.astype(np.float64)
+    lam = 1.0 / (c * n)
+    rate = np.clip((y * mask).sum(0) / np.maximum(mask.sum(0), 1.0), 1e-3, 1 - 1e-3)
+    sizes = (dim * rank, models * rank)
+
+    def loss(theta: F64) -> tuple[float, F64]:
+        p = theta[: sizes[0]].reshape(dim, rank)
+        v = theta[sizes[0] : sizes[0] + sizes[1]].reshape(models, rank)
+        b = theta[sizes[0] + sizes[1] :]
+        xp = xd @ p
+        z = xp @ v.T + b
+        nll = float((mask * (np.logaddexp(0.0, z) - y * z)).sum()) / n
+        nll += lam * float((p**2).sum() + (v**2).sum()) / 2
+        g = mask * (1.0 / (1.0 + np.exp(-z)) - y) / n
+        grad = np.concatenate(
+            [
+                (xd.T @ (g @ v) + lam * p).ravel(),
+                (g.T @ xp + lam * v).ravel(),
+                g.sum(0),
+            ]
+        )
+        return nll, grad
+
+    rng = np.random.default_rng(seed)
+    start = np.concatenate(
+        [rng.normal(0.0, 0.1, sizes[0] + sizes[1]), np.log(rate / (1 - rate))]
+    )
+    fit = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    p = fit.x[: sizes[0]].reshape(dim, rank)
+    v = fit.x[sizes[0] : sizes[0] + sizes[1]].reshape(models, rank)
+    return LinearHeads(
+        weights=(p @ v.T).astype(np.float32),
+        bias=fit.x[sizes[0] + sizes[1] :].astype(np.float32),
+    )
+
+
 def oof_quality(
     x: F32,
     quality: F64,
@@ -104,6 +172,7 @@ def oof_quality(
     kind: str = "logreg",
     c: float = 1.0,
     k: int = 25,
+    rank: int = 8,
     folds: int = 5,
     seed: int = 0,
 ) -> F32:
@@ -118,7 +187,7 @@ def oof_quality(
     """
     out = np.zeros(quality.shape, dtype=np.float32)
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(x):
-        head = fit_quality(x[train], quality[train], kind=kind, c=c, k=k)
+        head = fit_quality(x[train], quality[train], kind=kind, c=c, k=k, rank=rank)
         out[test] = head.predict(x[test])
     return out
 

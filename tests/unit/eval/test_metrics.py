@@ -57,3 +57,16 @@ def test_per_class_scores() -> None:
     assert per["b"]["precision"] == pytest.approx(2 / 3) and per["b"]["recall"] == 1.0
     assert per["c"]["f1"] == 0.0
     assert macro == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+
+
+def test_mixed_cost_ratio_reads_the_hull_between_two_points() -> None:
+    from dispatch.eval.metrics import mixed_cost_ratio_at_quality
+
+    # A jump from 0.93 to 0.97 between two bars: the curve alone needs 0.40,
+    # a half/half mix of the two points reaches 0.95 at 0.30.
+    curve = pts((0.85, 0.05), (0.93, 0.20), (0.97, 0.40), (1.0, 1.0))
+    assert cost_ratio_at_quality(curve, 0.95) == 0.40
+    assert mixed_cost_ratio_at_quality(curve, 0.95) == pytest.approx(0.30)
+    # A point already on target is never beaten by a mix through it.
+    assert mixed_cost_ratio_at_quality(curve, 0.97) == pytest.approx(0.40)
+    assert mixed_cost_ratio_at_quality(curve, 1.01) is None

@@ -82,6 +82,8 @@ def test_the_report_has_the_documented_shape(report: dict[str, Any]) -> None:
         "calls_by_model",
     } <= set(report["result"])
     assert set(report["cost_ratio_at_quality"]) == {"0.9", "0.95"}
+    assert set(report["mixed_cost_ratio_at_quality"]) == {"0.9", "0.95"}
+    assert {"bar", "alt_bar", "share", "target_quality"} <= set(report["result"])
     assert all(
         set(p) == {"threshold", "quality_ratio", "cost_ratio"} for p in report["curve"]
     )
@@ -114,3 +116,13 @@ def test_unknown_router_and_reference_are_clear_errors() -> None:
         evaluate_outcomes(
             records(5), records(5), MODELS, FakeEncoder(8), reference="gpt-9"
         )
+
+
+@pytest.mark.parametrize("router", ["mf", "logreg-conservative"])
+def test_the_compared_heads_and_rules_stay_runnable(router: str) -> None:
+    report = evaluate_outcomes(
+        records(60, 1000), records(150), MODELS, FakeEncoder(64), router=router
+    )
+    assert report["router"] == router
+    assert report["result"]["quality_ratio"] >= 0.9
+    assert report["result"]["cost_ratio"] < 0.6

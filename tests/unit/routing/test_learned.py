@@ -210,3 +210,85 @@ def test_the_config_names_the_artefact_loaded_at_start_up(tmp_path: Path) -> Non
     plain = tmp_path / "plain.yaml"
     plain.write_text(SMALL_REGISTRY)
     assert learned_router_from_config(plain, registry, encoder=FakeEncoder(DIM)) is None
+
+
+def test_a_bar_mix_routes_its_share_of_prompts_at_each_bar_always_the_same_way() -> (
+    None
+):
+    from dispatch.routing.learned import prompt_unit
+
+    # Utility bar 0 takes the best prediction (dear); 10 takes the cheapest model.
+    mixed = LearnedArtefact(
+        encoder=FakeEncoder(DIM).id,
+        models=MODELS,
+        quality=constant_heads((0.5, 0.8, 0.95)),
+        bar=0.0,
+        alt_bar=10.0,
+        share=0.3,
+    )
+    router = LearnedRouter(mixed, FakeEncoder(DIM), specs=REGISTRY)
+    prompts = [f"question number {i}" for i in range(400)]
+    chosen = []
+    for prompt in prompts:
+        hop = Hop(specialist="s", prompt=prompt, input_tokens=100)
+        chosen.append(select(router.decide(hop), hop, REGISTRY).model.id)
+        assert router.bar_for(prompt) == (0.0 if prompt_unit(prompt) < 0.3 else 10.0)
+    assert chosen.count("p:dear") + chosen.count("p:cheap") == len(prompts)
+    assert chosen.count("p:dear") / len(prompts) == pytest.approx(0.3, abs=0.06)
+    again = LearnedRouter(mixed, FakeEncoder(DIM), specs=REGISTRY)
+    assert [again.bar_for(p) for p in prompts] == [router.bar_for(p) for p in prompts]
+    assert "for 30% of prompts, else 10.000" in router.describe()
+    # An explicit bar (a sweep) replaces the mix for every prompt.
+    swept = LearnedRouter(mixed, FakeEncoder(DIM), specs=REGISTRY, bar=10.0)
+    assert {swept.bar_for(p) for p in prompts} == {10.0}
+
+
+def test_prompt_unit_is_stable_and_spread_over_the_unit_interval() -> None:
+    from dispatch.routing.learned import prompt_unit
+
+    # BLAKE2b, not hash(): the same value in every process and on every machine.
+    assert prompt_unit("hello") == pytest.approx(0.65514, abs=1e-5)
+    units = np.array([prompt_unit(f"prompt {i}") for i in range(2000)])
+    assert ((units >= 0) & (units < 1)).all()
+    assert np.histogram(units, bins=4, range=(0, 1))[0].min() > 400
+
+
+def test_a_mix_round_trips_and_a_version_1_artefact_still_loads(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    art = LearnedArtefact(
+        encoder="enc",
+        models=MODELS,
+        quality=constant_heads((0.5, 0.8, 0.95)),
+        bar=0.05,
+        alt_bar=0.2,
+        share=0.4,
+    )
+    art.save(tmp_path / "mix.npz")
+    back = LearnedArtefact.load(tmp_path / "mix.npz")
+    assert (back.bar, back.alt_bar, back.share) == (0.05, 0.2, 0.4)
+
+    with np.load(tmp_path / "mix.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(arrays.pop("header").tobytes())
+    header["format"] = "graph-dispatch.learned/1"
+    del header["alt_bar"], header["share"]
+    raw = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "v1.npz", header=raw, **arrays)
+    old = LearnedArtefact.load(tmp_path / "v1.npz")
+    assert (old.bar, old.alt_bar, old.share) == (0.05, None, 1.0)
+
+
+def test_a_mix_with_a_share_outside_the_unit_interval_is_refused() -> None:
+    bad = LearnedArtefact(
+        encoder=FakeEncoder(DIM).id,
+        models=MODELS,
+        quality=constant_heads((0.5, 0.8, 0.95)),
+        bar=0.05,
+        alt_bar=0.2,
+        share=1.5,
+    )
+    with pytest.raises(ConfigError, match=r"share of a bar mix must be in \[0, 1\]"):
+        LearnedRouter(bad, FakeEncoder(DIM), specs=REGISTRY)
