@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatch.routing.lexical import LexicalFeatures
+from dispatch.routing.structure import STRUCTURE_NAMES, structure_matrix
 
 __all__ = ("CapabilityHead",)
 
@@ -47,6 +48,8 @@ class CapabilityHead:
     """(2 * BUCKETS, parts), when `lexical` is set."""
     parts: tuple[int, ...] | None = None
     """The class index of each softmax column; None: column i is class i."""
+    structure_weights: Array | None = None
+    """(len(STRUCTURE_NAMES), parts) over `structure`'s features, or None."""
 
     def __post_init__(self) -> None:
         """Check that the parts cover every class once at least.
@@ -57,6 +60,16 @@ class CapabilityHead:
                 predict one that can.
         """
         columns = self.bias.shape[0]
+        rows = len(STRUCTURE_NAMES)
+        if self.structure_weights is not None and self.structure_weights.shape != (
+            rows,
+            columns,
+        ):
+            raise ValueError(
+                f"capability head: structure weights of shape "
+                f"{self.structure_weights.shape}, expected {(rows, columns)} "
+                "(an artefact from another version of the structural features)"
+            )
         parts = self.parts if self.parts is not None else tuple(range(columns))
         if len(parts) != columns or set(parts) != set(range(len(self.classes))):
             raise ValueError(
@@ -77,6 +90,8 @@ class CapabilityHead:
                 logits = logits + self.lexical.logits(prompts[0], self.lexical_weights)
             else:
                 logits = logits + self.lexical.transform(prompts) @ self.lexical_weights
+        if self.structure_weights is not None:
+            logits = logits + structure_matrix(prompts) @ self.structure_weights
         logits = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         probs = e / e.sum(axis=1, keepdims=True)
@@ -96,6 +111,8 @@ class CapabilityHead:
         if self.lexical is not None and self.lexical_weights is not None:
             out[f"{prefix}.lexical_idf"] = self.lexical.idf
             out[f"{prefix}.lexical_weights"] = self.lexical_weights
+        if self.structure_weights is not None:
+            out[f"{prefix}.structure_weights"] = self.structure_weights
         if self.parts is not None:
             out[f"{prefix}.parts"] = np.asarray(self.parts, dtype=np.float32)
         return out
@@ -118,6 +135,7 @@ class CapabilityHead:
         if f"{prefix}.lexical_idf" in arrays:
             lexical = LexicalFeatures(idf=arrays[f"{prefix}.lexical_idf"])
             weights = arrays[f"{prefix}.lexical_weights"].astype(np.float32)
+        structure = arrays.get(f"{prefix}.structure_weights")
         parts = None
         if f"{prefix}.parts" in arrays:
             parts = tuple(int(v) for v in arrays[f"{prefix}.parts"])
@@ -128,4 +146,7 @@ class CapabilityHead:
             lexical=lexical,
             lexical_weights=weights,
             parts=parts,
+            structure_weights=None
+            if structure is None
+            else structure.astype(np.float32),
         )

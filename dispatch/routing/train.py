@@ -19,8 +19,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from dispatch.routing.heads import CapabilityHead, Heads, KnnHeads, LinearHeads
-from dispatch.routing.lexical import LexicalFeatures
+from dispatch.routing.lexical import BUCKETS, LexicalFeatures
 from dispatch.routing.replay import ReplayRecord
+from dispatch.routing.structure import structure_matrix
 
 __all__ = (
     "fit_capability",
@@ -133,8 +134,9 @@ def fit_capability(
 ) -> CapabilityHead:
     """A softmax capability classifier over parts of capabilities.
 
-    With `prompts`, hashed lexical n-grams join the embedding as features:
-    surface cues (code syntax, "search for") that sentence embeddings blur.
+    With `prompts`, hashed lexical n-grams and the structural block
+    (`dispatch.routing.structure`: code fences, LaTeX, digits, question shape)
+    join the embedding as features: surface cues that sentence embeddings blur.
     With `groups` (each row's source, e.g. ``arena-hard-v2.0/math``), each
     (capability, group) pair gets its own softmax column and a capability's
     probability is the sum of its parts' (see `CapabilityHead`): a capability
@@ -160,7 +162,8 @@ def fit_capability(
     lexical = LexicalFeatures.fit(prompts) if prompts is not None else None
     features: Any = x
     if lexical is not None and prompts is not None:
-        features = hstack([lexical.transform(prompts), csr_matrix(x)]).tocsr()
+        blocks = [lexical.transform(prompts), csr_matrix(structure_matrix(prompts))]
+        features = hstack([*blocks, csr_matrix(x)]).tocsr()
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     model.fit(features, np.asarray(parts))
     fitted = [str(p) for p in model.classes_]
@@ -172,13 +175,16 @@ def fit_capability(
         bias = np.array([-bias[0] / 2, bias[0] / 2], dtype=np.float32)
     of_part = [p.split(_PART_SEP, 1)[0] for p in fitted]
     classes = tuple(sorted(set(of_part)))
-    dim = x.shape[1]
+    dim, lexical_end = x.shape[1], 2 * BUCKETS
     return CapabilityHead(
         classes=classes,
-        embedding_weights=weights[-dim:],
+        embedding_weights=weights[weights.shape[0] - dim :],
         bias=bias,
         lexical=lexical,
-        lexical_weights=weights[:-dim] if lexical is not None else None,
+        lexical_weights=weights[:lexical_end] if lexical is not None else None,
+        structure_weights=weights[lexical_end : weights.shape[0] - dim]
+        if lexical is not None
+        else None,
         parts=tuple(classes.index(c_) for c_ in of_part)
         if groups is not None
         else None,

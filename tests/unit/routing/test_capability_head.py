@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from dispatch.routing.capability_head import CapabilityHead
+from dispatch.routing.structure import STRUCTURE_NAMES
 from dispatch.routing.train import fit_capability, oof_capability
 
 
@@ -88,3 +89,34 @@ def test_groups_must_match_the_labels() -> None:
     x, labels, groups = two_populations_per_class()
     with pytest.raises(ValueError, match="79 groups for 80 labels"):
         fit_capability(x, labels, groups=groups[:-1])
+
+
+def test_a_head_with_lexical_and_structural_features_round_trips() -> None:
+    x, labels, groups = two_populations_per_class()
+    prompts = [
+        f"```\ndef f{i}(): pass\n```" if y == "analysis" else f"poem {i}?"
+        for i, y in enumerate(labels)
+    ]
+    head = fit_capability(x, labels, prompts=prompts, groups=groups)
+    assert head.structure_weights is not None
+    assert head.structure_weights.shape == (len(STRUCTURE_NAMES), 4)
+    back = CapabilityHead.from_arrays(head.arrays("c"), "c", head.classes)
+    for prompt, row in zip(prompts[:3], x[:3], strict=True):  # the one-prompt path
+        np.testing.assert_allclose(
+            back.predict([prompt], row[None]),
+            head.predict([prompt], row[None]),
+            atol=1e-6,
+        )
+    np.testing.assert_allclose(
+        back.predict(prompts[:3], x[:3]), head.predict(prompts[:3], x[:3]), atol=1e-6
+    )
+
+
+def test_structure_weights_of_another_shape_are_refused() -> None:
+    with pytest.raises(ValueError, match="structure weights of shape"):
+        CapabilityHead(
+            classes=("analysis", "general"),
+            embedding_weights=np.zeros((2, 2), dtype=np.float32),
+            bias=np.zeros(2, dtype=np.float32),
+            structure_weights=np.zeros((3, 2), dtype=np.float32),
+        )
