@@ -5,8 +5,10 @@ a code fence, a stack trace, LaTeX, a line of digits and operators, a question
 that starts lower-case and has no question mark (the shape of a search box).
 These cues transfer between sources better than any template, so they join
 the capability head's features as a few numbers in [0, 1] each. Every pattern
-is linear-time and only the first and last 4,000 characters are read, so a
-huge prompt costs what a 8,000-character one does.
+is linear-time (literals, or patterns with no unbounded backtracking) and
+only the first and last 2,000 characters are read (as for the n-grams), so a huge prompt costs what
+a 4,000-character one does: ~50 us for a typical real user prompt, ~0.5 ms at
+4,000 characters.
 """
 
 from __future__ import annotations
@@ -20,16 +22,12 @@ import numpy.typing as npt
 
 __all__ = ("STRUCTURE_NAMES", "structure", "structure_matrix")
 
-_EDGE = 4000
-"""Characters read from each end of a long prompt."""
+_EDGE = 2000
+"""Characters read from each end of a long prompt (as `lexical.lexical_text`)."""
 
 _CODE_PUNCT = re.compile(r"[{}();=<>\[\]_#]")
-_IDENTIFIER = re.compile(
-    r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\b\w{1,40}\("
-)
-_TRACE = re.compile(
-    r"Traceback \(most recent|\w{1,40}Error:|Exception|^\s{1,8}at \w", re.M
-)
+_IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\w\(")
+_TRACE = re.compile(r"Traceback \(most recent|Error:|Exception|^\s{1,8}at \w", re.M)
 _LATEX = re.compile(
     r"\\(?:frac|sqrt|int|sum|cdot|left|right|pi|alpha|theta|mathbb|begin)\b"
     r"|\$[^$\n]{1,80}\$"
