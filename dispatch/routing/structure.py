@@ -3,12 +3,13 @@
 Sentence embeddings read topics and n-grams read words; neither sees *shape*:
 a code fence, a stack trace, LaTeX, a line of digits and operators, a question
 that starts lower-case and has no question mark (the shape of a search box).
-These cues transfer between sources better than any template, so they join
-the capability head's features as a few numbers in [0, 1] each. Every pattern
-is linear-time (literals, or patterns with no unbounded backtracking) and
-only the first and last 2,000 characters are read (as for the n-grams), so a huge prompt costs what
-a 4,000-character one does: ~50 us for a typical real user prompt, ~0.5 ms at
-4,000 characters.
+They join the capability head's features as a few numbers in [0, 1] each. Some
+are format cues of the dev set's sources (NQ-Open questions are lower-case and
+end without ``?``); the per-source scores in the README show what they buy.
+Every pattern is linear-time (literals, or no unbounded backtracking) and only
+the first and last 2,000 characters are read (as for the n-grams), so a huge
+prompt costs what a 4,000-character one does: ~50 us for a typical real user
+prompt, ~0.5 ms at 4,000 characters.
 """
 
 from __future__ import annotations
