@@ -91,6 +91,7 @@ def build_capability_router(
         x,
         [str(r.capability) for r in labelled],
         prompts=[r.prompt for r in labelled],
+        groups=[r.source for r in labelled],
         c=c,
     )
     learned = CapabilityRouter(encoder, head, tier_router=rules)

@@ -181,12 +181,20 @@ def train_router(
         xl = _embed(encoder, [r.prompt for r in lab], "embed labelled", progress)
         labels = [str(r.capability) for r in lab]
         texts = [r.prompt for r in lab]
+        groups = [r.source for r in lab]  # one softmax part per source
         predicted = oof_capability(
-            xl, labels, prompts=texts, c=config.capability_c, folds=config.folds
+            xl,
+            labels,
+            prompts=texts,
+            groups=groups,
+            c=config.capability_c,
+            folds=config.folds,
         )
         acc, macro, _ = per_class_scores(labels, predicted)
         scores["capability_cv"] = {"accuracy": acc, "macro_f1": macro, "n": len(lab)}
-        cap_head = fit_capability(xl, labels, prompts=texts, c=config.capability_c)
+        cap_head = fit_capability(
+            xl, labels, prompts=texts, groups=groups, c=config.capability_c
+        )
         classes = cap_head.classes
 
     draft = LearnedArtefact(

@@ -3,8 +3,10 @@
 Trained on labelled prompts (`dispatch train`, `capabilities_dev.jsonl`), it
 replaces the semantic layer's nearest-centroid rule: one centroid per class
 cannot follow the spread of real user requests, a linear classifier over the
-same embedding can (README, "Routing quality"). The tier comes from another
-router (default: the rules layer), as in the semantic layer.
+same embedding and the prompt's hashed n-grams can, and one softmax part per
+(capability, source) lets a capability hold unlike populations
+(`dispatch.routing.capability_head`; README, "Routing quality"). The tier comes
+from another router (default: the rules layer), as in the semantic layer.
 """
 
 from __future__ import annotations

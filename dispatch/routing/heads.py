@@ -13,13 +13,12 @@ a decision never touches scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from dispatch.routing.lexical import LexicalFeatures
+from dispatch.routing.capability_head import CapabilityHead
 
 __all__ = ("CapabilityHead", "Heads", "KnnHeads", "LinearHeads", "heads_from_arrays")
 
@@ -111,66 +110,3 @@ def heads_from_arrays(arrays: dict[str, Array], prefix: str) -> Heads:
             k=int(arrays[f"{prefix}.knn.k"][0]),
         )
     raise KeyError(f"no head {prefix!r} in the artefact")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CapabilityHead:
-    """Softmax over capabilities from the embedding plus (optionally) lexical n-grams."""
-
-    classes: tuple[str, ...]
-    """Capability names, in the order of the output columns."""
-    embedding_weights: Array
-    """(dim, classes)."""
-    bias: Array
-    """(classes,)."""
-    lexical: LexicalFeatures | None = None
-    """The n-gram idf weights, or None for an embedding-only head."""
-    lexical_weights: Array | None = None
-    """(2 * BUCKETS, classes), when `lexical` is set."""
-
-    def predict(self, prompts: Sequence[str], x: Array) -> Array:
-        """(n, classes) probabilities for `prompts` and their embeddings `x`.
-
-        `prompts` are only read when the head has lexical features; one prompt
-        takes the pure-numpy `LexicalFeatures.logits` path (the live hop),
-        several the scipy `transform` (training and evaluation).
-        """
-        logits = x @ self.embedding_weights + self.bias
-        if self.lexical is not None and self.lexical_weights is not None:
-            if len(prompts) == 1:  # the live path: one hop, no scipy overhead
-                logits = logits + self.lexical.logits(prompts[0], self.lexical_weights)
-            else:
-                logits = logits + self.lexical.transform(prompts) @ self.lexical_weights
-        logits = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        probs: Array = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-        return probs
-
-    def arrays(self, prefix: str) -> dict[str, Array]:
-        """Arrays to save under `prefix` (class names live in the JSON header)."""
-        out = {
-            f"{prefix}.embedding_weights": self.embedding_weights,
-            f"{prefix}.bias": self.bias,
-        }
-        if self.lexical is not None and self.lexical_weights is not None:
-            out[f"{prefix}.lexical_idf"] = self.lexical.idf
-            out[f"{prefix}.lexical_weights"] = self.lexical_weights
-        return out
-
-    @classmethod
-    def from_arrays(
-        cls, arrays: dict[str, Array], prefix: str, classes: Sequence[str]
-    ) -> CapabilityHead:
-        """Inverse of `arrays`; `KeyError` when the head is absent."""
-        lexical = None
-        weights = None
-        if f"{prefix}.lexical_idf" in arrays:
-            lexical = LexicalFeatures(idf=arrays[f"{prefix}.lexical_idf"])
-            weights = arrays[f"{prefix}.lexical_weights"].astype(np.float32)
-        return cls(
-            classes=tuple(classes),
-            embedding_weights=arrays[f"{prefix}.embedding_weights"].astype(np.float32),
-            bias=arrays[f"{prefix}.bias"].astype(np.float32),
-            lexical=lexical,
-            lexical_weights=weights,
-        )

@@ -20,8 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from dispatch.routing.heads import CapabilityHead, Heads, KnnHeads, LinearHeads
-from dispatch.routing.lexical import LexicalFeatures
+from dispatch.routing.lexical import BUCKETS, LexicalFeatures
 from dispatch.routing.replay import ReplayRecord
+from dispatch.routing.structure import structure_matrix
 
 __all__ = (
     "fit_capability",
@@ -197,45 +198,82 @@ def fit_capability(
     labels: Sequence[str],
     *,
     prompts: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
     c: float = 10.0,
 ) -> CapabilityHead:
-    """A softmax capability classifier (balanced class weights).
+    """A softmax capability classifier over parts of capabilities.
 
-    With `prompts`, hashed lexical n-grams join the embedding as features:
-    surface cues (code syntax, "search for") that sentence embeddings blur.
-    Classes are weighted inversely to their frequency, so a capability with
-    few labelled prompts is not traded away for accuracy on the common ones.
+    With `prompts`, hashed lexical n-grams and the structural block
+    (`dispatch.routing.structure`: code fences, LaTeX, digits, question shape)
+    join the embedding as features: surface cues that sentence embeddings blur.
+    With `groups` (each row's source, e.g. ``arena-hard-v2.0/math``), each
+    (capability, group) pair gets its own softmax column and a capability's
+    probability is the sum of its parts' (see `CapabilityHead`): a capability
+    made of unlike populations needs more than one linear boundary. Parts are
+    weighted inversely to their size, so a small source of real user prompts
+    counts as much as a large benchmark, and a rare capability is not traded
+    away for accuracy on the common ones.
 
     Args:
         x: (n, dim) embeddings of the labelled prompts.
         labels: one capability per row.
         prompts: the texts of `x`'s rows, for the lexical features.
+        groups: one group name per row (None: one part per capability).
         c: inverse L2 strength of the regression.
 
     Returns:
         A `CapabilityHead` that predicts with numpy alone at run time.
+
+    Raises:
+        ValueError: `groups` and `labels` differ in length.
     """
+    parts = _part_labels(labels, groups)
     lexical = LexicalFeatures.fit(prompts) if prompts is not None else None
     features: Any = x
     if lexical is not None and prompts is not None:
-        features = hstack([lexical.transform(prompts), csr_matrix(x)]).tocsr()
+        blocks = [lexical.transform(prompts), csr_matrix(structure_matrix(prompts))]
+        features = hstack([*blocks, csr_matrix(x)]).tocsr()
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    model.fit(features, np.asarray(labels))
-    classes = tuple(str(c_) for c_ in model.classes_)
+    model.fit(features, np.asarray(parts))
+    fitted = [str(p) for p in model.classes_]
     weights = model.coef_.T.astype(np.float32)
     bias = model.intercept_.astype(np.float32)
-    if len(classes) == 2:
+    if len(fitted) == 2:
         # scikit-learn keeps one column for two classes; make it a softmax pair.
         weights = np.concatenate([-weights / 2, weights / 2], axis=1)
         bias = np.array([-bias[0] / 2, bias[0] / 2], dtype=np.float32)
-    dim = x.shape[1]
+    of_part = [p.split(_PART_SEP, 1)[0] for p in fitted]
+    classes = tuple(sorted(set(of_part)))
+    dim, lexical_end = x.shape[1], 2 * BUCKETS
     return CapabilityHead(
         classes=classes,
-        embedding_weights=weights[-dim:],
+        embedding_weights=weights[weights.shape[0] - dim :],
         bias=bias,
         lexical=lexical,
-        lexical_weights=weights[:-dim] if lexical is not None else None,
+        lexical_weights=weights[:lexical_end] if lexical is not None else None,
+        structure_weights=weights[lexical_end : weights.shape[0] - dim]
+        if lexical is not None
+        else None,
+        parts=tuple(classes.index(c_) for c_ in of_part)
+        if groups is not None
+        else None,
     )
+
+
+_PART_SEP = "\x1f"
+"""Joins a capability and its group into a part label (a unit separator, so no
+capability or source name can contain it by accident)."""
+
+
+def _part_labels(labels: Sequence[str], groups: Sequence[str] | None) -> list[str]:
+    """``capability<US>group`` per row, or the capabilities when no groups."""
+    if groups is None:
+        return [str(y) for y in labels]
+    if len(groups) != len(labels):
+        raise ValueError(
+            f"fit_capability: {len(groups)} groups for {len(labels)} labels"
+        )
+    return [f"{y}{_PART_SEP}{g}" for y, g in zip(labels, groups, strict=True)]
 
 
 def oof_capability(
@@ -243,28 +281,32 @@ def oof_capability(
     labels: Sequence[str],
     *,
     prompts: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
     c: float = 10.0,
     folds: int = 5,
     seed: int = 0,
 ) -> list[str]:
     """Out-of-fold capability predictions (stratified folds).
 
-    Folds are stratified so every fold holds every capability, and the
-    lexical vocabulary is refitted inside each fold (by `fit_capability`), so
-    no held-out prompt leaks into the features that score it.
+    Folds are stratified by part (capability and group) so every fold holds
+    every part, and the lexical vocabulary is refitted inside each fold (by
+    `fit_capability`), so no held-out prompt leaks into the features that
+    score it.
 
     Returns:
         One predicted capability per row, in row order.
     """
     y = np.asarray(labels)
+    strata = np.asarray(_part_labels(labels, groups))
     texts = list(prompts) if prompts is not None else None
     out = np.empty(len(y), dtype=object)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, y):
+    for train, test in splitter.split(x, strata):
         head = fit_capability(
             x[train],
             list(y[train]),
             prompts=[texts[i] for i in train] if texts else None,
+            groups=[groups[i] for i in train] if groups is not None else None,
             c=c,
         )
         probs = head.predict(
