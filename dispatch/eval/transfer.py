@@ -50,6 +50,7 @@ __all__ = (
     "fit_share_head",
     "oof_share_scores",
     "strong_wins",
+    "summarise",
     "train_share_router",
 )
 
@@ -176,8 +177,8 @@ def train_share_router(
     strong: tuple[str, str],
     weak: tuple[str, str],
     target: float = 0.95,
-    c: float = 1.0,
-    view: TextView = "question",
+    c: float = 0.1,
+    view: TextView = "tail",
     group: Callable[[ReplayRecord], str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TrainedShare:
@@ -189,8 +190,11 @@ def train_share_router(
         strong: ``(outcome name, registry id)`` of the strong model.
         weak: ``(outcome name, registry id)`` of the weak model.
         target: quality ratio vs always-strong to calibrate the share for.
-        c: inverse L2 strength of the logistic regression.
-        view: what of each prompt the head reads.
+        c: inverse L2 strength of the logistic regression (0.1: best
+            subject-grouped out-of-fold share at 0.95 on MMLU among
+            0.03/0.1/0.3/1; README "RouteLLM transfer").
+        view: what of each prompt the head reads (default: the tail, the
+            same text the learned layer reads).
         group: a record's group for the out-of-fold folds (e.g. its MMLU
             subject); None: shuffled folds.
         progress: called with the number of prompts embedded per batch.
@@ -265,32 +269,83 @@ def evaluate_share(
             below every score (always strong).
 
     Returns:
-        ``result`` (quality and cost ratios, strong-call share, calls per
-        model), ``curve``, ``cost_ratio_at_quality``, ``share_at_quality``
-        (the smallest strong share on the curve reaching 0.9 / 0.95) and
-        ``apgr`` (weak = the cheapest model).
+        `summarise` over all of `data`.
     """
-    routed = route_records([router.decide(hop_for(r)) for r in data], data, registry, names)
-    strong_name = names[router.artefact.strong]
-    weak_name = names[router.artefact.weak]
+    decisions = [router.decide(hop_for(r)) for r in data]
 
     def decide(i: int, threshold: float) -> RouteDecision:
         return router.decision(hop_for(data[i]), float(scores[i]), threshold)
 
     grid = sorted({float(v) for v in np.quantile(scores, np.linspace(0, 1, points))})
-    curve = sweep(decide, data, registry, names, [-1.0, *grid], reference)
-    ref_q = float(np.mean([r.outcomes[reference].quality for r in data]))
-    ref_c = float(np.mean([r.outcomes[reference].cost_usd for r in data]))
-    weak_q = float(np.mean([r.outcomes[weak_name].quality for r in data])) / ref_q
+    return summarise(
+        decisions,
+        decide,
+        [-1.0, *grid],
+        data,
+        registry,
+        names,
+        reference=reference,
+        strong=router.artefact.strong,
+        weak=router.artefact.weak,
+    )
+
+
+def summarise(
+    decisions: Sequence[RouteDecision],
+    decide: Callable[[int, float], RouteDecision],
+    thresholds: Sequence[float],
+    data: Sequence[ReplayRecord],
+    registry: Registry,
+    names: Mapping[str, str],
+    *,
+    reference: str,
+    strong: str,
+    weak: str,
+    subset: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """The operating point and the curve of any router on `data` (or a subset).
+
+    Both go through `dispatch.policy.select` (`route_records`, `sweep`); the
+    subset lets a report break one routed stream down by task without routing
+    it again (a running quantile would not route the same way twice).
+
+    Args:
+        decisions: the router's decision per record of `data` (operating point).
+        decide: ``(record index, threshold) -> decision`` for the curve.
+        thresholds: the thresholds (bars) the curve sweeps.
+        data: the routed prompts with their outcomes.
+        registry: the registry the policy selects from.
+        names: registry id -> outcome name.
+        reference: outcome name of the strong model (ratios are against it).
+        strong: registry id of the strong model (its share of calls is reported).
+        weak: registry id of the weak model (the APGR floor).
+        subset: indices into `data` to report on; default all.
+
+    Returns:
+        ``n``, ``result`` (quality and cost ratios, strong-call share, calls per
+        model), ``cost_ratio_at_quality`` and ``share_at_quality`` (lowest cost
+        ratio / strong share on the curve reaching 0.9 and 0.95; None if never),
+        ``apgr`` (see `dispatch.eval.metrics`) and ``curve``.
+    """
+    idx = list(range(len(data))) if subset is None else list(subset)
+    rows = [data[i] for i in idx]
+    routed = route_records([decisions[i] for i in idx], rows, registry, names)
+    curve = sweep(
+        lambda j, t: decide(idx[j], t), rows, registry, names, thresholds, reference
+    )
+    strong_name, weak_name = names[strong], names[weak]
+    ref_q = float(np.mean([r.outcomes[reference].quality for r in rows]))
+    ref_c = float(np.mean([r.outcomes[reference].cost_usd for r in rows]))
+    weak_q = float(np.mean([r.outcomes[weak_name].quality for r in rows])) / ref_q
     points = [p for p, _ in curve]
     return {
-        "n": len(data),
-        "result": _point(routed, strong_name, ref_q, ref_c),
-        "curve": [
-            {"threshold": p.threshold, "quality_ratio": p.quality_ratio,
-             "cost_ratio": p.cost_ratio, "strong_share": _share(r, strong_name)}
-            for p, r in curve
-        ],
+        "n": len(rows),
+        "result": {
+            "quality_ratio": float(routed.quality.mean()) / ref_q,
+            "cost_ratio": float(routed.cost.mean()) / ref_c,
+            "strong_share": _share(routed, strong_name),
+            "calls_by_model": routed.calls_by_model(),
+        },
         "cost_ratio_at_quality": {
             k: _cost_at(points, float(k)) for k in ("0.9", "0.95")
         },
@@ -299,24 +354,26 @@ def evaluate_share(
         },
         "apgr": apgr(points, weak_quality_ratio=weak_q),
         "weak_quality_ratio": weak_q,
+        "curve": [
+            {
+                "threshold": p.threshold,
+                "quality_ratio": p.quality_ratio,
+                "cost_ratio": p.cost_ratio,
+                "strong_share": _share(r, strong_name),
+            }
+            for p, r in curve
+        ],
     }
 
 
 def _share(routed: Routed, strong: str) -> float:
+    """Share of `routed`'s prompts sent to `strong` (an outcome name)."""
     return sum(m == strong for m in routed.models) / max(len(routed.models), 1)
-
-
-def _point(routed: Routed, strong: str, ref_q: float, ref_c: float) -> dict[str, Any]:
-    return {
-        "quality_ratio": float(routed.quality.mean()) / ref_q,
-        "cost_ratio": float(routed.cost.mean()) / ref_c,
-        "strong_share": _share(routed, strong),
-        "calls_by_model": routed.calls_by_model(),
-    }
 
 
 def _share_at(
     curve: Sequence[tuple[CurvePoint, Routed]], strong: str, target: float
 ) -> float | None:
+    """Smallest strong share among curve points reaching `target` quality."""
     shares = [_share(r, strong) for p, r in curve if p.quality_ratio >= target - 1e-12]
     return min(shares) if shares else None

@@ -85,12 +85,10 @@ def question_text(prompt: str) -> str:
         >>> question_text("2+2?\\nAnswer:\\n4\\n\\n3+5?\\nAnswer:")
         '3+5?\\nAnswer:'
     """
-    last = None
-    for last in _DEMO_END.finditer(prompt):
-        pass
-    if last is None:
+    ends = [m.end() for m in _DEMO_END.finditer(prompt)]
+    if not ends:
         return prompt
-    rest = prompt[last.end() :]
+    rest = prompt[ends[-1] :]
     return rest if rest.strip() else prompt
 
 
@@ -167,7 +165,7 @@ class ShareArtefact:
     reference: npt.NDArray[np.float32]
     """Sorted scores of the training prompts (quantiles), to seed the window and
     for the fixed-threshold mode."""
-    view: TextView = "question"
+    view: TextView = "tail"
     """What of a prompt the head reads (see `TextView`)."""
     window: int = TEXT_WINDOW
     """Characters of the prompt's end the head reads."""
@@ -199,15 +197,14 @@ class ShareArtefact:
             "window": self.window,
             "meta": dict(self.meta),
         }
-        raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+        arrays: dict[str, Any] = dict(self.head.arrays("share"))
+        arrays["reference"] = self.reference
+        arrays["header"] = np.frombuffer(
+            json.dumps(header).encode("utf-8"), dtype=np.uint8
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
-            np.savez_compressed(
-                handle,
-                header=raw,
-                reference=self.reference,
-                **self.head.arrays("share"),
-            )
+            np.savez_compressed(handle, **arrays)  # no object arrays
 
     @classmethod
     def load(cls, path: Path) -> ShareArtefact:

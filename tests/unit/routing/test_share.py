@@ -8,6 +8,7 @@ calibrated share, and the policy picks the model the decision names.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def test_scores_of_many_prompts_equal_one_at_a_time() -> None:
 
 
 def test_the_artefact_round_trips_through_npz(tmp_path: Path) -> None:
-    art = artefact(0.42)
+    art = dataclasses.replace(artefact(0.42), view="question")
     path = tmp_path / "share.npz"
     art.save(path)
     loaded = ShareArtefact.load(path)
