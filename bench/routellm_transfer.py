@@ -91,10 +91,15 @@ def _breakdown(
     bench: Sequence[ReplayRecord],
     decisions: Sequence[RouteDecision],
     decide: Callable[[int, float], RouteDecision],
-    thresholds: Sequence[float],
+    scores: np.ndarray | None,
     **kw: Any,
 ) -> dict[str, Any]:
-    """`summarise` pooled and per RouterBench task, curves dropped."""
+    """`summarise` pooled and per RouterBench task, curves dropped.
+
+    With `scores`, each curve sweeps thresholds at quantiles of its own subset's
+    scores (a task whose scores all sit above the pooled median would otherwise
+    get two curve points); without, the learned layer's utility bars.
+    """
     out = {}
     for task in ("all", *TASKS):
         subset = [
@@ -102,6 +107,11 @@ def _breakdown(
             for i, r in enumerate(bench)
             if task == "all" or r.source == f"routerbench/{task}"
         ]
+        thresholds = (
+            bar_grid(np.zeros((1, 2)), "utility")
+            if scores is None
+            else [-np.inf, *_quantiles(scores[subset])]
+        )
         report = summarise(decisions, decide, thresholds, bench, subset=subset, **kw)
         report.pop("curve")
         out[task] = report
@@ -142,7 +152,7 @@ def _old(mmlu, bench, registry, names, encoder, target) -> dict[str, Any]:
             bench,
             decisions,
             decide,
-            bar_grid(predicted, "utility"),
+            None,
             registry=registry,
             names={v: k for k, v in names.items()},
             reference=GPT4,
@@ -163,7 +173,6 @@ def _share(mmlu, bench, registry, names, encoder, target, window) -> dict[str, A
     )
     art = trained.artefact
     scores = scores_of(art, encoder, [r.prompt for r in bench])
-    grid = sorted({float(v) for v in np.quantile(scores, np.linspace(0, 1, 101))})
     out: dict[str, Any] = {
         "calibration": dict(art.meta["calibration"], oof_auc=trained.oof_auc)
     }
@@ -180,7 +189,7 @@ def _share(mmlu, bench, registry, names, encoder, target, window) -> dict[str, A
             bench,
             decisions,
             decide,
-            [-1.0, *grid],
+            scores,
             registry=registry,
             names={v: k for k, v in names.items()},
             reference=GPT4,
@@ -202,30 +211,34 @@ def _bounds(bench, registry, names, encoder) -> dict[str, Any]:
         )
         for t in TASKS
     }
-    task_score = np.asarray([gain[r.source.split("/")[1]] for r in bench])
+    # The oracle knows each prompt's task (and the task's gap), not the prompt:
+    # within a task its order is random.
+    jitter = np.random.default_rng(0).random(len(bench)) * 1e-6
+    task_score = np.asarray([gain[r.source.split("/")[1]] for r in bench]) + jitter
     # The share router's own features and regularisation, trained on RouterBench.
     x = embed(encoder, [view_text(r.prompt, "tail") for r in bench])
     in_domain = oof_share_scores(x, strong_wins(q_s, q_w), c=0.1)
     out: dict[str, Any] = {"task_gain": gain}
-    by_id = {v: k for k, v in names.items()}
     for name, score in (("task_oracle", task_score), ("in_domain_cv", in_domain)):
 
         def decide(i: int, t: float, s: np.ndarray = score) -> RouteDecision:
             return _pair_decision(s[i], t, names)
 
-        report = summarise(
+        block = _breakdown(
+            bench,
             [decide(i, np.inf) for i in range(len(bench))],
             decide,
-            [-np.inf, *sorted(set(np.quantile(score, np.linspace(0, 1, 101))))],
-            bench,
-            registry,
-            by_id,
+            score,
+            registry=registry,
+            names={v: k for k, v in names.items()},
             reference=GPT4,
             strong=names[GPT4],
             weak=names[MIXTRAL],
         )
-        report.pop("curve")
-        out[name] = {k: report[k] for k in ("share_at_quality", "apgr")}
+        out[name] = {
+            task: {k: sub[k] for k in ("share_at_quality", "apgr")}
+            for task, sub in block.items()
+        }
     return out
 
 
@@ -241,6 +254,11 @@ def _pair_decision(score: float, threshold: float, names: dict[str, str]) -> Any
         quality={names[GPT4]: 1.0, names[MIXTRAL]: 0.0 if strong else 1.0},
         bar=1.0,
     )
+
+
+def _quantiles(scores: np.ndarray, points: int = 101) -> list[float]:
+    """Distinct quantiles of `scores`: the thresholds a curve sweeps."""
+    return sorted({float(v) for v in np.quantile(scores, np.linspace(0, 1, points))})
 
 
 def _line(name: str, report: dict[str, Any]) -> str:
@@ -300,8 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for task, sub in block.items():
             print(_line(task, sub))
     print("share calibration on MMLU:", json.dumps(report["share"]["calibration"]))
-    if "bounds" in report:
-        print("bounds (read RouterBench outcomes):", json.dumps(report["bounds"]))
+    for name, block in report.get("bounds", {}).items():
+        if name == "task_gain":
+            continue
+        print(f"bound {name} (reads RouterBench outcomes; not a router)")
+        for task, sub in block.items():
+            share = sub["share_at_quality"]["0.95"]
+            fmt = "never" if share is None else f"{share:.3f}"
+            print(f"  {task:14s} curve @0.95: share {fmt} | APGR {sub['apgr']:.3f}")
     return 0
 
 
