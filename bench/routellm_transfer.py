@@ -216,7 +216,7 @@ def _bounds(bench, registry, names, encoder) -> dict[str, Any]:
     jitter = np.random.default_rng(0).random(len(bench)) * 1e-6
     task_score = np.asarray([gain[r.source.split("/")[1]] for r in bench]) + jitter
     # The share router's own features and regularisation, trained on RouterBench.
-    x = embed(encoder, [view_text(r.prompt, "tail") for r in bench])
+    x = embed(encoder, [view_text(r.prompt, "question") for r in bench])
     in_domain = oof_share_scores(x, strong_wins(q_s, q_w), c=0.1)
     out: dict[str, Any] = {"task_gain": gain}
     for name, score in (("task_oracle", task_score), ("in_domain_cv", in_domain)):

@@ -178,7 +178,7 @@ def train_share_router(
     weak: tuple[str, str],
     target: float = 0.95,
     c: float = 0.1,
-    view: TextView = "tail",
+    view: TextView = "question",
     group: Callable[[ReplayRecord], str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TrainedShare:
@@ -193,8 +193,8 @@ def train_share_router(
         c: inverse L2 strength of the logistic regression (0.1: best
             subject-grouped out-of-fold share at 0.95 on MMLU among
             0.03/0.1/0.3/1; README "RouteLLM transfer").
-        view: what of each prompt the head reads (default: the tail, the
-            same text the learned layer reads).
+        view: what of each prompt the head reads (default: the question
+            without few-shot demonstrations; see `question_text` for why).
         group: a record's group for the out-of-fold folds (e.g. its MMLU
             subject); None: shuffled folds.
         progress: called with the number of prompts embedded per batch.

@@ -79,7 +79,11 @@ def question_text(prompt: str) -> str:
     A few-shot prompt repeats solved examples before the one question being
     asked. A head trained on zero-shot questions (MMLU) has never seen the
     examples; reading them would score the examples' difficulty, not the
-    question's. A prompt with no demonstration is returned unchanged.
+    question's. Worse, MiniLM reads only the first 256 word pieces of its
+    input: the last 1,500 characters of a RouterBench Winogrande prompt are
+    ~350 word pieces of fixed demonstrations, so all 887 of them embed to the
+    same vector and the question is never read. A prompt with no
+    demonstration is returned unchanged.
 
     Example:
         >>> question_text("2+2?\\nAnswer:\\n4\\n\\n3+5?\\nAnswer:")
@@ -165,7 +169,7 @@ class ShareArtefact:
     reference: npt.NDArray[np.float32]
     """Sorted scores of the training prompts (quantiles), to seed the window and
     for the fixed-threshold mode."""
-    view: TextView = "tail"
+    view: TextView = "question"
     """What of a prompt the head reads (see `TextView`)."""
     window: int = TEXT_WINDOW
     """Characters of the prompt's end the head reads."""

@@ -187,12 +187,12 @@ def test_scores_of_many_prompts_equal_one_at_a_time() -> None:
 
 
 def test_the_artefact_round_trips_through_npz(tmp_path: Path) -> None:
-    art = dataclasses.replace(artefact(0.42), view="question")
+    art = dataclasses.replace(artefact(0.42), view="tail")
     path = tmp_path / "share.npz"
     art.save(path)
     loaded = ShareArtefact.load(path)
     assert (loaded.strong, loaded.weak, loaded.share) == ("p:strong", "p:weak", 0.42)
-    assert loaded.view == "question"
+    assert loaded.view == "tail"
     x = ENCODER.encode(["prove this", "hello"])
     assert loaded.score(x) == pytest.approx(art.score(x))
     assert loaded.threshold() == art.threshold()
