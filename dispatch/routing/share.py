@@ -6,7 +6,7 @@ weak one does not ("strong wins"). The learned layer (`LearnedRouter`) turns
 predicted probabilities into a choice with a threshold in *probability* space.
 That threshold does not survive a change of task: trained on MMLU, its
 probabilities shift on ARC, MBPP or Winogrande, and the bar calibrated on MMLU
-sent 93 % of RouterBench prompts to GPT-4 (README, "RouteLLM transfer").
+sent 90-93 % of RouterBench prompts to GPT-4 (README, "RouteLLM transfer").
 
 `ShareRouter` keeps the score but moves the operating point into *rank* space,
 as RouteLLM calibrates its thresholds by the share of strong calls on a
