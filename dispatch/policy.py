@@ -176,7 +176,7 @@ def _downgrade(
             if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
         ]
         if fits:
-            best = min(fits, key=lambda m: _rank(m, hop, registry))
+            best = _cheapest(fits, hop, registry)
             why = f"budget: ${remaining:.6f} left, {decision.tier} -> {tier}"
             break
     else:
@@ -194,7 +194,7 @@ def _downgrade(
         ]
         if not cheapest:
             return choice
-        best = min(cheapest, key=lambda m: _rank(m, hop, registry))
+        best = _cheapest(cheapest, hop, registry)
         tier = registry.tiers[0]
         why = f"budget: ${remaining:.6f} left, nothing fits; cheapest {tier} model"
     if best.id == choice.model.id:
@@ -221,8 +221,27 @@ def _bar_text(decision: RouteDecision, registry: Registry) -> str:
     return f"{decision.bar:.3f} predicted"
 
 
-def _rank(m: ModelSpec, hop: Hop, registry: Registry) -> tuple[Decimal, int, str]:
-    return (planned_cost(m, hop, registry), m.latency_ms, m.id)
+def _cheapest(
+    candidates: Sequence[ModelSpec], hop: Hop, registry: Registry
+) -> ModelSpec:
+    """The candidate with the lowest `planned_cost` (then latency, then id).
+
+    Ranked by the cost times a million (the same order, exactly: Decimal
+    arithmetic), inlined because it runs for every candidate of every new pin.
+    """
+    tokens_in = hop.input_tokens or registry.expected_input_tokens
+    wanted = hop.max_output_tokens
+    best, best_key = candidates[0], None
+    for m in candidates:
+        rate = m.input_per_mtok
+        write = m.cache_write_per_mtok
+        if write is not None and write > rate:  # as planned_cost reserves
+            rate = write
+        cap = max(1, min(wanted, m.max_output_tokens))
+        key = (rate * tokens_in + m.output_per_mtok * cap, m.latency_ms, m.id)
+        if best_key is None or key < best_key:
+            best, best_key = m, key
+    return best
 
 
 def _select(
@@ -257,7 +276,7 @@ def _select(
             return _choice(
                 pinned, decision, hop, registry, PinChange.KEPT, None, pin.reason
             )
-    best = min(candidates, key=lambda m: _rank(m, hop, registry))
+    best = _cheapest(candidates, hop, registry)
     if pin is None:
         change, why = (
             PinChange.NEW,

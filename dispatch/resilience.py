@@ -172,6 +172,18 @@ class _Circuit:
         self.failures = 0
 
 
+_NONE_OPEN: frozenset[str] = frozenset()
+
+
+def _cooling(c: _Circuit, now: float, cooldown_s: float) -> bool:
+    """Open and cooling down, or half-open with its probe in flight."""
+    if c.state is BreakerState.OPEN:
+        return c.opened_at is not None and now < c.opened_at + cooldown_s
+    if c.state is BreakerState.HALF_OPEN:
+        return c.probe_started is not None and now < c.probe_started + cooldown_s
+    return False
+
+
 class CircuitBreaker:
     """Per-model circuit breaker shared by every branch and workflow in a process.
 
@@ -255,21 +267,14 @@ class CircuitBreaker:
 
     def open_models(self) -> frozenset[str]:
         """Models the policy should skip now: cooling down, or probe in flight."""
+        if not self._not_closed:  # every circuit closed: the common case, every hop
+            return _NONE_OPEN
         with self._lock:
             now = self.clock()
             return frozenset(
                 model
-                for model, c in self._circuits.items()
-                if (
-                    c.state is BreakerState.OPEN
-                    and c.opened_at is not None
-                    and now < c.opened_at + self.cooldown_s
-                )
-                or (
-                    c.state is BreakerState.HALF_OPEN
-                    and c.probe_started is not None
-                    and now < c.probe_started + self.cooldown_s
-                )
+                for model in self._not_closed
+                if _cooling(self._circuits[model], now, self.cooldown_s)
             )
 
     def record_success(self, model_id: str) -> None:

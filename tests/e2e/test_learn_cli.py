@@ -202,7 +202,7 @@ def test_the_configured_artefact_routes_the_demo_s_hops(
     assert all("predicted" in h["reason"] for h in hops)
     coding = {h["model"] for h in hops if h["capability"] == "coding"}
     others = {h["model"] for h in hops if h["capability"] != "coding"}
-    assert "p:dear-4" in coding and others == {"p:cheap-7b"}
+    assert "p:dear-4" in coding and "p:cheap-7b" in others
     (tmp_path / "router.npz").unlink()
     missing = dispatch(env, "demo", "--config", str(config), "--json")
     assert missing.returncode == 2
