@@ -17,8 +17,14 @@ from dispatch.routing.encoder import CachedEncoder, Encoder, Vectors
 
 __all__ = ("TEXT_WINDOW", "default_encoder", "embed", "router_text")
 
-TEXT_WINDOW = 1500
-"""Characters of a prompt's end that the embedding routers read."""
+TEXT_WINDOW = 800
+"""Characters of a prompt's end that the embedding routers read.
+
+The encoder keeps the *first* 256 word pieces of what it is given, so the window
+must fit in them or the end of a long prompt (the question of a few-shot
+prompt) is cut off: 1,500 characters were 340 word pieces on RouterBench's
+5-shot prompts, and all 887 Winogrande prompts embedded to one vector. 800
+characters are at most 256 pieces on 99.9 % of them (p95 207)."""
 
 
 def router_text(prompt: str, window: int = TEXT_WINDOW) -> str:
