@@ -85,9 +85,9 @@ def dispatcher_from_env(
         say(note)
     # The config's learned layer (if any), over the reachable models only: its
     # per-hop bar comes from the models it can choose from.
-    from dispatch.routing.learned import learned_router_from_config  # noqa: PLC0415
+    from dispatch.routing.learned import LearnedRouter  # noqa: PLC0415
 
-    router = learned_router_from_config(config, live)
+    router = base.router.over(live) if isinstance(base.router, LearnedRouter) else None
     return Dispatcher(
         live,
         router=router,

@@ -111,6 +111,7 @@ class LearnedRouter:
                 )
         self.artefact = artefact
         self.encoder = encoder
+        self._bar_override = bar
         self.bar = float(chosen or 0.0)  # not None: checked above
         """The bar for the `share` of prompts (every prompt without a mix)."""
         self.alt_bar = alt
@@ -145,6 +146,20 @@ class LearnedRouter:
         self._decisions: OrderedDict[
             tuple[str, str | None, int, int], RouteDecision
         ] = OrderedDict()
+
+    def over(self, registry: Registry) -> LearnedRouter:
+        """This router (artefact, encoder, bars) over `registry`'s models, e.g.
+        those whose credentials are present: the per-hop bar then comes from
+        models the hop can use. Nothing is loaded again."""
+        return LearnedRouter(
+            self.artefact,
+            self.encoder,
+            specs=registry,
+            tiers=registry.tiers,
+            bar=self._bar_override,
+            default_capability=self.default_capability,
+            expected_input_tokens=registry.expected_input_tokens,
+        )
 
     def describe(self) -> str:
         """One line for logs."""

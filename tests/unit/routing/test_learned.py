@@ -292,3 +292,19 @@ def test_a_mix_with_a_share_outside_the_unit_interval_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match=r"share of a bar mix must be in \[0, 1\]"):
         LearnedRouter(bad, FakeEncoder(DIM), specs=REGISTRY)
+
+
+def test_over_another_registry_the_bar_comes_from_the_models_it_holds() -> None:
+    # With every model, the dear one is predicted best (no cheaper one reaches
+    # 0.9); over the models whose credentials are present it is never proposed.
+    art = artefact((0.5, 0.8, 0.95), "absolute", 0.9)
+    encoder = FakeEncoder(DIM)
+    router = LearnedRouter(art, encoder, specs=REGISTRY, tiers=REGISTRY.tiers, bar=0.75)
+    reachable = REGISTRY.restrict(["p:cheap", "p:mid"])
+    narrowed = router.over(reachable)
+    assert narrowed.encoder is encoder and narrowed.artefact is art
+    assert narrowed.bar == 0.75  # an explicit bar stays explicit
+    hop = Hop(specialist="s", prompt="x", input_tokens=100, max_output_tokens=100)
+    assert select(narrowed.decide(hop), hop, reachable).model.id == "p:mid"
+    calibrated = LearnedRouter(art, encoder, specs=REGISTRY, tiers=REGISTRY.tiers)
+    assert calibrated.over(reachable).bar == 0.9
