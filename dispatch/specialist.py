@@ -37,6 +37,8 @@ __all__ = (
     "Specialist",
     "SpecialistLoop",
     "SpecialistRun",
+    "conversation_hop",
+    "follows_tool",
     "routing_text",
     "tool_round",
 )
@@ -117,6 +119,33 @@ def tool_round(convo: Sequence[BaseMessage]) -> int:
             break
         n += isinstance(m, AIMessage)
     return n
+
+
+def follows_tool(convo: Sequence[BaseMessage]) -> bool:
+    """True when the conversation's latest message is a tool result: the call
+    continues a tool loop."""
+    return bool(convo) and isinstance(convo[-1], ToolMessage)
+
+
+def conversation_hop(
+    convo: Sequence[BaseMessage],
+    *,
+    specialist: str,
+    capability: str | None,
+    tier: str | None,
+    max_output_tokens: int,
+) -> Hop:
+    """The hop of one model call that receives the whole conversation (a chat
+    model, agent middleware): routed on its latest turn, placed in its tool loop."""
+    return Hop(
+        specialist=specialist,
+        prompt=routing_text(convo),
+        step=specialist,
+        round=tool_round(convo) if follows_tool(convo) else 0,
+        capability_hint=capability,
+        tier_hint=tier,
+        max_output_tokens=max_output_tokens,
+    )
 
 
 class SpecialistLoop:

@@ -21,7 +21,7 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.runnables.config import var_child_runnable_config
@@ -34,7 +34,7 @@ from dispatch.hop import HopResult
 from dispatch.langgraph.context import run_ledger
 from dispatch.pins import pin_key
 from dispatch.records import HopRecord
-from dispatch.specialist import routing_text, tool_round
+from dispatch.specialist import conversation_hop, follows_tool
 from dispatch.types import Hop, Pin
 
 __all__ = ("RoutedChatModel", "hops_from_messages")
@@ -95,22 +95,19 @@ class RoutedChatModel(BaseChatModel):
             )
             for h in history
         }
-        after_tool = bool(messages) and isinstance(messages[-1], ToolMessage)
         loop_pin = (
             pins[pin_key(self.specialist, history[-1].tier)]
-            if (after_tool and history)
+            if (follows_tool(messages) and history)
             else None
         )
         cap = (
             kwargs.pop("max_tokens", None) or self.dispatcher.registry.max_output_tokens
         )
-        hop = Hop(
+        hop = conversation_hop(
+            messages,
             specialist=self.specialist,
-            prompt=routing_text(messages),
-            step=self.specialist,
-            round=tool_round(messages) if after_tool else 0,
-            capability_hint=self.capability,
-            tier_hint=self.tier,
+            capability=self.capability,
+            tier=self.tier,
             max_output_tokens=int(cap),
         )
         return hop, pins, loop_pin

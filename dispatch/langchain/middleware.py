@@ -53,7 +53,7 @@ from langchain.agents.structured_output import (
     ToolStrategy,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -70,7 +70,7 @@ from dispatch.langgraph.node import budget_delta
 from dispatch.langgraph.state import DispatchState
 from dispatch.pins import pin_key, pin_to_dict, pins_of
 from dispatch.records import HopRecord
-from dispatch.specialist import routing_text, tool_round
+from dispatch.specialist import conversation_hop, follows_tool
 from dispatch.types import Hop, ModelChoice, Pin
 
 __all__ = ("DispatchAgentState", "DispatchMiddleware", "OnFailure")
@@ -254,12 +254,9 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         if request.system_message is not None:
             messages.insert(0, request.system_message)
         pins = pins_of(state.get("pins"))
-        after_tool = bool(request.messages) and isinstance(
-            request.messages[-1], ToolMessage
-        )
         loop_pin = (
             _loop_pin(state.get("hops") or (), self.specialist, pins)
-            if after_tool
+            if follows_tool(messages)
             else None
         )
         settings = request.model_settings
@@ -268,13 +265,11 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             or next((settings[n] for n in _CAP_SETTINGS if settings.get(n)), None)
             or self.dispatcher.registry.max_output_tokens
         )
-        hop = Hop(
+        hop = conversation_hop(
+            messages,
             specialist=self.specialist,
-            prompt=routing_text(messages),
-            step=self.specialist,
-            round=tool_round(messages) if after_tool else 0,
-            capability_hint=self.capability,
-            tier_hint=self.tier,
+            capability=self.capability,
+            tier=self.tier,
             max_output_tokens=int(cap),
         )
         return _Call(
