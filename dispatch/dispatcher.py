@@ -147,9 +147,9 @@ class Dispatcher:
         registry = Registry.from_specs(config, specs)
         if router is None and config.routing.artefact is not None:
             # the trained layer named in the config replaces the priors
-            from dispatch.routing.learned import learned_router_from_config  # noqa: PLC0415
+            from dispatch.routing.learned import configured_learned_router  # noqa: PLC0415
 
-            router = learned_router_from_config(source, registry)
+            router = configured_learned_router(config, source, registry)
         return cls(
             registry,
             router=router,

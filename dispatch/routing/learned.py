@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from dispatch.config import DEFAULT_CONFIG, load_config
+from dispatch.config_schema import Config
 from dispatch.errors import ConfigError
 from dispatch.registry import Registry
 from dispatch.routing.artefact import BAR_MODES, FORMAT, LearnedArtefact
@@ -46,6 +47,7 @@ __all__ = (
     "FORMAT",
     "LearnedArtefact",
     "LearnedRouter",
+    "configured_learned_router",
     "learned_router_from_config",
     "load_learned_router",
     "prompt_unit",
@@ -339,6 +341,18 @@ def learned_router_from_config(
 ) -> LearnedRouter | None:
     """The router named by the config's ``routing.artefact`` (None when unset)."""
     config, _ = load_config(source)
+    return configured_learned_router(config, source, registry, encoder=encoder)
+
+
+def configured_learned_router(
+    config: Config,
+    source: str | Path,
+    registry: Registry,
+    *,
+    encoder: Encoder | None = None,
+) -> LearnedRouter | None:
+    """As `learned_router_from_config`, for a config already loaded from `source`
+    (which relative artefact paths are resolved against)."""
     if config.routing.artefact is None:
         return None
     path = Path(config.routing.artefact)
