@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dispatch.routing.text import both_ends
+
 __all__ = ("BUCKETS", "LexicalFeatures", "lexical_text")
 
 BUCKETS = 2**16
 """Hash buckets per analyser (words 1-2, char_wb 2-4)."""
-
-_EDGE = 2000
-"""Characters kept from each end of a long prompt (see `lexical_text`)."""
 
 
 def lexical_text(prompt: str) -> str:
@@ -33,9 +32,7 @@ def lexical_text(prompt: str) -> str:
     Both ends, unlike the embedding window (the tail): the kind of request can
     show in an opening instruction as well as in the closing question.
     """
-    if len(prompt) <= 2 * _EDGE:
-        return prompt
-    return prompt[:_EDGE] + "\n" + prompt[-_EDGE:]
+    return both_ends(prompt)
 
 
 def _vectorizers() -> tuple[Any, Any]:

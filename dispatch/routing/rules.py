@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dispatch.cost import estimate_tokens
+from dispatch.routing.text import EDGE_CHARS, both_ends
 from dispatch.types import Hop, RouteDecision, RouterLayer
 
 __all__ = ("RulesRouter",)
@@ -25,7 +26,7 @@ def _words(*words: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(words) + r")")
 
 
-SCAN_CHARS = 2000
+SCAN_CHARS = EDGE_CHARS
 """Characters read from each end of a prompt: the rules stay O(1) on huge prompts."""
 
 MEMO_SIZE = 256
@@ -215,7 +216,7 @@ class RulesRouter:
     def _decide(
         self, prompt: str, capability_hint: str | None, tier_hint: str | None
     ) -> RouteDecision:
-        text = _scanned(prompt)
+        text = both_ends(prompt, SCAN_CHARS)
         if capability_hint in self.capabilities:
             capability, cap_conf = capability_hint, 1.0
             cap_why = f"plan hint {capability}"
@@ -266,13 +267,6 @@ class RulesRouter:
         return self.tiers[index], "tier " + self.tiers[index] + " (" + "; ".join(
             why
         ) + ")"
-
-
-def _scanned(prompt: str) -> str:
-    """The first and last `SCAN_CHARS` characters (all of a shorter prompt)."""
-    if len(prompt) <= 2 * SCAN_CHARS:
-        return prompt
-    return prompt[:SCAN_CHARS] + "\n" + prompt[-SCAN_CHARS:]
 
 
 def _capability_signals(text: str) -> _Signals:

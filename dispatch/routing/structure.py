@@ -21,10 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ("STRUCTURE_NAMES", "structure", "structure_matrix")
+from dispatch.routing.text import both_ends
 
-_EDGE = 2000
-"""Characters read from each end of a long prompt (as `lexical.lexical_text`)."""
+__all__ = ("STRUCTURE_NAMES", "structure", "structure_matrix")
 
 _CODE_PUNCT = re.compile(r"[{}();=<>\[\]_#]")
 _IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\w\(")
@@ -71,7 +70,7 @@ def structure(prompt: str) -> npt.NDArray[np.float32]:
     regression's L2 penalty; the length is the only one read from the whole
     prompt.
     """
-    text = prompt if len(prompt) <= 2 * _EDGE else prompt[:_EDGE] + prompt[-_EDGE:]
+    text = both_ends(prompt, sep="")
     n = max(len(text), 1)
     stripped = text.strip()
     return np.array(
