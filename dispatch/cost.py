@@ -33,7 +33,7 @@ import math
 import string
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dispatch.types import ModelSpec, Usage
 
@@ -44,6 +44,7 @@ __all__ = (
     "CHARS_PER_TOKEN",
     "call_cost",
     "estimate_message_tokens",
+    "estimate_request_tokens",
     "estimate_tokens",
     "usage_of",
 )
@@ -108,6 +109,21 @@ def estimate_message_tokens(messages: Sequence[BaseMessage]) -> int:
         # type goes through pydantic's slow missing-attribute path
         for call in m.__dict__.get("tool_calls") or ():
             total += estimate_tokens(call["name"] + str(call["args"]))
+    return total
+
+
+def estimate_request_tokens(
+    messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
+) -> int:
+    """Estimated input tokens of a chat request: its messages and the JSON
+    schemas of the tools bound to it."""
+    total = estimate_message_tokens(messages)
+    if tools:
+        from langchain_core.utils.function_calling import (  # noqa: PLC0415 - rare
+            convert_to_openai_tool,
+        )
+
+        total += sum(estimate_tokens(str(convert_to_openai_tool(t))) for t in tools)
     return total
 
 

@@ -28,7 +28,7 @@ from dispatch import specialist_run
 from dispatch._chat_models import build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
-from dispatch.cost import estimate_message_tokens, estimate_tokens
+from dispatch.cost import estimate_request_tokens
 from dispatch.health import ModelHealth
 from dispatch.hop import Attempt, HopResult
 from dispatch.hop_flow import hop_flow
@@ -38,7 +38,7 @@ from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.resilience import CircuitBreaker
 from dispatch.routing import Router, RulesRouter
-from dispatch.routing_charges import attach, charging, with_charges
+from dispatch.routing_charges import attach, decide_charged, with_charges
 from dispatch.specialist import Specialist, SpecialistRun
 from dispatch.tracing import Tracing
 from dispatch.types import Hop, ModelChoice, ModelSpec, Pin
@@ -103,7 +103,7 @@ class Dispatcher:
         self._factory: ModelFactory = model_factory or (
             lambda spec: build_chat_model(spec, simulate=simulate)
         )
-        self._models: dict[str, BaseChatModel] = {}
+        self._models: dict[tuple[str, int | None], BaseChatModel] = {}
         self._clock = clock
         self.tracing = tracing or Tracing()
         self.budget = budget or BudgetSpec()
@@ -164,11 +164,18 @@ class Dispatcher:
         """Route `hop` and select its model, without calling it (pure)."""
         return select(self.router.decide(hop), hop, self.registry, pin=pin)
 
-    def chat_model_for(self, spec: ModelSpec) -> BaseChatModel:
-        """The (cached) chat model serving `spec`."""
-        model = self._models.get(spec.id)
+    def chat_model_for(self, spec: ModelSpec, cap: int | None = None) -> BaseChatModel:
+        """The (cached) chat model serving `spec`, its output capped at `cap` if
+        given (a copy per cap: copying a provider model on every hop was slow)."""
+        model = self._models.get((spec.id, cap))
         if model is None:
-            model = self._models[spec.id] = self._factory(spec)
+            if len(self._models) > 256:  # caps from callers: keep the cache bounded
+                self._models.clear()
+            model = self._models[spec.id, cap] = (
+                self._factory(spec)
+                if cap is None
+                else with_output_cap(self.chat_model_for(spec), spec, cap)
+            )
         return model
 
     # -- one hop ----------------------------------------------------------------------
@@ -183,16 +190,14 @@ class Dispatcher:
         ledger: Ledger | None,
     ) -> tuple[Hop, _Flow, list[HopRecord]]:
         if not hop.input_tokens:
-            tokens = estimate_message_tokens(messages) + sum(
-                estimate_tokens(str(_tool_schema(t))) for t in tools or ()
-            )
+            tokens = estimate_request_tokens(messages, tools)
             hop = replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
         if self.privacy is not None:
             found = self.privacy.scan_messages(messages)
             if found:
                 hop = replace(hop, sensitive=found)
-        with charging(ledger) as charges:  # an LLM layer's call is a hop of its own
-            decision = self.router.decide(hop)
+        # an LLM layer's call is a hop of its own, charged to the same ledger
+        decision, charges = decide_charged(self.router.decide, hop, ledger)
         flow = hop_flow(
             hop,
             messages,
@@ -212,9 +217,7 @@ class Dispatcher:
     ) -> Runnable[Any, BaseMessage]:
         """The chosen model, capped at the choice's output limit in the parameter
         its provider honours, with `tools` bound."""
-        model = with_output_cap(
-            self.chat_model_for(choice.model), choice.model, choice.max_output_tokens
-        )
+        model = self.chat_model_for(choice.model, choice.max_output_tokens)
         return model.bind_tools(list(tools), **kwargs) if tools else model
 
     def _advance(
@@ -382,14 +385,6 @@ class Dispatcher:
 
 def _left(ledger: Ledger | None) -> Decimal | None:
     return ledger.remaining if ledger is not None else None
-
-
-def _tool_schema(tool: Any) -> Any:
-    from langchain_core.utils.function_calling import (  # noqa: PLC0415 - rare path
-        convert_to_openai_tool,
-    )
-
-    return convert_to_openai_tool(tool)
 
 
 def _as_ai(reply: BaseMessage) -> AIMessage:

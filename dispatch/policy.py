@@ -142,7 +142,7 @@ def select(
     Raises:
         NoEligibleModel: no model meets the bar for the capability and tier.
     """
-    choice = _select(decision, hop, registry, pin, exclude)
+    choice = _remembered(decision, hop, registry, pin, exclude)
     if (
         budget is None
         or budget.mode != "soft"
@@ -151,6 +151,36 @@ def select(
     ):
         return choice
     return _downgrade(choice, hop, registry, budget.remaining, exclude)
+
+
+_CHOICES: dict[tuple[object, ...], ModelChoice] = {}
+"""Choices already made, by everything `_select` reads (see `_remembered`)."""
+_CHOICES_MAX = 1024
+
+
+def _remembered(
+    decision: RouteDecision,
+    hop: Hop,
+    registry: Registry,
+    pin: Pin | None,
+    exclude: frozenset[str],
+) -> ModelChoice:
+    """`_select`, remembered: the choice is a pure function of immutable facts
+    (decision, registry, pin, exclusions; the hop's input estimate, output cap
+    and sensitive kinds). Decisions with per-prompt predictions (a dict) are not."""
+    if decision.quality is not None:
+        return _select(decision, hop, registry, pin, exclude)
+    key = (
+        registry, decision, pin, exclude,
+        hop.input_tokens, hop.max_output_tokens, hop.sensitive,
+    )  # fmt: skip
+    choice = _CHOICES.get(key)
+    if choice is None:
+        choice = _select(decision, hop, registry, pin, exclude)
+        if len(_CHOICES) >= _CHOICES_MAX:
+            _CHOICES.clear()
+        _CHOICES[key] = choice
+    return choice
 
 
 def _downgrade(

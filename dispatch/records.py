@@ -10,7 +10,7 @@ slotted, keyword-only like every value in `dispatch.types`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -179,6 +179,11 @@ class HopRecord:
     cache_write_tokens: int = 0
     """Of `input_tokens`, those written to the prompt cache (billed at the
     model's cache-write rate)."""
+    _json: dict[str, Any] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """`as_dict`'s scalar fields, built once: a hop's record is written to the
+    reply's metadata and to the ``hops`` channel."""
 
     @property
     def pinned(self) -> bool:
@@ -194,10 +199,14 @@ class HopRecord:
         """The JSON-safe form stored in graph state (money as decimal strings)."""
         # getattr over a precomputed name tuple, not dataclasses.asdict, which
         # deep-copies and costs ~0.1 ms per hop (it showed up in bench/overhead.py).
-        d: dict[str, Any] = {name: getattr(self, name) for name in _RECORD_FIELDS}
-        d["cost_usd"] = str(self.cost_usd)
-        d["baseline_cost_usd"] = str(self.baseline_cost_usd)
-        d["pin_change"] = self.pin_change.value
+        scalars = self._json
+        if scalars is None:
+            scalars = {name: getattr(self, name) for name in _RECORD_FIELDS}
+            scalars["cost_usd"] = str(self.cost_usd)
+            scalars["baseline_cost_usd"] = str(self.baseline_cost_usd)
+            scalars["pin_change"] = self.pin_change.value
+            object.__setattr__(self, "_json", scalars)
+        d = dict(scalars)  # each caller owns its dict (and lists)
         d["sensitive"] = list(self.sensitive)
         d["circuits"] = [c.as_dict() for c in self.circuits]
         return d  # type: ignore[return-value]

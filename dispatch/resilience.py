@@ -277,12 +277,18 @@ class CircuitBreaker:
                 if _cooling(self._circuits[model], now, self.cooldown_s)
             )
 
+    def _circuit(self, model_id: str) -> _Circuit:
+        circuit = self._circuits.get(model_id)
+        if circuit is None:
+            circuit = self._circuits[model_id] = _Circuit()
+        return circuit
+
     def record_success(self, model_id: str) -> None:
         """A call succeeded: count it; a half-open (or open) circuit closes with
         a fresh window."""
         events: list[tuple[str, str, str]] = []
         with self._lock:
-            circuit = self._circuits.setdefault(model_id, _Circuit())
+            circuit = self._circuit(model_id)
             circuit.probe_started = None
             if circuit.state is BreakerState.CLOSED:
                 circuit.note(self.clock(), False, self.window_s)
@@ -297,7 +303,7 @@ class CircuitBreaker:
         model faults: they only free a half-open probe slot."""
         events: list[tuple[str, str, str]] = []
         with self._lock:
-            circuit = self._circuits.setdefault(model_id, _Circuit())
+            circuit = self._circuit(model_id)
             if facts.kind in _NOT_MODEL_FAULTS:
                 circuit.probe_started = None
                 return

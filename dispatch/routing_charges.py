@@ -25,9 +25,9 @@ from dispatch.cost import call_cost
 from dispatch.hop import HopResult
 from dispatch.records import HopRecord
 from dispatch.registry import Registry
-from dispatch.types import Hop, PinChange, RouterLayer, Usage
+from dispatch.types import Hop, PinChange, RouteDecision, RouterLayer, Usage
 
-__all__ = ("attach", "charging", "with_charges")
+__all__ = ("attach", "charging", "decide_charged", "with_charges")
 
 _CURRENT: ContextVar[tuple[Ledger | None, list[HopRecord]] | None] = ContextVar(
     "dispatch_routing_charges", default=None
@@ -94,6 +94,22 @@ def charging(ledger: Ledger | None) -> Iterator[list[HopRecord]]:
     token = _CURRENT.set((ledger, records))
     try:
         yield records
+    finally:
+        _CURRENT.reset(token)
+
+
+def decide_charged(
+    decide: Callable[[Hop], RouteDecision], hop: Hop, ledger: Ledger | None
+) -> tuple[RouteDecision, list[HopRecord]]:
+    """`decide(hop)`, with the routing calls it made (charged to `ledger`).
+
+    What `charging` does around one call, without a generator context manager:
+    this runs on every hop.
+    """
+    records: list[HopRecord] = []
+    token = _CURRENT.set((ledger, records))
+    try:
+        return decide(hop), records
     finally:
         _CURRENT.reset(token)
 

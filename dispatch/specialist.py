@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from langchain_core.messages import (
@@ -148,6 +149,17 @@ def conversation_hop(
     )
 
 
+@lru_cache(maxsize=256)
+def system_message(prompt: str) -> SystemMessage:
+    """The system message of a specialist's prompt, built once per prompt.
+
+    Every run of a specialist sends the same prompt; building (validating) the
+    message anew was a visible part of a hop's overhead. Chat models read
+    their input messages and never change them, so one instance is shared.
+    """
+    return SystemMessage(prompt)
+
+
 class SpecialistLoop:
     """One specialist run's state between model calls (no I/O)."""
 
@@ -168,7 +180,7 @@ class SpecialistLoop:
         self._max_output_tokens = max_output_tokens
         self._pins = pins_of(pins)
         self._loop_pin: Pin | None = None
-        self._convo: list[BaseMessage] = [SystemMessage(specialist.prompt), *messages]
+        self._convo: list[BaseMessage] = [system_message(specialist.prompt), *messages]
         self._round = 0
         self._done = False
 

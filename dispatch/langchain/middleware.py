@@ -59,7 +59,6 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from dispatch._chat_models import with_output_cap
 from dispatch.budget import Ledger
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import ConfigError
@@ -244,8 +243,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
 
     def _chosen(self, choice: ModelChoice) -> BaseChatModel:
         """The concrete chat model of `choice`, capped at its output limit."""
-        model = self.dispatcher.chat_model_for(choice.model)
-        return with_output_cap(model, choice.model, choice.max_output_tokens)
+        return self.dispatcher.chat_model_for(choice.model, choice.max_output_tokens)
 
     def _prepare(self, request: ModelRequest[Any]) -> _Call:
         """The hop, pins, tool-loop pin and ledger of one agent model call."""

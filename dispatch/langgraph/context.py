@@ -61,15 +61,17 @@ class DispatchContext:
     """This run's own workflow id when no scope is named."""
 
 
-def _context(config: RunnableConfig | None) -> DispatchContext | None:
-    runtime = ((config or {}).get("configurable") or {}).get("__pregel_runtime")
-    ctx = getattr(runtime, "context", None)
+def _configurable(config: RunnableConfig | None) -> Mapping[str, Any]:
+    return (config or {}).get("configurable") or {}
+
+
+def _run_context(conf: Mapping[str, Any]) -> DispatchContext | None:
+    ctx = getattr(conf.get("__pregel_runtime"), "context", None)
     return ctx if isinstance(ctx, DispatchContext) else None
 
 
-def _server_run(config: RunnableConfig | None) -> str | None:
-    runtime = ((config or {}).get("configurable") or {}).get("__pregel_runtime")
-    info = getattr(runtime, "execution_info", None)
+def _server_run(conf: Mapping[str, Any]) -> str | None:
+    info = getattr(conf.get("__pregel_runtime"), "execution_info", None)
     run = getattr(info, "run_id", None)
     return None if run is None else f"run-{run}"
 
@@ -78,8 +80,15 @@ def run_workflow(
     config: RunnableConfig | None, state: Mapping[str, Any] | None = None
 ) -> str:
     """The workflow id a node of this run charges (see the module docstring)."""
-    conf = (config or {}).get("configurable") or {}
-    ctx = _context(config)
+    conf = _configurable(config)
+    return _workflow(conf, _run_context(conf), state)
+
+
+def _workflow(
+    conf: Mapping[str, Any],
+    ctx: DispatchContext | None,
+    state: Mapping[str, Any] | None,
+) -> str:
     named = (ctx.workflow_id if ctx else None) or conf.get("workflow_id")
     if named:
         return str(named)
@@ -88,18 +97,23 @@ def run_workflow(
     saved = (state or {}).get("budget")
     if saved and saved.get("workflow"):
         return str(saved["workflow"])
-    return _server_run(config) or f"run-{secrets.token_hex(6)}"
+    return _server_run(conf) or f"run-{secrets.token_hex(6)}"
 
 
 def budget_limits(
     config: RunnableConfig | None, default: BudgetSpec
 ) -> tuple[Decimal | None, BudgetMode]:
     """The run's budget limit and mode (context, else configurable, else `default`)."""
-    conf = (config or {}).get("configurable") or {}
+    conf = _configurable(config)
+    return _limits(conf, _run_context(conf), default)
+
+
+def _limits(
+    conf: Mapping[str, Any], ctx: DispatchContext | None, default: BudgetSpec
+) -> tuple[Decimal | None, BudgetMode]:
     settings: dict[str, Any] = {
         k: conf[k] for k in ("budget_usd", "budget_mode") if k in conf
     }
-    ctx = _context(config)
     if ctx is not None:
         if ctx.budget_usd is not None:
             settings["budget_usd"] = ctx.budget_usd
@@ -114,14 +128,16 @@ def run_ledger(
     state: Mapping[str, Any] | None = None,
 ) -> Ledger:
     """The ledger of the workflow this node's run charges, shared by its branches."""
-    workflow = run_workflow(config, state)
+    conf = _configurable(config)
+    ctx = _run_context(conf)
+    workflow = _workflow(conf, ctx, state)
     saved = (state or {}).get("budget")
     spent = (
         Decimal(saved["spent_usd"])
         if saved and saved.get("workflow") == workflow
         else Decimal(0)
     )
-    limit, mode = budget_limits(config, dispatcher.budget)
+    limit, mode = _limits(conf, ctx, dispatcher.budget)
     return dispatcher.ledgers.open(workflow, limit, mode, spent=spent)
 
 
