@@ -29,6 +29,7 @@ Each message adds a few tokens of framing.
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections.abc import Sequence
@@ -100,11 +101,26 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(quarters / CHARS_PER_TOKEN))
 
 
+_SHORT = 4096
+"""Texts up to this long have their estimates remembered (`_estimate_short`)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _estimate_short(text: str) -> int:
+    """`estimate_tokens`, remembered: a conversation's messages (the system
+    prompt above all) are estimated again on every hop of every turn."""
+    return estimate_tokens(text)
+
+
 def estimate_message_tokens(messages: Sequence[BaseMessage]) -> int:
     """Estimated input tokens of a chat request."""
     total = 0
     for m in messages:
-        total += _PER_MESSAGE_TOKENS + estimate_tokens(m.text)
+        content = m.content  # plain text skips the `text` property's block walk
+        text = content if type(content) is str else m.text
+        total += _PER_MESSAGE_TOKENS + (
+            _estimate_short(text) if len(text) <= _SHORT else estimate_tokens(text)
+        )
         # an AIMessage's calls; read from __dict__: getattr on another message
         # type goes through pydantic's slow missing-attribute path
         for call in m.__dict__.get("tool_calls") or ():

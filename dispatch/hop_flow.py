@@ -159,6 +159,13 @@ def _with_circuits(record: HopRecord, health: HealthView) -> HopRecord:
     return replace(record, circuits=circuits) if circuits else record
 
 
+def _budget_view(ledger: Ledger | None) -> BudgetView | None:
+    """What the policy sees of the budget (None when unlimited: nothing to weigh)."""
+    if ledger is None or ledger.limit is None:
+        return None
+    return BudgetView(ledger.remaining, ledger.mode)
+
+
 def _stops(outcome: BaseException, facts: ErrorFacts) -> bool:
     """Cancelled or interrupted: no retry, no failover."""
     return facts.kind is ErrorKind.CANCELLED or not isinstance(outcome, Exception)
@@ -203,7 +210,7 @@ def hop_flow(
             elif len(tried) >= health.max_models:
                 return failure()
             else:
-                view = BudgetView(ledger.remaining, ledger.mode) if ledger else None
+                view = _budget_view(ledger)
                 try:
                     choice, delay = _plan(
                         hop, decision, registry, pin, view, frozenset(tried), health,

@@ -10,6 +10,7 @@ were made (the last call gets no tools, so the model must answer).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +26,7 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
+from dispatch.cost import estimate_request_tokens
 from dispatch.hop import HopResult
 from dispatch.pins import PinDict, PinState, pin_to_dict, pins_of
 from dispatch.records import HopRecord
@@ -172,8 +174,10 @@ class SpecialistLoop:
         pins: Mapping[str, PinDict] | None,
         tier_hint: str | None,
         max_output_tokens: int,
+        input_safety: float | None = None,
     ) -> None:
         self.specialist = specialist
+        self._input_safety = input_safety
         self.run = SpecialistRun()
         self._step = step
         self._tier_hint = tier_hint
@@ -189,6 +193,11 @@ class SpecialistLoop:
         if self._done:
             return None
         last_round = self._round == self.specialist.max_tool_rounds
+        tools = None if last_round else (self.specialist.tools or None)
+        tokens = 0
+        if self._input_safety is not None:  # else the dispatcher estimates it
+            tokens = estimate_request_tokens(self._convo, tools)
+            tokens = math.ceil(tokens * self._input_safety)
         hop = Hop(
             specialist=self.specialist.name,
             prompt=routing_text(self._convo),
@@ -196,12 +205,13 @@ class SpecialistLoop:
             round=self._round,
             capability_hint=self.specialist.capability,
             tier_hint=self._tier_hint,
+            input_tokens=tokens,
             max_output_tokens=self._max_output_tokens,
         )
         return ModelCall(
             hop=hop,
             messages=list(self._convo),
-            tools=None if last_round else (self.specialist.tools or None),
+            tools=tools,
             pins=self._pins,
             loop_pin=self._loop_pin,
         )

@@ -177,4 +177,5 @@ def _loop(
         pins=pins,
         tier_hint=tier_hint,
         max_output_tokens=max_output_tokens or dispatcher.registry.max_output_tokens,
+        input_safety=dispatcher.input_safety,
     )
