@@ -83,6 +83,7 @@ class SemanticRouter:
         self.margin_scale = margin_scale
         self.centroids = self._centroids(examples)
         self._memo = functools.lru_cache(maxsize=MEMO_SIZE)(self._nearest)
+        self._decisions = functools.lru_cache(maxsize=MEMO_SIZE)(self._remembered)
 
     def _centroids(self, examples: Mapping[str, Sequence[str]]) -> Vectors:
         """One unit-length mean embedding per capability, in `capabilities` order.
@@ -139,13 +140,32 @@ class SemanticRouter:
         A capability hint from the plan wins with confidence 1 and no
         embedding. Otherwise confidence is 0.5 at a tie with the runner-up,
         rising linearly to 1 at a margin of `margin_scale`.
+
+        With the rules layer as tier router (the default) the decision reads
+        only the prompt and the two hints, so it is remembered by them, as the
+        rules layer's own is: the same turn again (a re-run, a parallel
+        branch) costs no numpy and no new decision.
         """
+        if len(hop.prompt) <= MEMO_MAX_CHARS and type(self.tier_router) is RulesRouter:
+            return self._decisions(hop.prompt, hop.capability_hint, hop.tier_hint)
+        return self._decide(hop)
+
+    def _remembered(
+        self, prompt: str, capability_hint: str | None, tier_hint: str | None
+    ) -> RouteDecision:
+        hop = Hop(
+            specialist="", prompt=prompt, capability_hint=capability_hint,
+            tier_hint=tier_hint,
+        )  # fmt: skip
+        return self._decide(hop)
+
+    def _decide(self, hop: Hop) -> RouteDecision:
         if hop.capability_hint in self.capabilities:
             capability, confidence = hop.capability_hint, 1.0
             why = f"plan hint {capability}"
         elif len(hop.prompt) > MEMO_MAX_CHARS:
             capability, confidence, why = self._nearest(hop.prompt)
-        else:  # the same turn again (a re-run, a parallel branch): no numpy at all
+        else:
             capability, confidence, why = self._memo(hop.prompt)
         tier = self.tier_router.decide(hop)
         return RouteDecision(

@@ -49,6 +49,29 @@ def test_the_same_turn_again_is_decided_without_encoding_or_scoring() -> None:
     assert encoder.calls == calls + 1
 
 
+def test_with_the_rules_tier_router_the_whole_decision_is_remembered() -> None:
+    router = semantic()
+    prompt = "please fix my python function"
+    first = router.decide(Hop(specialist="a", prompt=prompt))
+    assert router.decide(Hop(specialist="b", prompt=prompt, round=2)) is first
+    hinted = router.decide(Hop(specialist="a", prompt=prompt, tier_hint="large"))
+    assert hinted.tier == "large" and hinted.capability == first.capability
+
+
+def test_another_tier_router_is_asked_on_every_hop() -> None:
+    class CountingTiers:
+        calls = 0
+
+        def decide(self, hop: Hop) -> object:
+            CountingTiers.calls += 1
+            return FixedRouter("general", "medium").decide(hop)
+
+    router = SemanticRouter(FakeEncoder(), EXAMPLES, tier_router=CountingTiers())  # type: ignore[arg-type]
+    hop = Hop(specialist="s", prompt="find the wiki page")
+    assert router.decide(hop) == router.decide(hop)
+    assert CountingTiers.calls == 2  # it may read more of the hop than the prompt
+
+
 def test_hint_wins_and_tier_comes_from_the_tier_router() -> None:
     router = SemanticRouter(
         FakeEncoder(), EXAMPLES, tier_router=FixedRouter("general", "large")
