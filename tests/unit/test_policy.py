@@ -196,3 +196,20 @@ def test_soft_mode_never_picks_a_dearer_model_when_less_budget_remains(
     rich = select(d, hop, DEFAULT, pin=pin, budget=BudgetView(more, "soft"))
     poor = select(d, hop, DEFAULT, pin=pin, budget=BudgetView(less, "soft"))
     assert poor.expected_cost_usd <= rich.expected_cost_usd
+
+
+def test_the_same_facts_are_answered_from_memory_and_new_facts_afresh(
+    registry: Registry,
+) -> None:
+    first = select(decision("general", "small"), HOP, registry)
+    other_prompt = Hop(
+        specialist="t", prompt="q", input_tokens=1000, max_output_tokens=500
+    )
+    assert select(decision("general", "small"), other_prompt, registry) is first
+    # an input no small model's window holds is chosen afresh, not remembered
+    huge = Hop(specialist="s", prompt="p", input_tokens=10**9, max_output_tokens=500)
+    with pytest.raises(NoEligibleModel):
+        select(decision("general", "small"), huge, registry)
+    pinned = Pin(model="mid:model", tier="small", reason="earlier")
+    kept = select(decision("general", "small"), HOP, registry, pin=pinned)
+    assert kept.model.id == "mid:model" and kept is not first
