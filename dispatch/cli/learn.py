@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from dispatch.cli.render import err, fail, out
@@ -54,6 +53,12 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
     next to onnxruntime's own threads, and on two cores a threaded OpenBLAS was
     measured ~100 ms slower per kNN batch (issue 8).
     """
+    from rich.progress import (  # noqa: PLC0415 - not for the other commands' start-up
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+    )
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     bar = Progress(
