@@ -67,15 +67,18 @@ ENCODER_ENV = "DISPATCH_ENCODER"
 onnxruntime is installed, else ``torch``), ``onnx``, ``onnx-int8`` or
 ``torch``."""
 
-DEFAULT_THREADS = 1
-"""Intra-op threads per session: one.
+DEFAULT_THREADS = 2
+"""Intra-op threads per session: two, or the machine's cores if fewer.
 
-A second thread splits each matrix product, which pays on an idle machine,
-but every node then waits for the slower half: on two cores shared with other
-work (measured here at load 10-12) one thread without spinning was the
-fastest setting, 140 ms against 225 ms p50 for 128 tokens, and no slower for
-17 tokens. `python -m bench.routing` prints both settings side by side;
-``DISPATCH_ONNX_THREADS=2`` (or more) suits a machine with cores to spare."""
+Measured with `python -m bench.routing` and interleaved session timings on
+this 2-core machine, one new ~17-token prompt, p50 (README, "Decision
+latency"): idle (load 0.6-1), the second thread cuts the encoder from 9.5 to
+6.6 ms (float32) and from 5.6 to 3.9 ms (int8); with two busy processes
+beside it (load ~3) it costs -7 % (int8) to +10 % (float32); with the other
+engineers' test runs (load 3.5-6) +4 to +7 %. Only a machine loaded far past
+its cores (load 10-12) made one thread clearly better (140 against 225 ms
+for 128 tokens): set ``DISPATCH_ONNX_THREADS=1`` there, or more on a machine
+with cores to spare."""
 
 THREADS_ENV = "DISPATCH_ONNX_THREADS"
 """Overrides `DEFAULT_THREADS` for every encoder built without ``threads=``
@@ -289,13 +292,14 @@ def configured_encoder(
 
 
 def _threads(threads: int | None) -> int:
-    """The argument, else ``$DISPATCH_ONNX_THREADS``, else `DEFAULT_THREADS`; checked."""
+    """The argument, else ``$DISPATCH_ONNX_THREADS``, else `DEFAULT_THREADS`
+    (capped at the cores); checked."""
     where = "OnnxEncoder(threads=...)"
     found: object = threads
     if threads is None:
         raw = os.environ.get(THREADS_ENV, "").strip()
         if not raw:
-            return DEFAULT_THREADS
+            return min(DEFAULT_THREADS, os.cpu_count() or 1)
         where, found = THREADS_ENV, raw
         try:
             threads = int(raw)

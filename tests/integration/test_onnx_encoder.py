@@ -3,6 +3,7 @@ its int8 twin computes close ones, under its own id."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_the_thread_count_comes_from_the_argument_then_the_environment(
     from dispatch.routing._onnx import DEFAULT_THREADS, THREADS_ENV
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
-    assert OnnxEncoder().threads == DEFAULT_THREADS
+    assert OnnxEncoder().threads == min(DEFAULT_THREADS, os.cpu_count() or 1)
     monkeypatch.setenv(THREADS_ENV, "3")
     assert OnnxEncoder().threads == 3
     assert OnnxEncoder(threads=1).threads == 1
