@@ -44,6 +44,8 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
+
 from dispatch import Hop, RulesRouter
 from dispatch.routing import CachedEncoder
 from dispatch.routing._onnx import DEFAULT_THREADS, OnnxEncoder, Precision
@@ -195,6 +197,18 @@ def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
         print(_line(f"  of which {name}", t))
 
 
+def _cosine(ours: dict[str, CapabilityRouter], prompts: list[str]) -> None:
+    """How far the int8 vectors are from the float32 ones, as the router embeds."""
+    texts = [router_text(p) for p in prompts]
+    a, b = (ours[k].encoder.encode(texts) for k in ("float32", "int8"))
+    cosine = np.sum(a * b, axis=1)
+    print(
+        f"{'int8 vs float32 vectors, cosine':<44}: min {cosine.min():.4f}"
+        f"  p1 {np.percentile(cosine, 1):.4f}  mean {cosine.mean():.4f}"
+        f"  ({len(texts)} real prompts)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print p50/p99 per decision for both routers and their ratio."""
     parser = argparse.ArgumentParser(prog="python -m bench.routing")
@@ -227,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
             if real:
                 real = [f"{p} (round {r})" if r else p for p in real]
                 _compare("real user prompts (alpaca/arena)", real, ours, theirs)
+                _cosine(ours, real)
     big = "def f(x):\n    return x  # " + "lorem ipsum (dolor " * 10_500
     rules = RulesRouter()
     t_big = _interleaved(
