@@ -209,6 +209,42 @@ def _cosine(ours: dict[str, CapabilityRouter], prompts: list[str]) -> None:
     )
 
 
+def _padded(onnx: OnnxEncoder, texts: list[str]) -> Any:
+    """The bulk path `OnnxEncoder.encode` replaced (the baseline): one padded
+    batch, masked mean pooling, as sentence-transformers batches."""
+    tokenizer = onnx._tokenizer
+    tokenizer.enable_padding()
+    try:
+        encodings = tokenizer.encode_batch(texts)
+    finally:
+        tokenizer.no_padding()
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
+    hidden = onnx._session.run(None, feeds)[0]
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def _bulk(onnx: OnnxEncoder, prompts: list[str], batch: int = 64) -> None:
+    """Bulk embedding (``dispatch train``/``eval``): padded batches vs text by
+    text, alternating batch by batch, on the same dev prompts."""
+    texts = [router_text(p) for p in prompts]
+    chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+    times = _interleaved(
+        {"padded": lambda i: _padded(onnx, chunks[int(i)]),
+         "one by one": lambda i: onnx.encode(chunks[int(i)])},
+        [str(i) for i in range(len(chunks))],
+    )  # fmt: skip
+    per = {k: sum(v) / len(texts) for k, v in times.items()}
+    for name, seconds in per.items():
+        print(f"{f'bulk embedding, {name} ({batch} per call)':<44}: "
+              f"{seconds * 1e3:7.2f} ms per prompt")  # fmt: skip
+    ratio = per["one by one"] / per["padded"]
+    print(f"{'ratio, one by one / padded batches':<44}: {ratio:.2f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print p50/p99 per decision for both routers and their ratio."""
     parser = argparse.ArgumentParser(prog="python -m bench.routing")
@@ -224,8 +260,9 @@ def main(argv: list[str] | None = None) -> None:
             "float32": _ours(examples, Path(tmp) / "f", "float32"),
             "int8": _ours(examples, Path(tmp) / "q", "int8"),
         }
-        onnx = ours["float32"].encoder
-        onnx = onnx.encoder if isinstance(onnx, CachedEncoder) else None
+        cached = ours["float32"].encoder
+        assert isinstance(cached, CachedEncoder)
+        onnx = cached.encoder
         assert isinstance(onnx, OnnxEncoder)
         theirs = {
             "HF torch": _aurelio(examples, _hf_encoder()),
@@ -242,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
                 real = [f"{p} (round {r})" if r else p for p in real]
                 _compare("real user prompts (alpaca/arena)", real, ours, theirs)
                 _cosine(ours, real)
+                _bulk(onnx, _real_prompts(args.n + 5) + short[: args.n // 2])
     big = "def f(x):\n    return x  # " + "lorem ipsum (dolor " * 10_500
     rules = RulesRouter()
     t_big = _interleaved(
