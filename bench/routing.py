@@ -20,9 +20,14 @@ against the first (its own MiniLM encoder).
 
 Our router is the production shape: `CachedEncoder` with its SQLite file (in a
 temporary directory) around `OnnxEncoder`, a capability head with lexical
-n-gram features, and the rules layer for the tier. A breakdown of where one
-decision's time goes, and the encoder alone at 1 and 2 onnxruntime threads,
-follow each comparison.
+n-gram features, and the rules layer for the tier. It runs twice: on the
+float32 encoder (the default; vectors equal torch's) and on the opt-in int8
+encoder (``DISPATCH_ENCODER=onnx-int8``; its own head, trained on its own
+vectors, as ``dispatch train`` would). Every ratio divides one of ours by one
+of theirs, named on its line. A breakdown of where one decision's time goes,
+each encoder alone at 1 and 2 onnxruntime threads, follows each comparison.
+The load average is printed first and last: on this shared 2-core machine it
+decides the absolute figures, the ratios much less.
 """
 
 from __future__ import annotations
@@ -39,9 +44,11 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
+
 from dispatch import Hop, RulesRouter
 from dispatch.routing import CachedEncoder
-from dispatch.routing._onnx import DEFAULT_THREADS, OnnxEncoder
+from dispatch.routing._onnx import DEFAULT_THREADS, OnnxEncoder, Precision
 from dispatch.routing._st import default_model_path
 from dispatch.routing.classifier import CapabilityRouter
 from dispatch.routing.features import embed, router_text
@@ -71,12 +78,21 @@ def _p(times: list[float], q: int) -> float:
     return statistics.quantiles(times, n=100, method="inclusive")[q - 1]
 
 
-def _ours(examples: dict[str, list[str]], cache: Path) -> CapabilityRouter:
-    onnx = OnnxEncoder()
+def _ours(
+    examples: dict[str, list[str]], cache: Path, precision: Precision
+) -> CapabilityRouter:
+    onnx = OnnxEncoder(precision=precision)
     texts = [t for ts in examples.values() for t in ts]
     labels = [c for c, ts in examples.items() for _ in ts]
     head = fit_capability(embed(onnx, texts), labels, prompts=texts)
     return CapabilityRouter(CachedEncoder(onnx, path=cache / "emb.sqlite"), head)
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return (
+        f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+    )
 
 
 def _aurelio(examples: dict[str, list[str]], encoder: Any) -> Timed:
@@ -129,47 +145,104 @@ def _line(label: str, times: list[float], unit: float = 1e3, name: str = "ms") -
 
 
 def _compare(
-    title: str, prompts: list[str], ours: CapabilityRouter, theirs: dict[str, Timed]
+    title: str,
+    prompts: list[str],
+    ours: dict[str, CapabilityRouter],
+    theirs: dict[str, Timed],
 ) -> None:
-    decide: Timed = lambda p: ours.decide(Hop(specialist="b", prompt=p))  # noqa: E731
+    deciders: dict[str, Timed] = {
+        name: (lambda r: lambda p: r.decide(Hop(specialist="b", prompt=p)))(router)
+        for name, router in ours.items()
+    }
     for p in prompts[:5]:
-        for fn in (decide, *theirs.values()):
+        for fn in (*deciders.values(), *theirs.values()):
             fn(p + " (warm-up)")
     timed = prompts[5:]
-    times = _interleaved({"ours": decide, **theirs}, timed)
-    hit = _interleaved({"hit": decide}, timed)["hit"]
-    print(f"-- {title}: {len(timed)} prompts, each new to every router")
-    print(_line("graph-dispatch classifier (onnx)", times["ours"]))
+    times = _interleaved({**deciders, **theirs}, timed)
+    first = next(iter(deciders))
+    hit = _interleaved({"hit": deciders[first]}, timed)["hit"]
+    print(f"-- {title}: {len(timed)} prompts, each new to every router ({_load()})")
+    for name in deciders:
+        print(_line(f"graph-dispatch classifier, {name}", times[name]))
     for name in theirs:
         print(_line(f"semantic-router, {name}", times[name]))
-    print(_line("graph-dispatch, same prompt again (hit)", hit, 1e6, "µs"))
-    for name in theirs:
-        ratio = _p(times["ours"], 50) / _p(times[name], 50)
-        print(f"{'ratio p50 vs ' + name:<44}: {ratio:.2f}")
-    _breakdown(ours, timed)
+    print(_line(f"graph-dispatch, same prompt again (hit, {first})", hit, 1e6, "µs"))
+    for mine in deciders:
+        for name in theirs:
+            ratio = _p(times[mine], 50) / _p(times[name], 50)
+            print(f"{f'ratio p50, {mine} / {name}':<44}: {ratio:.2f}")
+    _breakdown(ours[first], timed)
 
 
 def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
-    """Where one decision goes: encoder, lexical features, tier rules."""
+    """Where one decision goes: encoder (each precision, 1 and 2 threads),
+    lexical features, tier rules."""
     head = ours.head
     lexical, weights = head.lexical, head.lexical_weights
-    one, two = OnnxEncoder(threads=1), OnnxEncoder(threads=2)
-    one.encode(["warm"]), two.encode(["warm"])
-    default = f"(default: {DEFAULT_THREADS})"
-    parts: dict[str, Timed] = {
-        f"encoder, 1 onnxruntime thread {default}": lambda p: one.encode(
-            [router_text(p)]
-        ),
-        "encoder, 2 onnxruntime threads": lambda p: two.encode([router_text(p)]),
-        "tier (rules layer)": lambda p: ours.tier_router.decide(
-            Hop(specialist="b", prompt=p + " again")
-        ),
-    }
+    parts: dict[str, Timed] = {}
+    for precision in ("float32", "int8"):
+        for threads in (1, 2):
+            encoder = OnnxEncoder(threads=threads, precision=precision)
+            encoder.encode(["warm"])
+            default = " (default)" if threads == DEFAULT_THREADS else ""
+            name = f"encoder {precision}, {threads} thread(s){default}"
+            parts[name] = (lambda e: lambda p: e.encode([router_text(p)]))(encoder)
+    parts["tier (rules layer)"] = lambda p: ours.tier_router.decide(
+        Hop(specialist="b", prompt=p + " again")
+    )
     if lexical is not None and weights is not None:
         parts["lexical n-gram features"] = lambda p: lexical.logits(p, weights)
     times = _interleaved(parts, prompts)
     for name, t in times.items():
         print(_line(f"  of which {name}", t))
+
+
+def _cosine(ours: dict[str, CapabilityRouter], prompts: list[str]) -> None:
+    """How far the int8 vectors are from the float32 ones, as the router embeds."""
+    texts = [router_text(p) for p in prompts]
+    a, b = (ours[k].encoder.encode(texts) for k in ("float32", "int8"))
+    cosine = np.sum(a * b, axis=1)
+    print(
+        f"{'int8 vs float32 vectors, cosine':<44}: min {cosine.min():.4f}"
+        f"  p1 {np.percentile(cosine, 1):.4f}  mean {cosine.mean():.4f}"
+        f"  ({len(texts)} real prompts)"
+    )
+
+
+def _padded(onnx: OnnxEncoder, texts: list[str]) -> Any:
+    """The bulk path `OnnxEncoder.encode` replaced (the baseline): one padded
+    batch, masked mean pooling, as sentence-transformers batches."""
+    tokenizer = onnx._tokenizer
+    tokenizer.enable_padding()
+    try:
+        encodings = tokenizer.encode_batch(texts)
+    finally:
+        tokenizer.no_padding()
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
+    hidden = onnx._session.run(None, feeds)[0]
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def _bulk(onnx: OnnxEncoder, prompts: list[str], batch: int = 64) -> None:
+    """Bulk embedding (``dispatch train``/``eval``): padded batches vs text by
+    text, alternating batch by batch, on the same dev prompts."""
+    texts = [router_text(p) for p in prompts]
+    chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+    times = _interleaved(
+        {"padded": lambda i: _padded(onnx, chunks[int(i)]),
+         "one by one": lambda i: onnx.encode(chunks[int(i)])},
+        [str(i) for i in range(len(chunks))],
+    )  # fmt: skip
+    per = {k: sum(v) / len(texts) for k, v in times.items()}
+    for name, seconds in per.items():
+        print(f"{f'bulk embedding, {name} ({batch} per call)':<44}: "
+              f"{seconds * 1e3:7.2f} ms per prompt")  # fmt: skip
+    ratio = per["one by one"] / per["padded"]
+    print(f"{'ratio, one by one / padded batches':<44}: {ratio:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,13 +254,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.n < 10 or args.rounds < 1:
         parser.error("--n must be at least 10 and --rounds at least 1")
     examples = default_utterances()
+    print(f"python -m bench.routing --n {args.n}: {_load()}")
     with tempfile.TemporaryDirectory() as tmp:
-        ours = _ours(examples, Path(tmp))
-        onnx = ours.encoder.encoder if isinstance(ours.encoder, CachedEncoder) else None
+        ours = {
+            "float32": _ours(examples, Path(tmp) / "f", "float32"),
+            "int8": _ours(examples, Path(tmp) / "q", "int8"),
+        }
+        cached = ours["float32"].encoder
+        assert isinstance(cached, CachedEncoder)
+        onnx = cached.encoder
         assert isinstance(onnx, OnnxEncoder)
         theirs = {
-            "HF torch encoder": _aurelio(examples, _hf_encoder()),
-            "our onnx encoder": _aurelio(examples, _onnx_dense(onnx)),
+            "HF torch": _aurelio(examples, _hf_encoder()),
+            "our onnx float32": _aurelio(examples, _onnx_dense(onnx)),
         }
         for r in range(args.rounds):
             short = [
@@ -199,12 +278,15 @@ def main(argv: list[str] | None = None) -> None:
             if real:
                 real = [f"{p} (round {r})" if r else p for p in real]
                 _compare("real user prompts (alpaca/arena)", real, ours, theirs)
+                _cosine(ours, real)
+                _bulk(onnx, _real_prompts(args.n + 5) + short[: args.n // 2])
     big = "def f(x):\n    return x  # " + "lorem ipsum (dolor " * 10_500
     rules = RulesRouter()
     t_big = _interleaved(
         {"rules": lambda p: rules.decide(Hop(specialist="b", prompt=p))}, [big] * 21
     )["rules"]
     print(_line(f"rules layer, {len(big) // 1000} KB prompt", t_big))
+    print(f"end: {_load()}")
 
 
 if __name__ == "__main__":

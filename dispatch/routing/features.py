@@ -61,27 +61,23 @@ def embed(
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def default_encoder(*, disk_cache: bool = True) -> CachedEncoder:
-    """The fastest installed MiniLM encoder, wrapped in a memory + disk cache.
+def default_encoder(
+    *, disk_cache: bool = True, encoder_id: str | None = None
+) -> CachedEncoder:
+    """The configured MiniLM encoder, wrapped in a memory + disk cache.
 
-    ONNX Runtime when `onnxruntime` and `tokenizers` import, else
-    sentence-transformers on torch. The disk cache (SQLite, keyed by encoder id and
-    text hash) lives in the cache directory (``$DISPATCH_CACHE_DIR``).
+    ``$DISPATCH_ENCODER`` chooses (`dispatch.routing._onnx.configured_encoder`):
+    by default ONNX Runtime when `onnxruntime` and `tokenizers` import, else
+    sentence-transformers on torch; ``onnx-int8`` opts into the quantised
+    encoder. `encoder_id` (a trained artefact's) overrides the variable. The
+    disk cache (SQLite, keyed by encoder id and text hash) lives in the cache
+    directory (``$DISPATCH_CACHE_DIR``).
     """
     from dispatch.routing._onnx import (  # noqa: PLC0415 - heavy, optional
-        OnnxEncoder,
         cache_dir,
-        onnx_available,
+        configured_encoder,
     )
 
-    inner: Encoder
-    if onnx_available():
-        inner = OnnxEncoder()
-    else:
-        from dispatch.routing._st import (  # noqa: PLC0415
-            SentenceTransformerEncoder,
-        )
-
-        inner = SentenceTransformerEncoder()
+    inner = configured_encoder(encoder_id=encoder_id)
     path: Path | None = cache_dir() / "embeddings.sqlite" if disk_cache else None
     return CachedEncoder(inner, path=path, max_items=50_000)

@@ -318,14 +318,15 @@ def load_learned_router(
     Args:
         path: the ``.npz`` written by `dispatch train`.
         registry: the models the policy chooses from.
-        encoder: default: the fastest installed MiniLM with the disk cache.
+        encoder: default: the installed MiniLM encoder the artefact was
+            trained with (float32 or int8), with the disk cache.
         bar: overrides the calibrated bar.
     """
     artefact = LearnedArtefact.load(path)
     if encoder is None:
         from dispatch.routing.features import default_encoder  # noqa: PLC0415
 
-        encoder = default_encoder()
+        encoder = default_encoder(encoder_id=artefact.encoder)
     return LearnedRouter(
         artefact,
         encoder,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.routing._onnx import _fuse
+from dispatch.routing._onnx_export import _fuse
 
 
 def test_a_folder_the_optimizer_cannot_fuse_keeps_its_plain_graph_with_a_warning(

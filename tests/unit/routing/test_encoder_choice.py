@@ -1,0 +1,139 @@
+"""Which encoder a deployment gets, and why float and int8 vectors never mix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dispatch.errors import ConfigError
+from dispatch.routing import CachedEncoder
+from dispatch.routing._onnx import (
+    ENCODER_ENV,
+    OnnxEncoder,
+    configured_encoder,
+    onnx_available,
+)
+from dispatch.routing._onnx_export import INT8_FORMAT
+from dispatch.routing._st import SentenceTransformerEncoder
+from dispatch.routing.encoder import Vectors
+from dispatch.testing import FakeEncoder
+
+needs_onnx = pytest.mark.skipif(
+    not onnx_available(), reason="onnxruntime not installed"
+)
+
+FLOAT_ID = SentenceTransformerEncoder().id  # lazy: reads no weights
+INT8_ID = f"{FLOAT_ID}:onnx-int8-{INT8_FORMAT}"
+
+
+@needs_onnx
+def test_the_int8_encoder_has_its_own_id_carrying_the_recipe_version() -> None:
+    # the float id is the torch encoder's (same vectors); the int8 id is not,
+    # and names the quantisation recipe, so a new recipe is a new id
+    float_, int8 = OnnxEncoder(), OnnxEncoder(precision="int8")
+    assert float_.id == SentenceTransformerEncoder().id
+    assert int8.id == f"{float_.id}:onnx-int8-{INT8_FORMAT}"
+
+
+def test_an_unknown_precision_is_refused() -> None:
+    with pytest.raises(ConfigError, match="precision") as caught:
+        OnnxEncoder(precision="int4")  # type: ignore[arg-type]
+    assert "float32 or int8" in str(caught.value)
+
+
+@needs_onnx
+@pytest.mark.parametrize(
+    ("env", "kind", "precision"),
+    [
+        (None, OnnxEncoder, "float32"),
+        ("auto", OnnxEncoder, "float32"),
+        ("onnx", OnnxEncoder, "float32"),
+        ("onnx-int8", OnnxEncoder, "int8"),
+        ("torch", SentenceTransformerEncoder, None),
+    ],
+)
+def test_the_environment_chooses_the_encoder(
+    env: str | None,
+    kind: type,
+    precision: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if env is None:
+        monkeypatch.delenv(ENCODER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENCODER_ENV, env)
+    encoder = configured_encoder()
+    assert type(encoder) is kind
+    assert getattr(encoder, "precision", None) == precision
+
+
+def test_an_unknown_encoder_name_says_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ENCODER_ENV, "onnx-int4")
+    with pytest.raises(ConfigError, match="unknown encoder") as caught:
+        configured_encoder()
+    assert ENCODER_ENV in str(caught.value)
+    assert "onnx-int8" in str(caught.value)
+
+
+@needs_onnx
+@pytest.mark.parametrize(("env", "artefact_id"), [("onnx", INT8_ID), (None, INT8_ID)])
+def test_an_int8_artefact_gets_the_int8_encoder_whatever_the_environment_says(
+    env: str | None, artefact_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if env is None:
+        monkeypatch.delenv(ENCODER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENCODER_ENV, env)
+    assert configured_encoder(encoder_id=artefact_id).id == artefact_id
+
+
+@needs_onnx
+@pytest.mark.parametrize(
+    ("env", "kind"),
+    [("onnx-int8", OnnxEncoder), ("torch", SentenceTransformerEncoder)],
+)
+def test_a_float_artefact_gets_a_float_encoder_keeping_a_torch_choice(
+    env: str, kind: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENCODER_ENV, env)
+    encoder = configured_encoder(encoder_id=FLOAT_ID)
+    assert type(encoder) is kind
+    assert encoder.id == FLOAT_ID
+
+
+class _Named:
+    """A fake encoder under a real encoder's id, its vectors turned by `sign`
+    (two precisions of one model: same texts, different vectors)."""
+
+    def __init__(self, id_: str, sign: float) -> None:
+        self._id, self._sign, self.inner = id_, sign, FakeEncoder()
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        vectors: Vectors = (self._sign * self.inner.encode(texts)).astype(np.float32)
+        return vectors
+
+
+def test_one_cache_file_keeps_float_and_int8_vectors_apart(tmp_path: Path) -> None:
+    # both encoders share ~/.cache/graph-dispatch/embeddings.sqlite in
+    # production: a text embedded by one must be a miss for the other
+    db = tmp_path / "embeddings.sqlite"
+    float_, int8 = _Named(FLOAT_ID, 1.0), _Named(INT8_ID, -1.0)
+    a = CachedEncoder(float_, path=db).encode(["route this prompt"])
+    b = CachedEncoder(int8, path=db).encode(["route this prompt"])
+    assert int8.inner.texts == 1  # a miss: the float row was not served
+    assert float(a[0] @ b[0]) == pytest.approx(-1.0)
+    # reopened, each id reads back its own row and encodes nothing
+    again_float = CachedEncoder(_Named(FLOAT_ID, 1.0), path=db)
+    again_int8 = CachedEncoder(_Named(INT8_ID, -1.0), path=db)
+    np.testing.assert_array_equal(again_float.encode(["route this prompt"]), a)
+    np.testing.assert_array_equal(again_int8.encode(["route this prompt"]), b)
+    assert again_float.misses == again_int8.misses == 0
