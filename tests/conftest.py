@@ -7,10 +7,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from _postgres import postgres_url  # noqa: F401  (a real Postgres, session-wide)
 
-import dispatch._chat_models
-from dispatch import Registry
+# One BLAS/OpenMP thread per process, set before anything imports numpy, scipy,
+# scikit-learn or torch (they read it once, at load; nothing above imports
+# them). The suite runs one xdist worker per core on two cores: a second BLAS
+# thread per worker only contends, and OpenBLAS's idle threads busy-wait after
+# each call, so the small matrices the tests fit cost ~50 CPU-seconds more
+# across the suite with the library defaults. Subprocesses inherit the
+# setting; a value already in the environment wins.
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+from _postgres import postgres_url  # noqa: E402, F401  (a real Postgres, session-wide)
+
+import dispatch._chat_models  # noqa: E402
+from dispatch import Registry  # noqa: E402
 
 if TYPE_CHECKING:
     from dispatch.routing._st import SentenceTransformerEncoder
