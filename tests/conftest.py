@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import textwrap
@@ -24,6 +25,8 @@ import dispatch._chat_models  # noqa: E402
 from dispatch import Registry  # noqa: E402
 
 if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext
+
     from dispatch.routing._st import SentenceTransformerEncoder
 
 PROVIDER_KEYS = (
@@ -147,3 +150,21 @@ def minilm_torch() -> SentenceTransformerEncoder:
     from dispatch.routing._st import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder()
+
+
+# -- worker processes, paid for once --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def worker_processes() -> ForkServerContext:
+    """A multiprocessing context whose processes fork from one server.
+
+    The server imports the worker modules (and so the engine, LangGraph and
+    psycopg) once; each process it forks is still its own process with its own
+    memory, connections and pid, but starts in milliseconds instead of paying
+    ~2 CPU-seconds of imports as a "spawn" child does. Like "spawn", it never
+    forks this (threaded) test process itself.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["_pg_workers", "_scope_workers"])
+    return context
