@@ -21,12 +21,10 @@ for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from _postgres import postgres_url  # noqa: E402, F401  (a real Postgres, session-wide)
 
-import dispatch._chat_models  # noqa: E402
-from dispatch import Registry  # noqa: E402
-
 if TYPE_CHECKING:
     from multiprocessing.context import ForkServerContext
 
+    from dispatch import Registry
     from dispatch.routing._st import SentenceTransformerEncoder
 
 PROVIDER_KEYS = (
@@ -39,8 +37,24 @@ PROVIDER_KEYS = (
 )
 """Environment variables that would switch the CLI to real models; removed in e2e tests."""
 
-# No test may build a real provider model (no network, no key).
-dispatch._chat_models.ALLOW_PROVIDER_MODELS = False
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test may build a real provider model (no network, no key).
+
+    Set before collection in every process that collects and runs tests. The
+    xdist controller runs none and skips the engine's import, which would
+    only delay starting the workers.
+    """
+    controller = (
+        getattr(config.option, "dist", "no") != "no"
+        and not hasattr(config, "workerinput")
+        and not config.option.collectonly
+    )
+    if not controller:
+        import dispatch._chat_models
+
+        dispatch._chat_models.ALLOW_PROVIDER_MODELS = False
+
 
 SMALL_REGISTRY = textwrap.dedent(
     """
@@ -93,6 +107,8 @@ tiny:model (hardware is not free), serving coding and analysis at the small tier
 
 
 def registry_from_text(text: str) -> Registry:
+    from dispatch import Registry
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "registry.yaml"
         path.write_text(text)
@@ -108,6 +124,8 @@ def registry_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def registry(registry_file: Path) -> Registry:
+    from dispatch import Registry
+
     return Registry.from_config(registry_file)
 
 
