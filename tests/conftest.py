@@ -24,6 +24,9 @@ from _postgres import postgres_url  # noqa: E402, F401  (a real Postgres, sessio
 if TYPE_CHECKING:
     from multiprocessing.context import ForkServerContext
 
+    from xdist.remote import Producer
+    from xdist.scheduler.protocol import Scheduling
+
     from dispatch import Registry
     from dispatch.routing._st import SentenceTransformerEncoder
 
@@ -186,3 +189,39 @@ def worker_processes() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["_pg_workers", "_scope_workers"])
     return context
+
+
+# -- scheduling: files that share a costly fixture run on one worker ------------------
+
+SAME_WORKER = {
+    "minilm": (
+        "tests/e2e/test_cli.py",
+        "tests/e2e/test_learn_cli.py",
+        "tests/integration/test_onnx_encoder.py",
+        "tests/integration/test_semantic_real_embeddings.py",
+    ),
+}
+"""Test files that xdist hands to one worker as one unit of work: the users of
+`minilm_cache` and `minilm_torch`. The ONNX export and the torch encoder both
+import torch and transformers (~3 CPU-seconds per process), and a worker that
+needs the export while another one runs it only waits for its lock.
+``tests/unit/test_suite_setup.py`` checks the list against the fixtures' users."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(
+    config: pytest.Config, log: Producer
+) -> Scheduling | None:
+    """``--dist loadfile`` (the default here), the files of `SAME_WORKER` as one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    unit_of = {file: name for name, files in SAME_WORKER.items() for file in files}
+
+    class SameWorkerScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return unit_of.get(file, file)
+
+    return SameWorkerScheduling(config, log)
