@@ -356,25 +356,41 @@ class WarmCli:
         the environment; on `timeout` the process is killed and
         `subprocess.TimeoutExpired` raised.
 
-        With `script`, ``python script *args`` instead.
+        `input` goes to the command's stdin through an OS pipe, as with
+        `subprocess.run`. With `script`, ``python script *args`` instead.
         """
         with self._lock:
             self._count += 1
             base = self._workdir / f"run-{self._count}"
-        stdin: Stream = DEVNULL
-        if input is not None:
-            stdin = base.with_suffix(".stdin")
-            stdin.write_bytes(input)
         out, err = base.with_suffix(".stdout"), base.with_suffix(".stderr")
-        proc = self.start(
-            *args, env=env, cwd=cwd, stdin=stdin, stdout=out, stderr=err, script=script
-        )
+        stdin: Stream = DEVNULL
+        feeder = None
+        if input is not None:
+            stdin, write_end = os.pipe()
+            feeder = threading.Thread(target=_feed, args=(write_end, input))
+        try:
+            proc = self.start(
+                *args,
+                env=env,
+                cwd=cwd,
+                stdin=stdin,
+                stdout=out,
+                stderr=err,
+                script=script,
+            )
+        finally:
+            if feeder is not None:
+                os.close(stdin)  # the child has its own copy
+                feeder.start()
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.send_signal(9)
             proc.wait()
             raise
+        finally:
+            if feeder is not None:
+                feeder.join()
         return subprocess.CompletedProcess(
             proc.args, proc.wait(), _text(out.read_bytes()), _text(err.read_bytes())
         )
@@ -431,6 +447,18 @@ def _child_end(stream: Stream, *, reading: bool) -> tuple[int, int | None, bool]
         flags = os.O_RDONLY if reading else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         return os.open(stream, flags, 0o600), None, True
     return stream.fileno(), None, False
+
+
+def _feed(fd: int, data: bytes) -> None:
+    """Write `data` to a pipe and close it; a reader that stops early is fine."""
+    rest = memoryview(data)
+    try:
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _text(data: bytes) -> str:

@@ -22,11 +22,21 @@ SLEEPER = "import time\ntime.sleep(60)\n"
 
 ECHO = "import os, sys\nprint(os.getpid(), *sys.argv[1:])\n"
 
+COUNTER = """\
+import os, stat, sys
+print(stat.S_ISFIFO(os.fstat(0).st_mode), len(sys.stdin.buffer.read()))
+"""
+
 
 @pytest.fixture
 def scripts(tmp_path: Path) -> dict[str, Path]:
     paths = {}
-    for name, text in (("waiter", WAITER), ("sleeper", SLEEPER), ("echo", ECHO)):
+    for name, text in (
+        ("waiter", WAITER),
+        ("sleeper", SLEEPER),
+        ("echo", ECHO),
+        ("counter", COUNTER),
+    ):
         paths[name] = tmp_path / f"{name}.py"
         paths[name].write_text(text)
     return paths
@@ -48,6 +58,14 @@ def test_two_commands_run_at_once_each_in_its_own_process(
         waiting.stdin.flush()
         assert waiting.wait(timeout=30) == 3
     assert waiting.returncode == 3
+
+
+def test_input_arrives_through_an_os_pipe_however_large(
+    scripts: dict[str, Path],
+) -> None:
+    data = b"x" * 300_000  # several times a pipe's buffer
+    proc = shared().run(script=scripts["counter"], input=data)
+    assert (proc.returncode, proc.stdout.split()) == (0, ["True", "300000"])
 
 
 def test_a_signal_reaches_the_running_command_and_its_status_says_so(
