@@ -17,12 +17,14 @@ collides with it), and `WarmProcess.send_signal` is delivered by the server,
 which has not yet reaped the child, so a signal never reaches a recycled pid.
 
 What a fork cannot show is start-up itself: interpreter flags, ``PYTHON*``
-variables, what the light paths import, argv bytes the OS decodes, an OS pipe
-as stdin, or the SIGINT disposition a terminal gives a fresh interpreter.
-Those tests keep a cold ``subprocess`` (see ``tests/e2e/test_cli_startup.py``,
-``test_cli_errors.py``, ``test_cli_resume.py``, ``test_cli.py``'s first demo),
-and the client refuses an environment whose ``PYTHON*`` variables differ from
-the server's, rather than silently ignoring them.
+variables, what the light paths import, argv bytes the OS decodes, the SIGINT
+disposition a terminal gives a fresh interpreter, or a terminal seen at import
+(the CLI's rich consoles detect colour when they are built). Those tests keep a
+cold ``subprocess`` (``tests/e2e/test_cli_startup.py``, ``test_cli_errors.py``'s
+argv bytes, ``test_cli_resume.py``'s Ctrl-C, ``test_cli_live_status.py``,
+``test_cli.py``'s first demo), and the client refuses an environment whose
+``PYTHON*`` variables differ from the server's, rather than silently ignoring
+them.
 
 Run as a script, this file is the server: it imports the modules named on its
 command line, then serves the socket on its stdin: one message per request

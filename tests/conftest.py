@@ -146,7 +146,8 @@ def minilm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     The export (torch.onnx, ~10 CPU-seconds) happens once per test run: the
     directory sits next to the xdist workers' own temp roots and a file lock
-    lets the first worker export while the others wait for its file.
+    lets the first worker export while the others wait for its file (with the
+    default scheduling its users all run on one worker: see `SAME_WORKER`).
     """
     from filelock import FileLock
 
