@@ -5,139 +5,130 @@ dispatch demo`` spends ~3 CPU-seconds importing LangGraph, LangChain, OTel and
 the engine before it routes its first hop, and the suite runs dozens of them.
 This module keeps one *server* process that has done those imports once. Each
 invocation is a ``fork()`` of it: a new process with its own pid, argv, working
-directory, environment, stdin/stdout/stderr files, signal dispositions, atexit
+directory, environment, stdin/stdout/stderr, signal dispositions, atexit
 handlers and exit status, which then runs ``dispatch/__main__.py`` exactly as
 ``python -m dispatch`` does. What the fork shares is only the import work.
 
-What a fork cannot show is start-up itself: interpreter flags, ``PYTHON*``
-variables, what the light paths import, argv bytes the OS decodes, or a signal
-delivered to a run in flight. Those tests keep a cold ``subprocess`` (see
-``tests/e2e/test_cli_startup.py``, ``test_cli_errors.py``, ``test_cli_resume.py``),
-and the client refuses an environment whose ``PYTHON*`` variables differ from
-the server's, rather than silently ignoring them.
+The standard streams are the caller's own file descriptors, passed over a Unix
+socket (``SCM_RIGHTS``) the way `subprocess.Popen` hands them to a child: a
+file, a pipe the test reads while the run goes on, or a pseudo-terminal.
+Several invocations can run at once (a run held mid-way while a second one
+collides with it), and `WarmProcess.send_signal` is delivered by the server,
+which has not yet reaped the child, so a signal never reaches a recycled pid.
 
-Run as a script, this file is the server: it imports the modules named on its
-command line, then reads one JSON request per line on stdin and answers with
-the child's pid and then its wait status on stdout.
+What a fork cannot show is start-up itself: interpreter flags, ``PYTHON*``
+variables, what the light paths import, argv bytes the OS decodes, the SIGINT
+disposition a terminal gives a fresh interpreter, or a terminal seen at import
+(the CLI's rich consoles detect colour when they are built). Those tests keep a
+cold ``subprocess`` (``tests/e2e/test_cli_startup.py``, ``test_cli_errors.py``'s
+argv bytes, ``test_cli_resume.py``'s Ctrl-C, ``test_cli_live_status.py``,
+``test_cli.py``'s first demo), and the client refuses an environment whose
+``PYTHON*`` variables differ from the server's, rather than silently ignoring
+them.
+
+The server is ``tests/_warm_server.py``, started as a script by `WarmCli`.
 """
 
 from __future__ import annotations
 
 import atexit
-import gc
 import json
 import locale
 import os
 import selectors
 import shutil
-import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
-PRELOAD = (
-    "dispatch.cli.app",
-    "dispatch.cli.run",
-    "dispatch.cli.store",
-    "dispatch.cli.telemetry",
-    "dispatch.cli.learn",
-    "dispatch.graphs.demo",
-    "dispatch.graphs.estimate",
-    "dispatch.graphs.orchestrator",
-    "langgraph.checkpoint.sqlite",
-    "langgraph.checkpoint.sqlite.aio",
-    # the demo's lexical features (dispatch.routing.lexical imports them lazily)
-    "sklearn.feature_extraction.text",
-    "sklearn.preprocessing",
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
-)
-"""What the CLI's run paths import; never torch, onnxruntime or sentence-transformers
-(the server must not read ``HF_*`` settings before a child sets them). NumPy's
-BLAS reads its thread settings here, from the test process's environment, which
-is also the environment the tests pass to their commands."""
+import _warm_server
+from _warm_server import MAX_MESSAGE, PRELOAD
+
+PIPE = subprocess.PIPE
+DEVNULL = subprocess.DEVNULL
+
+Stream = int | IO[Any] | Path | None
+"""A child's stream: a descriptor, an open file, a path, `PIPE` or `DEVNULL`."""
 
 
-# -- server ---------------------------------------------------------------------------
+class WarmProcess:
+    """One forked invocation while it runs: the part of `subprocess.Popen` tests use.
 
+    ``stdin``/``stdout``/``stderr`` are the parent's ends of `PIPE` streams (text,
+    line-buffered reads), else None.
+    """
 
-def _child(request: dict[str, Any], protocol: Sequence[BinaryIO]) -> None:
-    """Become ``python -m dispatch *argv``; leaves only through SystemExit."""
-    for stream in protocol:
-        stream.close()
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    for fd, path, flags in (
-        (0, request["stdin"], os.O_RDONLY),
-        (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-        (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-    ):
-        opened = os.open(path, flags, 0o600)
-        os.dup2(opened, fd)
-        os.close(opened)
-    import runpy
+    def __init__(self, cli: WarmCli, rid: int, pid: int, args: list[str]) -> None:
+        self._cli = cli
+        self._id = rid
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+        self.stdin: IO[str] | None = None
+        self.stdout: IO[str] | None = None
+        self.stderr: IO[str] | None = None
 
-    # SystemExit (or any exception) unwinds out of serve(), so the interpreter
-    # exits the usual way: non-daemon threads joined, atexit handlers run
-    # (the OTel SDK flushes there), stdio flushed, the status is the program's.
-    script = request.get("script")
-    if script:  # python path/to/script.py: its folder is sys.path[0]
-        sys.argv = [script, *request["argv"]]
-        sys.path[0] = os.path.dirname(os.path.abspath(script))
-        runpy.run_path(script, run_name="__main__")
-    else:  # python -m dispatch: the working directory is sys.path[0]
-        sys.argv = ["dispatch", *request["argv"]]
-        sys.path[0] = os.getcwd()
-        # alter_sys: argv[0] and __main__ become dispatch/__main__.py, as with -m
-        runpy.run_module("dispatch", run_name="__main__", alter_sys=True)
-    raise SystemExit(0)
+    def poll(self) -> int | None:
+        """The exit code if the process has ended, else None (never blocks)."""
+        if self.returncode is None:
+            self._cli._collect(0)
+            self._settle()
+        return self.returncode
 
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit code; `subprocess.TimeoutExpired` after `timeout` s."""
+        if self.returncode is None:
+            self._cli._await_exit(self._id, self.args, timeout)
+            self._settle()
+        assert self.returncode is not None
+        return self.returncode
 
-def serve(preload: Sequence[str]) -> None:
-    """Import `preload`, then fork one child per request line until stdin closes."""
-    import importlib
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Read the piped stdout, then the piped stderr, to their end; then wait.
 
-    for name in preload:
-        importlib.import_module(name)
-    # Without this, a child's first garbage collection walks (and so copies) every
-    # object the imports made; frozen, they stay shared pages.
-    gc.collect()
-    gc.freeze()
-    # the protocol moves off fds 0/1, so a child's dup2 never touches it
-    requests = os.fdopen(os.dup(0), "rb")
-    replies = os.fdopen(os.dup(1), "wb")
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.close(null)
-    for line in requests:
-        request = json.loads(line)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child(request, (requests, replies))
-        replies.write(json.dumps({"pid": pid}).encode() + b"\n")
-        replies.flush()
-        _, status, usage = os.wait4(pid, 0)
-        cpu = usage.ru_utime + usage.ru_stime
-        replies.write(json.dumps({"status": status, "cpu_s": cpu}).encode() + b"\n")
-        replies.flush()
+        (One after the other: pipe at most one of them if it may fill a pipe.)
+        """
+        out = self.stdout.read() if self.stdout else ""
+        err = self.stderr.read() if self.stderr else ""
+        for stream in (self.stdin, self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        self.wait(timeout)
+        return out, err
 
+    def __enter__(self) -> WarmProcess:
+        return self
 
-# -- client ---------------------------------------------------------------------------
+    def __exit__(self, *exc: object) -> None:
+        """Close the pipes and wait, as `subprocess.Popen` does."""
+        for stream in (self.stdin, self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        self.wait()
+
+    def send_signal(self, signum: int) -> None:
+        """Signal the process (through the server, while it cannot be reaped)."""
+        if self.poll() is None:
+            self._cli._signal(self._id, signum)
+
+    def _settle(self) -> None:
+        status = self._cli._exits.get(self._id)
+        if status is not None:
+            self.returncode = os.waitstatus_to_exitcode(status)
 
 
 class WarmCli:
     """Runs ``python -m dispatch ...`` as forks of one pre-imported server.
 
     `run` has the shape of ``subprocess.run(..., capture_output=True)`` and
-    returns a `subprocess.CompletedProcess`; a negative return code is a signal.
+    returns a `subprocess.CompletedProcess`; `start` the shape of
+    ``subprocess.Popen`` (`WarmProcess`). A negative return code is a signal.
     """
 
     def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
@@ -145,39 +136,44 @@ class WarmCli:
         self._env = dict(env)
         self._lock = threading.Lock()
         self._count = 0
-        self._pending = b""
+        self._pids: dict[int, int] = {}
+        self._exits: dict[int, int] = {}
         self.cpu_s = 0.0
         """CPU seconds its commands used (for measuring the suite)."""
         self._log = workdir / "server.stderr"
-        with self._log.open("wb") as log:
+        self._sock, server_end = socket.socketpair(
+            socket.AF_UNIX, socket.SOCK_SEQPACKET
+        )
+        with server_end, self._log.open("wb") as log:
             self._server = subprocess.Popen(
-                [sys.executable, __file__, *PRELOAD],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                bufsize=0,
+                [sys.executable, _warm_server.__file__, *PRELOAD],
+                stdin=server_end.fileno(),
+                stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=self._env,
             )
 
     def close(self) -> None:
-        """Stop the server (it exits when its stdin closes)."""
-        assert self._server.stdin is not None
-        self._server.stdin.close()
+        """Stop the server (it exits when the socket closes and its children end)."""
+        self._sock.close()
         self._server.wait(timeout=30)
         shutil.rmtree(self._workdir, ignore_errors=True)
 
-    def run(
+    def start(
         self,
         *args: str,
         env: Mapping[str, str] | None = None,
         cwd: Path | str | None = None,
-        input: bytes | None = None,
-        timeout: float = 300,
+        stdin: Stream = DEVNULL,
+        stdout: Stream = DEVNULL,
+        stderr: Stream = DEVNULL,
         script: Path | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """One ``python -m dispatch *args`` (text output), `env` replacing the environment.
+    ) -> WarmProcess:
+        """Start one ``python -m dispatch *args`` (or ``python script *args``).
 
-        With `script`, ``python script *args`` instead.
+        `env` replaces the environment, as with `subprocess.Popen`; streams are
+        `PIPE`, `DEVNULL`, a descriptor, an open file or a path (opened for
+        reading as stdin, else truncated for writing).
         """
         env = dict(os.environ if env is None else env)
         python_vars = {k: v for k, v in env.items() if k.startswith("PYTHON")}
@@ -188,65 +184,155 @@ class WarmCli:
                 "the warm CLI cannot apply interpreter settings (PYTHON* variables);"
                 " run a cold subprocess for this test"
             )
+        fds: list[int] = []
+        mine: list[int] = []  # our copies of the child's ends, closed once sent
+        ours: list[tuple[int, int]] = []  # (stream index, our end of a pipe)
+        try:
+            for index, stream in enumerate((stdin, stdout, stderr)):
+                child_fd, parent_fd, opened = _child_end(stream, reading=index == 0)
+                fds.append(child_fd)
+                if opened:
+                    mine.append(child_fd)
+                if parent_fd is not None:
+                    ours.append((index, parent_fd))
+            with self._lock:
+                self._count += 1
+                rid = self._count
+                request = {
+                    "id": rid,
+                    "script": str(script) if script else None,
+                    "argv": list(args),
+                    "env": env,
+                    "cwd": str(cwd or os.getcwd()),
+                }
+                socket.send_fds(self._sock, [json.dumps(request).encode()], fds)
+        finally:
+            for fd in mine:
+                os.close(fd)
+        command = [str(script)] if script else ["-m", "dispatch"]
+        proc = WarmProcess(self, rid, self._await_pid(rid), ["python", *command, *args])
+        for index, fd in ours:
+            mode = "w" if index == 0 else "r"
+            stream = open(fd, mode, encoding=locale.getpreferredencoding(False))
+            setattr(proc, ("stdin", "stdout", "stderr")[index], stream)
+        return proc
+
+    def run(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | str | None = None,
+        input: bytes | None = None,
+        timeout: float = 300,
+        script: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """One ``python -m dispatch *args`` to its end (text output), `env` replacing
+        the environment; on `timeout` the process is killed and
+        `subprocess.TimeoutExpired` raised.
+
+        `input` goes to the command's stdin through an OS pipe, as with
+        `subprocess.run`. With `script`, ``python script *args`` instead.
+        """
         with self._lock:
             self._count += 1
             base = self._workdir / f"run-{self._count}"
-            stdin = os.devnull
-            if input is not None:
-                stdin = str(base.with_suffix(".stdin"))
-                Path(stdin).write_bytes(input)
-            request = {
-                "script": str(script) if script else None,
-                "argv": list(args),
-                "env": env,
-                "cwd": str(cwd or os.getcwd()),
-                "stdin": stdin,
-                "stdout": str(base.with_suffix(".stdout")),
-                "stderr": str(base.with_suffix(".stderr")),
-            }
-            status = self._exchange(request, timeout)
-            out = Path(request["stdout"]).read_bytes()
-            err = Path(request["stderr"]).read_bytes()
-        command = [str(script)] if script else ["-m", "dispatch"]
+        out, err = base.with_suffix(".stdout"), base.with_suffix(".stderr")
+        stdin: Stream = DEVNULL
+        feeder = None
+        if input is not None:
+            stdin, write_end = os.pipe()
+            feeder = threading.Thread(target=_feed, args=(write_end, input))
+        try:
+            proc = self.start(
+                *args,
+                env=env,
+                cwd=cwd,
+                stdin=stdin,
+                stdout=out,
+                stderr=err,
+                script=script,
+            )
+        finally:
+            if feeder is not None:
+                os.close(stdin)  # the child has its own copy
+                feeder.start()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(9)
+            proc.wait()
+            raise
+        finally:
+            if feeder is not None:
+                feeder.join()
         return subprocess.CompletedProcess(
-            ["python", *command, *args],
-            os.waitstatus_to_exitcode(status),
-            _text(out),
-            _text(err),
+            proc.args, proc.wait(), _text(out.read_bytes()), _text(err.read_bytes())
         )
 
-    def _exchange(self, request: dict[str, Any], timeout: float) -> int:
-        server = self._server
-        assert server.stdin is not None and server.stdout is not None
-        server.stdin.write(json.dumps(request).encode() + b"\n")
-        server.stdin.flush()
-        pid = int(self._reply(None)["pid"])
-        try:
-            done = self._reply(timeout)
-            status = int(done["status"])
-            self.cpu_s += done["cpu_s"]
-        except subprocess.TimeoutExpired:
-            os.kill(pid, signal.SIGKILL)
-            self._reply(None)
-            raise subprocess.TimeoutExpired(request["argv"], timeout) from None
-        return status
+    # -- replies --------------------------------------------------------------------
 
-    def _reply(self, timeout: float | None) -> dict[str, float]:
-        stdout = self._server.stdout
-        assert stdout is not None
-        while b"\n" not in self._pending:
-            with selectors.DefaultSelector() as selector:
-                selector.register(stdout, selectors.EVENT_READ)
-                if not selector.select(timeout):
-                    raise subprocess.TimeoutExpired("warm dispatch", timeout or 0)
-            chunk = os.read(stdout.fileno(), 4096)
-            if not chunk:
-                log = self._log.read_text(errors="replace")
-                raise RuntimeError(f"the warm CLI server died: {log}")
-            self._pending += chunk
-        line, _, self._pending = self._pending.partition(b"\n")
-        reply: dict[str, float] = json.loads(line)
-        return reply
+    def _signal(self, rid: int, signum: int) -> None:
+        with self._lock:
+            self._sock.sendall(json.dumps({"id": rid, "signal": signum}).encode())
+
+    def _await_pid(self, rid: int) -> int:
+        while rid not in self._pids:
+            self._collect(None)
+        return self._pids.pop(rid)
+
+    def _await_exit(self, rid: int, args: list[str], timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while rid not in self._exits:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if not self._collect(left) and left == 0.0:
+                raise subprocess.TimeoutExpired(args, timeout or 0)
+
+    def _collect(self, timeout: float | None) -> bool:
+        """Read the server's replies that arrive within `timeout` s (None: the next)."""
+        got = False
+        with self._lock, selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_READ)
+            while selector.select(0 if got else timeout):
+                data = self._sock.recv(MAX_MESSAGE)
+                if not data:
+                    log = self._log.read_text(errors="replace")
+                    raise RuntimeError(f"the warm CLI server died: {log}")
+                reply = json.loads(data)
+                if "pid" in reply:
+                    self._pids[reply["id"]] = reply["pid"]
+                else:
+                    self._exits[reply["id"]] = reply["status"]
+                    self.cpu_s += reply["cpu_s"]
+                got = True
+        return got
+
+
+def _child_end(stream: Stream, *, reading: bool) -> tuple[int, int | None, bool]:
+    """The descriptor to send for `stream`, our end of a pipe (or None), and whether
+    the sent descriptor is ours to close once sent."""
+    if stream == PIPE:
+        read_end, write_end = os.pipe()
+        return (read_end, write_end, True) if reading else (write_end, read_end, True)
+    if stream == DEVNULL or stream is None:
+        return os.open(os.devnull, os.O_RDONLY if reading else os.O_WRONLY), None, True
+    if isinstance(stream, int):
+        return stream, None, False
+    if isinstance(stream, Path):
+        flags = os.O_RDONLY if reading else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        return os.open(stream, flags, 0o600), None, True
+    return stream.fileno(), None, False
+
+
+def _feed(fd: int, data: bytes) -> None:
+    """Write `data` to a pipe and close it; a reader that stops early is fine."""
+    rest = memoryview(data)
+    try:
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _text(data: bytes) -> str:
@@ -261,9 +347,9 @@ _SHARED: list[WarmCli] = []
 def shared() -> WarmCli:
     """The test process's one server, started on first use.
 
-    It needs no teardown: it exits when this process ends and closes its stdin.
-    Its own environment (import time only) has no provider keys and no OTel
-    settings; every invocation passes the environment it runs with.
+    It needs no teardown: it exits when this process ends and closes its end of
+    the socket. Its own environment (import time only) has no provider keys and
+    no OTel settings; every invocation passes the environment it runs with.
     """
     if not _SHARED:
         env = {
@@ -275,7 +361,3 @@ def shared() -> WarmCli:
         _SHARED.append(WarmCli(workdir, env))
         atexit.register(_SHARED[0].close)
     return _SHARED[0]
-
-
-if __name__ == "__main__":
-    serve(sys.argv[1:])

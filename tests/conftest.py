@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import textwrap
@@ -7,12 +8,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from _postgres import postgres_url  # noqa: F401  (a real Postgres, session-wide)
 
-import dispatch._chat_models
-from dispatch import Registry
+# One BLAS/OpenMP thread per process, set before anything imports numpy, scipy,
+# scikit-learn or torch (they read it once, at load; nothing above imports
+# them). The suite runs one xdist worker per core on two cores: a second BLAS
+# thread per worker only contends, and OpenBLAS's idle threads busy-wait after
+# each call: with the library defaults the suite took 235 CPU-seconds instead
+# of 186 on this machine under load (spinning threads compete hardest there).
+# Subprocesses inherit the setting; a value already in the environment wins.
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+from _postgres import postgres_url  # noqa: E402, F401  (a real Postgres, session-wide)
 
 if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext
+
+    from xdist.remote import Producer
+    from xdist.scheduler.protocol import Scheduling
+
+    from dispatch import Registry
     from dispatch.routing._st import SentenceTransformerEncoder
 
 PROVIDER_KEYS = (
@@ -25,8 +40,24 @@ PROVIDER_KEYS = (
 )
 """Environment variables that would switch the CLI to real models; removed in e2e tests."""
 
-# No test may build a real provider model (no network, no key).
-dispatch._chat_models.ALLOW_PROVIDER_MODELS = False
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test may build a real provider model (no network, no key).
+
+    Set before collection in every process that collects and runs tests. The
+    xdist controller runs none and skips the engine's import, which would
+    only delay starting the workers.
+    """
+    controller = (
+        getattr(config.option, "dist", "no") != "no"
+        and not hasattr(config, "workerinput")
+        and not config.option.collectonly
+    )
+    if not controller:
+        import dispatch._chat_models
+
+        dispatch._chat_models.ALLOW_PROVIDER_MODELS = False
+
 
 SMALL_REGISTRY = textwrap.dedent(
     """
@@ -79,6 +110,8 @@ tiny:model (hardware is not free), serving coding and analysis at the small tier
 
 
 def registry_from_text(text: str) -> Registry:
+    from dispatch import Registry
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "registry.yaml"
         path.write_text(text)
@@ -94,6 +127,8 @@ def registry_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def registry(registry_file: Path) -> Registry:
+    from dispatch import Registry
+
     return Registry.from_config(registry_file)
 
 
@@ -111,7 +146,8 @@ def minilm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     The export (torch.onnx, ~10 CPU-seconds) happens once per test run: the
     directory sits next to the xdist workers' own temp roots and a file lock
-    lets the first worker export while the others wait for its file.
+    lets the first worker export while the others wait for its file (with the
+    default scheduling its users all run on one worker: see `SAME_WORKER`).
     """
     from filelock import FileLock
 
@@ -136,3 +172,57 @@ def minilm_torch() -> SentenceTransformerEncoder:
     from dispatch.routing._st import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder()
+
+
+# -- worker processes, paid for once --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def worker_processes() -> ForkServerContext:
+    """A multiprocessing context whose processes fork from one server.
+
+    The server imports the worker modules (and so the engine, LangGraph and
+    psycopg) once; each process it forks is still its own process with its own
+    memory, connections and pid, but starts in milliseconds instead of paying
+    ~2 CPU-seconds of imports as a "spawn" child does. Like "spawn", it never
+    forks this (threaded) test process itself.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["_pg_workers", "_scope_workers"])
+    return context
+
+
+# -- scheduling: files that share a costly fixture run on one worker ------------------
+
+SAME_WORKER = {
+    "minilm": (
+        "tests/e2e/test_cli.py",
+        "tests/e2e/test_learn_cli.py",
+        "tests/integration/test_onnx_encoder.py",
+        "tests/integration/test_semantic_real_embeddings.py",
+    ),
+}
+"""Test files that xdist hands to one worker as one unit of work: the users of
+`minilm_cache` and `minilm_torch`. The ONNX export and the torch encoder both
+import torch and transformers (~3 CPU-seconds per process), and a worker that
+needs the export while another one runs it only waits for its lock.
+``tests/unit/test_suite_setup.py`` checks the list against the fixtures' users."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(
+    config: pytest.Config, log: Producer
+) -> Scheduling | None:
+    """``--dist loadfile`` (the default here), the files of `SAME_WORKER` as one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    unit_of = {file: name for name, files in SAME_WORKER.items() for file in files}
+
+    class SameWorkerScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return unit_of.get(file, file)
+
+    return SameWorkerScheduling(config, log)

@@ -1,7 +1,9 @@
 """Bad input and failed runs, as a user meets them: one `error:` line or a truthful
 exit code, never a traceback. In-process through typer's runner (fast); the cases
-that depend on the OS (argv bytes, stdin, a request over the argv limit) run
-`python -m dispatch` as a real subprocess."""
+that depend on the OS run as their own processes: argv bytes in a cold
+`python -m dispatch` (the interpreter decodes them at start-up), a request over
+the argv limit through an OS pipe or a file in forks of the pre-imported CLI
+(``tests/_warm_cli.py``)."""
 
 from __future__ import annotations
 
@@ -188,16 +190,13 @@ def test_the_langgraph_dev_folder_is_ignored_by_git() -> None:
     assert ".langgraph_api/" in gitignore.read_text().splitlines()
 
 
-# -- real subprocess: argv bytes, stdin, requests over the argv limit -----------------
+# -- own processes: argv bytes, stdin, requests over the argv limit ------------------
 
 
-def dispatch(
-    *args: str | bytes, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
+def dispatch(*args: str | bytes) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     return subprocess.run(
         [sys.executable, "-m", "dispatch", *args],
-        input=stdin,
         capture_output=True,
         env=env,
         timeout=300,
@@ -217,14 +216,14 @@ def test_a_200_kb_request_from_stdin_or_a_file(tmp_path: Path) -> None:
     # one long sentence (one task) well over the 128 KiB limit of one argv string
     request = ("grep the logs for slow checkout calls " * 5300).encode()
     assert len(request) > 200_000
-    proc = dispatch("run", "-", "--json", stdin=request)
-    assert proc.returncode == 0, proc.stderr.decode()
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    # stdin is an OS pipe (its 64 KiB buffer fills and drains as the CLI reads)
+    proc = shared().run("run", "-", "--json", input=request, env=env)
+    assert proc.returncode == 0, proc.stderr
     hops = json.loads(proc.stdout)["hops"]
     assert hops[0]["input_tokens"] > 40_000  # the whole request reached the model
-    # a file is not an OS pipe: these two run as forks of the pre-imported CLI
     path = tmp_path / "request.txt"
     path.write_bytes(request)
-    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
     warm = shared().run("run", "--request-file", str(path), "--json", env=env)
     assert warm.returncode == 0, warm.stderr
     assert json.loads(warm.stdout)["hops"][0]["input_tokens"] > 40_000

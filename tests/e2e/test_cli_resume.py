@@ -2,7 +2,10 @@
 one run per thread at a time, a private checkpoint store, live progress.
 
 The crash and the collision need real processes (a SIGKILLed run, two runs at
-once); the rest runs in-process through typer's runner.
+once): forks of the pre-imported CLI (``tests/_warm_cli.py``), each its own
+process with its own pid, stderr pipe and exit status. Ctrl-C runs a cold
+interpreter, whose SIGINT handler is the one Python installs at start-up. The
+rest runs in-process through typer's runner.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from _warm_cli import shared
+from _warm_cli import PIPE, WarmProcess, shared
 from conftest import PROVIDER_KEYS
 from typer.testing import CliRunner
 
@@ -43,12 +46,20 @@ def cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def start_demo(*args: str) -> subprocess.Popen[str]:
-    """`dispatch demo --progress ...` in its own process, stderr piped.
+def slow_calls() -> dict[str, str]:
+    """The test's environment where each simulated call takes 0.3 s, so a run is
+    still going when the test acts on its first progress line, however busy the
+    machine is."""
+    return dict(os.environ, DISPATCH_SIM_LATENCY_S="0.3")
 
-    Each simulated call takes 0.3 s, so the run is still going when the test
-    acts on its first progress line, however busy the machine is.
-    """
+
+def start_demo(*args: str) -> WarmProcess:
+    """`dispatch demo --progress ...` in its own (forked) process, stderr piped."""
+    return shared().start("demo", "--progress", *args, env=slow_calls(), stderr=PIPE)
+
+
+def start_cold_demo(*args: str) -> subprocess.Popen[str]:
+    """`dispatch demo --progress ...` in a fresh interpreter, stderr piped."""
     # A CI runner may start jobs with SIGINT ignored, and the child would inherit
     # that; Ctrl-C is put back the way a terminal delivers it.
     argv = ["dispatch", "demo", "--progress", *args]
@@ -62,11 +73,11 @@ def start_demo(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, DISPATCH_SIM_LATENCY_S="0.3"),
+        env=slow_calls(),
     )
 
 
-def wait_for_first_hop(proc: subprocess.Popen[str]) -> str:
+def wait_for_first_hop(proc: subprocess.Popen[str] | WarmProcess) -> str:
     """Read the run's stderr until its first progress line (a task finished)."""
     assert proc.stderr is not None
     for line in proc.stderr:
@@ -117,7 +128,7 @@ def test_a_killed_run_resumes_without_rerunning_a_task_or_losing_spend(
 
 
 def test_ctrl_c_stops_a_run_with_exit_130_and_says_how_to_finish_it() -> None:
-    proc = start_demo("--thread", "int-1")
+    proc = start_cold_demo("--thread", "int-1")
     wait_for_first_hop(proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -146,7 +157,6 @@ def test_a_second_run_on_a_running_thread_is_refused_and_the_first_one_finishes(
     wait_for_first_hop(first)
     first.send_signal(signal.SIGSTOP)  # hold it mid-run, lock taken
     try:
-        # its own process too (a fork of the pre-imported CLI, see _warm_cli)
         second = shared().run("demo", "--thread", "busy-1", "--json", timeout=120)
     finally:
         first.send_signal(signal.SIGCONT)

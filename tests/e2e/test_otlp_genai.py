@@ -1,8 +1,9 @@
 """The current GenAI conventions and prompt-cache tokens, over the OTLP wire.
 
-A subprocess runs a two-turn pinned conversation through a routed `StateGraph`
-with the CLI's exporter set-up (`telemetry_from_env`, configured only by
-``OTEL_*`` variables) and, optionally, the real OpenTelemetry LangChain
+A script in its own process (a fork of the pre-imported CLI,
+``tests/_warm_cli.py``) runs a two-turn pinned conversation through a routed
+`StateGraph` with the CLI's exporter set-up (`telemetry_from_env`, configured
+only by ``OTEL_*`` variables) and, optionally, the real OpenTelemetry LangChain
 instrumentation on the same provider; the in-process receiver decodes the
 protobuf it posts.
 """
@@ -10,14 +11,13 @@ protobuf it posts.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from test_otlp_export import Receiver, attrs
@@ -62,7 +62,14 @@ def receiver() -> Iterator[Receiver]:
     r.server.server_close()
 
 
-def converse(receiver: Receiver, *args: str, **env: str) -> list[Span]:
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("genai") / "converse.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+def converse(receiver: Receiver, script: Path, *args: str, **env: str) -> list[Span]:
     full = {
         k: v
         for k, v in os.environ.items()
@@ -71,17 +78,9 @@ def converse(receiver: Receiver, *args: str, **env: str) -> list[Span]:
     full.update(
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
         OTEL_SERVICE_NAME="genai-wire",
-        PYTHONPATH=str(Path(__file__).parents[2]),
         **env,
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=300,
-        check=False,
-    )
+    proc = shared().run(*args, script=script, env=full, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return [span for _, span in receiver.spans()]
 
@@ -95,8 +94,8 @@ def model_spans(spans: list[Span]) -> list[Span]:
     ]
 
 
-def test_a_pinned_conversation_on_the_wire(receiver: Receiver) -> None:
-    spans = converse(receiver)
+def test_a_pinned_conversation_on_the_wire(receiver: Receiver, script: Path) -> None:
+    spans = converse(receiver, script)
     cold, warm = sorted(model_spans(spans), key=lambda s: s.start_time_unix_nano)
     for span in (cold, warm):
         a: dict[str, Any] = attrs(span)
@@ -114,10 +113,10 @@ def test_a_pinned_conversation_on_the_wire(receiver: Receiver) -> None:
 
 
 def test_content_goes_on_the_wire_only_with_the_conventions_opt_in(
-    receiver: Receiver,
+    receiver: Receiver, script: Path
 ) -> None:
     spans = converse(
-        receiver, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true"
+        receiver, script, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true"
     )
     for span in model_spans(spans):
         assert "release note" in attrs(span)["gen_ai.input.messages"]
@@ -125,10 +124,10 @@ def test_content_goes_on_the_wire_only_with_the_conventions_opt_in(
 
 
 def test_with_the_langchain_instrumentation_each_call_is_still_one_chat_span(
-    receiver: Receiver,
+    receiver: Receiver, script: Path
 ) -> None:
     pytest.importorskip("opentelemetry.instrumentation.langchain")
-    spans = converse(receiver, "--instrument")
+    spans = converse(receiver, script, "--instrument")
     chats = model_spans(spans)
     assert len(chats) == 2
     assert all("dispatch.tier" in attrs(s) for s in chats)

@@ -6,13 +6,13 @@ Run on Postgres (a real server from a wheel) and on SQLite (the default store).
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from multiprocessing.context import ForkServerContext
 from multiprocessing.pool import Pool
 from pathlib import Path
 
@@ -38,8 +38,8 @@ def store(
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[Pool]:
-    with multiprocessing.get_context("spawn").Pool(WORKERS) as workers:
+def pool(worker_processes: ForkServerContext) -> Iterator[Pool]:
+    with worker_processes.Pool(WORKERS) as workers:
         yield workers
 
 

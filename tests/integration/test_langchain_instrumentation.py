@@ -2,22 +2,21 @@
 call still has exactly one ``chat`` span: graph-dispatch's.
 
 Uses the real instrumentation from PyPI (``opentelemetry-instrumentation-
-langchain``, in the ``test`` extra). It runs in a subprocess: the
-instrumentation's ``uninstrument()`` leaves LangChain and LangGraph wrapped, so
-in this process it would leak spans into every later test.
+langchain``, in the ``test`` extra). It runs in its own process (a fork of
+the pre-imported CLI, ``tests/_warm_cli.py``): the instrumentation's
+``uninstrument()`` leaves LangChain and LangGraph wrapped, so in this process
+it would leak spans into every later test.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _warm_cli import shared
 
 pytest.importorskip("opentelemetry.instrumentation.langchain")
 
@@ -95,21 +94,15 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def report() -> dict[str, Any]:
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("OTEL_") and not k.endswith("_API_KEY")
     }
-    env["PYTHONPATH"] = str(Path(__file__).parents[2])
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    script = tmp_path_factory.mktemp("instrumented") / "instrumented.py"
+    script.write_text(SCRIPT)
+    proc = shared().run(script=script, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 

@@ -8,9 +8,9 @@ its pin can only come from Postgres.
 
 from __future__ import annotations
 
-import multiprocessing
 import uuid
 from decimal import Decimal
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
 from _pg_workers import serve, writer_graph
@@ -24,7 +24,10 @@ WORKERS, THREADS_EACH = 3, 10
 
 
 def test_worker_processes_share_threads_pins_and_one_budget_on_postgres(
-    postgres_url: str, registry_file: Path, registry: Registry
+    postgres_url: str,
+    registry_file: Path,
+    registry: Registry,
+    worker_processes: ForkServerContext,
 ) -> None:
     threads = [f"t-{uuid.uuid4().hex[:10]}" for _ in range(WORKERS * THREADS_EACH)]
     share = [threads[w::WORKERS] for w in range(WORKERS)]
@@ -32,7 +35,7 @@ def test_worker_processes_share_threads_pins_and_one_budget_on_postgres(
         postgres_url, f"team-{uuid.uuid4().hex[:8]}", limit_usd=Decimal(5)
     )
     ran_by: list[dict[str, int]] = []
-    ctx = multiprocessing.get_context("spawn")
+    ctx = worker_processes
     pipes = [ctx.Pipe() for _ in range(WORKERS)]
     workers = [ctx.Process(target=serve, args=(child,)) for _, child in pipes]
     for worker in workers:
