@@ -51,6 +51,8 @@ from decimal import Decimal
 from typing import Any
 
 from bench._fault_breakdown import extra_cost_by_cause
+from bench._fault_options import dispatcher_option, positive
+from bench._fault_options import rates as parse_rates
 from bench._fault_report import (
     RateReport,
     WorkflowOutcome,
@@ -221,51 +223,6 @@ async def run_bench(
     return reports
 
 
-def _parse_rates(text: str) -> list[float]:
-    try:
-        rates = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--rates: expected comma-separated numbers, got {text!r}"
-        ) from None
-    bad = [r for r in rates if not 0.0 <= r <= 1.0]
-    if not rates or bad:
-        raise argparse.ArgumentTypeError(
-            f"--rates: expected rates within 0..1, got {text!r}"
-        )
-    return rates
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a number, got {text!r}"
-            ) from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive number, got {text!r}"
-            )
-        return value
-
-    return parse
-
-
-def _option(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(
-            f"--dispatcher-option: expected NAME=VALUE, got {text!r}"
-        )
-    try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return name, value
-
-
 def _print_table(reports: Sequence[RateReport], timeout_s: float) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -342,36 +299,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument(
-        "--workflows", type=_positive(int), default=100, help="workflows per rate"
+        "--workflows", type=positive(int), default=100, help="workflows per rate"
     )
     parser.add_argument(
         "--rates",
-        type=_parse_rates,
+        type=parse_rates,
         default=list(DEFAULT_RATES),
         help="comma-separated fault rates within 0..1 (0 is always run)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--budget", type=_positive(float), default=5.0, help="hard USD per workflow"
+        "--budget", type=positive(float), default=5.0, help="hard USD per workflow"
     )
     parser.add_argument(
         "--timeout",
-        type=_positive(float),
+        type=positive(float),
         default=8.0,
         help="seconds a workflow may take before the bench cancels it",
     )
     parser.add_argument(
-        "--concurrency", type=_positive(int), default=32, help="workflows at once"
+        "--concurrency", type=positive(int), default=32, help="workflows at once"
     )
     parser.add_argument(
         "--call-timeout",
-        type=_positive(float),
+        type=positive(float),
         default=1.0,
         help="every model's per-call timeout (registry timeout_s) in seconds",
     )
     parser.add_argument(
         "--dispatcher-option",
-        type=_option,
+        type=dispatcher_option,
         action="append",
         default=[],
         metavar="NAME=VALUE",
