@@ -106,7 +106,7 @@ def _aurelio(examples: dict[str, list[str]], encoder: Any) -> Timed:
 def _hf_encoder() -> Any:
     from semantic_router.encoders import HuggingFaceEncoder
 
-    return HuggingFaceEncoder(
+    return HuggingFaceEncoder(  # type: ignore[no-untyped-call, unused-ignore]
         name=str(default_model_path()),
         device="cpu",
         tokenizer_kwargs={"model_max_length": MAX_TOKENS},
@@ -117,7 +117,7 @@ def _onnx_dense(onnx: OnnxEncoder) -> Any:
     """Our encoder behind semantic-router's `DenseEncoder` interface."""
     from semantic_router.encoders import DenseEncoder
 
-    class OnnxDense(DenseEncoder):  # type: ignore[misc]
+    class OnnxDense(DenseEncoder):  # type: ignore[misc, unused-ignore]
         def __call__(self, docs: list[Any]) -> list[list[float]]:
             vectors: list[list[float]] = onnx.encode(list(docs)).tolist()
             return vectors
