@@ -47,6 +47,7 @@ __all__ = (
     "estimate_message_tokens",
     "estimate_request_tokens",
     "estimate_tokens",
+    "reserved_input_tokens",
     "usage_of",
 )
 
@@ -141,6 +142,16 @@ def estimate_request_tokens(
 
         total += sum(estimate_tokens(str(convert_to_openai_tool(t))) for t in tools)
     return total
+
+
+def reserved_input_tokens(
+    messages: Sequence[BaseMessage],
+    tools: Sequence[Any] | None,
+    safety: float,
+) -> int:
+    """The input a call reserves for: the request's estimate times `safety`
+    (estimates can undercount, e.g. for code), rounded up."""
+    return math.ceil(estimate_request_tokens(messages, tools) * safety)
 
 
 def usage_of(message: AIMessage, request: Sequence[BaseMessage]) -> Usage:

@@ -13,7 +13,6 @@ channels, run budgets, resume) and `dispatch.langchain` (`RoutedChatModel`).
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import closing
@@ -28,7 +27,7 @@ from dispatch import specialist_run
 from dispatch._chat_models import build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
-from dispatch.cost import estimate_request_tokens
+from dispatch.cost import reserved_input_tokens
 from dispatch.health import ModelHealth
 from dispatch.hop import Attempt, HopResult
 from dispatch.hop_flow import hop_flow
@@ -190,8 +189,8 @@ class Dispatcher:
         ledger: Ledger | None,
     ) -> tuple[Hop, _Flow, list[HopRecord]]:
         if not hop.input_tokens:
-            tokens = estimate_request_tokens(messages, tools)
-            hop = replace(hop, input_tokens=math.ceil(tokens * self.input_safety))
+            tokens = reserved_input_tokens(messages, tools, self.input_safety)
+            hop = replace(hop, input_tokens=tokens)
         if self.privacy is not None:
             found = self.privacy.scan_messages(messages)
             if found:

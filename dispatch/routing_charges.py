@@ -3,7 +3,7 @@
 The LLM-classifier layer (`dispatch.routing.llm.LLMRouter`) asks a small model
 for a route, and that call costs money like any other. It reports the call's
 usage to its ``on_usage`` callback; `attach` points that callback at the
-dispatcher, and while a hop is being routed (`charging`) each report becomes
+dispatcher, and while a hop is being routed (`decide_charged`) each report becomes
 a `HopRecord` of its own (router ``llm``, capability ``routing``, priced from
 the registry) charged to the hop's ledger. The records go before the hop's own
 in its `HopResult`, so state, reports and traces show what routing cost.
@@ -14,8 +14,7 @@ says so and costs 0. A layer that already has an ``on_usage`` is left alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import replace
 from decimal import Decimal
@@ -27,7 +26,7 @@ from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.types import Hop, PinChange, RouteDecision, RouterLayer, Usage
 
-__all__ = ("attach", "charging", "decide_charged", "with_charges")
+__all__ = ("attach", "decide_charged", "with_charges")
 
 _CURRENT: ContextVar[tuple[Ledger | None, list[HopRecord]] | None] = ContextVar(
     "dispatch_routing_charges", default=None
@@ -87,24 +86,13 @@ def _charger(registry: Registry) -> Callable[[Hop, str, Usage], None]:
     return charge
 
 
-@contextmanager
-def charging(ledger: Ledger | None) -> Iterator[list[HopRecord]]:
-    """Collect (and charge to `ledger`) the routing calls made inside the block."""
-    records: list[HopRecord] = []
-    token = _CURRENT.set((ledger, records))
-    try:
-        yield records
-    finally:
-        _CURRENT.reset(token)
-
-
 def decide_charged(
     decide: Callable[[Hop], RouteDecision], hop: Hop, ledger: Ledger | None
 ) -> tuple[RouteDecision, list[HopRecord]]:
     """`decide(hop)`, with the routing calls it made (charged to `ledger`).
 
-    What `charging` does around one call, without a generator context manager:
-    this runs on every hop.
+    A plain try/finally around the contextvar, not a generator context
+    manager: this runs on every hop.
     """
     records: list[HopRecord] = []
     token = _CURRENT.set((ledger, records))

@@ -10,7 +10,6 @@ were made (the last call gets no tools, so the model must answer).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,7 +25,7 @@ from langchain_core.messages import (
 )
 from langchain_core.tools import BaseTool
 
-from dispatch.cost import estimate_request_tokens
+from dispatch.cost import reserved_input_tokens
 from dispatch.hop import HopResult
 from dispatch.pins import PinDict, PinState, pin_to_dict, pins_of
 from dispatch.records import HopRecord
@@ -196,8 +195,7 @@ class SpecialistLoop:
         tools = None if last_round else (self.specialist.tools or None)
         tokens = 0
         if self._input_safety is not None:  # else the dispatcher estimates it
-            tokens = estimate_request_tokens(self._convo, tools)
-            tokens = math.ceil(tokens * self._input_safety)
+            tokens = reserved_input_tokens(self._convo, tools, self._input_safety)
         hop = Hop(
             specialist=self.specialist.name,
             prompt=routing_text(self._convo),
