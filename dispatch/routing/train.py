@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from dispatch.routing.heads import CapabilityHead, Heads, KnnHeads, LinearHeads
 from dispatch.routing.lexical import BUCKETS, LexicalFeatures
+from dispatch.routing.part_weights import balanced_part_weights
 from dispatch.routing.replay import ReplayRecord
 from dispatch.routing.structure import structure_matrix
 
@@ -200,6 +201,7 @@ def fit_capability(
     prompts: Sequence[str] | None = None,
     groups: Sequence[str] | None = None,
     c: float = 10.0,
+    reweight: bool = True,
 ) -> CapabilityHead:
     """A softmax capability classifier over parts of capabilities.
 
@@ -212,7 +214,10 @@ def fit_capability(
     made of unlike populations needs more than one linear boundary. Parts are
     weighted inversely to their size, so a small source of real user prompts
     counts as much as a large benchmark, and a rare capability is not traded
-    away for accuracy on the common ones.
+    away for accuracy on the common ones; with `reweight`, a part is also
+    weighted by how often a cheap out-of-fold model mistakes its capability
+    (`dispatch.routing.part_weights`): the hard parts, real users' prompts,
+    get the margin the easy, templated ones do not need.
 
     Args:
         x: (n, dim) embeddings of the labelled prompts.
@@ -220,6 +225,8 @@ def fit_capability(
         prompts: the texts of `x`'s rows, for the lexical features.
         groups: one group name per row (None: one part per capability).
         c: inverse L2 strength of the regression.
+        reweight: scale each part's weight by its out-of-fold error rate
+            (False: every part the same total weight).
 
     Returns:
         A `CapabilityHead` that predicts with numpy alone at run time.
@@ -230,10 +237,17 @@ def fit_capability(
     parts = _part_labels(labels, groups)
     lexical = LexicalFeatures.fit(prompts) if prompts is not None else None
     features: Any = x
+    cheap: F32 = x
     if lexical is not None and prompts is not None:
-        blocks = [lexical.transform(prompts), csr_matrix(structure_matrix(prompts))]
+        structure = structure_matrix(prompts)
+        cheap = np.hstack([x, structure]).astype(np.float32, copy=False)
+        blocks = [lexical.transform(prompts), csr_matrix(structure)]
         features = hstack([*blocks, csr_matrix(x)]).tocsr()
-    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    capability_of = dict(zip(parts, (str(y) for y in labels), strict=True))
+    class_weight = (
+        balanced_part_weights(parts, capability_of, cheap) if reweight else "balanced"
+    )
+    model = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
     model.fit(features, np.asarray(parts))
     fitted = [str(p) for p in model.classes_]
     weights = model.coef_.T.astype(np.float32)
@@ -285,6 +299,7 @@ def oof_capability(
     c: float = 10.0,
     folds: int = 5,
     seed: int = 0,
+    reweight: bool = True,
 ) -> list[str]:
     """Out-of-fold capability predictions (stratified folds).
 
@@ -308,6 +323,7 @@ def oof_capability(
             prompts=[texts[i] for i in train] if texts else None,
             groups=[groups[i] for i in train] if groups is not None else None,
             c=c,
+            reweight=reweight,
         )
         probs = head.predict(
             [texts[i] for i in test] if texts else [""] * len(test), x[test]
