@@ -165,6 +165,11 @@ def train(
     _print_train(summary)
 
 
+WEAKEST_SOURCES = 4
+"""Sources named in `train`'s summary, lowest cross-validated accuracy first
+(all of them are in ``--json``'s ``scores.capability_cv.accuracy_by_source``)."""
+
+
 def _print_train(summary: dict[str, Any]) -> None:
     """The human summary of `train`: head scores, classifier, calibrated bar."""
     table = Table(title="quality heads (5-fold cross-validated)")
@@ -181,6 +186,12 @@ def _print_train(summary: dict[str, Any]) -> None:
             f"capability classifier (CV, n={cap['n']}): accuracy {cap['accuracy']:.3f}, "
             f"macro-F1 {cap['macro_f1']:.3f}"
         )
+        by_source = sorted(
+            cap.get("accuracy_by_source", {}).items(), key=lambda i: i[1]
+        )
+        if len(by_source) > 1:
+            weakest = ", ".join(f"{s} {a:.3f}" for s, a in by_source[:WEAKEST_SOURCES])
+            out.print(f"  weakest sources (CV accuracy): {weakest}")
     cal = summary.get("calibration")
     if cal:
         low, high = cal["quality_ratio_interval_95"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dispatch.errors import ConfigError
-from dispatch.eval.metrics import per_class_scores, percentile_ms
+from dispatch.eval.metrics import accuracy_by_group, per_class_scores, percentile_ms
 from dispatch.eval.training import Progress
 from dispatch.routing.classifier import CapabilityRouter
 from dispatch.routing.encoder import CachedEncoder, Encoder
@@ -197,18 +197,15 @@ def evaluate_capability(
             progress("route DATA", done, len(labelled))
     truth = [str(r.capability) for r in labelled]
     accuracy, macro, per = per_class_scores(truth, predicted)
-    by_source: dict[str, list[bool]] = {}
-    for r, p in zip(labelled, predicted, strict=True):
-        by_source.setdefault(r.source, []).append(p == r.capability)
     report: dict[str, Any] = {
         "n": len(labelled),
         "router": router,
         "accuracy": accuracy,
         "macro_f1": macro,
         "per_class": per,
-        "accuracy_by_source": {
-            s: sum(v) / len(v) for s, v in sorted(by_source.items())
-        },
+        "accuracy_by_source": accuracy_by_group(
+            [r.source for r in labelled], truth, predicted
+        ),
     }
     report["latency_ms"] = latency
     return report

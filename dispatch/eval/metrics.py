@@ -133,6 +133,16 @@ def per_class_scores(
     return accuracy, macro, per
 
 
+def accuracy_by_group(
+    groups: Sequence[str], truth: Sequence[str], predicted: Sequence[str]
+) -> dict[str, float]:
+    """Accuracy within each group (e.g. each prompt's source), groups sorted."""
+    hits: dict[str, list[bool]] = {}
+    for g, t, p in zip(groups, truth, predicted, strict=True):
+        hits.setdefault(g, []).append(t == p)
+    return {g: sum(v) / len(v) for g, v in sorted(hits.items())}
+
+
 def percentile_ms(seconds: Sequence[float]) -> Mapping[str, float]:
     """p50 and p99 of durations in seconds, as milliseconds."""
     arr = np.asarray(seconds, dtype=np.float64) * 1e3

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from dispatch.eval.metrics import per_class_scores
+from dispatch.eval.metrics import accuracy_by_group, per_class_scores
 from dispatch.eval.replaying import (
     Calibration,
     calibrate_bar,
@@ -191,7 +191,12 @@ def train_router(
             folds=config.folds,
         )
         acc, macro, _ = per_class_scores(labels, predicted)
-        scores["capability_cv"] = {"accuracy": acc, "macro_f1": macro, "n": len(lab)}
+        scores["capability_cv"] = {
+            "accuracy": acc,
+            "macro_f1": macro,
+            "n": len(lab),
+            "accuracy_by_source": accuracy_by_group(groups, labels, predicted),
+        }
         cap_head = fit_capability(
             xl, labels, prompts=texts, groups=groups, c=config.capability_c
         )

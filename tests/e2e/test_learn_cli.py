@@ -106,7 +106,9 @@ def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
     data = write(tmp_path / "data.jsonl", 100, 8, outcomes=True)
     assert (folder / "router.npz").is_file()
     assert summary["reference_model"] == "p:dear-4"
-    assert summary["scores"]["capability_cv"]["macro_f1"] > 0.9
+    cv = summary["scores"]["capability_cv"]
+    assert cv["macro_f1"] > 0.9
+    assert cv["accuracy_by_source"] == {"synthetic": cv["accuracy"]}
     proc = dispatch(
         env,
         "eval",

@@ -5,6 +5,7 @@ import pytest
 
 from dispatch.eval.metrics import (
     CurvePoint,
+    accuracy_by_group,
     apgr,
     bootstrap_ratio_bound,
     cost_ratio_at_quality,
@@ -70,3 +71,14 @@ def test_mixed_cost_ratio_reads_the_hull_between_two_points() -> None:
     # A point already on target is never beaten by a mix through it.
     assert mixed_cost_ratio_at_quality(curve, 0.97) == pytest.approx(0.40)
     assert mixed_cost_ratio_at_quality(curve, 1.01) is None
+
+
+def test_accuracy_is_taken_within_each_group_and_groups_come_sorted() -> None:
+    scores = accuracy_by_group(
+        ["nq", "arena", "arena", "nq", "arena"],
+        ["search", "coding", "coding", "search", "general"],
+        ["search", "coding", "general", "general", "general"],
+    )
+    assert list(scores) == ["arena", "nq"]
+    assert scores["arena"] == pytest.approx(2 / 3)
+    assert scores["nq"] == pytest.approx(0.5)
