@@ -81,15 +81,21 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
         yield tick
 
 
-def _encoder() -> Any:
+def _encoder(*, layers: bool = True) -> Any:
     """The fastest installed MiniLM encoder with its disk cache (lazy import).
 
+    With `layers` it appends `CAPABILITY_LAYERS`' hidden states, as trained
+    artefacts do (the quality heads read only the sentence vector); without,
+    the plain sentence vector, for the nearest-centroid and rules baselines.
     The disk cache lets a rerun (another head, another router, the same data)
     skip embedding prompts it has embedded before.
     """
-    from dispatch.routing.features import default_encoder  # noqa: PLC0415
+    from dispatch.routing.features import (  # noqa: PLC0415
+        CAPABILITY_LAYERS,
+        default_encoder,
+    )
 
-    return default_encoder()
+    return default_encoder(layers=CAPABILITY_LAYERS if layers else ())
 
 
 def train(
@@ -288,7 +294,11 @@ def eval_capability(
         data_records = read_replay(data, need_capability=True)
         with _progress(not json_) as tick:
             report = evaluate_capability(
-                data_records, train_records, _encoder(), router=router, progress=tick
+                data_records,
+                train_records,
+                _encoder(layers=router in ("learned", "hybrid")),
+                router=router,
+                progress=tick,
             )
     except (DispatchError, ValueError) as exc:
         fail(exc)

@@ -30,7 +30,7 @@ from dispatch.eval.replaying import (
     sweep,
 )
 from dispatch.registry import Registry
-from dispatch.routing.encoder import Encoder
+from dispatch.routing.encoder import Encoder, base_width
 from dispatch.routing.features import TEXT_WINDOW, embed, router_text
 from dispatch.routing.heads import CapabilityHead
 from dispatch.routing.learned import LearnedArtefact, LearnedRouter, prompt_unit
@@ -157,6 +157,7 @@ def train_router(
     outcome_names = list(names)
     ids = [names[n] for n in outcome_names]
     x = _embed(encoder, [r.prompt for r in records], "embed outcomes", progress)
+    x = x[:, : base_width(encoder.id, x.shape[1])]  # quality heads: sentence vector
     quality, _ = outcome_matrix(records, outcome_names)
     oof = oof_quality(
         x,

@@ -37,9 +37,15 @@ from dispatch.routing._onnx_export import (
     cache_dir,
     export_int8,
     export_onnx,
+    export_taps,
+    layer_output,
 )
-from dispatch.routing._st import SentenceTransformerEncoder, default_model_path
-from dispatch.routing.encoder import Encoder, Vectors
+from dispatch.routing._st import (
+    SentenceTransformerEncoder,
+    checked_layers,
+    default_model_path,
+)
+from dispatch.routing.encoder import Encoder, Vectors, layers_suffix, split_layers
 
 __all__ = (
     "DEFAULT_THREADS",
@@ -117,6 +123,13 @@ class OnnxEncoder:
         precision: ``float32`` (vectors equal torch's) or ``int8`` (quantised
             weights: faster, other vectors, other id; see the module
             docstring).
+        layers: intermediate hidden states (HF numbering, 0 = embeddings,
+            ``k`` = after block ``k``) to append to each row, each mean-pooled
+            and L2-normalised like the final one: a row is then ``[final,
+            layer ..]``, ``384 * (1 + len(layers))`` wide, and its first 384
+            columns are exactly the plain encoder's vector. Same run, so the
+            same time per prompt; another id (``...:layers-2-4``). See
+            `dispatch.routing.features.CAPABILITY_LAYERS` for why the capability head reads them.
     """
 
     def __init__(
@@ -127,6 +140,7 @@ class OnnxEncoder:
         threads: int | None = None,
         spin: bool = False,
         precision: Precision = "float32",
+        layers: Sequence[int] = (),
     ) -> None:
         """Check the folder now; export and load the session on first `encode`.
 
@@ -151,6 +165,8 @@ class OnnxEncoder:
                 expected=" or ".join(get_args(Precision)),
             )
         self.precision: Precision = precision
+        self.layers = checked_layers(layers, self.model_path, "OnnxEncoder(layers=...)")
+        self._outputs = ["last_hidden_state", *(layer_output(k) for k in self.layers)]
         self._session: Any = None
         self._tokenizer: Any = None
         self._types = False
@@ -160,7 +176,9 @@ class OnnxEncoder:
         """float32: `SentenceTransformerEncoder`'s id on the same folder (same
         vectors); int8: that id plus ``:onnx-int8-<recipe version>``."""
         base = f"st:{self.model_path.name}:{self.model_path.parent.name}"
-        return base if self.precision == "float32" else f"{base}:{_INT8_SUFFIX}"
+        if self.precision == "int8":
+            base = f"{base}:{_INT8_SUFFIX}"
+        return base + layers_suffix(self.layers)
 
     def _load(self) -> None:
         """Export (once, cached) and open the session and the tokenizer.
@@ -171,8 +189,11 @@ class OnnxEncoder:
         import onnxruntime as ort  # noqa: PLC0415 - optional dependency
         from tokenizers import Tokenizer  # noqa: PLC0415
 
-        export = export_int8 if self.precision == "int8" else export_onnx
-        onnx_file = export(self.model_path)
+        int8 = self.precision == "int8"
+        if self.layers:
+            onnx_file = export_taps(self.model_path, int8=int8)
+        else:
+            onnx_file = (export_int8 if int8 else export_onnx)(self.model_path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -218,10 +239,15 @@ class OnnxEncoder:
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if self._types:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        pooled = self._session.run(None, feeds)[0].mean(axis=1)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        vectors: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(
-            np.float32, copy=False
+        states = self._session.run(self._outputs, feeds)
+        pooled = states[0].mean(axis=1)
+        if len(states) > 1:  # [final, layer ..], each normalised on its own
+            pooled = np.stack([s.mean(axis=1) for s in states], axis=1)
+        norms = np.linalg.norm(pooled, axis=-1, keepdims=True)
+        vectors: Vectors = (
+            (pooled / np.maximum(norms, 1e-12))
+            .reshape(ids.shape[0], -1)
+            .astype(np.float32, copy=False)
         )
         return vectors
 
@@ -231,7 +257,10 @@ _INT8_SUFFIX = f"onnx-int8-{INT8_FORMAT}"
 
 
 def configured_encoder(
-    choice: str | None = None, *, encoder_id: str | None = None
+    choice: str | None = None,
+    *,
+    encoder_id: str | None = None,
+    layers: Sequence[int] = (),
 ) -> Encoder:
     """The encoder a deployment asked for, uncached (callers wrap it).
 
@@ -239,11 +268,13 @@ def configured_encoder(
     id a trained artefact records) overrides a choice of the other precision:
     an artefact trained on int8 vectors gets the int8 encoder whatever the
     environment says, and a float artefact a float one, because no other
-    encoder can serve it.
+    encoder can serve it. The id's ``:layers-..`` suffix, if any, sets the
+    appended hidden states (else `layers` does).
 
     Args:
         choice: one of `EncoderChoice`.
         encoder_id: the id the returned encoder must have, if known.
+        layers: hidden states to append to each vector (see `OnnxEncoder`).
 
     Raises:
         ConfigError: the choice is unknown, or ``onnx``/``onnx-int8`` was asked
@@ -253,6 +284,7 @@ def configured_encoder(
     if choice is None:
         where, choice = ENCODER_ENV, os.environ.get(ENCODER_ENV, "").strip() or "auto"
     if encoder_id is not None:
+        encoder_id, layers = split_layers(encoder_id)
         int8 = encoder_id.endswith(f":{_INT8_SUFFIX}")
         if int8 != (choice == "onnx-int8"):
             where, choice = "the artefact's encoder id", "onnx-int8" if int8 else "auto"
@@ -264,7 +296,7 @@ def configured_encoder(
             expected=" | ".join(get_args(EncoderChoice)),
         )
     if choice == "torch" or (choice == "auto" and not onnx_available()):
-        return SentenceTransformerEncoder()
+        return SentenceTransformerEncoder(layers=layers)
     if not onnx_available():
         raise ConfigError(
             f"the {choice} encoder needs onnxruntime and tokenizers",
@@ -272,7 +304,8 @@ def configured_encoder(
             found=choice,
             expected="pip install 'graph-dispatch[semantic]'",
         )
-    return OnnxEncoder(precision="int8" if choice == "onnx-int8" else "float32")
+    precision: Precision = "int8" if choice == "onnx-int8" else "float32"
+    return OnnxEncoder(precision=precision, layers=layers)
 
 
 def _threads(threads: int | None) -> int:

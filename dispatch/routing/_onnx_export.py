@@ -34,7 +34,16 @@ from typing import Any
 
 from dispatch.errors import ConfigError
 
-__all__ = ("EXPORT_FORMAT", "INT8_FORMAT", "cache_dir", "export_int8", "export_onnx")
+__all__ = (
+    "EXPORT_FORMAT",
+    "INT8_FORMAT",
+    "TAPS_FORMAT",
+    "cache_dir",
+    "export_int8",
+    "export_onnx",
+    "export_taps",
+    "layer_output",
+)
 
 
 def cache_dir() -> Path:
@@ -268,5 +277,76 @@ def export_int8(model_path: Path, target_dir: Path | None = None) -> Path:
         tmp.replace(target)
     finally:
         logging.disable(muted)
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+TAPS_FORMAT = "taps1"
+"""Part of the tapped file's name: bump it when `export_taps` changes."""
+
+
+def layer_output(layer: int) -> str:
+    """The graph output `export_taps` adds for hidden state `layer` (HF numbering:
+    0 is the embedding layer's output, ``k`` the output of transformer block ``k``)."""
+    return f"hidden_state_{layer}"
+
+
+def export_taps(model_path: Path, int8: bool = False) -> Path:
+    """The fused (or int8) export with every intermediate hidden state as an output.
+
+    The graph computes exactly what the base export computes; it only also
+    returns the input of each fused ``Attention`` node of the float graph,
+    which is the hidden state entering that transformer block: hidden state
+    0 (the embeddings) for the first block, ``k`` for block ``k``. The
+    quantiser keeps those tensors' names (layer normalisation is not
+    quantised), so the int8 graph is tapped at the same names.
+    `dispatch.routing._onnx` pools the ones it is asked for
+    (`OnnxEncoder(layers=...)`). Cached beside the base file, written to a
+    temporary name and renamed, offline.
+
+    Raises:
+        ConfigError: the ``onnx`` package cannot be imported, or the float
+            export has no fused ``Attention`` nodes to tap (it was left
+            unfused).
+    """
+    fused = export_onnx(model_path)
+    base = export_int8(model_path) if int8 else fused
+    target = base.with_name(f"{base.stem}-{TAPS_FORMAT}.onnx")
+    if target.is_file():
+        return target
+    try:
+        import onnx  # noqa: PLC0415 - only needed for the one-time rewrite
+        from onnx import helper  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError(
+            f"layer features need the onnx package to rewrite the graph once ({exc})",
+            expected="pip install 'graph-dispatch[semantic]'",
+        ) from exc
+    taps = [
+        n.input[0]
+        for n in onnx.load(str(fused), load_external_data=False).graph.node
+        if n.op_type == "Attention"
+    ]
+    model = onnx.load(str(base))
+    produced = {name for node in model.graph.node for name in node.output}
+    if not taps or not set(taps) <= produced:
+        raise ConfigError(
+            "layer features need the fused ONNX graph (its Attention inputs were "
+            "not found)",
+            file=str(base),
+        )
+    for layer, tensor in enumerate(taps):
+        name = layer_output(layer)
+        model.graph.node.append(
+            helper.make_node("Identity", [tensor], [name], name=f"tap_{layer}")
+        )
+        model.graph.output.append(
+            helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        )
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    try:
+        onnx.save(model, str(tmp))
+        tmp.replace(target)
+    finally:
         tmp.unlink(missing_ok=True)
     return target

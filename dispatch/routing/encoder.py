@@ -18,7 +18,16 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ("CachedEncoder", "Encoder", "Vectors")
+from dispatch.errors import ConfigError
+
+__all__ = (
+    "CachedEncoder",
+    "Encoder",
+    "Vectors",
+    "base_width",
+    "layers_suffix",
+    "split_layers",
+)
 
 Vectors = npt.NDArray[np.float32]
 """Rows of L2-normalised float32 embeddings."""
@@ -179,3 +188,37 @@ class CachedEncoder:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_LAYERS_PREFIX = ":layers-"
+
+
+def layers_suffix(layers: Sequence[int]) -> str:
+    """What an encoder id gains for appended hidden states: ``:layers-2-4``
+    (nothing without)."""
+    return f"{_LAYERS_PREFIX}{'-'.join(str(k) for k in layers)}" if layers else ""
+
+
+def split_layers(encoder_id: str) -> tuple[str, tuple[int, ...]]:
+    """``(id without the layers suffix, layers)`` of an encoder id.
+
+    Raises:
+        ConfigError: the suffix is not dash-separated whole numbers.
+    """
+    base, sep, tail = encoder_id.rpartition(_LAYERS_PREFIX)
+    if not sep:
+        return encoder_id, ()
+    try:
+        return base, tuple(int(k) for k in tail.split("-"))
+    except ValueError:
+        raise ConfigError(
+            "malformed layers in an encoder id",
+            found=encoder_id,
+            expected="...:layers-2-4",
+        ) from None
+
+
+def base_width(encoder_id: str, width: int) -> int:
+    """Columns of a row that are the plain sentence vector: all of them, or the
+    first ``width / (1 + layers)`` when the id appends hidden states."""
+    return width // (1 + len(split_layers(encoder_id)[1]))

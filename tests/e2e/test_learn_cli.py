@@ -15,6 +15,10 @@ import pytest
 from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 
+from dispatch.routing.encoder import layers_suffix
+from dispatch.routing.features import CAPABILITY_LAYERS
+from dispatch.routing.learned import LearnedArtefact
+
 MODELS = {
     "cheap-7b": {
         "tier": "small",
@@ -105,6 +109,10 @@ def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
     train, models = folder / "train.jsonl", folder / "models.json"
     data = write(tmp_path / "data.jsonl", 100, 8, outcomes=True)
     assert (folder / "router.npz").is_file()
+    # the capability head reads the sentence vector and two hidden states;
+    # the id says so, so a live hop gets an encoder that appends them
+    encoder = LearnedArtefact.load(folder / "router.npz").encoder
+    assert encoder.endswith(f"{layers_suffix(CAPABILITY_LAYERS)}")
     assert summary["reference_model"] == "p:dear-4"
     cv = summary["scores"]["capability_cv"]
     assert cv["macro_f1"] > 0.9

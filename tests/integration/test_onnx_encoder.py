@@ -190,3 +190,50 @@ def test_the_int8_export_is_quantised_and_cached_beside_the_float_one(
     assert ops.count("QAttention") == 6  # every layer's attention weights
     assert ops.count("MatMulInteger") == 12 + 6  # two FFN + one projection each
     assert int8_file.stat().st_size < 0.7 * float_file.stat().st_size
+
+
+# -- appended hidden states ------------------------------------------------------------
+
+
+def test_layered_vectors_are_the_sentence_vector_then_torchs_hidden_states(
+    float_and_int8: tuple[OnnxEncoder, OnnxEncoder],
+    minilm_torch: SentenceTransformerEncoder,
+    minilm_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the tapped graph is the fused graph with extra outputs: its first 384
+    # columns are the plain vector bit for bit, the rest equal the hidden
+    # states torch reports (each pooled and normalised on its own)
+    monkeypatch.setenv("DISPATCH_CACHE_DIR", str(minilm_cache))
+    plain, _ = float_and_int8
+    layered = OnnxEncoder(layers=(2, 4))
+    torch_layered = SentenceTransformerEncoder(minilm_torch.model_path, layers=(2, 4))
+    texts = TEXTS[:4]
+    rows = layered.encode(texts)
+    assert rows.shape == (4, 3 * 384)
+    assert layered.id == torch_layered.id == f"{plain.id}:layers-2-4"
+    np.testing.assert_array_equal(rows[:, :384], plain.encode(texts))
+    np.testing.assert_allclose(rows, torch_layered.encode(texts), atol=1e-5)
+    blocks = rows.reshape(4, 3, 384)
+    np.testing.assert_allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-6)
+    # the hidden states are not copies of the sentence vector
+    assert float(np.sum(blocks[:, 0] * blocks[:, 1], axis=1).max()) < 0.99
+
+
+def test_the_int8_graph_is_tapped_at_the_same_hidden_states(
+    float_and_int8: tuple[OnnxEncoder, OnnxEncoder],
+    minilm_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISPATCH_CACHE_DIR", str(minilm_cache))
+    _, int8 = float_and_int8
+    layered = OnnxEncoder(precision="int8", layers=(2, 4))
+    float_layered = OnnxEncoder(layers=(2, 4))
+    rows = layered.encode(TEXTS)
+    np.testing.assert_array_equal(rows[:, :384], int8.encode(TEXTS))
+    cosine = np.sum(
+        rows.reshape(-1, 3, 384) * float_layered.encode(TEXTS).reshape(-1, 3, 384),
+        axis=2,
+    )
+    assert cosine.min() >= 0.97
+    assert layered.id == f"{int8.id}:layers-2-4"

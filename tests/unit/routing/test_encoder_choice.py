@@ -18,7 +18,7 @@ from dispatch.routing._onnx import (
 )
 from dispatch.routing._onnx_export import INT8_FORMAT
 from dispatch.routing._st import SentenceTransformerEncoder
-from dispatch.routing.encoder import Vectors
+from dispatch.routing.encoder import Vectors, base_width, layers_suffix, split_layers
 from dispatch.testing import FakeEncoder
 
 needs_onnx = pytest.mark.skipif(
@@ -137,3 +137,69 @@ def test_one_cache_file_keeps_float_and_int8_vectors_apart(tmp_path: Path) -> No
     np.testing.assert_array_equal(again_float.encode(["route this prompt"]), a)
     np.testing.assert_array_equal(again_int8.encode(["route this prompt"]), b)
     assert again_float.misses == again_int8.misses == 0
+
+
+# -- appended hidden states ------------------------------------------------------------
+
+LAYERED_ID = f"{FLOAT_ID}:layers-2-4"
+
+
+def test_an_encoder_id_records_the_appended_layers_and_gives_them_back() -> None:
+    assert layers_suffix(()) == ""
+    assert layers_suffix((2, 4)) == ":layers-2-4"
+    assert split_layers(LAYERED_ID) == (FLOAT_ID, (2, 4))
+    assert split_layers(f"{INT8_ID}:layers-3") == (INT8_ID, (3,))
+    assert split_layers(FLOAT_ID) == (FLOAT_ID, ())
+    assert SentenceTransformerEncoder(layers=(2, 4)).id == LAYERED_ID
+
+
+def test_a_malformed_layers_suffix_is_refused_naming_the_id() -> None:
+    with pytest.raises(ConfigError, match="malformed layers") as caught:
+        split_layers(f"{FLOAT_ID}:layers-two")
+    assert "layers-two" in str(caught.value)
+
+
+def test_the_sentence_vector_is_the_leading_columns_of_a_layered_row() -> None:
+    assert base_width(FLOAT_ID, 384) == 384
+    assert base_width(LAYERED_ID, 1152) == 384
+    assert base_width(f"{INT8_ID}:layers-3", 768) == 384
+
+
+@pytest.mark.parametrize("layers", [(6,), (-1,), (2, 2)])
+def test_layers_the_model_cannot_append_are_refused_naming_the_argument(
+    layers: tuple[int, ...],
+) -> None:
+    # MiniLM has six blocks: hidden states 0..5 enter them, the sixth output
+    # is the sentence vector itself
+    with pytest.raises(ConfigError, match="out of range or repeated") as caught:
+        SentenceTransformerEncoder(layers=layers)
+    assert "SentenceTransformerEncoder(layers=...)" in str(caught.value)
+    assert "0 to 5" in str(caught.value)
+    if onnx_available():
+        with pytest.raises(ConfigError, match="OnnxEncoder"):
+            OnnxEncoder(layers=layers)
+
+
+@needs_onnx
+@pytest.mark.parametrize(
+    ("env", "artefact_id", "precision"),
+    [
+        (None, LAYERED_ID, "float32"),
+        ("onnx-int8", LAYERED_ID, "float32"),
+        (None, f"{INT8_ID}:layers-2-4", "int8"),
+    ],
+)
+def test_a_layered_artefact_gets_an_encoder_appending_the_same_layers(
+    env: str | None,
+    artefact_id: str,
+    precision: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if env is None:
+        monkeypatch.delenv(ENCODER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENCODER_ENV, env)
+    encoder = configured_encoder(encoder_id=artefact_id)
+    assert isinstance(encoder, OnnxEncoder)
+    assert (encoder.layers, encoder.precision) == ((2, 4), precision)
+    assert encoder.id == artefact_id

@@ -308,3 +308,23 @@ def test_over_another_registry_the_bar_comes_from_the_models_it_holds() -> None:
     assert select(narrowed.decide(hop), hop, reachable).model.id == "p:mid"
     calibrated = LearnedRouter(art, encoder, specs=REGISTRY, tiers=REGISTRY.tiers)
     assert calibrated.over(reachable).bar == 0.9
+
+
+def test_quality_heads_read_the_sentence_vector_of_a_layered_row() -> None:
+    # a trained artefact's encoder appends hidden states for the capability
+    # head; the quality heads were fitted on the sentence vector alone and
+    # read its leading columns, whatever follows them
+    rng = np.random.default_rng(0)
+    sentence = rng.normal(size=(4, DIM)).astype(np.float32)
+    layered = np.hstack([sentence, rng.normal(size=(4, 2 * DIM)).astype(np.float32)])
+    linear = LinearHeads(
+        weights=rng.normal(size=(DIM, 3)).astype(np.float32),
+        bias=np.zeros(3, dtype=np.float32),
+    )
+    knn = KnnHeads(
+        points=rng.normal(size=(5, DIM)).astype(np.float32),
+        targets=rng.random((5, 3)).astype(np.float32),
+        k=2,
+    )
+    for head in (linear, knn):
+        np.testing.assert_array_equal(head.predict(layered), head.predict(sentence))
