@@ -19,13 +19,15 @@ the routers' own overhead from the encoders'. The issue's ratio target is
 against the first (its own MiniLM encoder).
 
 Our router is the production shape: `CachedEncoder` with its SQLite file (in a
-temporary directory) around `OnnxEncoder`, a capability head with lexical
-n-gram features, and the rules layer for the tier. It runs twice: on the
+temporary directory) around `OnnxEncoder` appending the hidden states a
+trained artefact's capability head reads (`CAPABILITY_LAYERS`), a capability
+head with lexical n-gram features, and the rules layer for the tier. It runs twice: on the
 float32 encoder (the default; vectors equal torch's) and on the opt-in int8
 encoder (``DISPATCH_ENCODER=onnx-int8``; its own head, trained on its own
 vectors, as ``dispatch train`` would). Every ratio divides one of ours by one
 of theirs, named on its line. A breakdown of where one decision's time goes,
-each encoder alone at 1 and 2 onnxruntime threads, follows each comparison.
+each encoder alone at 1 and 2 onnxruntime threads (and the float32 one
+without the appended layers), follows each comparison.
 The load average is printed first and last: on this shared 2-core machine it
 decides the absolute figures, the ratios much less.
 """
@@ -51,7 +53,7 @@ from dispatch.routing import CachedEncoder
 from dispatch.routing._onnx import DEFAULT_THREADS, OnnxEncoder, Precision
 from dispatch.routing._st import default_model_path
 from dispatch.routing.classifier import CapabilityRouter
-from dispatch.routing.features import embed, router_text
+from dispatch.routing.features import CAPABILITY_LAYERS, embed, router_text
 from dispatch.routing.semantic import default_utterances
 from dispatch.routing.train import fit_capability
 
@@ -81,7 +83,7 @@ def _p(times: list[float], q: int) -> float:
 def _ours(
     examples: dict[str, list[str]], cache: Path, precision: Precision
 ) -> CapabilityRouter:
-    onnx = OnnxEncoder(precision=precision)
+    onnx = OnnxEncoder(precision=precision, layers=CAPABILITY_LAYERS)
     texts = [t for ts in examples.values() for t in ts]
     labels = [c for c, ts in examples.items() for _ in ts]
     head = fit_capability(embed(onnx, texts), labels, prompts=texts)
@@ -182,11 +184,18 @@ def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
     parts: dict[str, Timed] = {}
     for precision in ("float32", "int8"):
         for threads in (1, 2):
-            encoder = OnnxEncoder(threads=threads, precision=precision)
+            encoder = OnnxEncoder(
+                threads=threads, precision=precision, layers=CAPABILITY_LAYERS
+            )
             encoder.encode(["warm"])
             default = " (default)" if threads == DEFAULT_THREADS else ""
             name = f"encoder {precision}, {threads} thread(s){default}"
             parts[name] = (lambda e: lambda p: e.encode([router_text(p)]))(encoder)
+    plain = OnnxEncoder()
+    plain.encode(["warm"])
+    parts["encoder float32, no layers appended"] = lambda p: plain.encode(
+        [router_text(p)]
+    )
     parts["tier (rules layer)"] = lambda p: ours.tier_router.decide(
         Hop(specialist="b", prompt=p + " again")
     )
@@ -200,10 +209,10 @@ def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
 def _cosine(ours: dict[str, CapabilityRouter], prompts: list[str]) -> None:
     """How far the int8 vectors are from the float32 ones, as the router embeds."""
     texts = [router_text(p) for p in prompts]
-    a, b = (ours[k].encoder.encode(texts) for k in ("float32", "int8"))
+    a, b = (ours[k].encoder.encode(texts)[:, :384] for k in ("float32", "int8"))
     cosine = np.sum(a * b, axis=1)
     print(
-        f"{'int8 vs float32 vectors, cosine':<44}: min {cosine.min():.4f}"
+        f"{'int8 vs float32 sentence vectors, cosine':<44}: min {cosine.min():.4f}"
         f"  p1 {np.percentile(cosine, 1):.4f}  mean {cosine.mean():.4f}"
         f"  ({len(texts)} real prompts)"
     )
@@ -260,10 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             "float32": _ours(examples, Path(tmp) / "f", "float32"),
             "int8": _ours(examples, Path(tmp) / "q", "int8"),
         }
-        cached = ours["float32"].encoder
-        assert isinstance(cached, CachedEncoder)
-        onnx = cached.encoder
-        assert isinstance(onnx, OnnxEncoder)
+        onnx = OnnxEncoder()  # the sentence vector alone, as semantic-router reads
         theirs = {
             "HF torch": _aurelio(examples, _hf_encoder()),
             "our onnx float32": _aurelio(examples, _onnx_dense(onnx)),

@@ -239,15 +239,12 @@ class OnnxEncoder:
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if self._types:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        states = self._session.run(self._outputs, feeds)
-        pooled = states[0].mean(axis=1)
-        if len(states) > 1:  # [final, layer ..], each normalised on its own
-            pooled = np.stack([s.mean(axis=1) for s in states], axis=1)
-        norms = np.linalg.norm(pooled, axis=-1, keepdims=True)
+        states = self._session.run(self._outputs, feeds)  # each (1, tokens, dim)
+        # [final, layer ..]: each state's mean over the tokens, normalised on its own
+        pooled = np.concatenate(states).mean(axis=1)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors: Vectors = (
-            (pooled / np.maximum(norms, 1e-12))
-            .reshape(ids.shape[0], -1)
-            .astype(np.float32, copy=False)
+            (pooled / np.maximum(norms, 1e-12)).reshape(1, -1).astype(np.float32)
         )
         return vectors
 
