@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.routing.encoder import CachedEncoder, Encoder, Vectors
+from dispatch.routing.encoder import CachedEncoder, Encoder, Vectors, split_layers
 
 __all__ = (
     "CAPABILITY_LAYERS",
+    "MEMORY_CACHE_BYTES",
     "TEXT_WINDOW",
     "default_encoder",
     "embed",
@@ -49,6 +50,14 @@ hidden state 3 alone 0.959 / 0.947 / 0.827, all five 0.957 / 0.944 / 0.824.
 The quality heads read only the leading sentence-vector columns
 (`dispatch.routing.encoder.base_width`), so the learned layer's routing is
 what it was (RouterBench half A: 0.960 at 0.291, as before)."""
+
+
+MEMORY_CACHE_BYTES = 50_000 * 4 * 384
+"""The in-memory embedding cache's budget in `default_encoder` (~77 MB): a
+bound on vectors, not rows, so appended layers do not triple it."""
+
+_MINILM_DIM = 384
+"""Width of one MiniLM state (the sentence vector, each appended layer)."""
 
 
 def router_text(prompt: str, window: int = TEXT_WINDOW) -> str:
@@ -99,7 +108,9 @@ def default_encoder(
     encoder. `encoder_id` (a trained artefact's) overrides the variable and
     `layers` (hidden states appended to each vector, e.g. `CAPABILITY_LAYERS`). The
     disk cache (SQLite, keyed by encoder id and text hash) lives in the cache
-    directory (``$DISPATCH_CACHE_DIR``).
+    directory (``$DISPATCH_CACHE_DIR``); the memory cache holds up to
+    `MEMORY_CACHE_BYTES` of vectors (50,000 plain rows, a third as many with
+    two layers appended).
     """
     from dispatch.routing._onnx import (  # noqa: PLC0415 - heavy, optional
         cache_dir,
@@ -107,5 +118,7 @@ def default_encoder(
     )
 
     inner = configured_encoder(encoder_id=encoder_id, layers=layers)
+    layer_count = len(split_layers(inner.id)[1])
     path: Path | None = cache_dir() / "embeddings.sqlite" if disk_cache else None
-    return CachedEncoder(inner, path=path, max_items=50_000)
+    row_bytes = 4 * _MINILM_DIM * (1 + layer_count)
+    return CachedEncoder(inner, path=path, max_items=MEMORY_CACHE_BYTES // row_bytes)

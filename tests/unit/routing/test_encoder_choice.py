@@ -203,3 +203,14 @@ def test_a_layered_artefact_gets_an_encoder_appending_the_same_layers(
     assert isinstance(encoder, OnnxEncoder)
     assert (encoder.layers, encoder.precision) == ((2, 4), precision)
     assert encoder.id == artefact_id
+
+
+def test_the_default_memory_cache_is_bounded_in_bytes_not_rows() -> None:
+    # a layered row is three times a plain one: the cache holds a third as many
+    from dispatch.routing.features import MEMORY_CACHE_BYTES, default_encoder
+
+    plain = default_encoder(disk_cache=False)
+    layered = default_encoder(disk_cache=False, layers=(2, 4))
+    assert plain.max_items == 50_000
+    assert layered.max_items == MEMORY_CACHE_BYTES // (4 * 384 * 3)
+    assert layered.id.endswith(":layers-2-4")
