@@ -29,6 +29,14 @@ FLOAT_ID = SentenceTransformerEncoder().id  # lazy: reads no weights
 INT8_ID = f"{FLOAT_ID}:onnx-int8-{INT8_FORMAT}"
 
 
+def _choose(env: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set `ENCODER_ENV` to `env`, or unset it for None."""
+    if env is None:
+        monkeypatch.delenv(ENCODER_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENCODER_ENV, env)
+
+
 @needs_onnx
 def test_the_int8_encoder_has_its_own_id_carrying_the_recipe_version() -> None:
     # the float id is the torch encoder's (same vectors); the int8 id is not,
@@ -61,10 +69,7 @@ def test_the_environment_chooses_the_encoder(
     precision: str | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if env is None:
-        monkeypatch.delenv(ENCODER_ENV, raising=False)
-    else:
-        monkeypatch.setenv(ENCODER_ENV, env)
+    _choose(env, monkeypatch)
     encoder = configured_encoder()
     assert type(encoder) is kind
     assert getattr(encoder, "precision", None) == precision
@@ -85,10 +90,7 @@ def test_an_unknown_encoder_name_says_where_it_came_from(
 def test_an_int8_artefact_gets_the_int8_encoder_whatever_the_environment_says(
     env: str | None, artefact_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if env is None:
-        monkeypatch.delenv(ENCODER_ENV, raising=False)
-    else:
-        monkeypatch.setenv(ENCODER_ENV, env)
+    _choose(env, monkeypatch)
     assert configured_encoder(encoder_id=artefact_id).id == artefact_id
 
 
@@ -195,10 +197,7 @@ def test_a_layered_artefact_gets_an_encoder_appending_the_same_layers(
     precision: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if env is None:
-        monkeypatch.delenv(ENCODER_ENV, raising=False)
-    else:
-        monkeypatch.setenv(ENCODER_ENV, env)
+    _choose(env, monkeypatch)
     encoder = configured_encoder(encoder_id=artefact_id)
     assert isinstance(encoder, OnnxEncoder)
     assert (encoder.layers, encoder.precision) == ((2, 4), precision)
