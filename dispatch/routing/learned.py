@@ -321,12 +321,24 @@ def load_learned_router(
         encoder: default: the installed MiniLM encoder the artefact was
             trained with (float32 or int8), with the disk cache.
         bar: overrides the calibrated bar.
+
+    Raises:
+        ConfigError: the file is not a readable artefact, or its encoder id
+            names an encoder this installation cannot build (another
+            precision's dependencies missing, layers the model lacks).
     """
     artefact = LearnedArtefact.load(path)
     if encoder is None:
         from dispatch.routing.features import default_encoder  # noqa: PLC0415
 
-        encoder = default_encoder(encoder_id=artefact.encoder)
+        try:
+            encoder = default_encoder(encoder_id=artefact.encoder)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"cannot build the encoder {artefact.encoder!r} the artefact was "
+                f"trained with ({exc})",
+                file=str(path),
+            ) from None
     return LearnedRouter(
         artefact,
         encoder,

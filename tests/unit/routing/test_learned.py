@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -328,3 +329,24 @@ def test_quality_heads_read_the_sentence_vector_of_a_layered_row() -> None:
     )
     for head in (linear, knn):
         np.testing.assert_array_equal(head.predict(layered), head.predict(sentence))
+
+
+@pytest.mark.parametrize(
+    ("layers", "problem"), [("layers-2-9", "out of range"), ("layers-x", "malformed")]
+)
+def test_an_artefact_naming_an_encoder_that_cannot_be_built_is_refused_naming_the_file(
+    tmp_path: Path, layers: str, problem: str
+) -> None:
+    # a hand-edited or corrupt header: the error says which file and which id
+    from dispatch.routing._st import SentenceTransformerEncoder
+    from dispatch.routing.learned import load_learned_router
+
+    encoder_id = f"{SentenceTransformerEncoder().id}:{layers}"
+    path = tmp_path / "router.npz"
+    dataclasses.replace(
+        artefact((0.5, 0.6, 0.7), "absolute", 0.5), encoder=encoder_id
+    ).save(path)
+    with pytest.raises(ConfigError, match=problem) as caught:
+        load_learned_router(path, REGISTRY)
+    assert "router.npz" in str(caught.value)
+    assert encoder_id in str(caught.value)
