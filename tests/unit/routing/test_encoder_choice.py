@@ -213,3 +213,15 @@ def test_the_default_memory_cache_is_bounded_in_bytes_not_rows() -> None:
     assert plain.max_items == 50_000
     assert layered.max_items == MEMORY_CACHE_BYTES // (4 * 384 * 3)
     assert layered.id.endswith(":layers-2-4")
+
+
+def test_a_model_folder_without_a_layer_count_cannot_append_layers(
+    tmp_path: Path,
+) -> None:
+    # the layer range comes from the folder's config.json; without it the
+    # error names the file instead of failing on first encode
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="layer count") as caught:
+        SentenceTransformerEncoder(tmp_path, layers=(2,))
+    assert "config.json" in str(caught.value)
+    assert SentenceTransformerEncoder(tmp_path).layers == ()  # plain still fine
