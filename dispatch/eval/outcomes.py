@@ -143,7 +143,7 @@ def evaluate_outcomes(
         [live.decide(hop_for(r)) for r in data], data, registry, by_id
     )
     x = embed(encoder, [r.prompt for r in data])
-    predicted = trained.artefact.quality.predict(x)
+    predicted = trained.artefact.predict_quality(x)
 
     def decide(i: int, bar: float) -> RouteDecision:
         return live.decision(hop_for(data[i]), predicted[i], None, bar=bar)

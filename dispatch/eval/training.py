@@ -157,7 +157,9 @@ def train_router(
     outcome_names = list(names)
     ids = [names[n] for n in outcome_names]
     x = _embed(encoder, [r.prompt for r in records], "embed outcomes", progress)
-    x = x[:, : base_width(encoder.id, x.shape[1])]  # quality heads: sentence vector
+    x = x[
+        :, : base_width(encoder.id, x.shape[1])
+    ]  # as `LearnedArtefact.predict_quality`
     quality, _ = outcome_matrix(records, outcome_names)
     oof = oof_quality(
         x,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dispatch.errors import ConfigError
+from dispatch.routing.encoder import base_width
 from dispatch.routing.features import TEXT_WINDOW
 from dispatch.routing.heads import CapabilityHead, Heads, heads_from_arrays
 
@@ -69,6 +70,16 @@ class LearnedArtefact:
     """Characters of the prompt's end the heads were trained on."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Training report: data files, cross-validated scores, calibration."""
+
+    def predict_quality(self, x: np.ndarray) -> np.ndarray:
+        """(n, models) predicted quality for rows of this artefact's encoder.
+
+        The quality heads were fitted on the sentence vector alone: when the
+        encoder appends hidden states for the capability head (an id ending
+        ``:layers-..``, see `dispatch.routing.features.CAPABILITY_LAYERS`),
+        they read the leading `base_width` columns of each row.
+        """
+        return self.quality.predict(x[:, : base_width(self.encoder, x.shape[1])])
 
     def save(self, path: Path) -> None:
         """Write one ``.npz`` file (no pickle)."""

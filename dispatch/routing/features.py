@@ -48,7 +48,7 @@ macro-F1 0.940 -> 0.947 and real-user accuracy 0.813 -> 0.838, and on the
 held-out half 0.946 / 0.931 / 0.782 -> 0.959 / 0.948 / 0.835; in a scratch CV,
 hidden state 3 alone 0.959 / 0.947 / 0.827, all five 0.957 / 0.944 / 0.824.
 The quality heads read only the leading sentence-vector columns
-(`dispatch.routing.encoder.base_width`), so the learned layer's routing is
+(`dispatch.routing.artefact.LearnedArtefact.predict_quality`), so the learned layer's routing is
 what it was (RouterBench half A: 0.960 at 0.291, as before)."""
 
 

@@ -38,13 +38,8 @@ class LinearHeads:
     """True for one multi-class output (capabilities), False for independent ones."""
 
     def predict(self, x: Array) -> Array:
-        """(n, outputs) probabilities for (n, dim) embeddings.
-
-        Wider rows (a sentence vector with hidden states appended, see
-        `dispatch.routing.features.CAPABILITY_LAYERS`) are read by their
-        leading `dim` columns, the sentence vector the heads were fitted on.
-        """
-        logits = x[:, : self.weights.shape[0]] @ self.weights + self.bias
+        """(n, outputs) probabilities for (n, dim) embeddings."""
+        logits = x @ self.weights + self.bias
         if self.softmax:
             logits = logits - logits.max(axis=1, keepdims=True)
             e = np.exp(logits)
@@ -76,9 +71,8 @@ class KnnHeads:
     """Neighbours averaged; capped at the number of training rows."""
 
     def predict(self, x: Array) -> Array:
-        """(n, outputs) averages of the neighbours' targets (leading `dim`
-        columns of wider rows, as `LinearHeads.predict`)."""
-        sims = x[:, : self.points.shape[1]] @ self.points.T
+        """(n, outputs) averages of the neighbours' targets."""
+        sims = x @ self.points.T
         k = min(self.k, self.points.shape[0])
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         mean: Array = self.targets[idx].mean(axis=1).astype(np.float32)

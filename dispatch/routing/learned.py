@@ -193,7 +193,7 @@ class LearnedRouter:
             self._cache.move_to_end(prompt)
             return hit
         x = self.encoder.encode([router_text(prompt, self.artefact.window)])
-        quality = self.artefact.quality.predict(x)[0]
+        quality = self.artefact.predict_quality(x)[0]
         head = self.artefact.capability
         result = (quality, head.predict([prompt], x)[0] if head is not None else None)
         self._cache[prompt] = result

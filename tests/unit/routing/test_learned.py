@@ -328,7 +328,16 @@ def test_quality_heads_read_the_sentence_vector_of_a_layered_row() -> None:
         k=2,
     )
     for head in (linear, knn):
-        np.testing.assert_array_equal(head.predict(layered), head.predict(sentence))
+        plain = LearnedArtefact(
+            encoder=FakeEncoder(DIM).id, models=MODELS, quality=head
+        )
+        wide = dataclasses.replace(plain, encoder=f"{plain.encoder}:layers-2-4")
+        np.testing.assert_array_equal(
+            wide.predict_quality(layered), plain.predict_quality(sentence)
+        )
+        np.testing.assert_array_equal(
+            plain.predict_quality(sentence), head.predict(sentence)
+        )
 
 
 @pytest.mark.parametrize(
