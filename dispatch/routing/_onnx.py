@@ -244,7 +244,9 @@ class OnnxEncoder:
         pooled = np.concatenate(states).mean(axis=1)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors: Vectors = (
-            (pooled / np.maximum(norms, 1e-12)).reshape(1, -1).astype(np.float32)
+            (pooled / np.maximum(norms, 1e-12))
+            .reshape(1, -1)
+            .astype(np.float32, copy=False)
         )
         return vectors
 

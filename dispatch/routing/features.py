@@ -52,12 +52,12 @@ The quality heads read only the leading sentence-vector columns
 what it was (RouterBench half A: 0.960 at 0.291, as before)."""
 
 
-MEMORY_CACHE_BYTES = 50_000 * 4 * 384
-"""The in-memory embedding cache's budget in `default_encoder` (~77 MB): a
-bound on vectors, not rows, so appended layers do not triple it."""
-
 _MINILM_DIM = 384
 """Width of one MiniLM state (the sentence vector, each appended layer)."""
+
+MEMORY_CACHE_BYTES = 50_000 * 4 * _MINILM_DIM
+"""The in-memory embedding cache's budget in `default_encoder` (~77 MB): a
+bound on vectors, not rows, so appended layers do not triple it."""
 
 
 def router_text(prompt: str, window: int = TEXT_WINDOW) -> str:
