@@ -130,7 +130,9 @@ class SentenceTransformerEncoder:
                 pooled = torch.stack([h[0].mean(dim=0) for h in parts])
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
                 rows.append(pooled.reshape(-1).numpy())
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        if not rows:  # as `OnnxEncoder.encode` (reshape cannot size an empty row)
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(rows, dtype=np.float32)
 
 
 def checked_layers(

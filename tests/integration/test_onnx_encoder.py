@@ -216,6 +216,7 @@ def test_layered_vectors_are_the_sentence_vector_then_torchs_hidden_states(
     np.testing.assert_allclose(rows, torch_layered.encode(texts), atol=1e-5)
     blocks = rows.reshape(4, 3, 384)
     np.testing.assert_allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-6)
+    assert torch_layered.encode([]).shape == layered.encode([]).shape == (0, 0)
     # the hidden states are not copies of the sentence vector
     assert float(np.sum(blocks[:, 0] * blocks[:, 1], axis=1).max()) < 0.99
 
