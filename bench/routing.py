@@ -53,6 +53,7 @@ from dispatch.routing import CachedEncoder
 from dispatch.routing._onnx import DEFAULT_THREADS, OnnxEncoder, Precision
 from dispatch.routing._st import default_model_path
 from dispatch.routing.classifier import CapabilityRouter
+from dispatch.routing.encoder import base_width
 from dispatch.routing.features import CAPABILITY_LAYERS, embed, router_text
 from dispatch.routing.semantic import default_utterances
 from dispatch.routing.train import fit_capability
@@ -209,13 +210,19 @@ def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
 def _cosine(ours: dict[str, CapabilityRouter], prompts: list[str]) -> None:
     """How far the int8 vectors are from the float32 ones, as the router embeds."""
     texts = [router_text(p) for p in prompts]
-    a, b = (ours[k].encoder.encode(texts)[:, :384] for k in ("float32", "int8"))
+    a, b = (_sentence(ours[k].encoder.encode(texts), ours[k].encoder.id)
+            for k in ("float32", "int8"))  # fmt: skip
     cosine = np.sum(a * b, axis=1)
     print(
         f"{'int8 vs float32 sentence vectors, cosine':<44}: min {cosine.min():.4f}"
         f"  p1 {np.percentile(cosine, 1):.4f}  mean {cosine.mean():.4f}"
         f"  ({len(texts)} real prompts)"
     )
+
+
+def _sentence(rows: Any, encoder_id: str) -> Any:
+    """The sentence-vector columns of `rows` (without the appended layers)."""
+    return rows[:, : base_width(encoder_id, rows.shape[1])]
 
 
 def _padded(onnx: OnnxEncoder, texts: list[str]) -> Any:

@@ -15,7 +15,7 @@ with one ``error:`` line, like every other command.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,12 +81,11 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
         yield tick
 
 
-def _encoder(*, layers: bool = True) -> Any:
+def _encoder(layers: Sequence[int] | None = None) -> Any:
     """The fastest installed MiniLM encoder with its disk cache (lazy import).
 
-    With `layers` it appends `CAPABILITY_LAYERS`' hidden states, as trained
-    artefacts do (the quality heads read only the sentence vector); without,
-    the plain sentence vector, for the nearest-centroid and rules baselines.
+    It appends `layers`' hidden states (default `CAPABILITY_LAYERS`, as
+    trained artefacts do; the quality heads read only the sentence vector).
     The disk cache lets a rerun (another head, another router, the same data)
     skip embedding prompts it has embedded before.
     """
@@ -95,7 +94,7 @@ def _encoder(*, layers: bool = True) -> Any:
         default_encoder,
     )
 
-    return default_encoder(layers=CAPABILITY_LAYERS if layers else ())
+    return default_encoder(layers=CAPABILITY_LAYERS if layers is None else layers)
 
 
 def train(
@@ -286,7 +285,10 @@ def eval_capability(
     The decision latency (p50/p99) is measured on prompts the encoder has not
     cached, so it is what a live hop pays.
     """
-    from dispatch.eval.capability import evaluate_capability  # noqa: PLC0415
+    from dispatch.eval.capability import (  # noqa: PLC0415
+        encoder_layers,
+        evaluate_capability,
+    )
     from dispatch.routing.replay import read_replay  # noqa: PLC0415
 
     try:
@@ -296,7 +298,7 @@ def eval_capability(
             report = evaluate_capability(
                 data_records,
                 train_records,
-                _encoder(layers=router in ("learned", "hybrid")),
+                _encoder(encoder_layers(router)),
                 router=router,
                 progress=tick,
             )

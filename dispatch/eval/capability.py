@@ -16,7 +16,7 @@ from dispatch.eval.metrics import accuracy_by_group, per_class_scores, percentil
 from dispatch.eval.training import Progress
 from dispatch.routing.classifier import CapabilityRouter
 from dispatch.routing.encoder import CachedEncoder, Encoder
-from dispatch.routing.features import embed
+from dispatch.routing.features import CAPABILITY_LAYERS, embed
 from dispatch.routing.hybrid import HybridRouter
 from dispatch.routing.protocol import Router
 from dispatch.routing.replay import ReplayRecord
@@ -25,12 +25,39 @@ from dispatch.routing.semantic import SemanticRouter
 from dispatch.routing.train import fit_capability
 from dispatch.types import Hop
 
-__all__ = ("CAPABILITY_ROUTERS", "build_capability_router", "evaluate_capability")
+__all__ = (
+    "CAPABILITY_ROUTERS",
+    "build_capability_router",
+    "encoder_layers",
+    "evaluate_capability",
+)
 
 CAPABILITY_ROUTERS = ("learned", "semantic", "rules", "hybrid")
 """``learned``: trained classifier; ``semantic``: nearest centroid of TRAIN's
 prompts; ``rules``: heuristics (no training); ``hybrid``: rules when sure
 (calibrated threshold), else the classifier."""
+
+
+def encoder_layers(name: str) -> tuple[int, ...]:
+    """The hidden states the encoder given to router `name` should append.
+
+    The classifier (``learned``, and ``hybrid`` behind the rules) reads the
+    layered rows a trained artefact's head reads (`CAPABILITY_LAYERS`); the
+    nearest-centroid and rules baselines read the plain sentence vector, as
+    semantic-router would.
+
+    Raises:
+        ConfigError: `name` is not one of `CAPABILITY_ROUTERS`.
+    """
+    _check_router(name)
+    return CAPABILITY_LAYERS if name in ("learned", "hybrid") else ()
+
+
+def _check_router(name: str) -> None:
+    if name not in CAPABILITY_ROUTERS:
+        raise ConfigError(
+            "unknown router", found=name, expected=", ".join(CAPABILITY_ROUTERS)
+        )
 
 
 def build_capability_router(
@@ -50,17 +77,15 @@ def build_capability_router(
     Args:
         name: one of `CAPABILITY_ROUTERS`.
         train: prompts; those with a capability label are the training set.
-        encoder: the sentence encoder (its cache is warmed with `train`).
+        encoder: the sentence encoder (its cache is warmed with `train`),
+            appending `encoder_layers(name)`.
         progress: ``(stage, done, total)`` callback while embedding.
         c: inverse L2 strength of the ``learned``/``hybrid`` classifier.
 
     Raises:
         ConfigError: unknown name, or fewer than two labelled capabilities.
     """
-    if name not in CAPABILITY_ROUTERS:
-        raise ConfigError(
-            "unknown router", found=name, expected=", ".join(CAPABILITY_ROUTERS)
-        )
+    _check_router(name)
     labelled = [r for r in train if r.capability]
     classes = sorted({str(r.capability) for r in labelled})
     if len(classes) < 2:
