@@ -197,6 +197,7 @@ def worker_processes() -> ForkServerContext:
 SAME_WORKER = {
     "minilm": (
         "tests/e2e/test_cli.py",
+        "tests/e2e/test_learn_bad_inputs.py",
         "tests/e2e/test_learn_cli.py",
         "tests/integration/test_onnx_encoder.py",
         "tests/integration/test_semantic_real_embeddings.py",

@@ -33,7 +33,9 @@ def plot_curve(report: Mapping[str, Any], path: Path) -> None:
         path: the PNG to write; an existing file is overwritten.
 
     Raises:
-        ConfigError: matplotlib is not installed (``pip install graph-dispatch[eval]``).
+        ConfigError: matplotlib is not installed (``pip install graph-dispatch[eval]``),
+            or `path` cannot be written (a directory, under a file, a format
+            matplotlib does not know); the error names the file.
     """
     try:
         import matplotlib  # noqa: PLC0415 - optional, only for --plot
@@ -91,6 +93,13 @@ def plot_curve(report: Mapping[str, Any], path: Path) -> None:
     ax.set_title(f"{report['n']} prompts, APGR {report['apgr']:.3f}")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(
+            f"cannot write the --plot: {reason}", file=str(path)
+        ) from None
+    finally:
+        plt.close(fig)

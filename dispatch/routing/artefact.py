@@ -8,7 +8,13 @@ weights would be meaningless there.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
+import uuid
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +25,13 @@ import numpy as np
 from dispatch.errors import ConfigError
 from dispatch.routing.encoder import base_width
 from dispatch.routing.features import TEXT_WINDOW
-from dispatch.routing.heads import CapabilityHead, Heads, heads_from_arrays
+from dispatch.routing.heads import (
+    CapabilityHead,
+    Heads,
+    KnnHeads,
+    LinearHeads,
+    heads_from_arrays,
+)
 
 __all__ = ("BAR_MODES", "FORMAT", "LearnedArtefact")
 
@@ -82,7 +94,16 @@ class LearnedArtefact:
         return self.quality.predict(x[:, : base_width(self.encoder, x.shape[1])])
 
     def save(self, path: Path) -> None:
-        """Write one ``.npz`` file (no pickle)."""
+        """Write one ``.npz`` file (no pickle).
+
+        The archive is written next to `path` and renamed onto it when
+        complete, so a failed write leaves no partial file (and an older
+        artefact at `path` untouched).
+
+        Raises:
+            ConfigError: `path` cannot be written (a directory, a missing or
+                read-only folder, a full disk); the error names the file.
+        """
         header = {
             "format": FORMAT,
             "encoder": self.encoder,
@@ -99,36 +120,67 @@ class LearnedArtefact:
         if self.capability is not None:
             arrays.update(self.capability.arrays("capability"))
         raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            np.savez_compressed(handle, header=raw, **arrays)  # no object arrays
+        target = path.resolve()  # through a symlink, as writing in place did
+        if target.is_dir():
+            raise ConfigError("cannot write artefact: a directory", file=str(path))
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with temp.open("xb") as handle:
+                np.savez_compressed(handle, header=raw, **arrays)  # no object arrays
+            os.replace(temp, target)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write artefact: {exc.strerror or exc}", file=str(path)
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):  # gone already after the rename
+                temp.unlink()
 
     @classmethod
     def load(cls, path: Path) -> LearnedArtefact:
         """Read an artefact written by `save`.
 
         Raises:
-            ConfigError: missing file, not an artefact, or another format version.
+            ConfigError: missing or truncated file, not an artefact, another
+                format version, a header key missing or of the wrong type, or
+                arrays whose shapes disagree with each other or the header, or
+                that hold NaN or infinity.
         """
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # our own handle: numpy leaks the file it opened when the zip is bad
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read artefact: {exc}", file=str(path)) from None
+        except ValueError:  # numpy's text would suggest unpickling the file
+            raise ConfigError(
+                "cannot read artefact: not an .npz archive of arrays", file=str(path)
+            ) from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ConfigError(
+                f"cannot read artefact: {exc or type(exc).__name__}", file=str(path)
+            ) from None
         try:
             header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
         except (KeyError, ValueError):
             raise ConfigError("not a graph-dispatch artefact", file=str(path)) from None
-        if (
-            header.get("format") not in _READABLE
-            or header.get("bar_mode") not in BAR_MODES
-        ):
+        if not isinstance(header, dict):
+            raise ConfigError("not a graph-dispatch artefact", file=str(path))
+        if header.get("format") not in _READABLE:
             raise ConfigError(
                 "unsupported artefact format",
                 file=str(path),
                 found=header.get("format"),
                 expected=FORMAT,
             )
+        if header.get("bar_mode") not in BAR_MODES:
+            raise ConfigError(
+                "unsupported bar mode",
+                file=str(path),
+                path="bar_mode",
+                found=header.get("bar_mode"),
+                expected=" | ".join(BAR_MODES),
+            )
+        _check_header(header, path)
         try:
             quality = heads_from_arrays(arrays, "quality")
             capability = (
@@ -138,8 +190,11 @@ class LearnedArtefact:
             )
         except KeyError as exc:
             raise ConfigError(f"incomplete artefact: {exc}", file=str(path)) from None
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ConfigError(f"corrupt artefact: {exc}", file=str(path)) from None
+        _check_arrays(arrays, quality, capability, header["models"], path)
         return cls(
-            encoder=str(header["encoder"]),
+            encoder=header["encoder"],
             models=tuple(header["models"]),
             quality=quality,
             capabilities=tuple(header["capabilities"]),
@@ -148,6 +203,97 @@ class LearnedArtefact:
             bar_mode=str(header["bar_mode"]),
             alt_bar=header.get("alt_bar"),
             share=float(header.get("share", 1.0)),
-            window=int(header["window"]),
+            window=header["window"],
             meta=header["meta"],
         )
+
+
+def _is_number(value: object) -> bool:
+    """A finite JSON number (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _is_names(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+
+
+_HEADER: Mapping[str, tuple[Any, str, bool]] = {
+    "encoder": (lambda v: isinstance(v, str) and v, "an encoder id", True),
+    "models": (lambda v: _is_names(v) and v, "a non-empty list of model ids", True),
+    "capabilities": (_is_names, "a list of capability names", True),
+    "bar": (lambda v: v is None or _is_number(v), "a number or null", True),
+    "alt_bar": (lambda v: v is None or _is_number(v), "a number or null", False),
+    "share": (_is_number, "a number", False),
+    "window": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+        "a whole number of characters > 0",
+        True,
+    ),
+    "meta": (lambda v: isinstance(v, dict), "an object", True),
+}
+"""Header key -> (check, what is expected, required)."""
+
+
+def _check_header(header: Mapping[str, Any], path: Path) -> None:
+    """Each header key `load` reads is present (unless optional) and well typed."""
+    for key, (check, expected, required) in _HEADER.items():
+        if key not in header and not required:
+            continue
+        value = header.get(key)
+        if key not in header or not check(value):
+            raise ConfigError(
+                "missing or malformed artefact header key",
+                file=str(path),
+                path=key,
+                found=value,
+                expected=expected,
+            )
+
+
+def _check_arrays(
+    arrays: Mapping[str, np.ndarray],
+    quality: Heads,
+    capability: CapabilityHead | None,
+    models: list[str],
+    path: Path,
+) -> None:
+    """The heads' shapes agree with each other and the header; values are finite."""
+
+    def bad(what: str) -> ConfigError:
+        return ConfigError(f"corrupt artefact: {what}", file=str(path))
+
+    for key, value in arrays.items():
+        if value.dtype.kind in "fiu" and not np.isfinite(value).all():
+            raise bad(f"{key} holds NaN or infinity")
+    if isinstance(quality, LinearHeads):
+        w, b = quality.weights, quality.bias
+        if w.ndim != 2 or b.shape != (w.shape[1],):
+            raise bad(f"quality weights {w.shape} and bias {b.shape} do not match")
+        outputs = w.shape[1]
+    elif isinstance(quality, KnnHeads):
+        pts, tgt = quality.points, quality.targets
+        if pts.ndim != 2 or tgt.ndim != 2 or pts.shape[0] != tgt.shape[0]:
+            raise bad(f"knn points {pts.shape} and targets {tgt.shape} do not match")
+        if quality.k < 1:
+            raise bad(f"knn k is {quality.k}, expected at least 1")
+        outputs = tgt.shape[1]
+    if outputs != len(models):
+        raise bad(
+            f"the quality heads predict {outputs} models, the header names "
+            f"{len(models)} ({', '.join(models)})"
+        )
+    if capability is not None:
+        w, columns = capability.embedding_weights, capability.bias.shape[0]
+        extra = capability.lexical_weights
+        if (
+            w.ndim != 2
+            or w.shape[1] != columns
+            or (extra is not None and (extra.ndim != 2 or extra.shape[1] != columns))
+        ):
+            raise bad(
+                f"capability weights {w.shape} do not match its {columns} columns"
+            )

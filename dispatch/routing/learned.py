@@ -323,9 +323,11 @@ def load_learned_router(
         bar: overrides the calibrated bar.
 
     Raises:
-        ConfigError: the file is not a readable artefact, or its encoder id
+        ConfigError: the file is not a readable artefact, its encoder id
             names an encoder this installation cannot build (another
-            precision's dependencies missing, layers the model lacks).
+            precision's dependencies missing, layers the model lacks) or
+            differs from `encoder`'s, its heads do not fit the encoder's
+            vectors, or its bar is out of range; the error names the file.
     """
     artefact = LearnedArtefact.load(path)
     if encoder is None:
@@ -333,20 +335,31 @@ def load_learned_router(
 
         try:
             encoder = default_encoder(encoder_id=artefact.encoder)
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:  # OSError: e.g. the cache directory
             raise ConfigError(
                 f"cannot build the encoder {artefact.encoder!r} the artefact was "
                 f"trained with ({exc})",
                 file=str(path),
             ) from None
-    return LearnedRouter(
-        artefact,
-        encoder,
-        specs=registry,
-        tiers=registry.tiers,
-        bar=bar,
-        expected_input_tokens=registry.expected_input_tokens,
-    )
+    try:
+        router = LearnedRouter(
+            artefact,
+            encoder,
+            specs=registry,
+            tiers=registry.tiers,
+            bar=bar,
+            expected_input_tokens=registry.expected_input_tokens,
+        )
+    except ConfigError as exc:
+        raise ConfigError(str(exc), file=str(path)) from None
+    try:  # one prediction now, so heads of another width fail here, not in a hop
+        router.predict("graph-dispatch checks the artefact")
+    except ValueError as exc:
+        raise ConfigError(
+            f"the artefact's heads do not fit the encoder's vectors ({exc})",
+            file=str(path),
+        ) from None
+    return router
 
 
 def learned_router_from_config(

@@ -9,6 +9,7 @@ wrong, so a user fixing a 14,000-line file knows where to look.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,25 +57,46 @@ def read_replay(
         need_outcomes: reject lines without a non-empty ``outcomes`` object.
 
     Raises:
-        ConfigError: the file cannot be read, or a line is malformed (the error
-            names the file and the line).
+        ConfigError: the file cannot be read, or a line is malformed or repeats
+            an earlier line's id (the error names the file and the line).
     """
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     records = []
+    first_line: dict[str, int] = {}
     with handle:
-        for number, raw in _lines(handle):
-            records.append(_record(raw, path, number, need_capability, need_outcomes))
+        for number, raw in _lines(handle, path):
+            record = _record(raw, path, number, need_capability, need_outcomes)
+            if record.id in first_line:
+                raise ConfigError(
+                    f"duplicate id {record.id!r} (first on line {first_line[record.id]})",
+                    file=str(path),
+                    path=f"line {number}",
+                )
+            first_line[record.id] = number
+            records.append(record)
     if not records:
         raise ConfigError("no records (the file is empty)", file=str(path))
     return records
 
 
-def _lines(handle: Any) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers, for error messages."""
-    for number, line in enumerate(handle, 1):
+def _lines(handle: Any, path: Path) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers, for error messages.
+
+    Decoded line by line, so bytes that are not UTF-8 are reported with the
+    line that holds them.
+    """
+    for number, raw in enumerate(handle, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not valid UTF-8: byte {raw[exc.start]:#04x} at column {exc.start + 1}",
+                file=str(path),
+                path=f"line {number}",
+            ) from None
         if line.strip():
             yield number, line
 
@@ -109,14 +131,27 @@ def _record(
         raise bad("'capability' must be a string or null", capability, "a string")
     if need_capability and not capability:
         raise bad("'capability' is missing", capability, "a capability label")
+    record_id = obj.get("id", f"{path.name}:{number}")
+    source = obj.get("source", "")
+    for key, value in (("id", record_id), ("source", source)):
+        if not isinstance(value, str):
+            raise bad(f"'{key}' must be a string", value, "a string")
     outcomes = _outcomes(obj.get("outcomes"), bad) if need_outcomes else {}
     return ReplayRecord(
-        id=str(obj.get("id", f"{path.name}:{number}")),
+        id=record_id,
         prompt=prompt,
         capability=capability,
-        source=str(obj.get("source", "")),
+        source=source,
         outcomes=outcomes,
     )
+
+
+def _number(value: object) -> float | None:
+    """`value` as a float when it is a finite JSON number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _outcomes(raw: object, bad: Any) -> dict[str, Outcome]:
@@ -125,15 +160,16 @@ def _outcomes(raw: object, bad: Any) -> dict[str, Outcome]:
         raise bad("'outcomes' is missing or empty", raw, "{model: {quality, cost_usd}}")
     out = {}
     for model, value in raw.items():
-        try:
-            quality = float(value["quality"])
-            cost = float(value["cost_usd"])
-        except (TypeError, KeyError, ValueError):
+        quality = cost = None
+        if isinstance(value, dict):
+            quality = _number(value.get("quality"))
+            cost = _number(value.get("cost_usd"))
+        if quality is None or cost is None:
             raise bad(
                 f"outcomes[{model!r}] is malformed",
                 value,
-                "{quality, cost_usd} numbers",
-            ) from None
+                "{quality, cost_usd} finite numbers",
+            )
         if not 0.0 <= quality <= 1.0 or cost < 0:
             raise bad(
                 f"outcomes[{model!r}] out of range",
@@ -152,12 +188,19 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
     registers.
 
     Raises:
-        ConfigError: unreadable file, or an entry without tier/provider/prices.
+        ConfigError: unreadable file, or an entry without tier/provider/prices,
+            with a tier other than small/medium/large, a provider that is not a
+            string, or a price that is neither null nor a finite number >= 0.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not valid UTF-8: byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+            file=str(path),
+        ) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON: {exc}", file=str(path)) from None
     if not isinstance(data, dict):
@@ -171,4 +214,31 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
                 found=entry,
                 expected="{tier, provider, price_in_per_mtok, price_out_per_mtok}",
             )
+        _check_model(entry, path, name)
     return data
+
+
+_MODEL_TIERS = ("small", "medium", "large")
+"""The tiers a models file may name (the shared data README's)."""
+
+
+def _check_model(entry: Mapping[str, Any], path: Path, name: str) -> None:
+    """One models-file entry's tier, provider and prices (null or finite >= 0)."""
+
+    def bad(key: str, expected: str) -> ConfigError:
+        return ConfigError(
+            f"bad {key}",
+            file=str(path),
+            path=f"{name}.{key}",
+            found=entry.get(key),
+            expected=expected,
+        )
+
+    if entry["tier"] not in _MODEL_TIERS:
+        raise bad("tier", " | ".join(_MODEL_TIERS))
+    if not isinstance(entry["provider"], str) or not entry["provider"]:
+        raise bad("provider", "a non-empty string")
+    for key in ("price_in_per_mtok", "price_out_per_mtok"):
+        price = entry.get(key)
+        if price is not None and not (_number(price) is not None and price >= 0):
+            raise bad(key, "null or a number >= 0 (USD per million tokens)")

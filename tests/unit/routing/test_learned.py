@@ -4,6 +4,7 @@ import dataclasses
 import zipfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -359,3 +360,182 @@ def test_an_artefact_naming_an_encoder_that_cannot_be_built_is_refused_naming_th
         load_learned_router(path, REGISTRY)
     assert "router.npz" in str(caught.value)
     assert encoder_id in str(caught.value)
+
+
+def saved(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray], dict[str, object]]:
+    """A valid artefact on disk (quality and capability heads), its arrays and header."""
+    import json
+
+    art = dataclasses.replace(
+        artefact((0.5, 0.6, 0.7), "absolute", 0.5),
+        capabilities=("coding", "general"),
+        capability=CapabilityHead(
+            classes=("coding", "general"),
+            embedding_weights=np.ones((DIM, 2), dtype=np.float32),
+            bias=np.zeros(2, dtype=np.float32),
+        ),
+    )
+    path = tmp_path / "router.npz"
+    art.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(arrays.pop("header").tobytes())
+    return path, arrays, header
+
+
+def resave(path: Path, arrays: dict[str, np.ndarray], header: object) -> None:
+    import json
+
+    raw = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    everything: dict[str, Any] = {"header": raw, **arrays}
+    np.savez(path, **everything)
+
+
+@pytest.mark.parametrize("cut", [0, 10, 0.5])
+def test_a_truncated_artefact_is_refused_naming_the_file(
+    tmp_path: Path, cut: float
+) -> None:
+    path, _, _ = saved(tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(cut * len(raw)) if cut < 1 else int(cut)])
+    with pytest.raises(ConfigError, match=r"router\.npz: cannot read artefact"):
+        LearnedArtefact.load(path)
+
+
+def test_a_text_file_is_not_an_artefact_and_unpickling_is_never_suggested(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "router.npz"
+    path.write_text("hello")
+    with pytest.raises(ConfigError, match="not an .npz archive") as caught:
+        LearnedArtefact.load(path)
+    assert "pickle" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda h: [h], "not a graph-dispatch artefact"),
+        (lambda h: {k: v for k, v in h.items() if k != "encoder"}, "encoder"),
+        (lambda h: {k: v for k, v in h.items() if k != "models"}, "models"),
+        (lambda h: {k: v for k, v in h.items() if k != "window"}, "window"),
+        (lambda h: {**h, "encoder": 5}, "encoder"),
+        (lambda h: {**h, "models": "p:cheap"}, "models"),
+        (lambda h: {**h, "capabilities": "coding"}, "capabilities"),
+        (lambda h: {**h, "bar": "high"}, "bar"),
+        (lambda h: {**h, "alt_bar": "x"}, "alt_bar"),
+        (lambda h: {**h, "share": "x"}, "share"),
+        (lambda h: {**h, "window": "abc"}, "window"),
+        (lambda h: {**h, "window": -5}, "window"),
+        (lambda h: {**h, "meta": [1]}, "meta"),
+        (lambda h: {**h, "bar_mode": "steep"}, "bar_mode: unsupported bar mode"),
+    ],
+)
+def test_a_tampered_header_is_refused_naming_the_file_and_the_key(
+    tmp_path: Path, edit: object, problem: str
+) -> None:
+    path, arrays, header = saved(tmp_path)
+    resave(path, arrays, edit(header))  # type: ignore[operator]
+    with pytest.raises(ConfigError, match=rf"router\.npz: .*{problem}"):
+        LearnedArtefact.load(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "change"),
+    [
+        ("quality.linear.bias", lambda a: a[:1]),
+        ("quality.linear.weights", lambda a: a[:, :1]),
+        ("quality.linear.weights", lambda a: a[:, 0]),
+        ("quality.linear.weights", lambda a: np.full_like(a, np.nan)),
+        ("quality.linear.softmax", lambda a: a[:0]),
+        ("capability.bias", lambda a: a[:1]),
+    ],
+)
+def test_arrays_of_the_wrong_shape_or_not_finite_are_refused_naming_the_file(
+    tmp_path: Path, key: str, change: object
+) -> None:
+    path, arrays, header = saved(tmp_path)
+    resave(path, {**arrays, key: change(arrays[key])}, header)  # type: ignore[operator]
+    with pytest.raises(ConfigError, match=r"router\.npz: "):
+        LearnedArtefact.load(path)
+
+
+def test_a_header_naming_other_models_or_capabilities_than_the_heads_is_refused(
+    tmp_path: Path,
+) -> None:
+    path, arrays, header = saved(tmp_path)
+    resave(path, arrays, {**header, "models": [*MODELS, "p:extra"]})
+    with pytest.raises(ConfigError, match=r"router\.npz: .*3 models"):
+        LearnedArtefact.load(path)
+    resave(path, arrays, {**header, "capabilities": ["coding"]})
+    with pytest.raises(ConfigError, match=r"router\.npz: .*capabilit"):
+        LearnedArtefact.load(path)
+
+
+def test_loading_names_the_file_when_the_encoder_or_its_width_does_not_fit(
+    tmp_path: Path,
+) -> None:
+    from dispatch.routing.learned import load_learned_router
+
+    path, arrays, header = saved(tmp_path)
+    with pytest.raises(ConfigError, match=r"router\.npz: .*another encoder"):
+        load_learned_router(path, REGISTRY, encoder=FakeEncoder(DIM * 2))
+    narrow = {
+        k: v[: DIM // 2] if k.endswith("weights") else v for k, v in arrays.items()
+    }
+    resave(path, narrow, header)
+    with pytest.raises(ConfigError, match=r"router\.npz: .*do not fit"):
+        load_learned_router(path, REGISTRY, encoder=FakeEncoder(DIM))
+    resave(path, arrays, {**header, "bar": -1.0})
+    with pytest.raises(ConfigError, match=r"router\.npz: .*bars >= 0"):
+        load_learned_router(path, REGISTRY, encoder=FakeEncoder(DIM))
+
+
+def test_saving_onto_a_directory_is_a_config_error_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    art = artefact((0.5, 0.6, 0.7), "absolute", 0.5)
+    (tmp_path / "router.npz").mkdir()
+    with pytest.raises(ConfigError, match=r"router\.npz: cannot write artefact"):
+        art.save(tmp_path / "router.npz")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"cannot write artefact"):
+        art.save(tmp_path / "file" / "router.npz")
+
+
+def test_a_failed_save_leaves_no_partial_file_and_keeps_the_old_artefact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "router.npz"
+    old = artefact((0.5, 0.6, 0.7), "absolute", 0.5)
+    old.save(path)
+    before = path.read_bytes()
+
+    def disk_full(handle: object, **arrays: object) -> None:
+        handle.write(b"PK\x03\x04 half an archive")  # type: ignore[attr-defined]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", disk_full)
+    with pytest.raises(ConfigError, match="No space left on device"):
+        artefact((0.1, 0.2, 0.3), "absolute", 0.5).save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["router.npz"]
+    with pytest.raises(ConfigError):
+        old.save(tmp_path / "new.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["router.npz"]
+
+
+def test_saving_writes_through_a_symlink_with_the_usual_permissions(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    versioned = tmp_path / "router-v1.npz"
+    link = tmp_path / "router.npz"
+    link.symlink_to(versioned)
+    artefact((0.5, 0.6, 0.7), "absolute", 0.5).save(link)
+    assert link.is_symlink() and LearnedArtefact.load(versioned).models == MODELS
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(versioned.stat().st_mode) == 0o666 & ~umask
