@@ -27,7 +27,11 @@ encoder (``DISPATCH_ENCODER=onnx-int8``; its own head, trained on its own
 vectors, as ``dispatch train`` would). Every ratio divides one of ours by one
 of theirs, named on its line. A breakdown of where one decision's time goes,
 each encoder alone at 1 and 2 onnxruntime threads (and the float32 one
-without the appended layers), follows each comparison.
+without the appended layers), follows each comparison. A spaced comparison
+(`SPACING` idle before each decision, as between a live graph's hops, which
+wait for model calls) shows what a decision costs when no thread of either
+router is still awake from the previous one: back to back, onnxruntime's
+second thread is running when the next prompt comes; idle, it has to be woken.
 The load average is printed first and last: on this shared 2-core machine it
 decides the absolute figures, the ratios much less.
 """
@@ -61,6 +65,8 @@ from dispatch.routing.train import fit_capability
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 MAX_TOKENS = 256
 """sentence-transformers' truncation for MiniLM; both routers read this much."""
+SPACING = 0.05
+"""Idle seconds before each decision in the spaced comparison."""
 
 Timed = Callable[[str], object]
 
@@ -128,12 +134,17 @@ def _onnx_dense(onnx: OnnxEncoder) -> Any:
     return OnnxDense(name="onnx-minilm")
 
 
-def _interleaved(fns: dict[str, Timed], prompts: list[str]) -> dict[str, list[float]]:
-    """Seconds per call of each function on each prompt, alternating the order."""
+def _interleaved(
+    fns: dict[str, Timed], prompts: list[str], gap: float = 0.0
+) -> dict[str, list[float]]:
+    """Seconds per call of each function on each prompt, alternating the order;
+    with `gap`, the machine idles that many seconds (untimed) before each call."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     order = list(fns)
     for i, p in enumerate(prompts):
         for name in order if i % 2 == 0 else reversed(order):
+            if gap:
+                time.sleep(gap)
             start = time.perf_counter()
             fns[name](p)
             times[name].append(time.perf_counter() - start)
@@ -175,6 +186,35 @@ def _compare(
             ratio = _p(times[mine], 50) / _p(times[name], 50)
             print(f"{f'ratio p50, {mine} / {name}':<44}: {ratio:.2f}")
     _breakdown(ours[first], timed)
+
+
+def _spaced(
+    prompts: list[str], ours: dict[str, CapabilityRouter], theirs: dict[str, Timed]
+) -> None:
+    """The same comparison with the machine idle between decisions, as between
+    a live graph's hops (each waits for a model call): no thread of either
+    router is still awake from the previous call."""
+    deciders: dict[str, Timed] = {
+        f"graph-dispatch classifier, {name}": (
+            lambda r: lambda p: r.decide(Hop(specialist="b", prompt=p))
+        )(router)
+        for name, router in ours.items()
+    }
+    fns = {**deciders, **{f"semantic-router, {k}": v for k, v in theirs.items()}}
+    for fn in fns.values():
+        fn("spaced warm-up")
+    times = _interleaved(fns, prompts, gap=SPACING)
+    print(
+        f"-- spaced: {len(prompts)} short prompts, {SPACING * 1e3:.0f} ms idle "
+        f"before each decision ({_load()})"
+    )
+    for name, t in times.items():
+        print(_line(name, t))
+    torch = times["semantic-router, HF torch"]
+    for name in deciders:
+        ratio = _p(times[name], 50) / _p(torch, 50)
+        label = f"ratio p50, {name.rsplit(', ', 1)[1]} / HF torch (spaced)"
+        print(f"{label:<44}: {ratio:.2f}")
 
 
 def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
@@ -287,6 +327,8 @@ def main(argv: list[str] | None = None) -> None:
                 for i in range(args.n + 5)
             ]
             _compare("short prompts (~17 tokens)", short, ours, theirs)
+            spaced = [f"Which team owns the billing queue {r}-{i}?" for i in range(40)]
+            _spaced(spaced, ours, {"HF torch": theirs["HF torch"]})
             real = _real_prompts(args.n + 5)
             if real:
                 real = [f"{p} (round {r})" if r else p for p in real]
