@@ -183,7 +183,13 @@ def train(
     target_quality: Annotated[
         float, typer.Option(help="Quality ratio to calibrate the bar for.")
     ] = 0.95,
-    head: Annotated[str, typer.Option(help="Quality head: logreg or knn.")] = "logreg",
+    head: Annotated[
+        str,
+        typer.Option(
+            help="Quality head: logreg, mf, knn or a logreg variant "
+            "(logreg-conservative, logreg-relative, logreg-absolute)."
+        ),
+    ] = "logreg",
     json_: JsonOpt = False,
 ) -> None:
     """Train the learned layer and the capability classifier; write an artefact.
@@ -204,7 +210,12 @@ def train(
 
     try:
         if head not in ROUTERS:
-            raise DispatchError(f"--head {head!r}: expected logreg or knn")
+            raise ConfigError(
+                "unknown quality head",
+                path="--head",
+                found=head,
+                expected=", ".join(ROUTERS),
+            )
         _check_target(target_quality)
         records = read_replay(outcomes, need_outcomes=True)
         table = read_models(models)
@@ -252,7 +263,7 @@ def train(
             )
         trained.artefact.save(output)
     except (DispatchError, ValueError) as exc:
-        fail(exc)
+        fail(exc, json_=json_)
     summary = {"artefact": str(output), **trained.artefact.meta}
     if json_:
         print(json.dumps(summary))
@@ -283,7 +294,10 @@ def _print_train(summary: dict[str, Any]) -> None:
         table.add_column(col)
     for name, s in summary["scores"]["quality_heads"].items():
         table.add_row(
-            name, f"{s['auc']:.3f}", f"{s['brier']:.3f}", f"{s['mean_quality']:.3f}"
+            name,
+            "undefined" if s["auc"] is None else f"{s['auc']:.3f}",
+            f"{s['brier']:.3f}",
+            f"{s['mean_quality']:.3f}",
         )
     out.print(table)
     cap = summary["scores"].get("capability_cv")
@@ -320,7 +334,13 @@ def eval_outcomes(
     data: Annotated[Path, typer.Argument(help="Replay file to route and score.")],
     train_file: TrainOpt,
     models: Annotated[Path, typer.Option("--models", help="benchmark_models.json")],
-    router: Annotated[str, typer.Option(help="learned, logreg or knn.")] = "learned",
+    router: Annotated[
+        str,
+        typer.Option(
+            help="learned (the shipped head), logreg, mf, knn or a logreg "
+            "variant (logreg-conservative, logreg-relative, logreg-absolute)."
+        ),
+    ] = "learned",
     reference: Annotated[str | None, typer.Option(help="Reference model.")] = None,
     target_quality: Annotated[float, typer.Option(help="Target quality ratio.")] = 0.95,
     plot: Annotated[Path | None, typer.Option(help="Write the curve as a PNG.")] = None,
@@ -366,7 +386,7 @@ def eval_outcomes(
 
             plot_curve(report, plot)
     except (DispatchError, ValueError) as exc:
-        fail(exc)
+        fail(exc, json_=json_)
     if json_:
         print(json.dumps(report))
         return
@@ -415,7 +435,7 @@ def eval_capability(
                 progress=tick,
             )
     except (DispatchError, ValueError) as exc:
-        fail(exc)
+        fail(exc, json_=json_)
     if json_:
         print(json.dumps(report))
         return

@@ -47,7 +47,7 @@ err = Console(stderr=True, soft_wrap=True)  # one error, one line
 def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
     """Print `exc` as a one-line error and exit with status 2.
 
-    With `json_` (``demo``/``run --json``) stdout also gets the JSON object a
+    With `json_` (any command's ``--json``) stdout also gets the JSON object a
     script parses, with ``"status": "error"``, so it never reads empty output.
     """
     err.print(f"[bold red]error:[/] {escape(str(exc))}")

@@ -303,21 +303,24 @@ def _embed(
 
 def _head_scores(
     oof: np.ndarray, quality: np.ndarray, names: Sequence[str]
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | None]]:
     """AUC, Brier score and base rate of each model's out-of-fold head.
 
-    Quality above 0.5 counts as "good", as in `fit_quality`. AUC is NaN for a
-    model that is always (or never) good on these prompts: it is undefined
-    there, and reporting 0.5 would hide that.
+    Quality above 0.5 counts as "good", as in `fit_quality`. AUC is None
+    (``null`` in ``--json``, which has no NaN) for a model that is always (or
+    never) good on these prompts: it is undefined there, and reporting 0.5
+    would hide that.
     """
-    out = {}
+    out: dict[str, dict[str, float | None]] = {}
     for j, name in enumerate(names):
         y = quality[:, j] > 0.5
         auc = (
-            float(roc_auc_score(y, oof[:, j])) if 0 < y.sum() < len(y) else float("nan")
+            round(float(roc_auc_score(y, oof[:, j])), 4)
+            if 0 < y.sum() < len(y)
+            else None
         )
         out[name] = {
-            "auc": round(auc, 4),
+            "auc": auc,
             "brier": round(float(brier_score_loss(y, oof[:, j])), 4),
             "mean_quality": round(float(y.mean()), 4),
         }

@@ -199,6 +199,17 @@ def test_a_target_quality_outside_zero_to_one_is_refused(
     refused(proc, "--target-quality")
 
 
+def test_an_unknown_quality_head_lists_the_heads(
+    tmp_path: Path, env: dict[str, str], files: dict[str, Path]
+) -> None:
+    out = tmp_path / "router.npz"
+    plain, as_json = train(env, files["train"], files["models"], out, "--head", "svm")
+    refused(plain, "--head", "'svm'", "logreg, mf, knn")
+    refused(as_json, "--head")
+    assert json.loads(as_json.stdout)["status"] == "error"
+    assert not out.exists()
+
+
 def test_training_needs_two_models_with_outcomes_on_every_line(
     tmp_path: Path, env: dict[str, str], files: dict[str, Path]
 ) -> None:
@@ -254,7 +265,9 @@ def test_an_output_that_cannot_be_written_is_named(
         "-o", str(folder), "--json",
     )  # fmt: skip
     refused(proc, "router.npz: cannot write artefact")
-    assert proc.stdout == ""
+    # --json: a script reads an error object on stdout, never empty output
+    assert json.loads(proc.stdout)["status"] == "error"
+    assert "cannot write artefact" in json.loads(proc.stdout)["reason"]
     under_a_file = files["models"] / "router.npz"
     proc = dispatch(
         env, "train", str(files["train"]), "--models", str(files["models"]),

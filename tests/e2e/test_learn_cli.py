@@ -99,7 +99,17 @@ def trained(
         env, "train", str(train), "--models", str(models), "-o", str(artefact), "--json"
     )
     assert proc.returncode == 0, proc.stderr
-    return tmp_path, json.loads(proc.stdout)
+    return tmp_path, strict_json(proc.stdout)
+
+
+def strict_json(text: str) -> Any:
+    """`text` parsed as standard JSON: NaN and Infinity (Python's extension,
+    which jq and most parsers refuse) fail the test."""
+
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"--json printed {constant}, which is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
@@ -114,6 +124,8 @@ def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
     encoder = LearnedArtefact.load(folder / "router.npz").encoder
     assert encoder.endswith(f"{layers_suffix(CAPABILITY_LAYERS)}")
     assert summary["reference_model"] == "p:dear-4"
+    # dear-4 is good on every prompt: its head's AUC is undefined, null in JSON
+    assert summary["scores"]["quality_heads"]["dear-4"]["auc"] is None
     cv = summary["scores"]["capability_cv"]
     assert cv["macro_f1"] > 0.9
     assert cv["accuracy_by_source"] == {"synthetic": cv["accuracy"]}
@@ -131,7 +143,7 @@ def test_train_writes_an_artefact_and_eval_outcomes_prints_the_json_shape(
         str(tmp_path / "curve.png"),
     )
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    report = strict_json(proc.stdout)
     assert report["n"] == 24 and report["reference_model"] == "dear-4"
     assert (
         report["result"]["quality_ratio"] >= 0.95
