@@ -15,23 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _learn_files import LEARNED_REGISTRY, MODELS
 from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 
-MODELS = {
-    "cheap-7b": {
-        "tier": "small",
-        "provider": "p",
-        "price_in_per_mtok": 0.1,
-        "price_out_per_mtok": 0.1,
-    },
-    "dear-4": {
-        "tier": "large",
-        "provider": "p",
-        "price_in_per_mtok": 10.0,
-        "price_out_per_mtok": 10.0,
-    },
-}
 TOPICS = {
     "coding": "Write a Python function that {} and add unit tests for it.",
     "search": "Who was the first person to {} and in which year did it happen?",
@@ -308,7 +295,7 @@ def test_a_truncated_configured_artefact_is_named_at_start_up(
     raw = artefact.read_bytes()
     artefact.write_bytes(raw[: len(raw) // 2])
     config = tmp_path / "registry.yaml"
-    config.write_text(REGISTRY)
+    config.write_text(LEARNED_REGISTRY)
     demo = dispatch(
         {**env, "DISPATCH_CHECKPOINTS": str(tmp_path / "ck.sqlite")},
         "demo", "--config", str(config), "--json",
@@ -325,27 +312,3 @@ def test_a_cache_dir_that_is_a_file_is_named(
         "eval", "capability", str(files["data"]), "--train", str(files["train"]),
     )  # fmt: skip
     refused(proc, "DISPATCH_CACHE_DIR", "models.json")
-
-
-REGISTRY = """\
-version: 1
-capabilities: [coding, search, analysis, general]
-tiers:
-  - {name: small, min_quality: 0.5}
-  - {name: large, min_quality: 0.85}
-prices: {source: none}
-routing: {artefact: router.npz}
-models:
-  - id: p:cheap-7b
-    tier: small
-    price: {input_per_mtok: 0.1, output_per_mtok: 0.1}
-    context_window: 100000
-    max_output_tokens: 4000
-    capabilities: {general: 0.9, search: 0.9, analysis: 0.9, coding: 0.9}
-  - id: p:dear-4
-    tier: large
-    price: {input_per_mtok: 10, output_per_mtok: 10}
-    context_window: 100000
-    max_output_tokens: 4000
-    capabilities: {general: 0.95, search: 0.95, analysis: 0.95, coding: 0.95}
-"""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _learn_files import LEARNED_REGISTRY, MODELS
 from _warm_cli import shared
 from conftest import PROVIDER_KEYS
 
@@ -19,20 +20,6 @@ from dispatch.routing.encoder import layers_suffix
 from dispatch.routing.features import CAPABILITY_LAYERS
 from dispatch.routing.learned import LearnedArtefact
 
-MODELS = {
-    "cheap-7b": {
-        "tier": "small",
-        "provider": "p",
-        "price_in_per_mtok": 0.1,
-        "price_out_per_mtok": 0.1,
-    },
-    "dear-4": {
-        "tier": "large",
-        "provider": "p",
-        "price_in_per_mtok": 10.0,
-        "price_out_per_mtok": 10.0,
-    },
-}
 TOPICS = {
     "coding": "Write a Python function that {} and add unit tests for it.",
     "search": "Who was the first person to {} and in which year did it happen?",
@@ -174,37 +161,6 @@ def test_eval_capability_json_and_a_malformed_line(
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())  # rich wraps long lines
     assert "bad.jsonl: line 19: 'capability' must be a string" in message
-
-
-LEARNED_REGISTRY = """\
-version: 1
-capabilities: [coding, search, analysis, general]
-tiers:
-  - {name: small, min_quality: 0.5}
-  - {name: medium, min_quality: 0.7}
-  - {name: large, min_quality: 0.85}
-prices: {source: none}
-routing: {artefact: router.npz}
-models:
-  - id: p:cheap-7b
-    tier: small
-    price: {input_per_mtok: 0.1, output_per_mtok: 0.1}
-    context_window: 100000
-    max_output_tokens: 4000
-    capabilities: {general: 0.9, search: 0.9, analysis: 0.9, coding: 0.9}
-  - id: p:mid-70b
-    tier: medium
-    price: {input_per_mtok: 1, output_per_mtok: 1}
-    context_window: 100000
-    max_output_tokens: 4000
-    capabilities: {general: 0.9, search: 0.9, analysis: 0.9, coding: 0.9}
-  - id: p:dear-4
-    tier: large
-    price: {input_per_mtok: 10, output_per_mtok: 10}
-    context_window: 100000
-    max_output_tokens: 4000
-    capabilities: {general: 0.95, search: 0.95, analysis: 0.95, coding: 0.95}
-"""
 
 
 def test_the_configured_artefact_routes_the_demo_s_hops(

@@ -11,25 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _learn_files import MODELS
 
 from dispatch.eval.outcomes import evaluate_outcomes
 from dispatch.routing.replay import Outcome, ReplayRecord
 from dispatch.testing import FakeEncoder
-
-MODELS: dict[str, dict[str, Any]] = {
-    "cheap-7b": {
-        "tier": "small",
-        "provider": "p",
-        "price_in_per_mtok": 0.1,
-        "price_out_per_mtok": 0.1,
-    },
-    "dear-4": {
-        "tier": "large",
-        "provider": "p",
-        "price_in_per_mtok": 10.0,
-        "price_out_per_mtok": 10.0,
-    },
-}
 
 
 def records(n: int, offset: int = 0) -> list[ReplayRecord]:
