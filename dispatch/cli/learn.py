@@ -15,8 +15,7 @@ with one ``error:`` line, like every other command.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,11 +23,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from dispatch.cli.learn_checks import check_folds, check_target, first_gap
 from dispatch.cli.render import err, fail, out
 from dispatch.errors import ConfigError, DispatchError
 
 if TYPE_CHECKING:
-    from dispatch.routing.replay import ReplayRecord
+    pass
 
 __all__ = ("eval_app", "train")
 
@@ -108,67 +108,6 @@ def _encoder(layers: Sequence[int] | None = None) -> Any:
         ) from None
 
 
-def _check_target(target: float) -> None:
-    """``--target-quality`` is a share of the reference model's quality."""
-    if not 0.0 < target <= 1.0:  # NaN fails too
-        raise ConfigError(
-            "the quality ratio to reach, as a share of the reference model's",
-            path="--target-quality",
-            found=target,
-            expected="a number in (0, 1], e.g. 0.95",
-        )
-
-
-def _check_models(
-    table: Mapping[str, Mapping[str, Any]], names: Sequence[str], path: Path
-) -> None:
-    """Every model of `names` (they have outcomes) has an entry and prices in `path`."""
-    for name in names:
-        entry = table.get(name)
-        if entry is None:
-            raise ConfigError(
-                "no entry for this model, which has outcomes",
-                file=str(path),
-                path=name,
-            )
-        for key in ("price_in_per_mtok", "price_out_per_mtok"):
-            if entry.get(key) is None:
-                raise ConfigError(
-                    "the model has outcomes but no price",
-                    file=str(path),
-                    path=f"{name}.{key}",
-                    found=None,
-                    expected="USD per million tokens",
-                )
-
-
-def _check_folds(
-    records: Sequence[ReplayRecord],
-    path: Path,
-    labels: Sequence[ReplayRecord],
-    labels_path: Path,
-    folds: int,
-) -> None:
-    """Enough prompts for the cross-validation training runs (scikit-learn's own
-    error names neither the file nor the fix)."""
-    if len(records) < folds:
-        raise ConfigError(
-            f"too few prompts for {folds}-fold cross-validation",
-            file=str(path),
-            found=len(records),
-            expected=f"at least {folds} lines",
-        )
-    counts = Counter(str(r.capability) for r in labels if r.capability)
-    if len(counts) >= 2 and max(counts.values()) < folds:
-        raise ConfigError(
-            "too few labelled prompts for the capability classifier's "
-            f"{folds}-fold cross-validation",
-            file=str(labels_path),
-            found=dict(counts),
-            expected=f"at least {folds} prompts of one capability",
-        )
-
-
 def train(
     outcomes: Annotated[Path, typer.Argument(help="Outcome replay file (JSONL).")],
     models: Annotated[Path, typer.Option("--models", help="benchmark_models.json")],
@@ -216,7 +155,7 @@ def train(
                 found=head,
                 expected=", ".join(ROUTERS),
             )
-        _check_target(target_quality)
+        check_target(target_quality)
         records = read_replay(outcomes, need_outcomes=True)
         table = read_models(models)
         labels = read_replay(labelled, need_capability=True) if labelled else records
@@ -232,7 +171,7 @@ def train(
         if len(names_list) < 2:
             raise ConfigError(
                 "fewer than two models with outcomes on every line"
-                + _first_gap(records, names_list),
+                + first_gap(records, names_list),
                 file=str(outcomes),
                 found=names_list,
                 expected="at least two models",
@@ -243,12 +182,13 @@ def train(
         )
         if ref not in names_list:
             raise DispatchError(f"--reference {ref!r}: not one of {names_list}")
-        _check_models(table, names_list, models)
-        _check_folds(
+        registry = benchmark_registry(
+            table, names_list, records, baseline=ref, file=str(models)
+        )
+        check_folds(
             records, outcomes, labels, labelled or outcomes, ROUTERS[head].folds
         )
         names = {n: model_id(n, table[n]) for n in names_list}
-        registry = benchmark_registry(table, names_list, records, baseline=ref)
         with _progress(not json_) as tick:
             trained = train_router(
                 records,
@@ -269,17 +209,6 @@ def train(
         print(json.dumps(summary))
         return
     _print_train(summary)
-
-
-def _first_gap(records: Sequence[ReplayRecord], complete: Sequence[str]) -> str:
-    """``" (M has none for id I)"``: the first model that has outcomes on some
-    lines only, and the first record it lacks; "" when there is none."""
-    for record in records:
-        for name in record.outcomes:
-            if name not in complete:
-                missing = next(r.id for r in records if name not in r.outcomes)
-                return f" ({name!r} has none for id {missing!r})"
-    return ""
 
 
 WEAKEST_SOURCES = 4
@@ -352,24 +281,17 @@ def eval_outcomes(
     TRAIN). DATA is never used to train or calibrate, so its quality and cost
     ratios estimate what the router would do on new prompts.
     """
-    from dispatch.eval.models import outcome_models  # noqa: PLC0415
     from dispatch.eval.outcomes import ROUTERS, evaluate_outcomes  # noqa: PLC0415
     from dispatch.routing.replay import read_models, read_replay  # noqa: PLC0415
 
     try:
-        _check_target(target_quality)
+        check_target(target_quality)
         train_records = read_replay(train_file, need_outcomes=True)
         data_records = read_replay(data, need_outcomes=True)
         table = read_models(models)
-        common = [
-            n
-            for n in outcome_models(train_records)
-            if all(n in r.outcomes for r in data_records)
-        ]
-        _check_models(table, common, models)
         if router in ROUTERS:  # else evaluate_outcomes names the choices
             folds = ROUTERS[router].folds
-            _check_folds(train_records, train_file, train_records, train_file, folds)
+            check_folds(train_records, train_file, train_records, train_file, folds)
         with _progress(not json_) as tick:
             report = evaluate_outcomes(
                 data_records,
@@ -380,6 +302,7 @@ def eval_outcomes(
                 reference=reference,
                 target=target_quality,
                 progress=tick,
+                models_file=str(models),
             )
         if plot is not None:
             from dispatch.eval.plot import plot_curve  # noqa: PLC0415

@@ -13,13 +13,12 @@ from typing import Any
 
 from dispatch.errors import ConfigError
 from dispatch.registry import Registry
-from dispatch.routing.replay import ReplayRecord
+from dispatch.routing.replay import MODEL_TIERS, ReplayRecord
 from dispatch.types import ModelSpec
 
-__all__ = ("benchmark_registry", "model_id", "outcome_models")
+__all__ = ("benchmark_registry", "model_id", "outcome_models", "require_priced")
 
 CAPABILITIES = ("coding", "search", "analysis", "general")
-TIERS = ("small", "medium", "large")
 
 
 def model_id(name: str, entry: Mapping[str, Any]) -> str:
@@ -37,12 +36,55 @@ def outcome_models(records: Sequence[ReplayRecord]) -> list[str]:
     return [n for n in names if all(n in r.outcomes for r in records)]
 
 
+def require_priced(
+    models: Mapping[str, Mapping[str, Any]],
+    names: Sequence[str],
+    *,
+    file: str | None = None,
+) -> None:
+    """Every model of `names` (they have outcomes) has an entry in `models`
+    with both prices and a known tier.
+
+    Args:
+        models: `benchmark_models.json` content.
+        names: outcome model names.
+        file: the models file, named in the error when given.
+
+    Raises:
+        ConfigError: the first model without an entry, a price or a known tier.
+    """
+    for name in names:
+        entry = models.get(name)
+        if entry is None:
+            raise ConfigError(
+                "no entry for this model, which has outcomes", file=file, path=name
+            )
+        for key in ("price_in_per_mtok", "price_out_per_mtok"):
+            if entry.get(key) is None:
+                raise ConfigError(
+                    "the model has outcomes but no price",
+                    file=file,
+                    path=f"{name}.{key}",
+                    found=None,
+                    expected="USD per million tokens",
+                )
+        if entry["tier"] not in MODEL_TIERS:
+            raise ConfigError(
+                "unknown tier",
+                file=file,
+                path=f"{name}.tier",
+                found=entry["tier"],
+                expected="/".join(MODEL_TIERS),
+            )
+
+
 def benchmark_registry(
     models: Mapping[str, Mapping[str, Any]],
     names: Sequence[str],
     train: Sequence[ReplayRecord],
     *,
     baseline: str,
+    file: str | None = None,
 ) -> Registry:
     """Registry of `names` (outcome model names) priced from `models`.
 
@@ -52,31 +94,16 @@ def benchmark_registry(
         train: training records; each model's mean quality there is its prior
             for every capability.
         baseline: outcome name of the reference model ("always the largest").
+        file: the models file, named in errors (see `require_priced`).
 
     Raises:
-        ConfigError: a model is missing from `models` or has no price.
+        ConfigError: a model is missing from `models`, has no price or an
+            unknown tier.
     """
+    require_priced(models, names, file=file)
     specs = []
     for name in names:
-        entry = models.get(name)
-        if entry is None:
-            raise ConfigError(
-                "model has outcomes but no entry in the models file",
-                path=name,
-                expected="an entry in benchmark_models.json",
-            )
-        if (
-            entry.get("price_in_per_mtok") is None
-            or entry.get("price_out_per_mtok") is None
-        ):
-            raise ConfigError("model has no price", path=name, found=entry)
-        if entry["tier"] not in TIERS:
-            raise ConfigError(
-                "unknown tier",
-                path=f"{name}.tier",
-                found=entry["tier"],
-                expected="/".join(TIERS),
-            )
+        entry = models[name]
         scores = [r.outcomes[name].quality for r in train if name in r.outcomes]
         prior = sum(scores) / len(scores) if scores else 0.0
         specs.append(
@@ -93,7 +120,7 @@ def benchmark_registry(
         )
     return Registry(
         specs,
-        tiers=[(t, 0.0) for t in TIERS],
+        tiers=[(t, 0.0) for t in MODEL_TIERS],
         capabilities=CAPABILITIES,
         baseline_model=model_id(baseline, models[baseline]),
     )

@@ -59,6 +59,7 @@ def evaluate_outcomes(
     reference: str | None = None,
     target: float = 0.95,
     progress: Progress | None = None,
+    models_file: str | None = None,
 ) -> dict[str, Any]:
     """Train on `train`, route `data` as live hops would, and score the outcomes.
 
@@ -80,6 +81,7 @@ def evaluate_outcomes(
             model with the best mean quality on `train`.
         target: quality ratio (vs `reference`) the bar is calibrated for.
         progress: ``(stage, done, total)`` callback for the CLI's bar.
+        models_file: where `models` was read from, named in its errors.
 
     Returns:
         A JSON-ready dict: ``n``, ``result`` (operating point: quality, cost,
@@ -117,8 +119,10 @@ def evaluate_outcomes(
             found=reference,
             expected=", ".join(names_list),
         )
-    names = {n: model_id(n, _entry(models, n)) for n in names_list}
-    registry = benchmark_registry(models, names_list, train, baseline=reference)
+    registry = benchmark_registry(
+        models, names_list, train, baseline=reference, file=models_file
+    )
+    names = {n: model_id(n, models[n]) for n in names_list}
     trained = train_router(
         train,
         encoder,
@@ -157,17 +161,6 @@ def evaluate_outcomes(
         reference,
     )
     return _report(data, router, reference, names_list, result, curve, trained)
-
-
-def _entry(models: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any]:
-    """`models[name]`, or a `ConfigError` naming the model the file lacks."""
-    if name not in models:
-        raise ConfigError(
-            "model has outcomes but no entry in the models file",
-            path=name,
-            expected="an entry in the --models JSON",
-        )
-    return models[name]
 
 
 def _report(

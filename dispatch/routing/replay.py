@@ -17,7 +17,7 @@ from typing import Any
 
 from dispatch.errors import ConfigError
 
-__all__ = ("Outcome", "ReplayRecord", "read_models", "read_replay")
+__all__ = ("MODEL_TIERS", "Outcome", "ReplayRecord", "read_models", "read_replay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +218,7 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-_MODEL_TIERS = ("small", "medium", "large")
+MODEL_TIERS = ("small", "medium", "large")
 """The tiers a models file may name (the shared data README's)."""
 
 
@@ -234,8 +234,8 @@ def _check_model(entry: Mapping[str, Any], path: Path, name: str) -> None:
             expected=expected,
         )
 
-    if entry["tier"] not in _MODEL_TIERS:
-        raise bad("tier", " | ".join(_MODEL_TIERS))
+    if entry["tier"] not in MODEL_TIERS:
+        raise bad("tier", " | ".join(MODEL_TIERS))
     if not isinstance(entry["provider"], str) or not entry["provider"]:
         raise bad("provider", "a non-empty string")
     for key in ("price_in_per_mtok", "price_out_per_mtok"):

@@ -1,0 +1,69 @@
+"""Checks of `dispatch train` / `dispatch eval` input that name the option or file.
+
+Each runs before any embedding or training, so a bad option or a file too small
+to cross-validate fails in a second with an error naming what to fix, instead
+of a scikit-learn message after minutes of work.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dispatch.routing.replay import ReplayRecord
+
+__all__ = ("check_folds", "check_target", "first_gap")
+
+
+def check_target(target: float) -> None:
+    """``--target-quality`` is a share of the reference model's quality."""
+    if not 0.0 < target <= 1.0:  # NaN fails too
+        raise ConfigError(
+            "the quality ratio to reach, as a share of the reference model's",
+            path="--target-quality",
+            found=target,
+            expected="a number in (0, 1], e.g. 0.95",
+        )
+
+
+def check_folds(
+    records: Sequence[ReplayRecord],
+    path: Path,
+    labels: Sequence[ReplayRecord],
+    labels_path: Path,
+    folds: int,
+) -> None:
+    """Enough prompts for the cross-validation training runs (scikit-learn's own
+    error names neither the file nor the fix)."""
+    if len(records) < folds:
+        raise ConfigError(
+            f"too few prompts for {folds}-fold cross-validation",
+            file=str(path),
+            found=len(records),
+            expected=f"at least {folds} lines",
+        )
+    counts = Counter(str(r.capability) for r in labels if r.capability)
+    if len(counts) >= 2 and max(counts.values()) < folds:
+        raise ConfigError(
+            "too few labelled prompts for the capability classifier's "
+            f"{folds}-fold cross-validation",
+            file=str(labels_path),
+            found=dict(counts),
+            expected=f"at least {folds} prompts of one capability",
+        )
+
+
+def first_gap(records: Sequence[ReplayRecord], complete: Sequence[str]) -> str:
+    """``" (M has none for id I)"``: the first model that has outcomes on some
+    lines only, and the first record it lacks; "" when there is none."""
+    for record in records:
+        for name in record.outcomes:
+            if name not in complete:
+                missing = next(r.id for r in records if name not in r.outcomes)
+                return f" ({name!r} has none for id {missing!r})"
+    return ""
