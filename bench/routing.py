@@ -158,16 +158,21 @@ def _line(label: str, times: list[float], unit: float = 1e3, name: str = "ms") -
     )
 
 
+def _deciders(ours: dict[str, CapabilityRouter]) -> dict[str, Timed]:
+    """One timed call per router: a decision on a hop carrying the prompt."""
+    return {
+        name: (lambda r: lambda p: r.decide(Hop(specialist="b", prompt=p)))(router)
+        for name, router in ours.items()
+    }
+
+
 def _compare(
     title: str,
     prompts: list[str],
     ours: dict[str, CapabilityRouter],
     theirs: dict[str, Timed],
 ) -> None:
-    deciders: dict[str, Timed] = {
-        name: (lambda r: lambda p: r.decide(Hop(specialist="b", prompt=p)))(router)
-        for name, router in ours.items()
-    }
+    deciders = _deciders(ours)
     for p in prompts[:5]:
         for fn in (*deciders.values(), *theirs.values()):
             fn(p + " (warm-up)")
@@ -194,11 +199,8 @@ def _spaced(
     """The same comparison with the machine idle between decisions, as between
     a live graph's hops (each waits for a model call): no thread of either
     router is still awake from the previous call."""
-    deciders: dict[str, Timed] = {
-        f"graph-dispatch classifier, {name}": (
-            lambda r: lambda p: r.decide(Hop(specialist="b", prompt=p))
-        )(router)
-        for name, router in ours.items()
+    deciders = {
+        f"graph-dispatch classifier, {name}": fn for name, fn in _deciders(ours).items()
     }
     fns = {**deciders, **{f"semantic-router, {k}": v for k, v in theirs.items()}}
     for fn in fns.values():
