@@ -32,6 +32,9 @@ without the appended layers), follows each comparison. A spaced comparison
 wait for model calls) shows what a decision costs when no thread of either
 router is still awake from the previous one: back to back, onnxruntime's
 second thread is running when the next prompt comes; idle, it has to be woken.
+The breakdown also times encoder plus head with the head's n-gram and
+structural features computed on a side thread while the encoder runs
+(production, `dispatch.routing.overlap`) against computing them after it.
 The load average is printed first and last: on this shared 2-core machine it
 decides the absolute figures, the ratios much less.
 """
@@ -69,6 +72,9 @@ SPACING = 0.05
 """Idle seconds before each decision in the spaced comparison."""
 
 Timed = Callable[[str], object]
+
+_BESIDE = "encoder + head, text features beside (default)"
+_AFTER = "encoder + head, text features after"
 
 
 def _real_prompts(n: int) -> list[str]:
@@ -244,9 +250,17 @@ def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
     )
     if lexical is not None and weights is not None:
         parts["lexical n-gram features"] = lambda p: lexical.logits(p, weights)
+    layered = OnnxEncoder(layers=CAPABILITY_LAYERS)
+    layered.encode(["warm"])
+    parts[_BESIDE] = lambda p: head.predict_encoding(
+        p, lambda: layered.encode([router_text(p)])
+    )
+    parts[_AFTER] = lambda p: head.predict([p], layered.encode([router_text(p)]))
     times = _interleaved(parts, prompts)
     for name, t in times.items():
         print(_line(f"  of which {name}", t))
+    ratio = _p(times[_BESIDE], 50) / _p(times[_AFTER], 50)
+    print(f"{'ratio p50, text features beside / after':<44}: {ratio:.2f}")
 
 
 def _cosine(ours: dict[str, CapabilityRouter], prompts: list[str]) -> None:

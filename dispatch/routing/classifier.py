@@ -80,8 +80,8 @@ class CapabilityRouter:
         if hit is not None:
             self._cache.move_to_end(prompt)
             return hit
-        x = self.encoder.encode([router_text(prompt, self.window)])
-        p = self.head.predict([prompt], x)[0]
+        text = router_text(prompt, self.window)
+        _, p = self.head.predict_encoding(prompt, lambda: self.encoder.encode([text]))
         probs = {c: float(v) for c, v in zip(self.capabilities, p, strict=True)}
         self._cache[prompt] = probs
         if len(self._cache) > 10_000:

@@ -192,10 +192,14 @@ class LearnedRouter:
         if hit is not None:
             self._cache.move_to_end(prompt)
             return hit
-        x = self.encoder.encode([router_text(prompt, self.artefact.window)])
-        quality = self.artefact.predict_quality(x)[0]
+        text = router_text(prompt, self.artefact.window)
         head = self.artefact.capability
-        result = (quality, head.predict([prompt], x)[0] if head is not None else None)
+        caps = None
+        if head is None:
+            x = self.encoder.encode([text])
+        else:  # the head's text features are computed while the encoder runs
+            x, caps = head.predict_encoding(prompt, lambda: self.encoder.encode([text]))
+        result = (self.artefact.predict_quality(x)[0], caps)
         self._cache[prompt] = result
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

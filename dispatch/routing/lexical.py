@@ -10,6 +10,7 @@ only the idf weights (one float per bucket) are stored.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -126,11 +127,16 @@ class LexicalFeatures:
 _ANALYSERS: list[Any] = []
 """The vectorizers' analysers, built once per process on the first `logits`
 call and reused; never mutated after."""
+_ANALYSERS_LOCK = threading.Lock()
 
 
 def _analysers() -> list[Any]:
+    """Built once; the lock keeps two threads' first calls from both adding."""
     if not _ANALYSERS:
-        _ANALYSERS.extend(v.build_analyzer() for v in _vectorizers())
+        with _ANALYSERS_LOCK:
+            if not _ANALYSERS:
+                built = [v.build_analyzer() for v in _vectorizers()]
+                _ANALYSERS.extend(built)  # whole, so no reader sees half
     return _ANALYSERS
 
 

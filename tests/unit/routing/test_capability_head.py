@@ -120,3 +120,27 @@ def test_structure_weights_of_another_shape_are_refused() -> None:
             bias=np.zeros(2, dtype=np.float32),
             structure_weights=np.zeros((3, 2), dtype=np.float32),
         )
+
+
+def test_the_live_path_gives_the_batch_path_numbers() -> None:
+    """One prompt with its text features computed beside the encoder call
+    (`predict_encoding`) scores as the scipy batch path scores it."""
+    x, labels, groups = two_populations_per_class()
+    prompts = [
+        f"```\ndef f{i}(): pass\n```" if y == "analysis" else f"poem {i}?"
+        for i, y in enumerate(labels)
+    ]
+    head = fit_capability(x, labels, prompts=prompts, groups=groups)
+    batch = head.predict(prompts[:6], x[:6])
+    for i, prompt in enumerate(prompts[:6]):
+        row, probs = head.predict_encoding(prompt, lambda i=i: x[i : i + 1])
+        assert row is not None and probs.shape == (2,)
+        np.testing.assert_allclose(probs, batch[i], atol=1e-6)
+
+
+def test_an_embedding_only_head_has_no_text_logits() -> None:
+    x, labels, _ = two_populations_per_class()
+    head = fit_capability(x, labels)
+    assert head.text_logits("anything") is None
+    _, probs = head.predict_encoding("anything", lambda: x[:1])
+    np.testing.assert_allclose(probs, head.predict([""], x[:1])[0], atol=1e-7)
