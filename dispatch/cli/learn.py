@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from dispatch.cli.learn_checks import check_folds, check_target, first_gap
+from dispatch.cli.learn_checks import (
+    check_folds,
+    check_output,
+    check_target,
+    first_gap,
+)
 from dispatch.cli.render import err, fail, out
 from dispatch.errors import ConfigError, DispatchError
 
@@ -156,6 +161,7 @@ def train(
                 expected=", ".join(ROUTERS),
             )
         check_target(target_quality)
+        check_output(output, "artefact")
         records = read_replay(outcomes, need_outcomes=True)
         table = read_models(models)
         labels = read_replay(labelled, need_capability=True) if labelled else records
@@ -286,6 +292,11 @@ def eval_outcomes(
 
     try:
         check_target(target_quality)
+        if plot is not None:
+            from dispatch.eval.plot import check_plot_format  # noqa: PLC0415
+
+            check_plot_format(plot)
+            check_output(plot, "the --plot")
         train_records = read_replay(train_file, need_outcomes=True)
         data_records = read_replay(data, need_outcomes=True)
         table = read_models(models)

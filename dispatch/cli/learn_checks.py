@@ -7,6 +7,7 @@ of a scikit-learn message after minutes of work.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from dispatch.errors import ConfigError
 if TYPE_CHECKING:
     from dispatch.routing.replay import ReplayRecord
 
-__all__ = ("check_folds", "check_target", "first_gap")
+__all__ = ("check_folds", "check_output", "check_target", "first_gap")
 
 
 def check_target(target: float) -> None:
@@ -29,6 +30,34 @@ def check_target(target: float) -> None:
             found=target,
             expected="a number in (0, 1], e.g. 0.95",
         )
+
+
+def check_output(path: Path, what: str) -> None:
+    """`path` can be written: not a directory, under a folder (or one that can
+    be created), writable. Checked before the work that produces it, so a typo
+    in ``-o`` or ``--plot`` fails in a second, not after minutes of training.
+
+    Args:
+        path: the file to be written.
+        what: how the error names it, e.g. ``"artefact"``, ``"the --plot"``.
+
+    Raises:
+        ConfigError: the file cannot be written; names it and why.
+    """
+    target = path.resolve()
+    reason = None
+    if target.is_dir():
+        reason = "a directory"
+    else:
+        folder = target.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # the nearest folder that exists
+        if not folder.is_dir():
+            reason = f"{folder.name} is a file, not a folder"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            reason = f"no permission to write in {folder}"
+    if reason is not None:
+        raise ConfigError(f"cannot write {what}: {reason}", file=str(path))
 
 
 def check_folds(

@@ -198,12 +198,23 @@ def evaluate_capability(
         (per benchmark the prompt came from) and ``latency_ms`` (p50, p99).
 
     Raises:
-        ConfigError: `data` has no labelled prompt, `router` is unknown, or
-            `train` labels fewer than two capabilities.
+        ConfigError: `data` has no labelled prompt or labels a capability
+            `train` does not, `router` is unknown, or `train` labels fewer
+            than two capabilities.
     """
     labelled = [r for r in data if r.capability]
     if not labelled:
         raise ConfigError("DATA has no labelled prompts", expected="'capability' set")
+    known = {str(r.capability) for r in train if r.capability}
+    unknown = sorted({str(r.capability) for r in labelled} - known)
+    if unknown and known:
+        first = next(r for r in labelled if r.capability in unknown)
+        raise ConfigError(
+            "DATA labels capabilities that TRAIN never labels, so no router "
+            f"trained on TRAIN can predict them (first: id {first.id!r})",
+            found=unknown,
+            expected=f"labels among TRAIN's: {', '.join(sorted(known))}",
+        )
     switch = _Switch(encoder)
     routed = build_capability_router(router, train, switch, progress=progress)
     # Time decisions first, on a fresh memory-only cache: every prompt is new.

@@ -15,7 +15,42 @@ from typing import Any
 
 from dispatch.errors import ConfigError
 
-__all__ = ("plot_curve",)
+__all__ = ("check_plot_format", "plot_curve")
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend; ConfigError if absent."""
+    try:
+        import matplotlib  # noqa: PLC0415 - optional, only for --plot
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError(
+            "--plot needs matplotlib: pip install 'graph-dispatch[eval]'"
+        ) from exc
+    return plt
+
+
+def check_plot_format(path: Path) -> None:
+    """matplotlib is installed and writes `path`'s format (its suffix; none
+    means PNG). Run before the evaluation, so a wrong suffix fails at once.
+
+    Raises:
+        ConfigError: matplotlib is missing, or the suffix is no image format
+            it knows (the error names the file and the formats).
+    """
+    _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase  # noqa: PLC0415
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix and suffix not in formats:
+        raise ConfigError(
+            f"cannot write the --plot: no image format {suffix!r}",
+            file=str(path),
+            expected=", ".join(sorted(formats)),
+        )
 
 
 def plot_curve(report: Mapping[str, Any], path: Path) -> None:
@@ -37,15 +72,7 @@ def plot_curve(report: Mapping[str, Any], path: Path) -> None:
             or `path` cannot be written (a directory, under a file, a format
             matplotlib does not know); the error names the file.
     """
-    try:
-        import matplotlib  # noqa: PLC0415 - optional, only for --plot
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError as exc:
-        raise ConfigError(
-            "--plot needs matplotlib: pip install 'graph-dispatch[eval]'"
-        ) from exc
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     curve = sorted(report["curve"], key=lambda p: p["cost_ratio"])
     ax.plot(

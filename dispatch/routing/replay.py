@@ -124,8 +124,12 @@ def _record(
     if not isinstance(obj, dict):
         raise bad("not a JSON object", type(obj).__name__, "an object")
     prompt = obj.get("prompt")
-    if not isinstance(prompt, str) or not prompt:
-        raise bad("'prompt' must be a non-empty string", prompt, "a string")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise bad(
+            "'prompt' must be a string with text (not empty, not only whitespace)",
+            prompt,
+            "a string",
+        )
     capability = obj.get("capability")
     if capability is not None and not isinstance(capability, str):
         raise bad("'capability' must be a string or null", capability, "a string")

@@ -261,6 +261,11 @@ def test_an_output_that_cannot_be_written_is_named(
         "-o", str(under_a_file),
     )  # fmt: skip
     refused(proc, "cannot write artefact")
+    proc = dispatch(
+        env, "train", "missing.jsonl", "--models", str(files["models"]),
+        "-o", str(folder),
+    )  # fmt: skip
+    refused(proc, "router.npz: cannot write artefact: a directory")  # before reading
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "data.jsonl",
         "models.json",
@@ -281,6 +286,12 @@ def test_a_plot_that_cannot_be_written_is_named(
             "--models", str(files["models"]), "--plot", str(plot),
         )  # fmt: skip
         refused(proc, f"{plot.name}: cannot write the --plot")
+    # checked before anything is read or trained: a missing TRAIN is not reached
+    proc = dispatch(
+        env, "eval", "outcomes", str(files["data"]), "--train", "missing.jsonl",
+        "--models", str(files["models"]), "--plot", str(folder),
+    )  # fmt: skip
+    refused(proc, "curve.png: cannot write the --plot: a directory")
 
 
 def test_a_truncated_configured_artefact_is_named_at_start_up(

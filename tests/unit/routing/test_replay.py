@@ -42,7 +42,8 @@ def test_a_valid_outcome_line_is_read_with_its_outcomes(tmp_path: Path) -> None:
     [
         ("{not json", "line 2: not valid JSON"),
         ("[1, 2]", "line 2: not a JSON object"),
-        ('{"capability": "coding"}', "line 2: 'prompt' must be a non-empty string"),
+        ('{"capability": "coding"}', "line 2: 'prompt' must be a string with text"),
+        ('{"prompt": " \\n\\t "}', "line 2: 'prompt' must be a string with text"),
         ('{"prompt": "x", "capability": 3}', "line 2: 'capability' must be a string"),
         ('{"prompt": "x"}', "line 2: 'outcomes' is missing or empty"),
         (
