@@ -18,8 +18,9 @@ our onnxruntime encoder behind its `DenseEncoder` interface, which isolates
 the routers' own overhead from the encoders'. The issue's ratio target is
 against the first (its own MiniLM encoder).
 
-Our router is the production shape: `CachedEncoder` with its SQLite file (in a
-temporary directory) around `OnnxEncoder` appending the hidden states a
+Our router is the production shape: a memory-only `CachedEncoder` (as
+`load_learned_router` builds it: live hops write no disk cache) around
+`OnnxEncoder` appending the hidden states a
 trained artefact's capability head reads (`CAPABILITY_LAYERS`), a capability
 head with lexical n-gram features, and the rules layer for the tier. It runs twice: on the
 float32 encoder (the default; vectors equal torch's) and on the opt-in int8
@@ -44,7 +45,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,14 +93,12 @@ def _p(times: list[float], q: int) -> float:
     return statistics.quantiles(times, n=100, method="inclusive")[q - 1]
 
 
-def _ours(
-    examples: dict[str, list[str]], cache: Path, precision: Precision
-) -> CapabilityRouter:
+def _ours(examples: dict[str, list[str]], precision: Precision) -> CapabilityRouter:
     onnx = OnnxEncoder(precision=precision, layers=CAPABILITY_LAYERS)
     texts = [t for ts in examples.values() for t in ts]
     labels = [c for c, ts in examples.items() for _ in ts]
     head = fit_capability(embed(onnx, texts), labels, prompts=texts)
-    return CapabilityRouter(CachedEncoder(onnx, path=cache / "emb.sqlite"), head)
+    return CapabilityRouter(CachedEncoder(onnx), head)
 
 
 def _load() -> str:
@@ -327,30 +325,29 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--n must be at least 10 and --rounds at least 1")
     examples = default_utterances()
     print(f"python -m bench.routing --n {args.n}: {_load()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        ours = {
-            "float32": _ours(examples, Path(tmp) / "f", "float32"),
-            "int8": _ours(examples, Path(tmp) / "q", "int8"),
-        }
-        onnx = OnnxEncoder()  # the sentence vector alone, as semantic-router reads
-        theirs = {
-            "HF torch": _aurelio(examples, _hf_encoder()),
-            "our onnx float32": _aurelio(examples, _onnx_dense(onnx)),
-        }
-        for r in range(args.rounds):
-            short = [
-                f"Where is the runbook page number {r}-{i} about the checkout SLO?"
-                for i in range(args.n + 5)
-            ]
-            _compare("short prompts (~17 tokens)", short, ours, theirs)
-            spaced = [f"Which team owns the billing queue {r}-{i}?" for i in range(40)]
-            _spaced(spaced, ours, {"HF torch": theirs["HF torch"]})
-            real = _real_prompts(args.n + 5)
-            if real:
-                real = [f"{p} (round {r})" if r else p for p in real]
-                _compare("real user prompts (alpaca/arena)", real, ours, theirs)
-                _cosine(ours, real)
-                _bulk(onnx, _real_prompts(args.n + 5) + short[: args.n // 2])
+    ours = {
+        "float32": _ours(examples, "float32"),
+        "int8": _ours(examples, "int8"),
+    }
+    onnx = OnnxEncoder()  # the sentence vector alone, as semantic-router reads
+    theirs = {
+        "HF torch": _aurelio(examples, _hf_encoder()),
+        "our onnx float32": _aurelio(examples, _onnx_dense(onnx)),
+    }
+    for r in range(args.rounds):
+        short = [
+            f"Where is the runbook page number {r}-{i} about the checkout SLO?"
+            for i in range(args.n + 5)
+        ]
+        _compare("short prompts (~17 tokens)", short, ours, theirs)
+        spaced = [f"Which team owns the billing queue {r}-{i}?" for i in range(40)]
+        _spaced(spaced, ours, {"HF torch": theirs["HF torch"]})
+        real = _real_prompts(args.n + 5)
+        if real:
+            real = [f"{p} (round {r})" if r else p for p in real]
+            _compare("real user prompts (alpaca/arena)", real, ours, theirs)
+            _cosine(ours, real)
+            _bulk(onnx, _real_prompts(args.n + 5) + short[: args.n // 2])
     big = "def f(x):\n    return x  # " + "lorem ipsum (dolor " * 10_500
     rules = RulesRouter()
     t_big = _interleaved(

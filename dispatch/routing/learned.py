@@ -323,7 +323,12 @@ def load_learned_router(
         path: the ``.npz`` written by `dispatch train`.
         registry: the models the policy chooses from.
         encoder: default: the installed MiniLM encoder the artefact was
-            trained with (float32 or int8), with the disk cache.
+            trained with (float32 or int8), cached in memory only. A live
+            service sees mostly new prompts: a disk cache would cost a write
+            on every new prompt's hop and grow without bound (~4.6 KB a
+            prompt with the appended layers); repeats are served by the
+            in-memory caches. Pass ``default_encoder(encoder_id=...)`` to
+            keep vectors across restarts.
         bar: overrides the calibrated bar.
 
     Raises:
@@ -338,7 +343,7 @@ def load_learned_router(
         from dispatch.routing.features import default_encoder  # noqa: PLC0415
 
         try:
-            encoder = default_encoder(encoder_id=artefact.encoder)
+            encoder = default_encoder(encoder_id=artefact.encoder, disk_cache=False)
         except (ConfigError, OSError) as exc:  # OSError: e.g. the cache directory
             raise ConfigError(
                 f"cannot build the encoder {artefact.encoder!r} the artefact was "

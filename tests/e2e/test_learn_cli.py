@@ -169,11 +169,20 @@ def test_the_configured_artefact_routes_the_demo_s_hops(
     shutil.copy(trained[0] / "router.npz", tmp_path / "router.npz")
     config = tmp_path / "registry.yaml"
     config.write_text(LEARNED_REGISTRY)
+    cache = tmp_path / "cache"  # the shared ONNX export, a cache dir of its own
+    cache.mkdir()
+    (cache / "onnx").symlink_to(Path(env["DISPATCH_CACHE_DIR"]) / "onnx")
     demo = dispatch(
-        {**env, "DISPATCH_CHECKPOINTS": str(tmp_path / "ck.sqlite")},
+        {
+            **env,
+            "DISPATCH_CHECKPOINTS": str(tmp_path / "ck.sqlite"),
+            "DISPATCH_CACHE_DIR": str(cache),
+        },
         "demo", "--config", str(config), "--json",
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
+    # live hops keep vectors in memory: no disk cache growing with every prompt
+    assert sorted(p.name for p in cache.iterdir()) == ["onnx"]
     hops = json.loads(demo.stdout)["hops"]
     assert hops and {h["router"] for h in hops} == {"learned"}
     # per-prompt predictions, not the priors (which clear every bar for every model)
