@@ -36,7 +36,8 @@ class _SideThread:
         self._busy = False
 
     def submit(self, side: Callable[[], S]) -> Future[S] | None:
-        """`side` on the worker, or None when the worker is taken."""
+        """`side` on the worker, or None when the worker is taken or cannot
+        take work any more (the interpreter is shutting down)."""
         with self._lock:
             if self._busy:
                 return None
@@ -48,9 +49,9 @@ class _SideThread:
             pool = self._pool
         try:
             return pool.submit(side)
-        except BaseException:
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
             self.release()
-            raise
+            return None
 
     def release(self) -> None:
         with self._lock:

@@ -61,3 +61,20 @@ def test_a_busy_side_thread_means_the_side_work_runs_inline() -> None:
 
     inner_side, _ = overlap(main, lambda: None)
     assert inner_side == caller
+
+
+def test_after_the_worker_is_shut_down_the_side_work_runs_inline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At interpreter exit the executor refuses new work; a last decision
+    still gets its features, computed on the calling thread."""
+    from dispatch.routing import overlap as module
+
+    side = module._SideThread()
+    monkeypatch.setattr(module, "_SIDE", side)
+    assert overlap(lambda: 1, lambda: 2) == (1, 2)  # starts the worker
+    assert side._pool is not None
+    side._pool.shutdown()
+    caller = threading.current_thread().name
+    assert overlap(lambda: 1, lambda: threading.current_thread().name) == (1, caller)
+    assert overlap(lambda: 1, lambda: 2) == (1, 2)  # and the next one too
