@@ -194,7 +194,7 @@ def _compare(
         for name in theirs:
             ratio = _p(times[mine], 50) / _p(times[name], 50)
             print(f"{f'ratio p50, {mine} / {name}':<44}: {ratio:.2f}")
-    _breakdown(ours[first], timed)
+    _breakdown(ours[first], first, timed)
 
 
 def _spaced(
@@ -223,20 +223,23 @@ def _spaced(
         print(f"{label:<44}: {ratio:.2f}")
 
 
-def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
+def _breakdown(ours: CapabilityRouter, precision: str, prompts: list[str]) -> None:
     """Where one decision goes: encoder (each precision, 1 and 2 threads),
-    lexical features, tier rules."""
+    lexical features, tier rules, and the head's text features beside or
+    after the encoder (`ours`'s head on an encoder of its `precision`)."""
     head = ours.head
     lexical, weights = head.lexical, head.lexical_weights
     parts: dict[str, Timed] = {}
-    for precision in ("float32", "int8"):
+    layered: dict[tuple[str, int], OnnxEncoder] = {}
+    for each in ("float32", "int8"):
         for threads in (1, 2):
             encoder = OnnxEncoder(
-                threads=threads, precision=precision, layers=CAPABILITY_LAYERS
+                threads=threads, precision=each, layers=CAPABILITY_LAYERS
             )
             encoder.encode(["warm"])
+            layered[each, threads] = encoder
             default = " (default)" if threads == DEFAULT_THREADS else ""
-            name = f"encoder {precision}, {threads} thread(s){default}"
+            name = f"encoder {each}, {threads} thread(s){default}"
             parts[name] = (lambda e: lambda p: e.encode([router_text(p)]))(encoder)
     plain = OnnxEncoder()
     plain.encode(["warm"])
@@ -248,12 +251,11 @@ def _breakdown(ours: CapabilityRouter, prompts: list[str]) -> None:
     )
     if lexical is not None and weights is not None:
         parts["lexical n-gram features"] = lambda p: lexical.logits(p, weights)
-    layered = OnnxEncoder(layers=CAPABILITY_LAYERS)
-    layered.encode(["warm"])
+    live = layered[precision, DEFAULT_THREADS]  # the encoder `ours` runs on
     parts[_BESIDE] = lambda p: head.predict_encoding(
-        p, lambda: layered.encode([router_text(p)])
+        p, lambda: live.encode([router_text(p)])
     )
-    parts[_AFTER] = lambda p: head.predict([p], layered.encode([router_text(p)]))
+    parts[_AFTER] = lambda p: head.predict([p], live.encode([router_text(p)]))
     times = _interleaved(parts, prompts)
     for name, t in times.items():
         print(_line(f"  of which {name}", t))

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,9 +31,6 @@ from dispatch.cli.learn_checks import (
 )
 from dispatch.cli.render import err, fail, out
 from dispatch.errors import ConfigError, DispatchError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ("eval_app", "train")
 

@@ -58,10 +58,9 @@ class _SideThread:
             self._busy = False
 
     def forget(self) -> None:
-        """In a forked child: the parent's worker thread does not exist here."""
-        self._lock = threading.Lock()
-        self._pool = None
-        self._busy = False
+        """In a forked child: the parent's worker thread does not exist here,
+        so start over unstarted (the parent's lock may be held, too)."""
+        self.__init__()  # type: ignore[misc]
 
 
 _SIDE = _SideThread()
