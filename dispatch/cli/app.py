@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from dispatch.cli.cache import cache_app
 from dispatch.cli.learn import eval_app, train
 from dispatch.cli.options import (
     DEFAULT_CONFIG,
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 app.command()(train)
 app.add_typer(eval_app, name="eval")
+app.add_typer(cache_app, name="cache")
 
 
 def _fail(exc: Exception, *, json_: bool = False) -> NoReturn:

@@ -3,13 +3,18 @@
 A repeated prompt costs no encoder call; a second evaluation over the same
 texts does not re-encode. The disk cache is keyed by encoder id and the text's
 SHA-256 and stores raw float32 bytes in SQLite: no pickle, nothing executable.
+It is bounded: past `max_disk_bytes` the least recently used rows go.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
 import sqlite3
 import threading
+import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +26,7 @@ import numpy.typing as npt
 from dispatch.errors import ConfigError
 
 __all__ = (
+    "DEFAULT_DISK_BYTES",
     "CachedEncoder",
     "Encoder",
     "Vectors",
@@ -60,6 +66,17 @@ class Encoder(Protocol):
         ...
 
 
+DEFAULT_DISK_BYTES = 512 * 1024 * 1024
+"""The disk cache's default bound: ~110,000 vectors with two hidden states
+appended (~4.7 KB a row), ~350,000 plain ones."""
+
+_KEEP_AFTER_EVICTION = 0.8
+"""An eviction shrinks the live rows to this share of the bound, so the next
+few batches do not each pay for one."""
+
+_EVICTION_ROUNDS = 4
+
+
 class CachedEncoder:
     """Wraps an `Encoder` with an in-memory LRU and, optionally, a SQLite file.
 
@@ -67,39 +84,50 @@ class CachedEncoder:
     connection); the encoder itself is called outside the lock, so two threads
     missing on the same text may both encode it, which is harmless.
 
+    The disk file is bounded by `max_disk_bytes` of live pages: when a store
+    takes it past the bound, the least recently used rows (by the time they
+    were last written or read from disk, shared by every process using the
+    file) are deleted down to 80 % of it. Freed pages are reused by later rows,
+    so the file itself stops growing near the bound.
+
     Args:
         encoder: the encoder to call on a miss.
         max_items: entries kept in memory.
         path: SQLite file for a persistent cache (created if missing).
+        max_disk_bytes: bound on the disk cache's live size (see above).
     """
 
     def __init__(
-        self, encoder: Encoder, *, max_items: int = 10_000, path: Path | None = None
+        self,
+        encoder: Encoder,
+        *,
+        max_items: int = 10_000,
+        path: Path | None = None,
+        max_disk_bytes: int = DEFAULT_DISK_BYTES,
     ) -> None:
+        if max_disk_bytes <= 0:
+            raise ConfigError(
+                f"the embedding cache's disk bound must be positive, got {max_disk_bytes} bytes"
+            )
         self.encoder = encoder
         self.max_items = max_items
+        self.max_disk_bytes = max_disk_bytes
+        self.evicted = 0
+        """Rows this instance deleted from the disk cache to stay in bound."""
         self._memory: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         """Texts served from a cache."""
         self.misses = 0
         """Texts the encoder had to embed."""
+        self._path = path
         self._db: sqlite3.Connection | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False)
-            # A cache, not a record: every row can be recomputed. In WAL mode
-            # with synchronous=NORMAL a commit does not wait for the disk (only
-            # checkpoints do), so storing a new prompt's vector on the live
-            # hop costs ~0.2 ms instead of two flushes (~11 ms per new prompt
-            # measured here with the default rollback journal). A power loss
-            # can drop the last rows; the file stays consistent.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings ("
-                "encoder TEXT, key TEXT, dim INTEGER, vector BLOB, PRIMARY KEY (encoder, key))"
-            )
+            try:
+                self._db = _open(path)
+            except sqlite3.Error as exc:
+                self._give_up_disk(exc)
 
     @property
     def id(self) -> str:
@@ -108,7 +136,10 @@ class CachedEncoder:
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embeddings of `texts`, encoding only those no cache holds (in one batch)."""
-        rows: list[Vectors | None] = [self._lookup(t) for t in texts]
+        from_disk: list[str] = []
+        rows: list[Vectors | None] = [self._lookup(t, from_disk) for t in texts]
+        if from_disk:
+            self._touch(from_disk)
         missing = [i for i, row in enumerate(rows) if row is None]
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
@@ -129,10 +160,11 @@ class CachedEncoder:
         """The disk key: SHA-256 of the text (fixed length; the text is not stored)."""
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def _lookup(self, text: str) -> Vectors | None:
+    def _lookup(self, text: str, from_disk: list[str]) -> Vectors | None:
         """The cached vector of `text` (memory, then disk), or None on a miss.
 
-        A disk hit is promoted into memory so the next lookup skips SQLite.
+        A disk hit is promoted into memory so the next lookup skips SQLite,
+        and its key is added to `from_disk` (to mark the row recently used).
         """
         with self._lock:
             vector = self._memory.get(text)
@@ -141,15 +173,35 @@ class CachedEncoder:
                 return vector
             if self._db is None:
                 return None
-            row = self._db.execute(
-                "SELECT dim, vector FROM embeddings WHERE encoder = ? AND key = ?",
-                (self.encoder.id, self._key(text)),
-            ).fetchone()
+            try:
+                row = self._db.execute(
+                    "SELECT dim, vector FROM embeddings WHERE encoder = ? AND key = ?",
+                    (self.encoder.id, self._key(text)),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                self._give_up_disk(exc)
+                return None
         if row is None:
             return None
         vector = np.frombuffer(row[1], dtype=np.float32).reshape(row[0])
         self._remember(text, vector)
+        from_disk.append(self._key(text))
         return vector
+
+    def _touch(self, keys: Sequence[str]) -> None:
+        """Mark rows read from disk as recently used (one transaction)."""
+        now = time.time_ns()
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self._db.executemany(
+                    "UPDATE embeddings SET used = ? WHERE encoder = ? AND key = ?",
+                    [(now, self.encoder.id, key) for key in keys],
+                )
+                self._db.commit()
+            except sqlite3.Error as exc:
+                self._give_up_disk(exc)
 
     def _store(self, texts: Sequence[str], vectors: Vectors) -> None:
         """Remember freshly encoded vectors in memory and, if open, on disk."""
@@ -158,20 +210,80 @@ class CachedEncoder:
         if self._db is not None:
             # One transaction per batch: a commit per row made bulk encoding
             # (thousands of prompts for `dispatch train`) disk-bound.
+            now = time.time_ns()
             with self._lock:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?)",
-                    [
-                        (
-                            self.encoder.id,
-                            self._key(text),
-                            vector.shape[0],
-                            np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
-                        )
-                        for text, vector in zip(texts, vectors, strict=True)
-                    ],
-                )
-                self._db.commit()
+                if self._db is None:
+                    return
+                try:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (
+                                self.encoder.id,
+                                self._key(text),
+                                vector.shape[0],
+                                np.ascontiguousarray(
+                                    vector, dtype=np.float32
+                                ).tobytes(),
+                                now,
+                            )
+                            for text, vector in zip(texts, vectors, strict=True)
+                        ],
+                    )
+                    self._evict_past_bound(self._db)
+                    self._db.commit()
+                except sqlite3.Error as exc:  # e.g. disk full, file replaced
+                    self._give_up_disk(exc)
+
+    def _give_up_disk(self, exc: sqlite3.Error) -> None:
+        """Go on with the memory cache alone after the disk cache failed.
+
+        A cache is never worth failing a hop or an evaluation for: the vectors
+        are recomputed on a miss. Warns once, naming the file and the error
+        class (SQLite's messages hold no secrets, but the text is not needed).
+        Called with the lock held, or from `__init__`.
+        """
+        db, self._db = self._db, None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        warnings.warn(
+            f"embedding cache {self._path} is unusable ({type(exc).__name__}: {exc}); "
+            "going on with the memory cache only. `dispatch cache clear --only "
+            "embeddings` deletes the file",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    def disk_bytes(self) -> int:
+        """Live size of the disk cache (its pages in use), 0 without one."""
+        with self._lock:
+            return 0 if self._db is None else _live_bytes(self._db)
+
+    def _evict_past_bound(self, db: sqlite3.Connection) -> None:
+        """Delete the least recently used rows once the live pages pass the bound.
+
+        Page counts are O(1) to read, so the common case (within bound) costs
+        two pragmas per stored batch. Rows are assumed about equally large
+        (one encoder's vectors are), so the share of rows to drop is the share
+        of bytes to free; a few more rounds cover pages a deletion leaves
+        partly filled.
+        """
+        for _ in range(_EVICTION_ROUNDS):
+            live = _live_bytes(db)
+            if live <= self.max_disk_bytes:
+                return
+            count = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+            if count == 0:
+                return  # the pages are the schema's: nothing left to drop
+            keep = _KEEP_AFTER_EVICTION * self.max_disk_bytes / live
+            drop = max(1, math.ceil(count * (1.0 - keep)))
+            db.execute(
+                "DELETE FROM embeddings WHERE rowid IN "
+                "(SELECT rowid FROM embeddings ORDER BY used LIMIT ?)",
+                (drop,),
+            )
+            self.evicted += min(drop, count)
 
     def _remember(self, text: str, vector: Vectors) -> None:
         """Put `text` at the LRU's recent end; evict the oldest past `max_items`."""
@@ -188,6 +300,46 @@ class CachedEncoder:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (or create) the disk cache, upgrading a file from before the bound."""
+    db = sqlite3.connect(path, check_same_thread=False)
+    try:
+        # A cache, not a record: every row can be recomputed. In WAL mode
+        # with synchronous=NORMAL a commit does not wait for the disk (only
+        # checkpoints do), so storing a new prompt's vector on the live
+        # hop costs ~0.2 ms instead of two flushes (~11 ms per new prompt
+        # measured here with the default rollback journal). A power loss
+        # can drop the last rows; the file stays consistent.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings ("
+            "encoder TEXT, key TEXT, dim INTEGER, vector BLOB, "
+            "used INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (encoder, key))"
+        )
+        columns = {row[1] for row in db.execute("PRAGMA table_info(embeddings)")}
+        if (
+            "used" not in columns
+        ):  # a file from before the bound: its rows count as oldest
+            db.execute(
+                "ALTER TABLE embeddings ADD COLUMN used INTEGER NOT NULL DEFAULT 0"
+            )
+        db.execute("CREATE INDEX IF NOT EXISTS embeddings_used ON embeddings (used)")
+        db.commit()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _live_bytes(db: sqlite3.Connection) -> int:
+    """Bytes in the database's pages that hold data (freed pages excluded)."""
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+    size = db.execute("PRAGMA page_size").fetchone()[0]
+    return int((pages - free) * size)
 
 
 _LAYERS_PREFIX = ":layers-"

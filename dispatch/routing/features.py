@@ -8,18 +8,28 @@ on `routerbench_train.jsonl` preferred the tail (README, "Routing quality").
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dispatch.routing.encoder import CachedEncoder, Encoder, Vectors, split_layers
+from dispatch.errors import ConfigError
+from dispatch.routing.encoder import (
+    DEFAULT_DISK_BYTES,
+    CachedEncoder,
+    Encoder,
+    Vectors,
+    split_layers,
+)
 
 __all__ = (
     "CAPABILITY_LAYERS",
     "MEMORY_CACHE_BYTES",
     "TEXT_WINDOW",
     "default_encoder",
+    "disk_cache_bound",
     "embed",
     "router_text",
 )
@@ -108,7 +118,8 @@ def default_encoder(
     encoder. `encoder_id` (a trained artefact's) overrides the variable and
     `layers` (hidden states appended to each vector, e.g. `CAPABILITY_LAYERS`). The
     disk cache (SQLite, keyed by encoder id and text hash) lives in the cache
-    directory (``$DISPATCH_CACHE_DIR``); the memory cache holds up to
+    directory (``$DISPATCH_CACHE_DIR``), bounded by `disk_cache_bound`
+    (``$DISPATCH_EMBEDDING_CACHE_MB``, default 512; 0: none); the memory cache holds up to
     `MEMORY_CACHE_BYTES` of vectors (50,000 plain rows, a third as many with
     two layers appended).
     """
@@ -117,8 +128,43 @@ def default_encoder(
         configured_encoder,
     )
 
+    bound = disk_cache_bound() if disk_cache else None
     inner = configured_encoder(encoder_id=encoder_id, layers=layers)
     layer_count = len(split_layers(inner.id)[1])
-    path: Path | None = cache_dir() / "embeddings.sqlite" if disk_cache else None
+    path: Path | None = cache_dir() / "embeddings.sqlite" if bound is not None else None
     row_bytes = 4 * _MINILM_DIM * (1 + layer_count)
-    return CachedEncoder(inner, path=path, max_items=MEMORY_CACHE_BYTES // row_bytes)
+    return CachedEncoder(
+        inner,
+        path=path,
+        max_items=MEMORY_CACHE_BYTES // row_bytes,
+        max_disk_bytes=bound or DEFAULT_DISK_BYTES,
+    )
+
+
+EMBEDDING_CACHE_ENV = "DISPATCH_EMBEDDING_CACHE_MB"
+
+
+def disk_cache_bound() -> int | None:
+    """The disk embedding cache's bound in bytes from ``$DISPATCH_EMBEDDING_CACHE_MB``.
+
+    Unset: `DEFAULT_DISK_BYTES` (512 MB). ``0``: no disk cache at all (None).
+    Anything else must be a non-negative number of megabytes (MiB).
+
+    Raises:
+        ConfigError: the variable is not a finite, non-negative number.
+    """
+    raw = os.environ.get(EMBEDDING_CACHE_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_DISK_BYTES
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = math.nan
+    if not math.isfinite(megabytes) or megabytes < 0:
+        raise ConfigError(
+            f"${EMBEDDING_CACHE_ENV} must be a number of megabytes >= 0 "
+            f"(0 turns the disk cache off), got {raw!r}"
+        )
+    if megabytes == 0:
+        return None
+    return max(1, int(megabytes * 1024 * 1024))
