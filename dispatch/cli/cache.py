@@ -48,6 +48,14 @@ def _fail(exc: Exception, *, json_: bool = False) -> NoReturn:
     fail(exc, json_=json_)
 
 
+def _os_error(what: str, exc: OSError) -> ConfigError:
+    """`exc` as a one-line error naming the file it concerns."""
+    return ConfigError(
+        f"{what}: {exc.strerror or exc}",
+        file=None if exc.filename is None else str(exc.filename),
+    )
+
+
 def _root() -> Path:
     from dispatch.routing._onnx_export import cache_dir  # noqa: PLC0415 - no torch
 
@@ -135,10 +143,7 @@ def info(json_: JsonOpt = False) -> None:
         _fail(exc, json_=json_)
     except OSError as exc:
         _fail(
-            ConfigError(
-                f"cannot read the cache directory ($DISPATCH_CACHE_DIR): {exc.strerror or exc}",
-                file=None if exc.filename is None else str(exc.filename),
-            ),
+            _os_error("cannot read the cache directory ($DISPATCH_CACHE_DIR)", exc),
             json_=json_,
         )
     if json_:
@@ -191,13 +196,7 @@ def clear(
                 freed += size
                 removed.append(str(path))
     except OSError as exc:
-        _fail(
-            ConfigError(
-                f"cannot delete it: {exc.strerror or exc}",
-                file=None if exc.filename is None else str(exc.filename),
-            ),
-            json_=json_,
-        )
+        _fail(_os_error("cannot delete it", exc), json_=json_)
     if json_:
         print(json.dumps({"removed": removed, "freed_bytes": freed}))
         return

@@ -191,17 +191,10 @@ class CachedEncoder:
     def _touch(self, keys: Sequence[str]) -> None:
         """Mark rows read from disk as recently used (one transaction)."""
         now = time.time_ns()
-        with self._lock:
-            if self._db is None:
-                return
-            try:
-                self._db.executemany(
-                    "UPDATE embeddings SET used = ? WHERE encoder = ? AND key = ?",
-                    [(now, self.encoder.id, key) for key in keys],
-                )
-                self._db.commit()
-            except sqlite3.Error as exc:
-                self._give_up_disk(exc)
+        self._write(
+            "UPDATE embeddings SET used = ? WHERE encoder = ? AND key = ?",
+            [(now, self.encoder.id, key) for key in keys],
+        )
 
     def _store(self, texts: Sequence[str], vectors: Vectors) -> None:
         """Remember freshly encoded vectors in memory and, if open, on disk."""
@@ -211,29 +204,36 @@ class CachedEncoder:
             # One transaction per batch: a commit per row made bulk encoding
             # (thousands of prompts for `dispatch train`) disk-bound.
             now = time.time_ns()
-            with self._lock:
-                if self._db is None:
-                    return
-                try:
-                    self._db.executemany(
-                        "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
-                        [
-                            (
-                                self.encoder.id,
-                                self._key(text),
-                                vector.shape[0],
-                                np.ascontiguousarray(
-                                    vector, dtype=np.float32
-                                ).tobytes(),
-                                now,
-                            )
-                            for text, vector in zip(texts, vectors, strict=True)
-                        ],
-                    )
+            rows = [
+                (
+                    self.encoder.id,
+                    self._key(text),
+                    vector.shape[0],
+                    np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                    now,
+                )
+                for text, vector in zip(texts, vectors, strict=True)
+            ]
+            self._write(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
+                rows,
+                evict=True,
+            )
+
+    def _write(
+        self, sql: str, rows: Sequence[tuple[object, ...]], *, evict: bool = False
+    ) -> None:
+        """Run `sql` over `rows` in one transaction (then keep the bound if `evict`)."""
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self._db.executemany(sql, rows)
+                if evict:
                     self._evict_past_bound(self._db)
-                    self._db.commit()
-                except sqlite3.Error as exc:  # e.g. disk full, file replaced
-                    self._give_up_disk(exc)
+                self._db.commit()
+            except sqlite3.Error as exc:  # e.g. disk full, file replaced
+                self._give_up_disk(exc)
 
     def _give_up_disk(self, exc: sqlite3.Error) -> None:
         """Go on with the memory cache alone after the disk cache failed.
