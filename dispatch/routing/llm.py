@@ -24,12 +24,30 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from dispatch.cost import estimate_tokens
+from dispatch.faults import error_facts
 from dispatch.types import Hop, RouteDecision, RouterLayer, Usage
 
-__all__ = ("SCHEMA", "LLMRouter", "UsageCallback")
+__all__ = (
+    "SCHEMA",
+    "VERDICT_OUTPUT_TOKENS",
+    "AdmitCallback",
+    "LLMRouter",
+    "UsageCallback",
+)
 
 UsageCallback = Callable[[Hop, str, Usage], None]
 """``(hop, classifier model id, usage)``: charge the classification call."""
+
+AdmitCallback = Callable[[Hop, str, int], bool]
+"""``(hop, classifier model id, estimated input tokens) -> may the call be made``:
+the dispatcher's hook holds the call's worst case on the workflow's ledger and
+answers False when the budget cannot pay for it (the layer is then skipped)."""
+
+VERDICT_OUTPUT_TOKENS = 256
+"""Output tokens reserved for a verdict: the structured verdict is four short
+fields (~60 tokens). A call that reports more costs more than its
+reservation: an overrun on the ledger, which closes a ``hard`` one, as for any
+hop (`dispatch.budget`)."""
 
 SCHEMA: dict[str, Any] = {
     "title": "RouteVerdict",
@@ -64,6 +82,8 @@ class LLMRouter:
         capabilities: allowed capabilities.
         tiers: allowed tiers, cheapest first.
         on_usage: called after every classification call with its usage.
+        admit: asked before every classification call (see `AdmitCallback`);
+            a refusal skips the call and yields a confidence-0 decision.
         max_prompt_chars: characters of the prompt sent (head and tail kept).
     """
 
@@ -77,6 +97,7 @@ class LLMRouter:
         capabilities: Sequence[str] = ("coding", "search", "analysis", "general"),
         tiers: Sequence[str] = ("small", "medium", "large"),
         on_usage: UsageCallback | None = None,
+        admit: AdmitCallback | None = None,
         max_prompt_chars: int = 4000,
     ) -> None:
         """Keep the classifier; `model` is wrapped for structured output here.
@@ -90,6 +111,7 @@ class LLMRouter:
         self.tiers = tuple(tiers)
         self.model_id = model_id
         self.on_usage = on_usage
+        self.admit = admit
         self.max_prompt_chars = max_prompt_chars
         self._classify = classify
         self._aclassify = aclassify
@@ -127,6 +149,8 @@ class LLMRouter:
         confidence-0 decision whose reason says what went wrong, so a
         `HybridRouter` (or the policy) carries on without this layer.
         """
+        if not self._admitted(hop):
+            return self._fallback(_SKIPPED)
         try:
             if self._classify is not None:
                 result = self._classify(hop.prompt)
@@ -136,7 +160,7 @@ class LLMRouter:
             else:
                 raise RuntimeError("only an async classifier was given; use adecide")
         except Exception as exc:  # a routing call must not fail the hop
-            return self._fallback(f"classifier failed: {type(exc).__name__}: {exc}")
+            return self._failed(exc)
         return self._verdict(hop, result)
 
     async def adecide(self, hop: Hop) -> RouteDecision:
@@ -144,18 +168,34 @@ class LLMRouter:
 
         With only a sync `classify`, runs it inline. Never raises (see `decide`).
         """
+        if self._aclassify is None and self._structured is None:
+            return self.decide(hop)
+        if not self._admitted(hop):
+            return self._fallback(_SKIPPED)
         try:
             if self._aclassify is not None:
                 result = await self._aclassify(hop.prompt)
-            elif self._structured is not None:
+            else:
+                assert self._structured is not None  # checked above
                 messages = self._messages(hop.prompt)
                 raw = await self._structured.ainvoke(messages)
                 result = _from_structured(raw, messages)
-            else:
-                return self.decide(hop)
         except Exception as exc:  # a routing call must not fail the hop
-            return self._fallback(f"classifier failed: {type(exc).__name__}: {exc}")
+            return self._failed(exc)
         return self._verdict(hop, result)
+
+    def _admitted(self, hop: Hop) -> bool:
+        """Whether `admit` (if any) lets the classification call be made."""
+        if self.admit is None:
+            return True
+        sent = sum(estimate_tokens(text) for _, text in self._messages(hop.prompt))
+        return self.admit(hop, self.model_id, sent)
+
+    def _failed(self, exc: Exception) -> RouteDecision:
+        """A failed call's decision. Only the error's secret-free facts (type,
+        status) are kept: a provider's message can echo a key or a URL with
+        credentials, and this reason reaches the state and the trace."""
+        return self._fallback(f"classifier failed: {error_facts(exc).summary()}")
 
     def _verdict(self, hop: Hop, result: Any) -> RouteDecision:
         """Charge the call's usage, then check the verdict against the allowed sets.
@@ -200,6 +240,9 @@ class LLMRouter:
             router=RouterLayer.LLM,
             reason=why,
         )
+
+
+_SKIPPED = "classifier skipped: the workflow's budget cannot pay for its call"
 
 
 def _from_structured(

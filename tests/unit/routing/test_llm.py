@@ -92,10 +92,22 @@ def test_an_invalid_verdict_or_a_failing_call_is_a_zero_confidence_decision() ->
         raise TimeoutError("classifier timed out")
 
     failed = LLMRouter(classify=boom).decide(HOP)
-    assert (
-        failed.confidence == 0.0
-        and "TimeoutError: classifier timed out" in failed.reason
-    )
+    assert failed.confidence == 0.0
+    assert failed.reason == "classifier failed: TimeoutError (timeout)"
+
+
+def test_a_failed_call_s_message_is_not_kept_it_may_hold_a_secret() -> None:
+    # a provider's error can echo the key it was given; the reason reaches the
+    # hop's record, the graph state and the span
+    class AuthenticationError(Exception):
+        status_code = 401
+
+    def leaky(prompt: str) -> Any:
+        raise AuthenticationError("Incorrect API key provided: sk-proj-SECRET123")
+
+    decision = LLMRouter(classify=leaky).decide(HOP)
+    assert "SECRET" not in decision.reason
+    assert decision.reason.startswith("classifier failed: AuthenticationError (401")
 
 
 def test_async_classifier_and_hybrid_use() -> None:
