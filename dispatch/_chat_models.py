@@ -228,6 +228,18 @@ def with_output_cap(
     return model
 
 
+OUTPUT_CAP_SETTINGS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "num_predict",
+)
+"""Per-call settings that name an output cap in one provider or another. Bound
+to a call, any of them would override the cap `with_output_cap` put on the
+model, so the dispatcher never forwards them: the hop's cap (what the ledger
+reserved for) is the only one sent."""
+
+
 _CAP_FIELD: Mapping[str, str] = {
     "ollama": "num_predict",
     "google_genai": "max_output_tokens",

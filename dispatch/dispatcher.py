@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, BaseMessage
 
 from dispatch import specialist_run
-from dispatch._chat_models import build_chat_model, with_output_cap
+from dispatch._chat_models import OUTPUT_CAP_SETTINGS, build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.cost import reserved_input_tokens
@@ -215,9 +215,17 @@ class Dispatcher:
         self, choice: ModelChoice, tools: Sequence[Any] | None, kwargs: dict[str, Any]
     ) -> Runnable[Any, BaseMessage]:
         """The chosen model, capped at the choice's output limit in the parameter
-        its provider honours, with `tools` bound."""
+        its provider honours, with `tools` bound.
+
+        An output cap among `kwargs` (`OUTPUT_CAP_SETTINGS`) is dropped: bound
+        per call it would override the choice's cap, which is what the ledger
+        reserved for (a caller's cap belongs in the hop's ``max_output_tokens``).
+        """
         model = self.chat_model_for(choice.model, choice.max_output_tokens)
-        return model.bind_tools(list(tools), **kwargs) if tools else model
+        if not tools:
+            return model
+        bound = {k: v for k, v in kwargs.items() if k not in OUTPUT_CAP_SETTINGS}
+        return model.bind_tools(list(tools), **bound)
 
     def _advance(
         self,

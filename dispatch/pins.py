@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from typing_extensions import TypedDict
 
+from dispatch.errors import ConfigError
 from dispatch.types import Pin
 
 __all__ = (
@@ -85,9 +86,46 @@ def pin_from_dict(d: PinDict) -> Pin:
 
 def pins_of(state: Mapping[str, PinDict] | None) -> dict[str, Pin]:
     """A pins channel as `Pin`s by scope; pins saved before scopes had tiers
-    (keyed by the specialist alone) count for their own tier."""
+    (keyed by the specialist alone) count for their own tier.
+
+    Raises:
+        ConfigError: the channel or one of its pins is not what `pin_to_dict`
+            writes (hand-edited or foreign state); it names the key and field.
+    """
+    if state is None:
+        return {}
+    if not isinstance(state, Mapping):
+        raise ConfigError(
+            f"pins: found {type(state).__name__}, expected a mapping of "
+            "'specialist@tier' to pins"
+        )
     out: dict[str, Pin] = {}
-    for key, value in (state or {}).items():
-        pin = pin_from_dict(value)
+    for key, value in state.items():
+        pin = _checked_pin(key, value)
         out[key if "@" in key else pin_key(key, pin.tier)] = pin
     return out
+
+
+def _checked_pin(key: object, value: object) -> Pin:
+    """One pins entry as a `Pin`, or a `ConfigError` naming what is wrong."""
+    where = f"pins[{key!r}]"
+    if not isinstance(key, str) or not key:
+        raise ConfigError(f"{where}: a pin's key must be 'specialist@tier'")
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: found {type(value).__name__}, expected a pin")
+    for name in ("model", "tier"):
+        field = value.get(name)
+        if not isinstance(field, str) or not field:
+            raise ConfigError(
+                f"{where}.{name}: found {field!r}, expected a non-empty string"
+            )
+    reason, previous = value.get("reason", ""), value.get("repinned_from")
+    if not isinstance(reason, str):
+        raise ConfigError(f"{where}.reason: found {reason!r}, expected a string")
+    if previous is not None and not isinstance(previous, str):
+        raise ConfigError(
+            f"{where}.repinned_from: found {previous!r}, expected a string"
+        )
+    return Pin(
+        model=value["model"], tier=value["tier"], reason=reason, repinned_from=previous
+    )

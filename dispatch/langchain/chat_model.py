@@ -13,7 +13,7 @@ A hop that fails on every model, or that the budget refuses, raises `HopFailed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -28,8 +28,10 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
+from dispatch._chat_models import OUTPUT_CAP_SETTINGS
 from dispatch.budget import Ledger
 from dispatch.dispatcher import Dispatcher
+from dispatch.errors import ConfigError
 from dispatch.hop import HopResult
 from dispatch.langgraph.context import run_ledger
 from dispatch.pins import pin_key
@@ -100,8 +102,13 @@ class RoutedChatModel(BaseChatModel):
             if (follows_tool(messages) and history)
             else None
         )
-        cap = (
-            kwargs.pop("max_tokens", None) or self.dispatcher.registry.max_output_tokens
+        # every cap the caller bound (`.bind(max_completion_tokens=...)` too)
+        # comes out of the call's kwargs: the smallest becomes the hop's cap,
+        # which the policy clamps and the ledger reserves for
+        asked = [kwargs.pop(n) for n in OUTPUT_CAP_SETTINGS if n in kwargs]
+        cap = min(
+            (int(c) for c in asked if c),
+            default=self.dispatcher.registry.max_output_tokens,
         )
         hop = conversation_hop(
             messages,
@@ -178,11 +185,35 @@ def _result(result: HopResult) -> ChatResult:
 def hops_from_messages(
     messages: Sequence[BaseMessage], *, specialist: str | None = None
 ) -> list[HopRecord]:
-    """Hop records carried by routed replies in `messages`, oldest first."""
+    """Hop records carried by routed replies in `messages`, oldest first.
+
+    Raises:
+        ConfigError: a reply's ``response_metadata["dispatch"]`` is not a hop
+            record (the history was edited or built by hand): it names the
+            message. Pins are read from these records, so a broken one is not
+            guessed at.
+    """
     out = []
-    for m in messages:
+    for i, m in enumerate(messages):
         if isinstance(m, AIMessage) and "dispatch" in m.response_metadata:
-            record = HopRecord.from_dict(m.response_metadata["dispatch"])
+            record = _record(m.response_metadata["dispatch"], i)
             if specialist is None or record.specialist == specialist:
                 out.append(record)
     return out
+
+
+def _record(raw: object, index: int) -> HopRecord:
+    """`raw` as a hop record, or a `ConfigError` naming message `index`."""
+    where = f"messages[{index}].response_metadata['dispatch']"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: not a hop record (found {type(raw).__name__})")
+    try:
+        record = HopRecord.from_dict(dict(raw))
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+        raise ConfigError(f"{where}: not a hop record ({what})") from None
+    for name in ("model", "tier", "specialist"):
+        value = getattr(record, name)
+        if not isinstance(value, str) or (name != "model" and not value):
+            raise ConfigError(f"{where}.{name}: found {value!r}, expected a string")
+    return record

@@ -59,6 +59,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from dispatch._chat_models import OUTPUT_CAP_SETTINGS
 from dispatch.budget import Ledger
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import ConfigError
@@ -260,7 +261,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         settings = request.model_settings
         cap = (
             self.max_output_tokens
-            or next((settings[n] for n in _CAP_SETTINGS if settings.get(n)), None)
+            or next((settings[n] for n in OUTPUT_CAP_SETTINGS if settings.get(n)), None)
             or self.dispatcher.registry.max_output_tokens
         )
         hop = conversation_hop(
@@ -305,16 +306,6 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         )
 
 
-_CAP_SETTINGS = (
-    "max_tokens",
-    "max_completion_tokens",
-    "max_output_tokens",
-    "num_predict",
-)
-"""Output caps a request's ``model_settings`` may name (bound per call, they would
-override the cap `with_output_cap` put on the model)."""
-
-
 def _routed(
     request: ModelRequest[Any], model: BaseChatModel, choice: ModelChoice
 ) -> ModelRequest[Any]:
@@ -323,7 +314,7 @@ def _routed(
     settings = request.model_settings
     caps = {
         name: min(int(settings[name]), choice.max_output_tokens)
-        for name in _CAP_SETTINGS
+        for name in OUTPUT_CAP_SETTINGS
         if settings.get(name)
     }
     if not caps:

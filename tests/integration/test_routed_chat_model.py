@@ -9,6 +9,7 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from dispatch import Dispatcher, Registry, RoutedChatModel
+from dispatch.errors import ConfigError
 from dispatch.langchain import hops_from_messages
 from dispatch.testing import FakeChatModel, fake_factory
 
@@ -60,3 +61,69 @@ async def test_async_path_routes_too(registry: Registry) -> None:
     assert hop.capability == "coding"
     assert hop.simulated
     assert hop.output_tokens <= 50
+
+
+class _Recorder(FakeChatModel):
+    """Remembers the keyword arguments each call reached the provider with."""
+
+    calls: list[dict[str, object]] = []
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls.append(kwargs)
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def test_an_output_cap_bound_by_the_caller_never_reaches_the_provider(
+    registry: Registry,
+) -> None:
+    # `.bind(max_completion_tokens=...)` would override the cap the ledger
+    # reserved for; the smallest cap asked for becomes the hop's instead
+    recorder = _Recorder(replies=[AIMessage(content="ok")])
+    dispatcher = Dispatcher(
+        registry, model_factory=fake_factory(default=lambda s: recorder)
+    )
+    model = RoutedChatModel(dispatcher=dispatcher, specialist="general")
+    reply = (
+        model.bind_tools([add])
+        .bind(max_completion_tokens=100_000, num_predict=300)
+        .invoke([HumanMessage("hi")])
+    )
+    sent = {k: v for k, v in recorder.calls[-1].items() if k != "tools"}
+    assert not set(sent) & {"max_tokens", "max_completion_tokens", "num_predict"}
+    (hop,) = hops_from_messages([reply])
+    assert hop.error is None
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (
+            {"foo": 1},
+            r"messages\[1\]\.response_metadata\['dispatch'\]: not a hop record",
+        ),
+        ("str", r"not a hop record \(found str\)"),
+    ],
+)
+def test_a_reply_with_a_broken_hop_record_is_named(
+    registry: Registry, metadata: object, message: str
+) -> None:
+    dispatcher = Dispatcher(registry, model_factory=fake_factory({}))
+    model = RoutedChatModel(dispatcher=dispatcher, specialist="general")
+    history = [
+        HumanMessage("hi"),
+        AIMessage(content="x", response_metadata={"dispatch": metadata}),
+        HumanMessage("q"),
+    ]
+    with pytest.raises(ConfigError, match=message):
+        model.invoke(history)
+
+
+def test_a_hop_record_with_no_model_is_named(registry: Registry) -> None:
+    dispatcher = Dispatcher(registry, model_factory=fake_factory({}))
+    model = RoutedChatModel(dispatcher=dispatcher, specialist="general")
+    good = model.invoke([HumanMessage("hi")])
+    broken = {**good.response_metadata["dispatch"], "model": None}
+    with pytest.raises(ConfigError, match=r"\['dispatch'\]\.model: found None"):
+        model.invoke(
+            [HumanMessage("hi"), AIMessage("x", response_metadata={"dispatch": broken})]
+        )
