@@ -33,13 +33,32 @@ _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
+MAX_ROUND_DIGITS = 400
+"""Most digits `round` takes either way. Within float range (below 1e309, above
+5e-324) rounding to more digits changes nothing and to fewer gives 0, so nothing is
+lost; and an integer rounded to ``-n`` digits costs a ``10**n`` (``round(1,
+-20000000)`` held the GIL for 75 s, so no timeout could fire)."""
+
+
+def _round(value: float, ndigits: int | None = None) -> float:
+    """`round`, refusing an `ndigits` beyond `MAX_ROUND_DIGITS` before any work."""
+    if ndigits is None:
+        return round(value)
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_ROUND_DIGITS:
+        raise ToolException(
+            f"calculate: round() takes ndigits from -{MAX_ROUND_DIGITS} to "
+            f"{MAX_ROUND_DIGITS}, got {ndigits}"
+        )
+    return round(value, ndigits)
+
+
 _FUNCTIONS: dict[str, tuple[Callable[..., float], int, int | None]] = {
     "sqrt": (math.sqrt, 1, 1),
     "log": (math.log, 1, 2),
     "log10": (math.log10, 1, 1),
     "exp": (math.exp, 1, 1),
     "abs": (abs, 1, 1),
-    "round": (round, 1, 2),
+    "round": (_round, 1, 2),
     "min": (lambda *a: min(a), 1, None),
     "max": (lambda *a: max(a), 1, None),
 }
@@ -58,13 +77,14 @@ def evaluate(expression: str) -> float:
     """Evaluate arithmetic safely: numbers, + - * / // % ** (^ too), parentheses,
     ``sqrt log log10 exp abs round min max``, ``pi`` and ``e``. Nothing else.
 
-    Every intermediate value stays within float range, so the work is bounded by
-    the expression's length (at most 500 characters), not by what it computes.
+    Every intermediate value stays within float range, and the exponent of ``**``
+    and the digits of ``round`` are capped, so the work is bounded by the
+    expression's length (at most 500 characters), not by what it computes.
 
     Raises:
         ToolException: anything else, division by zero, a huge exponent, a value
-            beyond float range, a complex result, or a function given the wrong
-            number of arguments.
+            beyond float range, a complex result, ``round`` to more than 400
+            digits either way, or a function given the wrong number of arguments.
     """
     text = expression.strip().replace("^", "**").replace("×", "*").replace("÷", "/")
     if not text:

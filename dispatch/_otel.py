@@ -5,6 +5,12 @@ Split out of `dispatch.tracing` to keep each module under 400 lines; the
 hop-facing API stays there. Only the OpenTelemetry *API* is imported: with
 no SDK installed every span is a no-op.
 
+**No raw exception text on a span.** The API's ``record_exception`` writes
+``str(exc)`` and the whole traceback (which repeats every chained exception's
+message) into the ``exception`` event, and provider and HTTP errors carry keys
+and passwords in their messages. `exception_attributes` builds the event the
+semantic conventions describe with both redacted instead.
+
 **One chat span per model call, also under other instrumentations.** The
 OpenTelemetry LangChain instrumentation on PyPI (``opentelemetry-instrumentation-
 langchain``, published by OpenLLMetry) adds a callback handler to every
@@ -35,18 +41,20 @@ import json
 import logging
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
 from langchain_core.messages import BaseMessage
 from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, Status, StatusCode
 
 import dispatch._semconv as sc
+from dispatch._redact import redact
 from dispatch.records import HopRecord
 from dispatch.types import PinChange
 
@@ -55,6 +63,8 @@ __all__ = (
     "WorkflowTotals",
     "chat_scope",
     "end_span",
+    "exception_attributes",
+    "fail_span",
     "langchain_instrumented",
     "messages_json",
     "never_raises",
@@ -65,6 +75,12 @@ __all__ = (
 _log = logging.getLogger("dispatch.tracing")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+EXCEPTION_EVENT: Final = "exception"
+"""The conventions' span event for an exception (``record_exception``'s name)."""
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 
 def never_raises(
@@ -233,6 +249,46 @@ def chat_scope(span: Span) -> Iterator[None]:
         yield
     finally:
         context.detach(token)
+
+
+def exception_attributes(exc: BaseException) -> dict[str, str]:
+    """The conventions' ``exception`` event attributes for `exc`, redacted.
+
+    ``exception.type`` is the class's module-qualified name (bare for
+    builtins, as the SDK's ``record_exception`` writes it). The message is
+    `redact`-ed, like the span's status description. The stack trace keeps
+    its frames but is redacted piece by piece (each frame, each exception's
+    message, each note): its last line repeats the message, and a chained
+    cause's message is in it too. Redacting each piece, not the whole text,
+    keeps a multi-line message (a PEM key) whole for its pattern and never
+    cuts the trace's tail at `redact`'s length cap. The SDK's
+    ``exception.escaped`` is left out: the conventions deprecate it.
+    """
+    cls = type(exc)
+    module = cls.__module__
+    name = f"{module}.{cls.__qualname__}" if module != "builtins" else cls.__qualname__
+    try:
+        message = str(exc)
+    except Exception:  # an exception whose __str__ fails
+        message = f"<{cls.__qualname__} object with an unprintable message>"
+    frames = traceback.TracebackException.from_exception(exc).format()
+    return {
+        EXCEPTION_TYPE: name,
+        EXCEPTION_MESSAGE: redact(message),
+        EXCEPTION_STACKTRACE: "".join(redact(piece) for piece in frames),
+    }
+
+
+@never_raises()
+def fail_span(span: Span | None, exc: BaseException) -> None:
+    """Mark `span` failed by `exc` escaping it: the `exception_attributes`
+    event, ``error.type`` and an ERROR status whose description is the
+    redacted message (never ``record_exception``, which stores the raw text)."""
+    if span is not None:
+        attrs = exception_attributes(exc)
+        span.add_event(EXCEPTION_EVENT, attrs)
+        span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
+        span.set_status(Status(StatusCode.ERROR, attrs[EXCEPTION_MESSAGE]))
 
 
 def end_span(span: Span | None) -> None:

@@ -23,12 +23,62 @@ bounding the input bounds the time every pattern can take."""
 _SECRET_NAME = (  # a secret-looking field name, with an optional vendor prefix
     r"(?:[A-Za-z0-9]{1,20}[_\-])?"
     r"(?:api[_\-]?key|access[_\-]?key|secret(?:[_\-]?key)?|token|password|passwd"
-    r"|pwd|key|auth|credentials?|signature|sig)"
+    r"|passphrase|pass|pwd|key|auth|credentials?|signature|sig)"
+    # a password glued to its prefix, as in PGPASSWORD or DBPASSWD
+    r"|[A-Za-z0-9]{1,20}pass(?:word|wd)"
 )
+_SECRET_VALUE = (  # a quoted value up to its closing quote, else a bare word
+    r"(?<=\")[^\"\r\n]{1,256}(?=\")|(?<=')[^'\r\n]{1,256}(?=')"
+    r"|[^\s\"'&,;{}<>\[\]]+"
+)
+_PEM_PRIVATE_KEY = re.compile(
+    r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
+    # the body: anything but the next five dashes, so an unclosed block stops
+    # at the next marker (or the end) and every BEGIN scans its own body once
+    r"(?:[^-]|-(?!----))*"
+    r"(-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+)
+"""A PEM (or PGP) private key block, closed or cut short."""
+_AUTHORIZATION = re.compile(
+    r"(?i)(?<![A-Za-z0-9])((?:proxy-)?authorization)([\"']?\s{0,3}[:=]\s{0,3})"
+    r"(\"[^\"\r\n]{1,4096}|'[^'\r\n]{1,4096}|[^\r\n]{1,4096})"
+)
+"""An ``Authorization`` header (or field) and its value: a quoted value up to its
+closing quote, a bare one to the end of the line."""
+_AUTH_SCHEME = re.compile(r"[\"']?[A-Za-z][A-Za-z0-9_\-]{0,30}[ \t]+(?=\S)|[\"']")
+"""What opens an Authorization value and stays: the quote, the scheme word
+(``Token``, ``Api-Key``)."""
+_URL_USERINFO = re.compile(r"(?<=://)[^\s:/?#@\"'<>`]{0,256}:[^\s/?#\"'<>`]{1,512}@")
+"""``user:password@`` after a URL's scheme; the password may hold a raw ``@``
+(the last one before the host ends it)."""
+
+
+def _pem(match: re.Match[str]) -> str:
+    """A private key block with its body replaced; the markers stay."""
+    return f"{match.group(1)}{REDACTED}{match.group(2) or ''}"
+
+
+def _authorization(match: re.Match[str]) -> str:
+    """An Authorization value with its credentials replaced: the scheme word
+    (``Token``, ``Api-Key``, ``Digest``) stays, everything after it goes."""
+    name, separator, value = match.groups()
+    opening = _AUTH_SCHEME.match(value)
+    keep = opening.group(0) if opening else ""
+    if value[len(keep) :].startswith(REDACTED):  # already done (Bearer, a rerun)
+        return match.group(0)
+    return f"{name}{separator}{keep}{REDACTED}"
+
+
 _PATTERNS: tuple[
     tuple[tuple[str, ...], re.Pattern[str], str | Callable[[re.Match[str]], str]], ...
 ] = (
     # (cheap substring prefilter on the lower-cased text, pattern, replacement)
+    # private key blocks first: their body would otherwise go piecemeal
+    (("private key",), _PEM_PRIVATE_KEY, _pem),
+    # Authorization headers of any scheme: keep the scheme word
+    (("authorization",), _AUTHORIZATION, _authorization),
+    # user:password@ in URLs (DSNs, basic-auth URLs): keep scheme and host
+    (("://",), _URL_USERINFO, f"{REDACTED}@"),
     # Bearer / Basic tokens in headers or messages: keep the scheme word
     (
         ("bearer", "basic"),
@@ -57,8 +107,10 @@ _PATTERNS: tuple[
     (
         ("key", "token", "secret", "pass", "pwd", "auth", "credential", "sig"),
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9])({_SECRET_NAME})(\"?'?\s{{0,3}}[:=]\s{{0,3}}[\"']?)"
-            r"(?!\[REDACTED\])([^\s\"'&,;{}<>\[\]]+)"
+            # (the lookahead fails fast where no name can start: ~7x on "-" runs)
+            rf"(?i)(?<![A-Za-z0-9])(?=[A-Za-z0-9])({_SECRET_NAME})"
+            r"(\"?'?\s{0,3}[:=]\s{0,3}[\"']?)"
+            rf"(?!\[REDACTED\]|-----BEGIN )({_SECRET_VALUE})"
         ),
         rf"\1\2{REDACTED}",
     ),
@@ -125,13 +177,18 @@ def redact(text: str) -> str:
     """`text` with anything key-shaped replaced by ``[REDACTED]``.
 
     Catches provider key formats (``sk-``, ``sk-ant-``, ``AIza``, AWS ``AKIA``,
-    GitHub ``ghp_``), Bearer tokens, JWTs, ``api_key=``/``token=``/``password=``
-    style query, header and JSON values, long hex or mixed-case base64 runs
-    (>= 32 characters) and the literal values of secret-looking environment
-    variables (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*PASSWORD*``, at
-    least 8 characters) set when it is called. Input beyond `MAX_REDACT_CHARS`
-    is cut at a word boundary first, so a secret is never half kept. Every
-    pattern is a linear scan (no nested quantifiers).
+    GitHub ``ghp_``), Bearer tokens, the credentials of an ``Authorization``
+    header of any scheme (``Token``, ``Api-Key``, ``Digest``; the scheme word
+    stays), the ``user:password@`` of a URL (scheme and host stay), the body
+    of a PEM private key (the markers stay), JWTs,
+    ``api_key=``/``token=``/``password=``/``pass=``/``pwd=`` style query,
+    header and JSON values (a quoted value up to its closing quote), long hex
+    or mixed-case base64 runs (>= 32 characters) and the literal values of
+    secret-looking environment variables (``*_API_KEY``, ``*_TOKEN``,
+    ``*_SECRET``, ``*PASSWORD*``, at least 8 characters) set when it is
+    called. Input beyond `MAX_REDACT_CHARS` is cut at a word boundary first,
+    so a secret is never half kept. Every pattern is a linear scan (no nested
+    quantifiers).
     """
     if len(text) > MAX_REDACT_CHARS:
         head = text[:MAX_REDACT_CHARS]

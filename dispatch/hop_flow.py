@@ -25,6 +25,7 @@ from typing import Protocol
 from langchain_core.messages import AIMessage, BaseMessage
 
 from dispatch.budget import Ledger, Reservation
+from dispatch.cost import call_cost
 from dispatch.errors import BudgetExceeded, NoEligibleModel
 from dispatch.faults import ErrorFacts, ErrorKind, error_facts
 from dispatch.hop import (
@@ -95,6 +96,40 @@ class _NoHealth:
 
 NO_HEALTH: HealthView = _NoHealth()
 """The health of a dispatcher built without one: plain failover."""
+
+
+def _close_failed(
+    failed: HopRecord,
+    facts: ErrorFacts,
+    hop: Hop,
+    choice: ModelChoice,
+    ledger: Ledger | None,
+    reservation: Reservation | None,
+) -> HopRecord:
+    """A failed attempt's record, its reservation released or settled.
+
+    A call that raised before the provider could bill it costs nothing. A
+    timed-out one is charged the input it sent (marked estimated): the
+    provider had the request and may have read and billed it before the
+    deadline, while what it wrote is unknown. Releasing would count the call as
+    free; charging the whole worst case would close a budget on every timeout.
+    """
+    if facts.kind is ErrorKind.TIMEOUT:
+        cost = call_cost(choice.model, hop.input_tokens, 0)
+        failed = replace(
+            failed,
+            input_tokens=hop.input_tokens,
+            cost_usd=cost,
+            baseline_cost_usd=cost,
+            estimated=True,
+        )
+    if ledger is not None and reservation is not None:
+        if failed.cost_usd:
+            ledger.settle(reservation, failed.cost_usd)
+        else:
+            ledger.release(reservation)
+    return failed
+
 
 _BUDGET = ErrorFacts(type="BudgetExceeded", kind=ErrorKind.BUDGET)
 _NO_MODEL = ErrorFacts(type="NoEligibleModel", kind=ErrorKind.REQUEST)
@@ -247,16 +282,15 @@ def hop_flow(
             elapsed = round((clock() - started) * 1000, 3)
             calls_of_model += 1
             if isinstance(outcome, BaseException):
-                if ledger is not None and reservation is not None:
-                    ledger.release(reservation)
-                reservation = None
                 facts = error_facts(outcome)
-                health.observe(choice.model, tokens, facts)
                 failed = fail_hop(
                     hop, choice, decision, facts, error=facts.summary(),
                     duration_ms=elapsed, simulated=simulate,
                     **common,  # type: ignore[arg-type]
                 )  # fmt: skip
+                failed = _close_failed(failed, facts, hop, choice, ledger, reservation)
+                reservation = None
+                health.observe(choice.model, tokens, facts)
                 records.append(_with_circuits(failed, health))
                 if _stops(outcome, facts):
                     return failure()

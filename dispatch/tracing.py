@@ -41,6 +41,7 @@ from dispatch._otel import (
     WorkflowTotals,
     chat_scope,
     end_span,
+    fail_span,
     messages_json,
     never_raises,
     record_attributes,
@@ -180,7 +181,7 @@ class Tracing:
             with use_span(span):
                 yield totals
         except BaseException as exc:
-            self._fail(span, exc)
+            fail_span(span, exc)
             raise
         finally:
             TOTALS.reset(token)
@@ -253,7 +254,7 @@ class Tracing:
             with use_span(span):
                 yield
         except BaseException as exc:
-            self._fail(span, exc)
+            fail_span(span, exc)
             raise
         finally:
             end_span(span)
@@ -363,7 +364,7 @@ class Tracing:
             )
         if record.error is not None:
             span.set_attribute(sc.ERROR_TYPE, record.error_type or "error")
-            span.set_status(Status(StatusCode.ERROR, record.error))
+            span.set_status(Status(StatusCode.ERROR, redact(record.error)))
         span.end()
 
     @never_raises()
@@ -379,9 +380,10 @@ class Tracing:
         totals = TOTALS.get()
         if totals is not None:
             totals.add(record)
+        reason = redact(record.error or "")
         trace.get_current_span().add_event(
             sc.EVENT_REFUSED,
-            {sc.STEP: record.step, "model": record.model, "reason": record.error or ""},
+            {sc.STEP: record.step, "model": record.model, "reason": reason},
         )
 
     # -- helpers ----------------------------------------------------------------------
@@ -390,10 +392,3 @@ class Tracing:
     def _start(self, name: str, kind: SpanKind, attrs: dict[str, Any]) -> Span:
         clean = {k: v for k, v in attrs.items() if v is not None}
         return self._tracer.start_span(name, kind=kind, attributes=clean)
-
-    @never_raises()
-    def _fail(self, span: Span | None, exc: BaseException) -> None:
-        if span is not None:
-            span.record_exception(exc)
-            span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR, redact(str(exc))))

@@ -6,7 +6,8 @@ over bubblewrap (not installed without root), seccomp (no process or file
 isolation on its own) and a WebAssembly Python (no runtime on the machine, and no
 native packages); see the README's "The code sandbox". The program sees a
 read-only system and Python, a private size-capped ``/tmp`` that vanishes with it,
-no network, no host process and nothing of the agent's environment; wall time,
+no network, no host process and nothing of the agent's environment or kernel
+keyrings (a new session keyring, and the key syscalls denied); wall time,
 CPU, memory, processes, open files and output are capped, and the whole sandbox
 dies on timeout or with the agent. Where the namespaces cannot be built it raises
 `SandboxUnavailable` and runs nothing, unless the caller asked for ``unsafe=True``
@@ -31,7 +32,8 @@ def run_python(
         limits: Its bounds; the `SandboxLimits` defaults when None.
         unsafe: Skip the isolation and keep only the limits. For machines without
             user namespaces, on the user's explicit say-so: the code can then read
-            and write the user's files, use the network and see other processes.
+            and write the user's files and kernel keyrings, use the network and see
+            other processes.
 
     Raises:
         SandboxUnavailable: the isolation could not be built; nothing was run.

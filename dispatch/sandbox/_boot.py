@@ -17,9 +17,10 @@ CONFIG CODE``. It imports nothing but the standard library, because it runs befo
 3. *stage 3* (pid 1) builds a new root on a tmpfs: read-only binds of the system and
    the Python installation, a minimal ``/dev``, a fresh ``/proc`` and a size-capped
    tmpfs ``/tmp`` (the private temp dir; it vanishes with the namespace), pivots into
-   it, sets the resource limits, drops every capability and execs Python on the code.
-   When pid 1 exits the kernel kills everything else in the namespace, so no process
-   outlives the call.
+   it, sets the resource limits, joins a new empty session keyring (namespaces do
+   not isolate keyrings), drops every capability, denies the key syscalls with a
+   seccomp filter and execs Python on the code. When pid 1 exits the kernel kills
+   everything else in the namespace, so no process outlives the call.
 
 Any setup failure is written to the status pipe as ``error <message>`` and the
 program never runs; the supervisor turns that into a refusal, never a silent
@@ -83,6 +84,23 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECBIT_NOROOT_LOCKED = 0b11  # exec as uid 0 grants no capabilities, and stays so
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+_BPF_LD_W_ABS = 0x20  # A = seccomp_data[k] (32 bits): nr at 0, arch at 4
+_BPF_JEQ_K = 0x15  # pc += (A == k) ? jt : jf
+_BPF_RET_K = 0x06
+_X32_SYSCALL_BIT = 0x40000000
+_SECCOMP_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}  # AUDIT_ARCH_*
+_KEY_SYSCALLS = {  # add_key, request_key, keyctl
+    "x86_64": (248, 249, 250, *(_X32_SYSCALL_BIT | n for n in (248, 249, 250))),
+    "aarch64": (217, 218, 219),
+}
 
 _ERRNO_HINTS = {
     errno.EPERM: "unprivileged user namespaces are disabled "
@@ -109,6 +127,23 @@ class _CapData(ctypes.Structure):
         ("permitted", ctypes.c_uint32),
         ("inheritable", ctypes.c_uint32),
     )
+
+
+class _SockFilter(ctypes.Structure):
+    """One classic BPF instruction (``struct sock_filter``)."""
+
+    _fields_ = (
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    )
+
+
+class _SockFprog(ctypes.Structure):
+    """A BPF program (``struct sock_fprog``), as ``PR_SET_SECCOMP`` takes it."""
+
+    _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter)))
 
 
 def _libc() -> Any:
@@ -275,6 +310,58 @@ def _drop_capabilities(libc: Any) -> None:
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
+def _leave_keyrings(libc: Any) -> None:
+    """Join a new, empty session keyring, so the program holds none of the agent's.
+
+    Namespaces do not isolate keyrings: the session keyring (``@s``) is inherited
+    across fork and exec, and a secret a credential helper put there was one
+    ``keyctl(KEYCTL_SEARCH, @s, ...)`` away. The thread and process keyrings are not
+    inherited, and the user keyrings (``@u``, ``@us``) belong to the user namespace
+    (Linux 5.3+): the program's are new and empty. The seccomp filter then denies
+    the key syscalls altogether (`_deny_key_syscalls`); this join keeps the keyring
+    out of reach should a kernel or a policy let one through.
+    """
+    keyctl = _SYS_KEYCTL[os.uname().machine]
+    if libc.syscall(keyctl, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+        code = ctypes.get_errno()
+        raise SetupError(
+            "joining a new session keyring failed "
+            f"({errno.errorcode.get(code, code)}: {os.strerror(code)}); the program "
+            "would hold the agent's session keyring and its secrets"
+        )
+
+
+def _deny_key_syscalls(libc: Any) -> None:
+    """Install a seccomp filter: ``add_key``, ``request_key`` and ``keyctl`` fail
+    with EPERM, and a system call of another architecture (32-bit x86 on x86_64,
+    whose numbers differ) kills the program. Everything else is allowed.
+
+    Needs ``no_new_privs`` (set by `_drop_capabilities`); the filter stays for the
+    program and every process it starts, across exec.
+    """
+    machine = os.uname().machine
+    denied = _KEY_SYSCALLS[machine]
+    # Instruction indices of the three returns; a jump skips `jt`/`jf` instructions
+    # after its own, so the instruction at `at` jumps to `to` with `to - at - 1`.
+    allow = 3 + len(denied)
+    deny, kill = allow + 1, allow + 2
+    program = [
+        (_BPF_LD_W_ABS, 0, 0, 4),  # the architecture
+        (_BPF_JEQ_K, 0, kill - 1 - 1, _SECCOMP_ARCH[machine]),
+        (_BPF_LD_W_ABS, 0, 0, 0),  # the system call number
+        *((_BPF_JEQ_K, deny - (3 + i) - 1, 0, nr) for i, nr in enumerate(denied)),
+        (_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM),
+        (_BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+    ]
+    instructions = (_SockFilter * len(program))(*(_SockFilter(*i) for i in program))
+    fprog = _SockFprog(len(program), instructions)
+    _check(
+        libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+        "seccomp filter (deny keyctl, add_key, request_key)",
+    )
+
+
 def _exec_program(cfg: dict[str, Any], code: str) -> None:
     python = cfg["python"]
     os.execve(python, [python, "-I", "-c", code], cfg["env"])
@@ -291,7 +378,9 @@ def _stage3(
     os.dup2(devnull, 0)
     os.close(devnull)
     _set_limits(cfg["limits"])
+    _leave_keyrings(libc)
     _drop_capabilities(libc)
+    _deny_key_syscalls(libc)
     os.set_inheritable(cfg["status_fd"], False)
     _exec_program(cfg, code)
 

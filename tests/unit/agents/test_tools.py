@@ -137,6 +137,10 @@ def test_search_with_no_match_says_so(tmp_path: Path) -> None:
         ("log()", "log() takes 1 or 2 arguments, got 0"),
         ("round(1.5, 2.5)", "cannot be interpreted as an integer"),
         ("(-8) ** 0.5", "not a real number"),
+        ("round(1, -20000000)", "ndigits from -400 to 400, got -20000000"),
+        ("round(1, -10**300)", "ndigits from -400 to 400"),
+        ("round(2**1000, -401)", "ndigits from -400 to 400, got -401"),
+        ("round(1.5, 401)", "ndigits from -400 to 400, got 401"),
     ],
 )
 def test_calculate_bounds_size_and_arity_with_clear_errors(
@@ -152,6 +156,40 @@ def test_calculate_still_handles_large_values_within_float_range() -> None:
     assert evaluate("10**308") == 10**308
     assert evaluate("max(3)") == 3
     assert evaluate("log(8, 2)") == pytest.approx(3)
+
+
+def test_calculate_round_within_its_digit_bound_loses_nothing() -> None:
+    # round(1, -20000000) computed 10**20000000 for 75 s holding the GIL: the
+    # event loop froze and no timeout could fire. At +-400 digits every value
+    # within float range is already unchanged (or 0), so the bound costs nothing.
+    assert evaluate("round(1234.5678, 2)") == pytest.approx(1234.57)
+    assert evaluate("round(1234, -2)") == 1200
+    assert evaluate("round(2.5)") == 2
+    assert evaluate("round(10**308, -400)") == 0
+    assert evaluate("round(10**308, 400)") == 10**308
+    assert evaluate("round(1e-320, 400)") == 1e-320
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        # The most work each operator and function can be made to do: operands
+        # stay within float range (1024 bits) and exponents within 1000.
+        "(8**341 - 1) // 3 * 2 % (8**340 + 7) * (8**170 + 1) // (8**169)",
+        "3**1000",
+        "(8**341) ** 1000",
+        "(-8**341) ** -1000",
+        "(1 + 1e-15) ** 1000",
+        "sqrt(8**341) + log(8**341, 3) + log10(8**341) + exp(709)",
+        "round(8**341, -400) + round(8**341, 400) + round(1e308, -308)",
+        "max(" + ", ".join(["8**341"] * 45) + ")",
+        "((((((((((((((((((((8**341))))))))))))))))))))",
+    ],
+)
+def test_calculate_worst_cases_finish_at_once(expression: str) -> None:
+    start = time.perf_counter()
+    calculate().invoke({"expression": expression})
+    assert time.perf_counter() - start < 0.5
 
 
 def test_statistics_bounds_count_and_magnitude() -> None:
