@@ -215,17 +215,11 @@ class Dispatcher:
         self, choice: ModelChoice, tools: Sequence[Any] | None, kwargs: dict[str, Any]
     ) -> Runnable[Any, BaseMessage]:
         """The chosen model, capped at the choice's output limit in the parameter
-        its provider honours, with `tools` bound.
-
-        An output cap among `kwargs` (`OUTPUT_CAP_SETTINGS`) is dropped: bound
-        per call it would override the choice's cap, which is what the ledger
-        reserved for (a caller's cap belongs in the hop's ``max_output_tokens``).
-        """
+        its provider honours, with `tools` bound; a cap among `kwargs` is dropped
+        (it would override the one the ledger reserved for)."""
         model = self.chat_model_for(choice.model, choice.max_output_tokens)
-        if not tools:
-            return model
         bound = {k: v for k, v in kwargs.items() if k not in OUTPUT_CAP_SETTINGS}
-        return model.bind_tools(list(tools), **bound)
+        return model.bind_tools(list(tools), **bound) if tools else model
 
     def _advance(
         self,
