@@ -262,27 +262,32 @@ def estimate(
 def route(
     prompt: Annotated[str, typer.Argument(help="The text to route.")],
     router: Annotated[
-        RouterChoice,
-        typer.Option(help="rules, semantic (MiniLM embeddings) or hybrid."),
-    ] = RouterChoice.RULES,
+        RouterChoice | None,
+        typer.Option(
+            help="rules, semantic (MiniLM embeddings) or hybrid. Default: the "
+            "learned router when the config names routing.artefact, else rules; "
+            "an explicit --router is used instead of the config's artefact.",
+            show_default=False,
+        ),
+    ] = None,
     json_: JsonOpt = False,
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Show the route decision and the model chosen for PROMPT (no model call)."""
+    from dispatch.cli.inputs import read_prompt  # noqa: PLC0415
     from dispatch.cli.render import out  # noqa: PLC0415
-    from dispatch.cli.routers import cli_router  # noqa: PLC0415
+    from dispatch.cli.routers import route_setup  # noqa: PLC0415
     from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.policy import select  # noqa: PLC0415
-    from dispatch.registry import Registry  # noqa: PLC0415
     from dispatch.types import Hop  # noqa: PLC0415
 
     # Steps 1-2 of a hop (route, select) are pure: no Dispatcher, no model stack.
     try:
-        registry = Registry.from_config(config)
-        hop = Hop(specialist="cli", prompt=prompt)
-        choice = select(cli_router(router, registry).decide(hop), hop, registry)
+        hop = Hop(specialist="cli", prompt=read_prompt(prompt))
+        registry, chosen = route_setup(router, config)
+        choice = select(chosen.decide(hop), hop, registry)
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     d = choice.decision
     data = {
         "capability": d.capability,

@@ -24,6 +24,7 @@ __all__ = (
     "check_start_flags",
     "check_thread",
     "read_plan_file",
+    "read_prompt",
     "read_request",
 )
 
@@ -68,6 +69,18 @@ def read_request(
     text = raw.decode("utf-8", "replace").strip()
     if not text:
         raise ConfigError("the request is empty", path=where)
+    return text
+
+
+def read_prompt(prompt: str) -> str:
+    """The PROMPT argument of ``dispatch route``, decoded as a request is.
+
+    Raises:
+        ConfigError: the prompt is empty or only whitespace.
+    """
+    text = _argv_bytes(prompt).decode("utf-8", "replace").strip()
+    if not text:
+        raise ConfigError("the prompt is empty", path="PROMPT")
     return text
 
 

@@ -1,4 +1,5 @@
-"""The routers ``dispatch route`` offers: rules, semantic (MiniLM) or hybrid.
+"""The routers ``dispatch route`` offers: rules, semantic (MiniLM), hybrid, or
+the learned artefact the config names.
 
 The semantic stack (sentence-transformers, torch) is imported only when asked
 for, so a rules-only ``dispatch route`` stays fast.
@@ -10,7 +11,7 @@ from dispatch.cli.options import RouterChoice
 from dispatch.registry import Registry
 from dispatch.routing import Router
 
-__all__ = ("HYBRID_THRESHOLD", "cli_router")
+__all__ = ("HYBRID_THRESHOLD", "cli_router", "route_setup")
 
 HYBRID_THRESHOLD = 0.77
 """Rules confidence from which the hybrid takes the rules' decision over the
@@ -53,3 +54,27 @@ def cli_router(name: RouterChoice, registry: Registry) -> Router:
     if name is RouterChoice.SEMANTIC:
         return semantic
     return HybridRouter([rules, semantic], [HYBRID_THRESHOLD])
+
+
+def route_setup(name: RouterChoice | None, config: str) -> tuple[Registry, Router]:
+    """The registry of `config` and the router ``dispatch route`` decides with.
+
+    `name` (an explicit ``--router``) wins; without it, the learned artefact
+    the config names in ``routing.artefact`` (loaded as every other command
+    loads it, with ``routing.bar``), else the rules layer.
+
+    Raises:
+        ConfigError: the config, or the artefact it names, is invalid; or the
+            router asked for cannot be built (see `cli_router`).
+    """
+    from dispatch.config import load_config  # noqa: PLC0415
+
+    settings, specs = load_config(config)
+    registry = Registry.from_specs(settings, specs)
+    if name is None and settings.routing.artefact is not None:
+        from dispatch.routing.learned import configured_learned_router  # noqa: PLC0415
+
+        learned = configured_learned_router(settings, config, registry)
+        if learned is not None:  # always: the config names an artefact
+            return registry, learned
+    return registry, cli_router(name or RouterChoice.RULES, registry)

@@ -15,7 +15,7 @@ import os
 import uuid
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,24 @@ class LearnedArtefact:
         they read the leading `base_width` columns of each row.
         """
         return self.quality.predict(x[:, : base_width(self.encoder, x.shape[1])])
+
+    def check_registered(
+        self, registered: Iterable[str], *, among: str = "the registry"
+    ) -> None:
+        """Raise unless at least one of `models` is among the `registered` ids.
+
+        The router proposes only registered models it predicts for: with none,
+        it has no model to propose and no price to weigh.
+
+        Raises:
+            ConfigError: naming both lists (`among`: where the ids come from).
+        """
+        ids = list(registered)
+        if not set(self.models).intersection(ids):
+            raise ConfigError(
+                f"none of the artefact's models ({_listed(self.models)}) is in "
+                f"{among} ({_listed(ids) or 'none'})"
+            )
 
     def save(self, path: Path) -> None:
         """Write one ``.npz`` file (no pickle).
@@ -206,6 +224,12 @@ class LearnedArtefact:
             window=header["window"],
             meta=header["meta"],
         )
+
+
+def _listed(ids: Sequence[str], limit: int = 8) -> str:
+    """`ids` comma-separated; of a longer list, the first `limit` and a count."""
+    shown = ", ".join(ids[:limit])
+    return shown if len(ids) <= limit else f"{shown} and {len(ids) - limit} more"
 
 
 def _is_number(value: object) -> bool:

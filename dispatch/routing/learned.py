@@ -27,6 +27,7 @@ routing stays deterministic and cacheable.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -62,7 +63,8 @@ class LearnedRouter:
         encoder: the same encoder (by id) the artefact was trained with.
         specs: the registered models (e.g. a `Registry`): their tiers name the
             decision's tier, their prices weigh the ``utility`` bar. Artefact
-            models that are not registered are never proposed.
+            models that are not registered are never proposed; at least one
+            must be registered.
         tiers: tier names, cheapest first.
         bar: overrides the artefact's calibrated bar, mix included (e.g. to
             sweep it): every prompt then gets `bar`.
@@ -71,8 +73,9 @@ class LearnedRouter:
             (the registry's, so the router prices hops as the policy does).
 
     Raises:
-        ConfigError: the encoder differs from the artefact's, no bar is known,
-            or a bar or the mix share is out of range.
+        ConfigError: the encoder differs from the artefact's, none of the
+            artefact's models is in `specs`, no bar is known, or a bar or the
+            mix share is out of range.
     """
 
     def __init__(
@@ -104,9 +107,9 @@ class LearnedRouter:
             alt = None  # every prompt at `bar`: no mix
         limit = float("inf") if artefact.bar_mode == "utility" else 1.0
         for value in (chosen, alt) if alt is not None else (chosen,):
-            if value is None or not 0.0 <= value <= limit:
+            if value is None or not (math.isfinite(value) and 0.0 <= value <= limit):
                 raise ConfigError(
-                    "the learned router needs bars >= 0 "
+                    "the learned router needs finite bars >= 0 "
                     "(<= 1 unless bar_mode is utility)",
                     found=value,
                     expected="a calibrated artefact or an explicit bar",
@@ -123,17 +126,18 @@ class LearnedRouter:
         self.tiers = tuple(tiers)
         self._rank = {t: i for i, t in enumerate(self.tiers)}
         by_id = {m.id: m for m in specs}
+        artefact.check_registered(by_id)
         top_rank = len(self.tiers) - 1
         self._model_rank = [
             self._rank.get(by_id[m].tier, top_rank) if m in by_id else top_rank
             for m in artefact.models
         ]
-        inf = float("inf")
+        # An unregistered model's price is never read: `_known` masks it out.
         self._prices = np.array(
             [
                 (float(by_id[m].input_per_mtok), float(by_id[m].output_per_mtok))
                 if m in by_id
-                else (inf, inf)
+                else (0.0, 0.0)
                 for m in artefact.models
             ]
         )
@@ -152,7 +156,14 @@ class LearnedRouter:
     def over(self, registry: Registry) -> LearnedRouter:
         """This router (artefact, encoder, bars) over `registry`'s models, e.g.
         those whose credentials are present: the per-hop bar then comes from
-        models the hop can use. Nothing is loaded again."""
+        models the hop can use. Nothing is loaded again.
+
+        Raises:
+            ConfigError: none of the artefact's models is in `registry`.
+        """
+        self.artefact.check_registered(
+            (m.id for m in registry), among="the narrowed registry"
+        )
         return LearnedRouter(
             self.artefact,
             self.encoder,
@@ -254,7 +265,11 @@ class LearnedRouter:
         mode = self.artefact.bar_mode
         if mode == "utility":
             cost = self._hop_costs(hop)
-            scaled = np.where(self._known, cost / cost[self._known].max(), 0.0)
+            dearest = float(cost[self._known].max())  # >= 1 known: checked at init
+            # When every registered model is free for this hop (local models, a
+            # zero price) money is no object: scaled costs are all 0 and the best
+            # prediction wins, whatever the bar.
+            scaled = np.where(self._known, cost / (dearest or 1.0), 0.0)
             utility = np.where(self._known, known - wanted * scaled, -np.inf)
             hop_bar = float(known[int(np.argmax(utility))])
         elif mode == "relative":
@@ -336,9 +351,14 @@ def load_learned_router(
             names an encoder this installation cannot build (another
             precision's dependencies missing, layers the model lacks) or
             differs from `encoder`'s, its heads do not fit the encoder's
-            vectors, or its bar is out of range; the error names the file.
+            vectors, none of its models is in `registry`, or its bar is out of
+            range; the error names the file.
     """
     artefact = LearnedArtefact.load(path)
+    try:  # before the encoder is built: this needs nothing but the two lists
+        artefact.check_registered(m.id for m in registry)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), file=str(path)) from None
     if encoder is None:
         from dispatch.routing.features import default_encoder  # noqa: PLC0415
 
@@ -361,12 +381,22 @@ def load_learned_router(
         )
     except ConfigError as exc:
         raise ConfigError(str(exc), file=str(path)) from None
-    try:  # one prediction now, so heads of another width fail here, not in a hop
-        router.predict("graph-dispatch checks the artefact")
+    # One prediction and one decision now, so heads of another width or a
+    # decision that cannot be made over this registry fail here, not in a hop.
+    probe = Hop(specialist="load-check", prompt="graph-dispatch checks the artefact")
+    try:
+        quality, caps = router.predict(probe.prompt)
     except ValueError as exc:
         raise ConfigError(
             f"the artefact's heads do not fit the encoder's vectors ({exc})",
             file=str(path),
+        ) from None
+    try:  # a NaN or a division by zero in the decision is an error here
+        with np.errstate(divide="raise", invalid="raise"):
+            router.decision(probe, quality, caps)
+    except (ArithmeticError, ValueError) as exc:
+        raise ConfigError(
+            f"the artefact cannot route over this registry ({exc})", file=str(path)
         ) from None
     return router
 
