@@ -77,6 +77,7 @@ def run_json(
                 "confidence": r.confidence,
                 "reason": r.reason,
                 "estimated": r.estimated,
+                "round": r.round,
                 "after_tool": r.after_tool,
                 "error": r.error,
                 "refused": r.refused,
@@ -150,7 +151,7 @@ def hop_table(records: list[HopRecord]) -> Table:
         else:
             model = r.model
         table.add_row(
-            r.step,
+            f"{r.step} +tool{r.round}" if r.round else r.step,
             r.specialist,
             r.capability,
             r.tier,

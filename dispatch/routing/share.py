@@ -79,10 +79,10 @@ def question_text(prompt: str) -> str:
     A few-shot prompt repeats solved examples before the one question being
     asked. A head trained on zero-shot questions (MMLU) has never seen the
     examples; reading them would score the examples' difficulty, not the
-    question's. Worse, MiniLM reads only the first 256 word pieces of its
-    input: the last 1,500 characters of a RouterBench Winogrande prompt are
-    ~350 word pieces of fixed demonstrations, so all 887 of them embed to the
-    same vector and the question is never read. A prompt with no
+    question's. MiniLM also reads only the first 256 word pieces of its
+    input: a window that starts inside the demonstrations (the last 1,500
+    characters of a RouterBench Winogrande prompt are ~350 word pieces) embeds
+    the fixed examples and never the question. A prompt with no
     demonstration is returned unchanged.
 
     Example:

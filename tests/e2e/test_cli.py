@@ -69,9 +69,13 @@ def test_demo_json_shows_routed_hops_a_baseline_and_a_saving(
             "output_tokens",
             "cost_usd",
             "pinned",
+            "round",
             "router",
             "confidence",
         } <= set(hop)
+    # a tool-following call is the same step, one round on, on the step's model
+    after = [h for h in hops if h["round"] > 0]
+    assert after and all(h["after_tool"] for h in after)
     assert out["total_cost_usd"] == pytest.approx(sum(h["cost_usd"] for h in hops))
     assert 0 < out["total_cost_usd"] < out["baseline_cost_usd"]
     assert any(h["pinned"] for h in hops)
@@ -81,6 +85,7 @@ def test_demo_table_says_plainly_that_responses_are_simulated() -> None:
     proc = dispatch("demo")
     assert proc.returncode == 0, proc.stderr
     assert "SIMULATED RUN" in proc.stdout
+    assert "slo +tool1" in proc.stdout  # the call after the search tool's result
     assert "baseline cost" in proc.stdout
     assert "saving" in proc.stdout
 
