@@ -1,12 +1,16 @@
 """The YAML configuration: validated by pydantic at load time, turned into plain values.
 
 A bad file raises `ConfigError` naming the file, the path inside it, what was
-found and what was expected. This is the only module that reads files or uses
+found (cut short: never the document) and what was expected. Legal YAML is
+bounded too: aliases may not expand past `MAX_YAML_SIZE`, and no price or
+budget may exceed `MAX_USD`. This is the only module that reads files or uses
 pydantic; everything downstream works on `dispatch.types` values.
 """
 
 from __future__ import annotations
 
+import reprlib
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,8 @@ from dispatch.types import ModelSpec
 
 __all__ = (
     "DEFAULT_CONFIG",
+    "MAX_USD",
+    "MAX_YAML_SIZE",
     "Config",
     "PriceMap",
     "load_config",
@@ -59,18 +65,20 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
         label, base = "dispatch/data/registry.yaml", None
     else:
         path = Path(source)
+        label = str(source)  # as typed: Path("https://u:p@h") drops a slash,
+        # and the credentials would no longer look like a URL's to `redact`
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(
-                f"cannot read config: {exc.strerror}", file=str(path)
+                f"cannot read config: {exc.strerror}", file=label
             ) from exc
         except UnicodeDecodeError as exc:
             raise ConfigError(
                 f"config is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                file=str(path),
+                file=label,
             ) from exc
-        label, base = str(path), path.parent
+        base = path.parent
     config = parse_config(text, label=label)
     prices = load_price_map(config.prices.file, config.prices.source, base=base)
     return config, [
@@ -82,48 +90,228 @@ _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it: 3 ms instead of 20 ms
 for the shipped registry, which every command loads."""
 
+MAX_YAML_SIZE = 2_000_000
+"""The most a config may hold once every alias is written out in full: one per
+value plus the characters of its text (the shipped registry: about 3,000).
+
+Aliases are legal YAML, but each use repeats what its anchor holds, so a few
+lines of nested aliases ("billion laughs") stand for billions of values:
+validating or printing them would never end. The bound is checked on the
+parsed node graph, before any value is built."""
+
+MAX_USD = Decimal(10**9)
+"""The largest price (USD per million tokens) or budget (USD) a config may set.
+
+``--json`` output carries USD as floats: up to here one keeps the micro-dollar,
+while a price like ``1e400`` would print as ``Infinity`` (not JSON). No real
+price comes near (the dearest are under $1,000 per million tokens); a budget
+with no limit is ``null``."""
+
 
 def parse_config(text: str, *, label: str = "<config>") -> Config:
     """Validate YAML text as a `Config`; errors name `label` and the path inside it.
 
     Only the first validation error is reported: it is the one to fix, and a
-    list of twenty consequences of one typo helps nobody.
+    list of twenty consequences of one typo helps nobody. An error shows the
+    offending value cut short, never the whole document.
 
     Raises:
-        ConfigError: invalid YAML, a non-mapping top level, or an invalid field.
+        ConfigError: invalid YAML, aliases that expand past `MAX_YAML_SIZE`,
+            a non-mapping top level, an invalid field, or a budget above
+            `MAX_USD`.
     """
-    try:
-        raw = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader, never yaml.Loader
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=label) from exc
+    raw = _load_yaml(text, label)
     if not isinstance(raw, dict):
         raise ConfigError(
             "the top level must be a mapping",
             file=label,
-            found=raw,
-            expected="a mapping",
+            found=_Shown("nothing" if raw is None else f"a {type(raw).__name__}"),
+            expected="a mapping (capabilities, tiers, models, ...)",
         )
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        ctx_err = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_err, _CrossRef):
-            raise ConfigError(
-                "invalid value",
-                file=label,
-                path=ctx_err.path,
-                found=ctx_err.found,
-                expected=ctx_err.expected,
-            ) from None
-        loc = _format_loc(err["loc"])
+        raise _validation_error(exc, label) from None
+    limit = config.budget.limit_usd
+    if limit is not None:
+        _check_usd(
+            limit, label, "budget.limit_usd", "USD (null: no limit)", what="budget"
+        )
+    return config
+
+
+def _load_yaml(text: str, label: str) -> Any:
+    """The YAML document in `text`, built only after its size is checked.
+
+    Raises:
+        ConfigError: the text is not YAML (naming the line and column) or
+            expands past `MAX_YAML_SIZE`.
+    """
+    loader = _SAFE_LOADER(text)  # a safe loader, never yaml.Loader
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node, label)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(exc, label) from None
+    except yaml.YAMLError as exc:  # the reader's: a character YAML forbids
+        reason = getattr(exc, "reason", "unreadable text")
+        where = getattr(exc, "position", None)
         raise ConfigError(
-            err["msg"],
+            f"not valid YAML: {reason}",
             file=label,
-            path=loc or None,
-            found=err.get("input"),
-            expected=_expected(err),
+            path=None if where is None else f"character {where + 1}",
         ) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, label: str) -> ConfigError:
+    """A parser error as one line naming the line and column (PyYAML's own
+    text spans several lines and can quote the document)."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "unreadable"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        context = f"{exc.context} at {_at(exc.context_mark)}"
+        if problem.startswith("but "):  # "expected ... at ..., but found ..."
+            problem = f"{context}, {problem}"
+        else:  # "did not find ... (while parsing ... at ...)"
+            problem += f" ({context})"
+    return ConfigError(
+        f"not valid YAML: {problem}",
+        file=label,
+        path=None if mark is None else _at(mark),
+    )
+
+
+def _at(mark: Any) -> str:
+    """A YAML mark as ``line L, column C`` (1-based, as editors count)."""
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _check_expanded_size(root: yaml.Node, label: str) -> None:
+    """Refuse a document larger than `MAX_YAML_SIZE` with its aliases expanded,
+    or with an alias inside the node it refers to (infinitely large).
+
+    Each distinct node is visited once (an alias is the same node object
+    again), so the check is linear in the text even when the expansion is
+    not. Iterative: libyaml allows nesting a thousand deep.
+    """
+    sizes: dict[int, int] = {}  # id(node) -> its size with aliases expanded
+    open_nodes: set[int] = set()  # the ancestors of the node being visited
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            size = 1 + sum(sizes[id(c)] for c in _children(node))
+            if isinstance(node, yaml.ScalarNode):
+                size += len(node.value)
+            if size > MAX_YAML_SIZE:
+                raise ConfigError(
+                    f"too large once its aliases are expanded: more than "
+                    f"{MAX_YAML_SIZE:,} values and characters (each use of an "
+                    "alias repeats its anchor; nested aliases multiply)",
+                    file=label,
+                    path=_at(node.start_mark),
+                )
+            sizes[key] = size
+        elif key in open_nodes:
+            raise ConfigError(
+                "an alias refers to a node that contains it (infinitely large)",
+                file=label,
+                path=_at(node.start_mark),
+            )
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    """A node's items (a mapping's keys and values); none for a scalar."""
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _validation_error(exc: ValidationError, label: str) -> ConfigError:
+    """pydantic's first error as a `ConfigError` at its path in the file."""
+    err = exc.errors()[0]
+    ctx_err = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_err, _CrossRef):
+        return ConfigError(
+            "invalid value",
+            file=label,
+            path=ctx_err.path,
+            found=_shown(ctx_err.found),
+            expected=ctx_err.expected,
+        )
+    loc = _format_loc(err["loc"]) or None
+    if err["type"] == "missing":  # its input is the enclosing mapping: not shown
+        return ConfigError("a required field is missing", file=label, path=loc)
+    message = str(err["msg"])
+    if err["type"] == "value_error":  # a validator's own message says it all
+        return ConfigError(message.removeprefix("Value error, "), file=label, path=loc)
+    return ConfigError(
+        message,
+        file=label,
+        path=loc,
+        found=_shown(err.get("input")),
+        expected=_expected(err),
+    )
+
+
+class _Shown:
+    """A value as an error message shows it (`ConfigError` prints ``repr``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist = 2, 4, 4
+_SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 60, 40, 60
+"""Bounded reprs: a value found in a config is shown cut short, never the
+document (a missing key's "input" is its whole mapping; an alias can repeat a
+large one many times)."""
+
+
+def _shown(value: object) -> object:
+    """`value` for an error's ``found``: short as is, long or nested cut."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, Decimal):  # as written (1E+400); a long one cut
+        text = str(value)
+        return _Shown(text if len(text) <= 40 else f"{text[:18]}...{text[-18:]}")
+    return _Shown(_SHORT.repr(value))
+
+
+def _check_usd(
+    value: Decimal, label: str, path: str, unit: str, *, what: str = "amount"
+) -> None:
+    """Refuse an amount that is not finite or is above `MAX_USD`.
+
+    Raises:
+        ConfigError: names `label`, `path`, `what` and the bound.
+    """
+    if value.is_finite() and value <= MAX_USD:
+        return
+    raise ConfigError(
+        f"{what} too large to be real" if value.is_finite() else f"{what} not finite",
+        file=label,
+        path=path,
+        found=_shown(value),
+        expected=f"at most {MAX_USD:,} {unit}",
+    )
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:
@@ -188,7 +376,7 @@ def _spec(
 
     price_in = m.price.input_per_mtok if m.price else None
     price_out = m.price.output_per_mtok if m.price else None
-    return ModelSpec(
+    spec = ModelSpec(
         id=m.id,
         tier=m.tier,
         quality=dict(m.capabilities),
@@ -214,6 +402,35 @@ def _spec(
         cache_read_per_mtok=_cached_rate(m, entry, "cache_read_per_mtok"),
         cache_write_per_mtok=_cached_rate(m, entry, "cache_write_per_mtok"),
     )
+    _check_prices(spec, m, i, prices, label)
+    return spec
+
+
+def _check_prices(
+    spec: ModelSpec, m: ModelConfig, i: int, prices: PriceMap | None, label: str
+) -> None:
+    """Every price of `spec` finite and at most `MAX_USD` per million tokens,
+    whether the YAML (`m`) or the price map gave it; the error names the
+    model, the field and, for a map's value, the map."""
+    for field in (
+        "input_per_mtok",
+        "output_per_mtok",
+        "cache_read_per_mtok",
+        "cache_write_per_mtok",
+    ):
+        value = getattr(spec, field)
+        if value is None:
+            continue
+        what = f"model {m.id!r}: price"
+        if prices is not None and (m.price is None or getattr(m.price, field) is None):
+            what += f" from the price map {prices.name!r}"
+        _check_usd(
+            value,
+            label,
+            f"models[{i}].price.{field}",
+            "USD per million tokens",
+            what=what,
+        )
 
 
 def _cached_rate(m: ModelConfig, entry: PriceEntry | None, field: str) -> Any:

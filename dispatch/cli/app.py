@@ -319,7 +319,7 @@ def models(json_: JsonOpt = False, config: ConfigOpt = DEFAULT_CONFIG) -> None:
     try:
         registry = Registry.from_config(config)
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     if json_:
         print(json.dumps(registry_json(registry)))
         return

@@ -23,12 +23,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dispatch.cli.learn_checks import (
-    check_folds,
-    check_output,
-    check_target,
-    first_gap,
-)
+from dispatch.cli.learn_checks import check_folds, check_output, check_target
 from dispatch.cli.render import err, fail, out
 from dispatch.errors import ConfigError, DispatchError
 
@@ -173,8 +168,7 @@ def train(
         names_list = outcome_models(records)
         if len(names_list) < 2:
             raise ConfigError(
-                "fewer than two models with outcomes on every line"
-                + first_gap(records, names_list),
+                "fewer than two models with outcomes on every line",
                 file=str(outcomes),
                 found=names_list,
                 expected="at least two models",

@@ -18,7 +18,7 @@ from dispatch.errors import ConfigError
 if TYPE_CHECKING:
     from dispatch.routing.replay import ReplayRecord
 
-__all__ = ("check_folds", "check_output", "check_target", "first_gap")
+__all__ = ("check_folds", "check_output", "check_target")
 
 
 def check_target(target: float) -> None:
@@ -85,14 +85,3 @@ def check_folds(
             found=dict(counts),
             expected=f"at least {folds} prompts of one capability",
         )
-
-
-def first_gap(records: Sequence[ReplayRecord], complete: Sequence[str]) -> str:
-    """``" (M has none for id I)"``: the first model that has outcomes on some
-    lines only, and the first record it lacks; "" when there is none."""
-    for record in records:
-        for name in record.outcomes:
-            if name not in complete:
-                missing = next(r.id for r in records if name not in r.outcomes)
-                return f" ({name!r} has none for id {missing!r})"
-    return ""

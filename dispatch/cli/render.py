@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from dispatch._redact import redact
 from dispatch.cli.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -49,10 +50,14 @@ def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
 
     With `json_` (any command's ``--json``) stdout also gets the JSON object a
     script parses, with ``"status": "error"``, so it never reads empty output.
+    The text is `redact`-ed first: an error may quote a value it refused (a
+    key pasted in the wrong field, a URL with a password), and neither the
+    terminal nor a script's log should receive it.
     """
-    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    reason = redact(str(exc))
+    err.print(f"[bold red]error:[/] {escape(reason)}")
     if json_:
-        print(json.dumps({"status": "error", "exit_code": 2, "reason": str(exc)}))
+        print(json.dumps({"status": "error", "exit_code": 2, "reason": reason}))
     raise typer.Exit(code=2)
 
 

@@ -27,13 +27,39 @@ def model_id(name: str, entry: Mapping[str, Any]) -> str:
 
 
 def outcome_models(records: Sequence[ReplayRecord]) -> list[str]:
-    """Model names with an outcome on every record, in first-seen order."""
-    names: list[str] = []
+    """The models with outcomes, in first-seen order; each must have one on
+    every record.
+
+    A model with outcomes on some lines only is refused rather than dropped:
+    scoring it on part of the file, or quietly routing without it, would
+    both misreport what the file holds.
+
+    Raises:
+        ConfigError: names the first such model and the first record (file
+            and line, or id) that lacks it.
+    """
+    names: dict[str, ReplayRecord] = {}  # name -> the first record that has it
     for record in records:
         for name in record.outcomes:
-            if name not in names:
-                names.append(name)
-    return [n for n in names if all(n in r.outcomes for r in records)]
+            names.setdefault(name, record)
+    for record in records:
+        for name, first in names.items():
+            if name not in record.outcomes:
+                seen = _at(first)
+                if first.file and first.file != record.file:
+                    seen = f"{first.file} {seen}"
+                raise ConfigError(
+                    f"no outcome for model {name!r}, which has outcomes on {seen}: "
+                    "a model needs an outcome on every line or on none",
+                    file=record.file,
+                    path=_at(record),
+                )
+    return list(names)
+
+
+def _at(record: ReplayRecord) -> str:
+    """Where `record` is, for an error: its line, else (built in code) its id."""
+    return f"line {record.line}" if record.line else f"id {record.id!r}"
 
 
 def require_priced(

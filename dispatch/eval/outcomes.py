@@ -92,17 +92,18 @@ def evaluate_outcomes(
         reference model's means.
 
     Raises:
-        ConfigError: `router` is unknown, the two files share fewer than two
-            models with outcomes on every line, `reference` is not one of
-            them, or a model has no entry (or no price) in `models`.
+        ConfigError: `router` is unknown, a model has outcomes on some
+            lines of a file only, the two files share fewer than two models,
+            `reference` is not one of them, or a model has no entry (or no
+            price) in `models`.
     """
     if router not in ROUTERS:
         raise ConfigError(
             "unknown router", found=router, expected=", ".join(sorted(ROUTERS))
         )
-    names_list = [
-        n for n in outcome_models(train) if all(n in r.outcomes for r in data)
-    ]
+    trained_on = outcome_models(train)  # each file: a model on every line or none
+    in_data = set(outcome_models(data))
+    names_list = [n for n in trained_on if n in in_data]
     if len(names_list) < 2:
         raise ConfigError(
             "TRAIN and DATA share fewer than two models with outcomes on every line",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,10 @@ class ReplayRecord:
     """Where the prompt comes from, e.g. ``routerbench/mbpp`` (for per-source scores)."""
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)
     """Model name -> outcome; empty unless read with ``need_outcomes``."""
+    file: str | None = None
+    """The file the record was read from (None when built in code), for errors."""
+    line: int | None = None
+    """Its 1-based line in `file`, for errors."""
 
 
 def read_replay(
@@ -121,25 +126,29 @@ def _record(
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise bad(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:
+        raise bad(_unreadable(exc)) from None
     if not isinstance(obj, dict):
         raise bad("not a JSON object", type(obj).__name__, "an object")
     prompt = obj.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise bad(
             "'prompt' must be a string with text (not empty, not only whitespace)",
-            prompt,
+            _brief(prompt),
             "a string",
         )
     capability = obj.get("capability")
     if capability is not None and not isinstance(capability, str):
-        raise bad("'capability' must be a string or null", capability, "a string")
+        raise bad(
+            "'capability' must be a string or null", _brief(capability), "a string"
+        )
     if need_capability and not capability:
         raise bad("'capability' is missing", capability, "a capability label")
     record_id = obj.get("id", f"{path.name}:{number}")
     source = obj.get("source", "")
     for key, value in (("id", record_id), ("source", source)):
         if not isinstance(value, str):
-            raise bad(f"'{key}' must be a string", value, "a string")
+            raise bad(f"'{key}' must be a string", _brief(value), "a string")
     outcomes = _outcomes(obj.get("outcomes"), bad) if need_outcomes else {}
     return ReplayRecord(
         id=record_id,
@@ -147,41 +156,100 @@ def _record(
         capability=capability,
         source=source,
         outcomes=outcomes,
+        file=str(path),
+        line=number,
+    )
+
+
+def _unreadable(exc: ValueError | RecursionError) -> str:
+    """Why syntactically valid JSON could not be read (`json.loads` raises these
+    bare, without a position): an integer past Python's digit limit, or
+    arrays and objects nested past the recursion limit."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply to read"
+    return (
+        "a JSON integer too long to read "
+        f"(more than {sys.get_int_max_str_digits()} digits)"
     )
 
 
 def _number(value: object) -> float | None:
-    """`value` as a float when it is a finite JSON number (not a bool), else None."""
+    """`value` as a float when it is a finite JSON number (not a bool), else None.
+
+    An integer too large for a float (``1`` and 400 zeros) is not finite here:
+    None, like ``1e400``, rather than an `OverflowError`.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if math.isfinite(number) else None
+
+
+class _Brief:
+    """A long value as an error shows it: its start, its end and its length."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_BRIEF_CHARS = 60
+"""Longer found values are cut in error messages (a 400-digit cost, a prompt)."""
+
+
+def _brief(value: object) -> object:
+    """`value` as an error's ``found``: itself when its repr is short, else cut."""
+    text = repr(value)
+    if len(text) <= _BRIEF_CHARS:
+        return value
+    half = _BRIEF_CHARS // 2 - 2
+    return _Brief(f"{text[:half]}…{text[-half:]} ({len(text)} characters)")
 
 
 def _outcomes(raw: object, bad: Any) -> dict[str, Outcome]:
     """The ``outcomes`` object, each model's quality in [0, 1] and cost >= 0."""
     if not isinstance(raw, dict) or not raw:
-        raise bad("'outcomes' is missing or empty", raw, "{model: {quality, cost_usd}}")
+        raise bad(
+            "'outcomes' is missing or empty",
+            _brief(raw),
+            "{model: {quality, cost_usd}}",
+        )
     out = {}
     for model, value in raw.items():
-        quality = cost = None
-        if isinstance(value, dict):
-            quality = _number(value.get("quality"))
-            cost = _number(value.get("cost_usd"))
-        if quality is None or cost is None:
+        if not isinstance(value, dict):
             raise bad(
                 f"outcomes[{model!r}] is malformed",
-                value,
+                _brief(value),
                 "{quality, cost_usd} finite numbers",
             )
+        quality = _finite(value, "quality", model, bad)
+        cost = _finite(value, "cost_usd", model, bad)
         if not 0.0 <= quality <= 1.0 or cost < 0:
             raise bad(
                 f"outcomes[{model!r}] out of range",
-                value,
+                _brief(value),
                 "quality in [0, 1] and cost_usd >= 0",
             )
         out[str(model)] = Outcome(quality, cost)
     return out
+
+
+def _finite(value: Mapping[str, object], key: str, model: str, bad: Any) -> float:
+    """``value[key]`` of one model's outcome as a finite float, else an error
+    naming the model and the field."""
+    number = _number(value.get(key))
+    if number is None:
+        raise bad(
+            f"outcomes[{model!r}] is malformed: {key} is not a finite number",
+            _brief(value.get(key)),
+            "a finite JSON number",
+        )
+    return number
 
 
 def read_models(path: Path) -> dict[str, dict[str, Any]]:
@@ -207,6 +275,8 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
         ) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON: {exc}", file=str(path)) from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(_unreadable(exc), file=str(path)) from None
     if not isinstance(data, dict):
         raise ConfigError("the top level must be an object", file=str(path))
     for name, entry in data.items():
@@ -215,7 +285,7 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
                 "malformed model entry",
                 file=str(path),
                 path=name,
-                found=entry,
+                found=_brief(entry),
                 expected="{tier, provider, price_in_per_mtok, price_out_per_mtok}",
             )
         _check_model(entry, path, name)
@@ -234,7 +304,7 @@ def _check_model(entry: Mapping[str, Any], path: Path, name: str) -> None:
             f"bad {key}",
             file=str(path),
             path=f"{name}.{key}",
-            found=entry.get(key),
+            found=_brief(entry.get(key)),
             expected=expected,
         )
 

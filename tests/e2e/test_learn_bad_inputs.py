@@ -197,7 +197,7 @@ def test_an_unknown_quality_head_lists_the_heads(
     assert not out.exists()
 
 
-def test_training_needs_two_models_with_outcomes_on_every_line(
+def test_training_refuses_a_model_with_outcomes_on_some_lines_only(
     tmp_path: Path, env: dict[str, str], files: dict[str, Path]
 ) -> None:
     rows = records(10)
@@ -205,7 +205,20 @@ def test_training_needs_two_models_with_outcomes_on_every_line(
     partial = write(tmp_path / "partial.jsonl", rows)
     out = tmp_path / "router.npz"
     for proc in train(env, partial, files["models"], out):
-        refused(proc, "partial.jsonl", "fewer than two models", "cheap-7b")
+        refused(proc, "partial.jsonl: line 8", "no outcome for model 'cheap-7b'")
+    assert not out.exists()
+
+
+def test_training_needs_two_models_with_outcomes(
+    tmp_path: Path, env: dict[str, str], files: dict[str, Path]
+) -> None:
+    rows = records(10)
+    for row in rows:
+        del row["outcomes"]["cheap-7b"]
+    single = write(tmp_path / "single.jsonl", rows)
+    out = tmp_path / "router.npz"
+    for proc in train(env, single, files["models"], out):
+        refused(proc, "single.jsonl", "fewer than two models", "dear-4")
     assert not out.exists()
 
 
