@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from dispatch.errors import ConfigError
 from dispatch.types import parse_model_id
@@ -30,6 +30,9 @@ __all__ = ("PriceEntry", "PriceMap", "load_price_map")
 
 _PER_MTOK = 10**6
 """LiteLLM prices per token; the registry's are per million tokens."""
+MAX_TOKENS = 10**9
+"""The largest context or output limit taken from a price map (no model reads
+a billion tokens; a larger number is a typo or a hostile file)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,14 +119,14 @@ class PriceMap:
         value = raw.get(field)
         if value is None:
             return None
-        if _is_number(value) and math.isfinite(value) and value >= 0:
+        if _finite(value) and value >= 0:
             # Through the shortest repr, as YAML floats are: 1.5e-06 stays exact.
             return Decimal(str(value)) * _PER_MTOK
         raise ConfigError(
             "invalid price in the price map",
             file=self.file,
             path=f"{key}.{field}",
-            found=value,
+            found=_shown(value),
             expected="a finite number of USD per token >= 0",
         )
 
@@ -132,20 +135,33 @@ class PriceMap:
         value = raw.get(field)
         if value is None:
             return None
-        if _is_number(value) and math.isfinite(value) and value == int(value) > 0:
+        if _finite(value) and value == int(value) and 0 < value <= MAX_TOKENS:
             return int(value)
         raise ConfigError(
             "invalid token limit in the price map",
             file=self.file,
             path=f"{key}.{field}",
-            found=value,
-            expected="a whole number of tokens > 0",
+            found=_shown(value),
+            expected=f"a whole number of tokens in 1..{MAX_TOKENS:,}",
         )
 
 
-def _is_number(value: object) -> bool:
-    """An int or float, not a bool (``true`` is not a price)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _finite(value: object) -> TypeGuard[int | float]:
+    """A finite int or float, not a bool (``true`` is not a price). A JSON
+    integer too large for a float (400 digits) is not finite, not an
+    `OverflowError`."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _shown(value: object) -> object:
+    """`value` for an error message, a long one cut (a 4,000-digit number)."""
+    text = repr(value)
+    return value if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def load_price_map(
@@ -203,6 +219,12 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"price map is not valid JSON: {exc}", file=str(path)
         ) from exc
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise ConfigError(
+            "price map holds a number too long to read", file=str(path)
+        ) from exc
+    except RecursionError as exc:
+        raise ConfigError("price map is nested too deeply", file=str(path)) from exc
     if not isinstance(data, dict):
         raise ConfigError("price map is not a JSON object", file=str(path))
     return data

@@ -157,8 +157,11 @@ GOOD_ENTRY = {"input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06}
         ("output_cost_per_token", "cheap", "finite number"),
         ("output_cost_per_token", True, "finite number"),
         ("output_cost_per_token", float("inf"), "finite number"),
-        ("max_input_tokens", -5, "whole number of tokens > 0"),
-        ("max_input_tokens", 1.5, "whole number of tokens > 0"),
+        ("output_cost_per_token", 10**400, "finite number"),  # no float holds it
+        ("max_input_tokens", -5, "whole number of tokens in 1.."),
+        ("max_input_tokens", 1.5, "whole number of tokens in 1.."),
+        ("max_output_tokens", 10**400, "whole number of tokens in 1.."),
+        ("max_output_tokens", 10**10, "whole number of tokens in 1.."),
     ],
 )
 def test_price_file_values_are_validated_like_yaml_prices(
@@ -176,6 +179,23 @@ def test_price_file_values_are_validated_like_yaml_prices(
 def test_a_price_file_entry_that_is_not_an_object_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"prices\.json: model"):
         load_config(_priced_from_file(tmp_path, [1, 2]))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"model": {"max_input_tokens": 1' + "0" * 5000 + "}}", "too long"),
+        ('{"model": ' * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_price_file_python_cannot_parse_names_the_file(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    path = _priced_from_file(tmp_path, GOOD_ENTRY)
+    (tmp_path / "prices.json").write_text(text)
+    with pytest.raises(ConfigError, match=reason) as info:
+        load_config(path)
+    assert str(tmp_path / "prices.json") in str(info.value)
 
 
 def test_a_price_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
