@@ -74,44 +74,70 @@ class _WorkerInput(TypedDict):
 
 _SPLIT = re.compile(r"(?:\n\s*(?:[-*]|\d+[.)])\s+)|(?<=[.?!])\s+(?=[A-Z])")
 
+MAX_TASKS = 32
+"""The default cap on a workflow's tasks (`plan_tasks`, `build_orchestrator`)."""
+
 
 def plan_tasks(
     request: str,
     tasks: Sequence[Any] | None,
     dispatcher: Dispatcher,
     specialists: Mapping[str, Specialist],
+    *,
+    max_tasks: int = MAX_TASKS,
 ) -> list[Task]:
     """Validate a given plan, or decompose `request` into one task per sentence/bullet.
 
+    A request of more than `max_tasks` sentences still runs: its consecutive
+    sentences are merged into `max_tasks` tasks of near-equal length (the
+    planner's own split must never make a request unrunnable). A given plan
+    is the user's own structure, with ids and dependencies that merging would
+    break, so one with more than `max_tasks` tasks is refused instead.
+
     Each task gets a specialist: the plan's, or the one whose capability the
-    router decides for the task's text. A given plan is validated by
-    `dispatch.graphs.plan.parse_plan` (types, required fields, known tiers);
-    prompts are cleaned of undecodable text.
+    router decides for the task's text (a merged task's whole text). A given
+    plan is validated by `dispatch.graphs.plan.parse_plan` (types, required
+    fields, known tiers); prompts are cleaned of undecodable text. Linear in
+    the number of tasks and their dependencies.
 
     Raises:
-        ConfigError: a malformed task, duplicate ids, unknown specialists or
-            dependencies, cycles; the path names the task and field.
+        ConfigError: a malformed task, too many tasks, duplicate ids, unknown
+            specialists or dependencies, cycles; the path names the task and
+            field.
     """
     if tasks:
         planned = parse_plan(tasks, tiers=dispatcher.registry.tiers)
+        if len(planned) > max_tasks:
+            raise ConfigError(
+                "the plan has too many tasks",
+                path="tasks",
+                found=len(planned),
+                expected=f"at most {max_tasks}",
+            )
     else:
         text = clean_text(request)
         parts = [p.strip(" -*\n") for p in _SPLIT.split(text) if p.strip(" -*\n")]
-        planned = [Task(id=f"t{i + 1}", prompt=p) for i, p in enumerate(parts)]
+        planned = [
+            Task(id=f"t{i + 1}", prompt=p)
+            for i, p in enumerate(_merged(parts, max_tasks))
+        ]
     if not planned:
         raise ConfigError("the request is empty and no plan was given", path="request")
     by_capability = {s.capability: name for name, s in specialists.items()}
     ids = [t["id"] for t in planned]
+    unique: set[str] = set()  # a set, not the list: a long plan stays linear
+    for i, task_id in enumerate(ids):
+        if task_id in unique:
+            raise ConfigError(
+                "duplicate task id",
+                path=f"tasks[{i}].id",
+                found=task_id,
+                expected="ids unique within the plan",
+            )
+        unique.add(task_id)
     graph: nx.DiGraph[str] = nx.DiGraph()
     for i, task in enumerate(planned):
         where = f"tasks[{i}]"
-        if ids.count(task["id"]) > 1:
-            raise ConfigError(
-                "duplicate task id",
-                path=f"{where}.id",
-                found=task["id"],
-                expected="ids unique within the plan",
-            )
         if "specialist" not in task:
             decision = dispatcher.router.decide(
                 Hop(specialist="plan", prompt=task["prompt"])
@@ -126,7 +152,7 @@ def plan_tasks(
             )
         graph.add_node(task["id"])
         for dep in task.get("depends_on", []):
-            if dep not in ids:
+            if dep not in unique:
                 raise ConfigError(
                     "unknown dependency",
                     path=f"{where}.depends_on",
@@ -145,6 +171,21 @@ def plan_tasks(
     return planned
 
 
+def _merged(parts: Sequence[str], n: int) -> list[str]:
+    """`parts` in order, consecutive ones joined by newlines into at most `n`
+    groups whose sizes differ by one at most."""
+    if len(parts) <= n:
+        return list(parts)
+    size, extra = divmod(len(parts), n)
+    groups: list[str] = []
+    start = 0
+    for k in range(n):
+        end = start + size + (k < extra)
+        groups.append("\n".join(parts[start:end]))
+        start = end
+    return groups
+
+
 def build_orchestrator(
     dispatcher: Dispatcher,
     specialists: Mapping[str, Specialist] | None = None,
@@ -152,21 +193,29 @@ def build_orchestrator(
     checkpointer: Checkpointer = None,
     synthesizer: str = "general",
     synthesis_tier: str | None = None,
-    max_tasks: int = 32,
+    max_tasks: int = MAX_TASKS,
     max_parallel: int = 8,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The orchestrator graph over `specialists` (default: the four built-in ones).
 
     `synthesizer` names the specialist that writes the final answer, and
     `synthesis_tier` hints its tier (None: the router decides). A request split
-    into more than `max_tasks` parts is grouped into `max_tasks` tasks (a given
-    plan with more is refused); at most `max_parallel` tasks run at once.
+    into more than `max_tasks` parts is merged into `max_tasks` tasks, and a
+    given plan with more is refused (see `plan_tasks`); at most `max_parallel`
+    tasks run at once.
 
     Invoke with ``{"request": ..., "tasks": [...]}`` (``tasks`` optional); the
     run's budget comes from a `DispatchContext` passed as ``context=`` or from
     ``configurable["budget_usd"]``. Every run starts its own budget unless it
     names a shared ``workflow_id``.
     """
+    if max_tasks < 1:
+        raise ConfigError(
+            "a workflow needs room for a task",
+            path="build_orchestrator(max_tasks=...)",
+            found=max_tasks,
+            expected="1 or more",
+        )
     specialists = dict(specialists or default_specialists())
     if synthesizer not in specialists:
         raise ConfigError(
@@ -177,16 +226,13 @@ def build_orchestrator(
 
     def plan(state: WorkflowState, config: RunnableConfig) -> dict[str, Any]:
         given = state.get("tasks")
-        tasks = plan_tasks(state.get("request", ""), given, dispatcher, specialists)
-        if len(tasks) > max_tasks:
-            if given:
-                raise ConfigError(
-                    "the plan has too many tasks",
-                    path="tasks",
-                    found=len(tasks),
-                    expected=f"at most {max_tasks} (build_orchestrator(max_tasks=...))",
-                )
-            tasks = _grouped(tasks, max_tasks)
+        tasks = plan_tasks(
+            state.get("request", ""),
+            given,
+            dispatcher,
+            specialists,
+            max_tasks=max_tasks,
+        )
         _, budget = new_workflow(dispatcher, config, state)
         return {
             "request": clean_text(state.get("request", "")),
@@ -293,19 +339,6 @@ def build_orchestrator(
     builder.add_conditional_edges("join", fan_out, targets)
     builder.add_edge("synthesize", END)
     return builder.compile(checkpointer=checkpointer, name="orchestrator")
-
-
-def _grouped(tasks: Sequence[Task], n: int) -> list[Task]:
-    """`tasks` (split from one request, no dependencies) merged into `n` tasks."""
-    size = -(-len(tasks) // n)
-    return [
-        Task(
-            id=f"t{i + 1}",
-            prompt="\n".join(t["prompt"] for t in tasks[k : k + size]),
-            specialist=tasks[k]["specialist"],
-        )
-        for i, k in enumerate(range(0, len(tasks), size))
-    ]
 
 
 def _outcome(result: TaskResult) -> str:

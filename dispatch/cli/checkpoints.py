@@ -10,6 +10,7 @@ holder's connection ends, so a crashed worker never leaves a thread locked.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ async def open_run_store(
 
     Raises:
         ThreadBusy: another process is running `thread` on `store`.
+        DispatchError: the SQLite store cannot be created, or is not a
+            usable SQLite database (see `_check_sqlite`).
     """
     if isinstance(store, str):
         with postgres_thread_lock(store, thread):
@@ -39,7 +42,33 @@ async def open_run_store(
         prepare_store(store)
     with thread_lock(store, thread):
         async with aopen_checkpointer(store) as saver:
+            await _check_sqlite(saver, store, thread)
             yield saver
+
+
+async def _check_sqlite(saver: Any, path: Path, thread: str) -> None:
+    """Set the saver up and read `thread`'s latest checkpoint, before anything runs.
+
+    LangGraph's SQLite saver sets itself up on first use, inside the graph's
+    first step: a file that is not a SQLite database (or a damaged one, or
+    one that cannot be written) would surface as a traceback from deep in
+    LangGraph. Here it is one error naming the file, before a step ran or a
+    cent was spent. The read is the one the graph starts with, so it costs
+    one indexed lookup.
+
+    Raises:
+        DispatchError: the file is not a usable SQLite database.
+    """
+    try:
+        await saver.setup()
+        await saver.aget_tuple({"configurable": {"thread_id": thread}})
+    except sqlite3.OperationalError as exc:  # locked, read-only, unopenable
+        raise DispatchError(f"cannot use the checkpoint store {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+        raise DispatchError(
+            f"the checkpoint store {path} is not a usable SQLite database "
+            f"({exc}); move it aside, or point $DISPATCH_CHECKPOINTS at another file"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -138,6 +138,13 @@ def run_workflow(args: RunArgs) -> int:
     metadata of every step (`run_metadata`), which is how ``dispatch resume``
     rebuilds the same graph and budget later.
 
+    The tasks are planned once, here, and the graph runs exactly them (the
+    pre-flight estimate prices what will run): without ``--plan`` the request
+    is split into one task per sentence, a long request merged into at most
+    32 tasks, so any request runs; a ``--plan`` of more tasks than that is
+    refused (exit 2), since merging would break its ids and
+    dependencies (`dispatch.graphs.plan_tasks`).
+
     Returns:
         The exit code: 3 when the pre-flight refuses the start, 5 when the
         thread is busy, 130 on Ctrl-C, else the run's `Outcome` code.

@@ -42,13 +42,33 @@ class ThreadBusy(DispatchError):
 
 def prepare_store(path: Path) -> None:
     """Create the checkpoint database file (0600) and its directory (0700) if
-    absent, before SQLite opens it; an existing file keeps its mode."""
+    absent, before SQLite opens it; an existing file keeps its mode.
+
+    Raises:
+        DispatchError: the directory or the file cannot be created (e.g.
+            ``$XDG_STATE_HOME`` names a file), naming the path and the reason.
+    """
     parent = path.parent
-    if not parent.exists():
-        parent.mkdir(parents=True, mode=0o700)
-        parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        if not parent.exists():
+            parent.mkdir(parents=True, mode=0o700)
+            parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise _store_error(path, exc) from None
     os.close(fd)
+
+
+def _store_error(path: Path, exc: OSError) -> DispatchError:
+    """`exc`, met creating or opening the store at `path`, as a one-line error
+    naming the path that failed, the OS's reason, and where the path comes
+    from (a path under a regular file fails with "Not a directory")."""
+    failed = "" if exc.filename in (None, str(path)) else f"{exc.filename}: "
+    return DispatchError(
+        f"cannot create the checkpoint store {path}: {failed}"
+        f"{exc.strerror or exc} (the store is $DISPATCH_CHECKPOINTS, else "
+        "under $XDG_STATE_HOME)"
+    )
 
 
 def lock_path(store: Path, thread: str) -> Path:
@@ -90,10 +110,16 @@ def _acquire(path: Path, thread: str) -> int:
 
     Raises:
         ThreadBusy: another process holds the lock (with its pid, if known).
-        DispatchError: the lock file cannot be locked for any other reason.
+        DispatchError: the lock file cannot be created, or locked for any
+            other reason.
     """
     while True:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise DispatchError(
+                f"cannot create the thread's lock file {path}: {exc.strerror or exc}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -35,6 +35,7 @@ from dispatch.errors import ConfigError
 from dispatch.routing._onnx_export import (
     INT8_FORMAT,
     cache_dir,
+    check_cache_dir,
     export_int8,
     export_onnx,
     export_taps,
@@ -148,12 +149,15 @@ class OnnxEncoder:
             ConfigError: the folder has no ``tokenizer.json``, the thread
                 count (argument or ``$DISPATCH_ONNX_THREADS``) is not a whole
                 number of at least 1, or the precision is unknown.
+            DispatchError: the export's cache directory can never be made
+                (``$DISPATCH_CACHE_DIR`` names a file; `check_cache_dir`).
         """
         self.model_path = Path(model_path) if model_path else default_model_path()
         if not (self.model_path / "tokenizer.json").is_file():
             raise ConfigError(
                 "no tokenizer.json in the model folder", file=str(self.model_path)
             )
+        check_cache_dir(cache_dir() / "onnx")
         self.threads = _threads(threads)
         self.max_tokens = max_tokens or _st_max_length(self.model_path)
         self.spin = spin

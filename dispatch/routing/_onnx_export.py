@@ -32,13 +32,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dispatch.errors import ConfigError
+from dispatch.errors import ConfigError, DispatchError
 
 __all__ = (
     "EXPORT_FORMAT",
     "INT8_FORMAT",
     "TAPS_FORMAT",
     "cache_dir",
+    "check_cache_dir",
     "export_int8",
     "export_onnx",
     "export_taps",
@@ -94,13 +95,17 @@ def export_onnx(model_path: Path, target_dir: Path | None = None) -> Path:
         The path of the ``.onnx`` file (inputs ``input_ids``,
         ``attention_mask``, ``token_type_ids``; output ``last_hidden_state``;
         batch and token axes dynamic).
+
+    Raises:
+        DispatchError: the cache directory cannot be created (e.g.
+            ``$DISPATCH_CACHE_DIR`` names a file); see `check_cache_dir`.
     """
     target = (target_dir or cache_dir() / "onnx") / (
         f"{model_path.name}-{_fingerprint(model_path)}-{EXPORT_FORMAT}.onnx"
     )
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _made_dir(target.parent)
     plain = target.with_suffix(f".plain{os.getpid()}")
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     try:
@@ -111,6 +116,54 @@ def export_onnx(model_path: Path, target_dir: Path | None = None) -> Path:
         plain.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return target
+
+
+def check_cache_dir(directory: Path) -> None:
+    """Refuse an export cache `directory` that can never be made, without making it.
+
+    The nearest part of the path that exists must be a directory: a regular
+    file there (``$DISPATCH_CACHE_DIR`` naming a file) fails every export.
+    `OnnxEncoder` checks at construction, so such a setting is one error
+    before anything else is built, not a warning from the embedding cache
+    and then an error at the first prompt.
+
+    It is an error, not a fallback to the torch encoder: the export is how
+    the ONNX encoder exists at all, an int8 encoder (and the artefacts
+    trained on it) has no torch twin, and a silent fallback would make every
+    start seconds slower behind one warning. A `DispatchError`, not a
+    `ConfigError`: a `ValueError` raised while a learned router probes its
+    encoder would be reported as the artefact's fault.
+
+    Raises:
+        DispatchError: naming the directory and the file in its way.
+    """
+    for part in (directory, *directory.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise _cache_dir_error(directory, f"{part} is not a directory")
+            return
+
+
+def _made_dir(directory: Path) -> None:
+    """Create the export's cache `directory` (and its parents).
+
+    Raises:
+        DispatchError: naming the directory and the OS's reason.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cache_dir_error(
+            directory, f"{exc.filename or directory}: {exc.strerror or exc}"
+        ) from None
+
+
+def _cache_dir_error(directory: Path, why: str) -> DispatchError:
+    """The one message for an export cache `directory` that cannot be made."""
+    return DispatchError(
+        f"cannot create the ONNX encoder's cache directory {directory} ({why}); "
+        "point $DISPATCH_CACHE_DIR at a writable directory"
+    )
 
 
 def _export_plain(model_path: Path, out: Path) -> None:

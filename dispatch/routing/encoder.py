@@ -123,10 +123,10 @@ class CachedEncoder:
         self._path = path
         self._db: sqlite3.Connection | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = _open(path)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:  # OSError: no directory there
                 self._give_up_disk(exc)
 
     @property
@@ -235,22 +235,29 @@ class CachedEncoder:
             except sqlite3.Error as exc:  # e.g. disk full, file replaced
                 self._give_up_disk(exc)
 
-    def _give_up_disk(self, exc: sqlite3.Error) -> None:
+    def _give_up_disk(self, exc: sqlite3.Error | OSError) -> None:
         """Go on with the memory cache alone after the disk cache failed.
 
         A cache is never worth failing a hop or an evaluation for: the vectors
-        are recomputed on a miss. Warns once, naming the file and the error
-        class (SQLite's messages hold no secrets, but the text is not needed).
-        Called with the lock held, or from `__init__`.
+        are recomputed on a miss. Warns once, naming the file, the error class
+        and what to do: delete a bad file, or point ``$DISPATCH_CACHE_DIR`` at
+        a directory when the file's directory cannot be made (SQLite's and
+        the OS's messages hold no secrets). Called with the lock held, or
+        from `__init__`.
         """
         db, self._db = self._db, None
         if db is not None:
             with contextlib.suppress(sqlite3.Error):
                 db.close()
+        if isinstance(exc, OSError):
+            what = f"{exc.strerror or exc}: {exc.filename or self._path}"
+            fix = "Point $DISPATCH_CACHE_DIR at a writable directory"
+        else:
+            what = str(exc)
+            fix = "`dispatch cache clear --only embeddings` deletes the file"
         warnings.warn(
-            f"embedding cache {self._path} is unusable ({type(exc).__name__}: {exc}); "
-            "going on with the memory cache only. `dispatch cache clear --only "
-            "embeddings` deletes the file",
+            f"embedding cache {self._path} is unusable ({type(exc).__name__}: "
+            f"{what}); going on with the memory cache only. {fix}",
             RuntimeWarning,
             stacklevel=3,
         )
