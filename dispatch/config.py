@@ -2,9 +2,10 @@
 
 A bad file raises `ConfigError` naming the file, the path inside it, what was
 found (cut short: never the document) and what was expected. Legal YAML is
-bounded too: aliases may not expand past `MAX_YAML_SIZE`, and no price or
-budget may exceed `MAX_USD`. This is the only module that reads files or uses
-pydantic; everything downstream works on `dispatch.types` values.
+bounded too: aliases may not expand past `MAX_YAML_SIZE` and a mapping may not
+repeat a key (`dispatch._yaml`), and no price or budget may exceed `MAX_USD`.
+This is the only module that reads config files or uses pydantic; everything
+downstream works on `dispatch.types` values.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from dispatch._prices import PriceEntry, PriceMap, load_price_map
+from dispatch._yaml import MAX_YAML_SIZE, load_yaml
 from dispatch.config_schema import Config, DefaultsConfig, ModelConfig, _CrossRef
 from dispatch.errors import ConfigError
 from dispatch.types import ModelSpec
@@ -86,19 +87,6 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
     ]
 
 
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML was built with it: 3 ms instead of 20 ms
-for the shipped registry, which every command loads."""
-
-MAX_YAML_SIZE = 2_000_000
-"""The most a config may hold once every alias is written out in full: one per
-value plus the characters of its text (the shipped registry: about 3,000).
-
-Aliases are legal YAML, but each use repeats what its anchor holds, so a few
-lines of nested aliases ("billion laughs") stand for billions of values:
-validating or printing them would never end. The bound is checked on the
-parsed node graph, before any value is built."""
-
 MAX_USD = Decimal(10**9)
 """The largest price (USD per million tokens) or budget (USD) a config may set.
 
@@ -120,7 +108,7 @@ def parse_config(text: str, *, label: str = "<config>") -> Config:
             a non-mapping top level, an invalid field, or a budget above
             `MAX_USD`.
     """
-    raw = _load_yaml(text, label)
+    raw = load_yaml(text, label)
     if not isinstance(raw, dict):
         raise ConfigError(
             "the top level must be a mapping",
@@ -138,106 +126,6 @@ def parse_config(text: str, *, label: str = "<config>") -> Config:
             limit, label, "budget.limit_usd", "USD (null: no limit)", what="budget"
         )
     return config
-
-
-def _load_yaml(text: str, label: str) -> Any:
-    """The YAML document in `text`, built only after its size is checked.
-
-    Raises:
-        ConfigError: the text is not YAML (naming the line and column) or
-            expands past `MAX_YAML_SIZE`.
-    """
-    loader = _SAFE_LOADER(text)  # a safe loader, never yaml.Loader
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_expanded_size(node, label)
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc, label) from None
-    except yaml.YAMLError as exc:  # the reader's: a character YAML forbids
-        reason = getattr(exc, "reason", "unreadable text")
-        where = getattr(exc, "position", None)
-        raise ConfigError(
-            f"not valid YAML: {reason}",
-            file=label,
-            path=None if where is None else f"character {where + 1}",
-        ) from None
-    finally:
-        loader.dispose()
-
-
-def _yaml_error(exc: yaml.MarkedYAMLError, label: str) -> ConfigError:
-    """A parser error as one line naming the line and column (PyYAML's own
-    text spans several lines and can quote the document)."""
-    mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or exc.context or "unreadable"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        context = f"{exc.context} at {_at(exc.context_mark)}"
-        if problem.startswith("but "):  # "expected ... at ..., but found ..."
-            problem = f"{context}, {problem}"
-        else:  # "did not find ... (while parsing ... at ...)"
-            problem += f" ({context})"
-    return ConfigError(
-        f"not valid YAML: {problem}",
-        file=label,
-        path=None if mark is None else _at(mark),
-    )
-
-
-def _at(mark: Any) -> str:
-    """A YAML mark as ``line L, column C`` (1-based, as editors count)."""
-    return f"line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _check_expanded_size(root: yaml.Node, label: str) -> None:
-    """Refuse a document larger than `MAX_YAML_SIZE` with its aliases expanded,
-    or with an alias inside the node it refers to (infinitely large).
-
-    Each distinct node is visited once (an alias is the same node object
-    again), so the check is linear in the text even when the expansion is
-    not. Iterative: libyaml allows nesting a thousand deep.
-    """
-    sizes: dict[int, int] = {}  # id(node) -> its size with aliases expanded
-    open_nodes: set[int] = set()  # the ancestors of the node being visited
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        key = id(node)
-        if children_done:
-            open_nodes.discard(key)
-            size = 1 + sum(sizes[id(c)] for c in _children(node))
-            if isinstance(node, yaml.ScalarNode):
-                size += len(node.value)
-            if size > MAX_YAML_SIZE:
-                raise ConfigError(
-                    f"too large once its aliases are expanded: more than "
-                    f"{MAX_YAML_SIZE:,} values and characters (each use of an "
-                    "alias repeats its anchor; nested aliases multiply)",
-                    file=label,
-                    path=_at(node.start_mark),
-                )
-            sizes[key] = size
-        elif key in open_nodes:
-            raise ConfigError(
-                "an alias refers to a node that contains it (infinitely large)",
-                file=label,
-                path=_at(node.start_mark),
-            )
-        elif key not in sizes:
-            open_nodes.add(key)
-            stack.append((node, True))
-            stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    """A node's items (a mapping's keys and values); none for a scalar."""
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
 
 
 def _validation_error(exc: ValidationError, label: str) -> ConfigError:

@@ -13,7 +13,8 @@ import pytest
 from conftest import SMALL_REGISTRY
 
 from dispatch import ConfigError
-from dispatch.config import MAX_USD, load_config
+from dispatch._yaml import load_yaml
+from dispatch.config import MAX_USD, load_config, parse_config
 
 TINY_CAPS = "capabilities: {general: 0.6, search: 0.6, analysis: 0.55, coding: 0.5}"
 MID_CAPS = "capabilities: {general: 0.8, search: 0.75, analysis: 0.75, coding: 0.78}"
@@ -168,3 +169,21 @@ def test_a_budget_too_large_to_be_real_is_refused(tmp_path: Path, limit: str) ->
     path = write(tmp_path, SMALL_REGISTRY + f"budget: {{limit_usd: {limit}}}\n")
     with pytest.raises(ConfigError, match=r"budget\.limit_usd: budget too large"):
         load_config(path)
+
+
+def test_a_key_written_twice_is_refused_naming_both_lines() -> None:
+    text = "version: 1\nbudget:\n  limit_usd: 5\n  mode: hard\n  limit_usd: 500\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, label="reg.yaml")
+    message = str(info.value)
+    assert "'limit_usd' appears twice" in message
+    assert "first at line 3, column 3" in message
+    assert "line 5, column 3" in message
+
+
+def test_merge_keys_may_repeat_and_are_overridden_as_yaml_says() -> None:
+    raw = load_yaml(
+        "base: &b {a: 1, b: 2}\nmore: &m {c: 3}\nuse:\n  <<: *b\n  <<: *m\n  a: 9\n",
+        "x.yaml",
+    )
+    assert raw["use"] == {"a": 9, "b": 2, "c": 3}
