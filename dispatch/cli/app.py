@@ -241,7 +241,7 @@ def estimate(
         tasks = plan_tasks(req, raw, dispatcher, specialists)
         result = estimate_plan(req, tasks, dispatcher, specialists, synthesis_tier=tier)
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     if json_:
         print(json.dumps(result.as_json()))
         return

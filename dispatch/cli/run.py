@@ -308,7 +308,7 @@ def report_run(
 def busy_exit(exc: ThreadBusy, *, json_: bool) -> int:
     """Report a thread another process is running; nothing ran."""
     outcome = busy(str(exc))
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     if json_:
         print(json.dumps({**outcome.as_json(), "thread": exc.thread}))
     return outcome.exit_code

@@ -17,10 +17,10 @@ from dispatch.cli.options import JsonOpt
 __all__ = ("pins", "report")
 
 
-def _fail(exc: Exception) -> NoReturn:
+def _fail(exc: Exception, *, json_: bool) -> NoReturn:
     from dispatch.cli.render import fail  # noqa: PLC0415
 
-    fail(exc)
+    fail(exc, json_=json_)
 
 
 def pins(
@@ -38,7 +38,7 @@ def pins(
     try:
         thread, values = saved_state(check_thread(thread))
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     current = values.get("pins", {})
     if json_:
         print(json.dumps({"thread": thread, "pins": current}))
@@ -78,7 +78,7 @@ def report(
     try:
         thread, values = saved_state(check_thread(thread))
     except DispatchError as exc:
-        _fail(exc)
+        _fail(exc, json_=json_)
     records = hop_records(values)
     runs = list(dict.fromkeys(r.workflow for r in records))
     if workflow == "last" and runs:
@@ -89,7 +89,8 @@ def report(
             _fail(
                 DispatchError(
                     f"no workflow {workflow!r} on thread {thread!r}; runs: {runs}"
-                )
+                ),
+                json_=json_,
             )
     metrics = routing_report(records)
     if json_:

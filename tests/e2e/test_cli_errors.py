@@ -91,6 +91,24 @@ def test_json_mode_prints_the_error_as_json_too(tmp_path: Path) -> None:
     assert code == 2 and json.loads(out)["status"] == "error"
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("estimate", "missing-plan.json"), "missing-plan.json"),
+        (("pins", "t-1"), "no runs yet"),
+        (("report", "t-1"), "no runs yet"),
+    ],
+)
+def test_every_command_with_json_prints_its_error_as_json(
+    args: tuple[str, ...], needle: str
+) -> None:
+    code, out, err = cli(*args, "--json")
+    assert_clean_error(code, err, needle)
+    data = json.loads(out)
+    assert (data["status"], data["exit_code"]) == ("error", 2)
+    assert needle in data["reason"]
+
+
 def test_a_non_utf8_config_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("# caf\xe9\nversion: 1\n".encode("latin-1"))
