@@ -48,9 +48,10 @@ closing quote, a bare one to the end of the line."""
 _AUTH_SCHEME = re.compile(r"[\"']?[A-Za-z][A-Za-z0-9_\-]{0,30}[ \t]+(?=\S)|[\"']")
 """What opens an Authorization value and stays: the quote, the scheme word
 (``Token``, ``Api-Key``)."""
-_URL_USERINFO = re.compile(r"(?<=://)[^\s:/?#@\"'<>`]{0,256}:[^\s/?#\"'<>`]{1,512}@")
+_URL_USERINFO = re.compile(r"(?<=:/)(/?)[^\s:/?#@\"'<>`]{0,256}:[^\s/?#\"'<>`]{1,512}@")
 """``user:password@`` after a URL's scheme; the password may hold a raw ``@``
-(the last one before the host ends it)."""
+(the last one before the host ends it). One slash is enough: ``Path()``
+folds ``https://`` to ``https:/``, and a path printed in an error keeps it."""
 
 
 def _pem(match: re.Match[str]) -> str:
@@ -78,7 +79,7 @@ _PATTERNS: tuple[
     # Authorization headers of any scheme: keep the scheme word
     (("authorization",), _AUTHORIZATION, _authorization),
     # user:password@ in URLs (DSNs, basic-auth URLs): keep scheme and host
-    (("://",), _URL_USERINFO, f"{REDACTED}@"),
+    ((":/",), _URL_USERINFO, rf"\1{REDACTED}@"),
     # Bearer / Basic tokens in headers or messages: keep the scheme word
     (
         ("bearer", "basic"),

@@ -37,6 +37,11 @@ PEM_BODY = "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcpz0Rk7d9Xq3\n"
         ("redis://:hunter2hunter2@cache:6379/0", f"redis://{REDACTED}@cache:6379/0"),
         # an unescaped "@" in the password: the last one before the host ends it
         ("amqp://svc:p@ss@mq/vhost", f"amqp://{REDACTED}@mq/vhost"),
+        # one slash, as Path() prints a URL given where a file was expected
+        (
+            "cannot read https:/u:S3cretPassw0rd@h/x",
+            f"cannot read https:/{REDACTED}@h/x",
+        ),
         # Authorization of any scheme: the scheme word stays
         ("Authorization: Token abc123", f"Authorization: Token {REDACTED}"),
         ("authorization: Api-Key abc123", f"authorization: Api-Key {REDACTED}"),
