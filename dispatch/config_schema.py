@@ -35,6 +35,13 @@ def _exact_decimal(value: object) -> object:
 Money = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0)]
 """USD as an exact `Decimal` >= 0 (prices, budget limits)."""
 
+MAX_TIMEOUT_S = 3600.0
+"""Longest ``timeout_s`` accepted: an hour. A call that may take longer is a
+hung call the workflow should give up on, and ``.inf`` would mean never."""
+
+TimeoutSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)]
+"""Seconds one model call may take: finite, > 0 and at most `MAX_TIMEOUT_S`."""
+
 
 class _Strict(BaseModel):
     """Unknown keys are errors (a misspelt ``max_ouput_tokens`` must not be
@@ -93,7 +100,7 @@ class ModelConfig(_Strict):
     """Requests per minute the provider allows; None: unlimited."""
     tpm: int | None = Field(default=None, gt=0)
     """Tokens per minute the provider allows; None: unlimited."""
-    timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: TimeoutSeconds | None = None
     """Seconds one call may take; None: `DefaultsConfig.timeout_s`."""
     price_key: str | None = None
     """Key of this model in the price map, when it differs from the default guess."""
@@ -121,7 +128,7 @@ class DefaultsConfig(_Strict):
     """Output cap of a hop that declares none; it prices the worst case reserved."""
     expected_input_tokens: int = Field(default=800, gt=0)
     """Input size assumed when a hop's is unknown, to rank models by planned cost."""
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: TimeoutSeconds = 120.0
     """Seconds one model call may take before it is abandoned (then retried or
     failed over); a model's own ``timeout_s`` overrides it."""
     baseline_model: str | None = None
@@ -142,7 +149,7 @@ class RoutingConfig(_Strict):
 
     artefact: str | None = None
     """Path of a ``.npz`` artefact, relative to the config file; null: no learned layer."""
-    bar: float | None = Field(default=None, ge=0)
+    bar: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """Overrides the artefact's calibrated bar."""
 
 
@@ -203,6 +210,7 @@ class Config(_Strict):
             if m.id in ids:
                 raise _CrossRef(f"models[{i}].id", m.id, "a model id not used before")
             ids.add(m.id)
+            _check_output_fits(i, m)
             if m.tier not in tiers:
                 raise _CrossRef(
                     f"models[{i}].tier", m.tier, f"one of {', '.join(tiers)}"
@@ -220,6 +228,18 @@ class Config(_Strict):
                 "defaults.baseline_model", base, "the id of a declared model"
             )
         return self
+
+
+def _check_output_fits(i: int, m: ModelConfig) -> None:
+    """A model cannot write more than its context window holds: a cap above it
+    would be reserved and planned for but never reached."""
+    window, cap = m.context_window, m.max_output_tokens
+    if window is not None and cap is not None and cap > window:
+        raise _CrossRef(
+            f"models[{i}].max_output_tokens",
+            cap,
+            f"at most the context_window of {m.id} ({window})",
+        )
 
 
 class _CrossRef(ValueError):

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from dispatch._chat_models import OUTPUT_CAP_SETTINGS, build_chat_model, with_ou
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.cost import reserved_input_tokens
+from dispatch.deadline import call_with_deadline
 from dispatch.health import ModelHealth
 from dispatch.hop import Attempt, HopResult
 from dispatch.hop_flow import hop_flow
@@ -311,14 +313,16 @@ class Dispatcher:
         model_call: Callable[[ModelChoice], BaseMessage] | None = None,
         **tool_kwargs: Any,
     ) -> HopResult:
-        """Synchronous twin of `acall`."""
+        """Synchronous twin of `acall` (its deadline: `dispatch.deadline`)."""
         if pin is not None:
             loop_pin = loop_pin or pin
-        invoke = model_call or (
-            lambda choice: self._runnable(choice, tools, tool_kwargs).invoke(
-                list(messages)
-            )
-        )
+
+        def invoke(choice: ModelChoice) -> Callable[[], BaseMessage]:
+            if model_call is not None:
+                return partial(model_call, choice)
+            runnable = self._runnable(choice, tools, tool_kwargs)  # on this thread
+            return partial(runnable.invoke, list(messages))
+
         hop, flow, charges = self._flow(hop, messages, tools, pins, loop_pin, ledger)
         outcome: AIMessage | BaseException | None = None
         span: Span | None = None
@@ -331,9 +335,9 @@ class Dispatcher:
                     time.sleep(step.delay_s)
                 span = self.tracing.start_chat(hop, step.choice, messages)
                 try:
-                    # bounded by the provider client's own timeout (`timeout_s`)
                     with self.tracing.activate(span):
-                        reply = invoke(step.choice)
+                        call = invoke(step.choice)
+                        reply = call_with_deadline(call, step.choice.model.timeout_s)
                     outcome = _as_ai(reply)
                 except BaseException as exc:  # handed to the failover logic
                     outcome = exc

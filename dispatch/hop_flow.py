@@ -5,7 +5,8 @@ model to call, and how long to wait first) and receives the model's reply or
 the exception its call raised; the sync and async drivers in
 `dispatch.dispatcher` only sleep and call. They close the generator in a
 ``finally`` (as httpx closes its auth flows), which releases the reservation of
-a call that was cancelled mid-flight.
+an attempt the driver gave up before calling (cancelled during its wait); a
+call stopped in flight is sent in as its exception.
 
 Per attempt: plan (`dispatch.hop.plan_hop`) avoiding models that failed in this
 hop and those the process-wide `ModelHealth` says to avoid (circuit open, no
@@ -13,7 +14,8 @@ rate-limit headroom), reserve the worst case, hand the attempt out, then settle
 or release. A retryable failure (429, 5xx, connection, timeout) tries the same
 model again after `ModelHealth.retry_delay` (the provider's ``Retry-After`` when
 it gives one); anything else, or retries used up, fails over to the next
-eligible model. A budget refusal or a cancellation ends the hop at once.
+eligible model. A budget refusal or a cancellation ends the hop at once; a
+call cancelled in flight is charged its input, as a timed-out one is.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ NO_HEALTH: HealthView = _NoHealth()
 
 def _close_failed(
     failed: HopRecord,
+    outcome: BaseException,
     facts: ErrorFacts,
     hop: Hop,
     choice: ModelChoice,
@@ -108,13 +111,14 @@ def _close_failed(
 ) -> HopRecord:
     """A failed attempt's record, its reservation released or settled.
 
-    A call that raised before the provider could bill it costs nothing. A
-    timed-out one is charged the input it sent (marked estimated): the
-    provider had the request and may have read and billed it before the
-    deadline, while what it wrote is unknown. Releasing would count the call as
-    free; charging the whole worst case would close a budget on every timeout.
+    A call that raised before the provider could bill it costs nothing. One
+    that timed out, or was cancelled or interrupted while in flight, is charged
+    the input it sent (marked estimated): the provider had the request and may
+    have read and billed it, while what it wrote is unknown. Releasing would
+    count the call as free; charging the whole worst case would close a budget
+    on every timeout.
     """
-    if facts.kind is ErrorKind.TIMEOUT:
+    if facts.kind is ErrorKind.TIMEOUT or _stops(outcome, facts):
         cost = call_cost(choice.model, hop.input_tokens, 0)
         failed = replace(
             failed,
@@ -288,7 +292,9 @@ def hop_flow(
                     duration_ms=elapsed, simulated=simulate,
                     **common,  # type: ignore[arg-type]
                 )  # fmt: skip
-                failed = _close_failed(failed, facts, hop, choice, ledger, reservation)
+                failed = _close_failed(
+                    failed, outcome, facts, hop, choice, ledger, reservation
+                )
                 reservation = None
                 health.observe(choice.model, tokens, facts)
                 records.append(_with_circuits(failed, health))
@@ -329,7 +335,7 @@ def hop_flow(
                 pin_scope=scope,
             )
     finally:
-        # A call cancelled mid-flight (GeneratorExit from the driver's close)
-        # gives its reservation back.
+        # An attempt given up before its call (GeneratorExit from the driver's
+        # close) gives its reservation back: nothing was sent.
         if ledger is not None and reservation is not None:
             ledger.release(reservation)

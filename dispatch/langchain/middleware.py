@@ -98,12 +98,22 @@ class _Call:
 
 
 class _Last:
-    """The handler's response to the latest attempt (the one a success keeps)."""
+    """The handler's responses by the reply they carry: the hop's kept reply
+    names its response. (Not "the latest": a sync attempt abandoned at its
+    deadline may return after the one that succeeded.)"""
 
-    __slots__ = ("response",)
+    __slots__ = ("responses",)
 
     def __init__(self) -> None:
-        self.response: ModelResponse[Any] | None = None
+        self.responses: dict[int, ModelResponse[Any]] = {}
+
+    def keep(self, response: ModelResponse[Any]) -> BaseMessage:
+        reply = _reply(response)
+        self.responses[id(reply)] = response  # the dict keeps `reply` alive
+        return reply
+
+    def of(self, result: HopResult) -> ModelResponse[Any] | None:
+        return self.responses.get(id(result.message)) if result.ok else None
 
 
 class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
@@ -202,8 +212,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         last = _Last()
 
         def model_call(choice: ModelChoice) -> BaseMessage:
-            last.response = handler(_routed(request, self._chosen(choice), choice))
-            return _reply(last.response)
+            return last.keep(handler(_routed(request, self._chosen(choice), choice)))
 
         result = self.dispatcher.call(
             call.hop,
@@ -214,7 +223,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             ledger=call.ledger,
             model_call=model_call,
         )
-        return self._finish(call, result, last.response)
+        return self._finish(call, result, last.of(result))
 
     async def awrap_model_call(
         self,
@@ -226,10 +235,9 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
         last = _Last()
 
         async def model_call(choice: ModelChoice) -> BaseMessage:
-            last.response = await handler(
-                _routed(request, self._chosen(choice), choice)
+            return last.keep(
+                await handler(_routed(request, self._chosen(choice), choice))
             )
-            return _reply(last.response)
 
         result = await self.dispatcher.acall(
             call.hop,
@@ -240,7 +248,7 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
             ledger=call.ledger,
             model_call=model_call,
         )
-        return self._finish(call, result, last.response)
+        return self._finish(call, result, last.of(result))
 
     def _chosen(self, choice: ModelChoice) -> BaseChatModel:
         """The concrete chat model of `choice`, capped at its output limit."""
