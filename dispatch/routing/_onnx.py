@@ -47,6 +47,7 @@ from dispatch.routing._st import (
     default_model_path,
 )
 from dispatch.routing.encoder import Encoder, Vectors, layers_suffix, split_layers
+from dispatch.routing.text import well_formed
 
 __all__ = (
     "DEFAULT_THREADS",
@@ -239,7 +240,7 @@ class OnnxEncoder:
 
     def _one(self, text: str) -> Vectors:
         """One text's ``(1, dim)`` row: tokenize, run, mean-pool, L2-normalise."""
-        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        ids = np.array([self._tokenizer.encode(well_formed(text)).ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if self._types:
             feeds["token_type_ids"] = np.zeros_like(ids)

@@ -20,6 +20,7 @@ import numpy as np
 
 from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Vectors, layers_suffix
+from dispatch.routing.text import well_formed
 
 __all__ = ("SentenceTransformerEncoder", "checked_layers", "default_model_path")
 
@@ -98,6 +99,7 @@ class SentenceTransformerEncoder:
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Normalised float32 rows, one per text, in order."""
+        texts = [well_formed(t) for t in texts]
         if self.layers:
             return self._layered(texts)
         vectors = self._load().encode(

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatch.errors import ConfigError
+from dispatch.routing.text import well_formed
 
 __all__ = (
     "DEFAULT_DISK_BYTES",
@@ -135,7 +136,11 @@ class CachedEncoder:
         return self.encoder.id
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        """Embeddings of `texts`, encoding only those no cache holds (in one batch)."""
+        """Embeddings of `texts`, encoding only those no cache holds (in one batch).
+
+        A text with lone surrogates is embedded (and keyed) as `well_formed` makes it.
+        """
+        texts = [well_formed(t) for t in texts]
         from_disk: list[str] = []
         rows: list[Vectors | None] = [self._lookup(t, from_disk) for t in texts]
         if from_disk:

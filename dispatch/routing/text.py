@@ -8,7 +8,11 @@ as in the closing question.
 
 from __future__ import annotations
 
-__all__ = ("EDGE_CHARS", "both_ends")
+import re
+
+__all__ = ("EDGE_CHARS", "both_ends", "well_formed")
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 EDGE_CHARS = 2000
 """Characters read from each end of a long prompt."""
@@ -19,3 +23,19 @@ def both_ends(prompt: str, edge: int = EDGE_CHARS, *, sep: str = "\n") -> str:
     if len(prompt) <= 2 * edge:
         return prompt
     return prompt[:edge] + sep + prompt[-edge:]
+
+
+def well_formed(text: str) -> str:
+    """`text` with each lone surrogate replaced by one U+FFFD (unchanged when it has none).
+
+    Python keeps undecodable bytes as lone surrogates (``surrogateescape``:
+    argv, some subprocess output), and such a string cannot be encoded as
+    UTF-8: a tokenizer or a hash of it raises. The embedding layers take every
+    text through here, so a stray byte in a tool result costs a replacement
+    character, not the hop.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
