@@ -117,7 +117,9 @@ class WorkflowTotals:
     """
 
     cost_usd: Decimal = Decimal(0)
-    """USD spent by successful calls (exact; converted to float on the span)."""
+    """USD spent (exact; converted to float on the span): successful calls, and
+    failed attempts that were charged (a timed-out or cancelled call pays the
+    input it sent), so the span agrees with the budget ledger."""
     baseline_cost_usd: Decimal = Decimal(0)
     """What those calls' tokens would have cost on the baseline model."""
     input_tokens: int = 0
@@ -135,6 +137,10 @@ class WorkflowTotals:
         with self._lock:
             self.refused += record.refused
             if record.refused:
+                return
+            if record.error is not None:  # paid or not, no hop and no usage
+                self.cost_usd += record.cost_usd
+                self.baseline_cost_usd += record.baseline_cost_usd
                 return
             self.hops += 1
             self.cost_usd += record.cost_usd

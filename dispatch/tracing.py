@@ -305,7 +305,7 @@ class Tracing:
     ) -> None:
         """Finish a chat span with the hop's record; record the metrics."""
         totals = TOTALS.get()
-        if totals is not None and record.error is None:
+        if totals is not None:
             totals.add(record)
         if not self.enabled:
             return
@@ -335,13 +335,14 @@ class Tracing:
             self._tokens.record(
                 record.output_tokens, {**metric_attrs, sc.GEN_AI_TOKEN_TYPE: "output"}
             )
-            self._cost.add(
-                float(record.cost_usd),
-                {
-                    sc.TIER: record.tier,
-                    sc.GEN_AI_REQUEST_MODEL: base[sc.GEN_AI_REQUEST_MODEL],
-                },
-            )
+        if record.error is None or record.cost_usd:  # a charged failure is spend
+            cost_attrs = {
+                sc.TIER: record.tier,
+                sc.GEN_AI_REQUEST_MODEL: base[sc.GEN_AI_REQUEST_MODEL],
+            }
+            if record.error is not None:
+                cost_attrs[sc.ERROR_TYPE] = record.error_type or "error"
+            self._cost.add(float(record.cost_usd), cost_attrs)
         if span is None:
             return
         span.set_attributes(record_attributes(record, remaining))

@@ -264,3 +264,53 @@ def test_a_call_cancelled_in_flight_is_recorded_at_its_input_estimate() -> None:
     assert result.record.cost_usd == result.record.baseline_cost_usd == INPUT_COST
     assert result.record.input_tokens == HOP.input_tokens
     assert ledger.spent == INPUT_COST and ledger.reserved == 0
+
+
+# -- telemetry ---------------------------------------------------------------------
+
+
+def test_a_charged_timeout_is_counted_in_the_workflow_cost_and_the_cost_metric() -> (
+    None
+):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    from dispatch.tracing import Tracing
+
+    spans, metrics = InMemorySpanExporter(), InMemoryMetricReader()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    tracing = Tracing(provider, MeterProvider(metric_readers=[metrics]))
+    hung = Blocking()
+    dispatcher = dispatcher_with(hung)
+    dispatcher.tracing = tracing
+    ledger = Ledger(Decimal(1))
+    try:
+        with tracing.workflow("w") as totals:
+            result = dispatcher.call(HOP, [HumanMessage("hi")], ledger=ledger)
+    finally:
+        hung.release.set()
+    assert [r.error_type for r in result.records] == ["TimeoutError"] * 2 + [None]
+    # the workflow span agrees with the ledger: the timed-out inputs are spend
+    assert totals.cost_usd == ledger.spent
+    assert totals.hops == 1
+    (workflow,) = [s for s in spans.get_finished_spans() if s.name.endswith(" w")]
+    assert (workflow.attributes or {})["dispatch.cost_usd"] == float(ledger.spent)
+    data = metrics.get_metrics_data()
+    assert data is not None
+    points = [
+        p
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "dispatch.cost"
+        for p in m.data.data_points
+    ]
+    by_error = {p.attributes.get("error.type"): p.value for p in points}
+    assert by_error["TimeoutError"] == pytest.approx(float(2 * INPUT_COST))
+    assert sum(by_error.values()) == pytest.approx(float(ledger.spent))
