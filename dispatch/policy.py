@@ -7,7 +7,11 @@ Rules, in order:
    input, and are not excluded (failed in this hop, circuit open, no rate-limit
    headroom). Expected quality is the decision's per-prompt prediction (learned
    layer) when it has one for the model, else the registry prior; a decision
-   may carry its own calibrated ``bar``.
+   may carry its own calibrated ``bar``. A decision with predictions chooses
+   among the models it predicts: a prediction and a typed-in prior are not on
+   one scale, so the registered models it has no prediction for serve only
+   when none of the predicted ones is eligible, judged by their priors at the
+   tier's bar, and the decision's reason says so.
 2. An existing pin is reused when its model is still eligible; a hop that needs
    a lower tier keeps the pinned (stronger) model: never a silent downgrade.
 3. A pin whose model is not eligible for the needed tier re-opens upward
@@ -191,46 +195,44 @@ def _downgrade(
     exclude: frozenset[str],
 ) -> ModelChoice:
     decision = choice.decision
-    for rank in range(registry.tier_rank(decision.tier), -1, -1):
-        tier = registry.tiers[rank]
+    # A decision with predictions steps down among the models it predicts;
+    # the others only when none of those fits (see `_unpredicted`), or when
+    # `_select` already fell back to them (no predicted model was eligible).
+    fell_back = decision.quality is not None and (
+        choice.model.id not in decision.quality
+    )
+    if decision.quality is None:
+        kinds: tuple[bool, ...] = (False,)
+    else:
+        kinds = (True,) if fell_back else (False, True)
+    top = registry.tier_rank(decision.tier)
+    steps = [(u, registry.tiers[rank]) for u in kinds for rank in range(top, -1, -1)]
+    for unpredicted, tier in steps:
         fits = [
             m
-            for m in eligible_models(
-                registry,
-                decision.capability,
-                tier,
-                input_tokens=hop.input_tokens,
-                predicted=decision.quality,
-                local_only=bool(hop.sensitive),
-            )
-            if m.id not in exclude and planned_cost(m, hop, registry) <= remaining
+            for m in _at_tier(decision, tier, hop, registry, exclude, unpredicted)
+            if planned_cost(m, hop, registry) <= remaining
         ]
         if fits:
             best = _cheapest(fits, hop, registry)
             why = f"budget: ${remaining:.6f} left, {decision.tier} -> {tier}"
             break
     else:
-        cheapest = [
-            m
-            for m in eligible_models(
-                registry,
-                decision.capability,
-                registry.tiers[0],
-                input_tokens=hop.input_tokens,
-                predicted=decision.quality,
-                local_only=bool(hop.sensitive),
-            )
-            if m.id not in exclude
-        ]
+        # Nothing fits (the ledger will refuse): the cheapest model of the
+        # kind already chosen, never a switch to a model without a prediction.
+        unpredicted = fell_back
+        tier = registry.tiers[0]
+        cheapest = _at_tier(decision, tier, hop, registry, exclude, unpredicted)
         if not cheapest:
             return choice
         best = _cheapest(cheapest, hop, registry)
-        tier = registry.tiers[0]
         why = f"budget: ${remaining:.6f} left, nothing fits; cheapest {tier} model"
     if best.id == choice.model.id:
         return choice
     pinned_model = choice.model.id if choice.pinned else choice.repinned_from
     kept = best.id == pinned_model
+    if unpredicted:
+        decision = _fallen_back(decision)
     return ModelChoice(
         model=best,
         # The why goes in the choice's reason only: a hop's reason is
@@ -242,6 +244,70 @@ def _downgrade(
         expected_cost_usd=planned_cost(best, hop, registry),
         max_output_tokens=output_cap(best, hop),
     )
+
+
+def _at_tier(
+    decision: RouteDecision,
+    tier: str,
+    hop: Hop,
+    registry: Registry,
+    exclude: frozenset[str],
+    unpredicted: bool,
+) -> list[ModelSpec]:
+    """Models eligible for `hop` at `tier`'s bar, not excluded: of a decision
+    with predictions, those it predicts or (`unpredicted`) the others."""
+    if unpredicted:
+        return _unpredicted(decision, tier, hop, registry, exclude)
+    return [
+        m
+        for m in eligible_models(
+            registry,
+            decision.capability,
+            tier,
+            input_tokens=hop.input_tokens,
+            predicted=decision.quality,
+            local_only=bool(hop.sensitive),
+        )
+        if m.id not in exclude
+        and (decision.quality is None or m.id in decision.quality)
+    ]
+
+
+def _unpredicted(
+    decision: RouteDecision,
+    tier: str,
+    hop: Hop,
+    registry: Registry,
+    exclude: frozenset[str],
+) -> list[ModelSpec]:
+    """The registered models `decision` has no prediction for that are eligible
+    for `hop` by their registry priors at `tier`'s bar (never the decision's
+    own bar: that is on the predictions' scale), not excluded."""
+    predicted = decision.quality or {}
+    return [
+        m
+        for m in eligible_models(
+            registry,
+            decision.capability,
+            tier,
+            input_tokens=hop.input_tokens,
+            local_only=bool(hop.sensitive),
+        )
+        if m.id not in predicted and m.id not in exclude
+    ]
+
+
+def _fallen_back(decision: RouteDecision) -> RouteDecision:
+    """`decision`, served by a model it has no prediction for: its reason says
+    so, and its bar is the tier's (the one that model's prior cleared)."""
+    note = (
+        f"no model the {decision.router.value} router predicts is eligible: "
+        "chosen by registry prior at the tier's bar among the models it has "
+        "no prediction for"
+    )
+    if decision.reason.endswith(note):  # a fallback choice, downgraded
+        return decision
+    return replace(decision, reason=f"{decision.reason}; {note}", bar=None)
 
 
 def _bar_text(decision: RouteDecision, registry: Registry) -> str:
@@ -294,6 +360,14 @@ def _select(
         )
         if m.id not in exclude
     ]
+    if decision.quality is not None:
+        predicted = [m for m in candidates if m.id in decision.quality]
+        if predicted:
+            candidates = predicted
+        else:
+            candidates = _unpredicted(decision, decision.tier, hop, registry, exclude)
+            if candidates:
+                decision = _fallen_back(decision)
     if not candidates:
         raise NoEligibleModel(
             decision.capability,
@@ -325,6 +399,12 @@ def _select(
             PinChange.REPLACED,
             f"privacy: the input holds {', '.join(sorted(hop.sensitive))}; "
             f"{pin.model} is not a local model",
+        )
+    elif decision.quality is not None and pin.model not in decision.quality:
+        change, why = (
+            PinChange.REPLACED,
+            f"re-pinned: the {decision.router.value} router has no prediction "
+            f"for {pin.model}",
         )
     else:
         change, why = (

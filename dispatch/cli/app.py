@@ -264,9 +264,11 @@ def route(
     router: Annotated[
         RouterChoice | None,
         typer.Option(
-            help="rules, semantic (MiniLM embeddings) or hybrid. Default: the "
-            "learned router when the config names routing.artefact, else rules; "
-            "an explicit --router is used instead of the config's artefact.",
+            help="rules, semantic (MiniLM embeddings), hybrid, or learned (the "
+            "artefact the config names in routing.artefact; exit 2 without one). "
+            "Default: the learned router when the config names routing.artefact, "
+            "else rules; another --router is used instead of the config's "
+            "artefact.",
             show_default=False,
         ),
     ] = None,

@@ -67,6 +67,8 @@ class RouterChoice(StrEnum):
     """Nearest utterances by MiniLM embedding (``graph-dispatch[semantic]``)."""
     HYBRID = "hybrid"
     """Rules when they are sure, else the semantic layer."""
+    LEARNED = "learned"
+    """The trained artefact the config names in ``routing.artefact``."""
 
 
 ConfigOpt = Annotated[

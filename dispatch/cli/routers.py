@@ -1,5 +1,5 @@
 """The routers ``dispatch route`` offers: rules, semantic (MiniLM), hybrid, or
-the learned artefact the config names.
+the learned artefact the config names (by default, or with ``--router learned``).
 
 The semantic stack (sentence-transformers, torch) is imported only when asked
 for, so a rules-only ``dispatch route`` stays fast.
@@ -23,16 +23,20 @@ scored on the other: accuracy 0.716 and 0.724."""
 
 
 def cli_router(name: RouterChoice, registry: Registry) -> Router:
-    """The router ``dispatch route --router NAME`` decides with.
+    """The router ``dispatch route --router NAME`` decides with (rules,
+    semantic or hybrid: the learned one needs the config, see `route_setup`).
 
     Raises:
         ConfigError: a semantic router without sentence-transformers installed.
+        ValueError: `name` is ``learned``.
     """
     import importlib.util  # noqa: PLC0415
 
     from dispatch.errors import ConfigError  # noqa: PLC0415
     from dispatch.routing.rules import RulesRouter  # noqa: PLC0415
 
+    if name is RouterChoice.LEARNED:
+        raise ValueError("the learned router is built from a config: route_setup")
     rules = RulesRouter(tiers=registry.tiers, capabilities=registry.capabilities)
     if name is RouterChoice.RULES:
         return rules
@@ -61,20 +65,31 @@ def route_setup(name: RouterChoice | None, config: str) -> tuple[Registry, Route
 
     `name` (an explicit ``--router``) wins; without it, the learned artefact
     the config names in ``routing.artefact`` (loaded as every other command
-    loads it, with ``routing.bar``), else the rules layer.
+    loads it, with ``routing.bar``), else the rules layer. ``learned`` asks
+    for that artefact explicitly: an error when the config names none.
 
     Raises:
-        ConfigError: the config, or the artefact it names, is invalid; or the
-            router asked for cannot be built (see `cli_router`).
+        ConfigError: the config, or the artefact it names, is invalid; the
+            router asked for cannot be built (see `cli_router`); or
+            ``learned`` is asked for and the config names no artefact.
     """
-    from dispatch.config import load_config  # noqa: PLC0415
+    from dispatch.config import DEFAULT_CONFIG, load_config  # noqa: PLC0415
+    from dispatch.errors import ConfigError  # noqa: PLC0415
 
     settings, specs = load_config(config)
     registry = Registry.from_specs(settings, specs)
-    if name is None and settings.routing.artefact is not None:
+    wants_learned = name is None or name is RouterChoice.LEARNED
+    if wants_learned and settings.routing.artefact is not None:
         from dispatch.routing.learned import configured_learned_router  # noqa: PLC0415
 
         learned = configured_learned_router(settings, config, registry)
         if learned is not None:  # always: the config names an artefact
             return registry, learned
+    if name is RouterChoice.LEARNED:
+        source = "the shipped registry" if config == DEFAULT_CONFIG else config
+        raise ConfigError(
+            f"learned needs a trained artefact, and {source} names none in "
+            "routing.artefact (dispatch train writes one)",
+            path="--router",
+        )
     return registry, cli_router(name or RouterChoice.RULES, registry)

@@ -9,6 +9,13 @@ willingness to pay, so the policy picks the cheapest model whose *predicted*
 quality for *this* prompt clears the bar. Without an artefact the registry's
 priors and tier bars stay in force.
 
+An artefact may predict only some of the registered models (a model added
+after training). A prediction and a typed-in prior are not on one scale, so the
+policy chooses among the predicted models; the others serve a hop only when
+none of those is eligible (context window, circuit, privacy, budget), judged by
+their priors at the tier's bar, and the decision's reason says so. Loading such
+an artefact warns once (`UnpredictedModelsWarning`), naming them and the file.
+
 The artefact is one ``.npz`` file (arrays plus a JSON header, loaded with
 ``allow_pickle=False``), versioned by `FORMAT` and by the encoder id it was
 trained with: loading it next to another encoder is an error, because its
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,7 +46,7 @@ from dispatch.config import DEFAULT_CONFIG, load_config
 from dispatch.config_schema import Config
 from dispatch.errors import ConfigError
 from dispatch.registry import Registry
-from dispatch.routing.artefact import BAR_MODES, FORMAT, LearnedArtefact
+from dispatch.routing.artefact import BAR_MODES, FORMAT, LearnedArtefact, _listed
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import router_text
 from dispatch.types import Hop, ModelSpec, RouteDecision, RouterLayer
@@ -48,11 +56,20 @@ __all__ = (
     "FORMAT",
     "LearnedArtefact",
     "LearnedRouter",
+    "UnpredictedModelsWarning",
     "configured_learned_router",
     "learned_router_from_config",
     "load_learned_router",
     "prompt_unit",
 )
+
+
+class UnpredictedModelsWarning(UserWarning):
+    """A loaded artefact has no predictions for some registered models.
+
+    The policy then chooses among the models it predicts; the others serve a
+    hop only when none of those is eligible (see `dispatch.policy.select`).
+    """
 
 
 class LearnedRouter:
@@ -64,7 +81,8 @@ class LearnedRouter:
         specs: the registered models (e.g. a `Registry`): their tiers name the
             decision's tier, their prices weigh the ``utility`` bar. Artefact
             models that are not registered are never proposed; at least one
-            must be registered.
+            must be registered. Registered models it has no predictions for
+            are left out of the decision's ``quality`` (see the module notes).
         tiers: tier names, cheapest first.
         bar: overrides the artefact's calibrated bar, mix included (e.g. to
             sweep it): every prompt then gets `bar`.
@@ -346,6 +364,11 @@ def load_learned_router(
             keep vectors across restarts.
         bar: overrides the calibrated bar.
 
+    Warns:
+        UnpredictedModelsWarning: `registry` holds models the artefact has no
+            predictions for (once, naming them and the file); the policy
+            chooses them only when none of the predicted models is eligible.
+
     Raises:
         ConfigError: the file is not a readable artefact, its encoder id
             names an encoder this installation cannot build (another
@@ -398,7 +421,29 @@ def load_learned_router(
         raise ConfigError(
             f"the artefact cannot route over this registry ({exc})", file=str(path)
         ) from None
+    _warn_unpredicted(path, artefact, registry)
     return router
+
+
+def _warn_unpredicted(
+    path: Path, artefact: LearnedArtefact, registry: Registry
+) -> None:
+    """One `UnpredictedModelsWarning` when `registry` holds models `artefact`
+    has no predictions for (the policy keeps them as a last resort)."""
+    known = set(artefact.models)
+    unpredicted = [m.id for m in registry if m.id not in known]
+    if not unpredicted:
+        return
+    registered = {m.id for m in registry}
+    predicted = [m for m in artefact.models if m in registered]
+    models = "model" if len(unpredicted) == 1 else "models"
+    warnings.warn(
+        f"{path}: the learned artefact has no predictions for {len(unpredicted)} "
+        f"registered {models} ({_listed(unpredicted)}); they serve a hop only "
+        f"when none of the models it predicts ({_listed(predicted)}) is eligible",
+        UnpredictedModelsWarning,
+        stacklevel=3,
+    )
 
 
 def learned_router_from_config(

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from dispatch.cli.app import app
 from dispatch.routing.heads import LinearHeads
-from dispatch.routing.learned import LearnedArtefact
+from dispatch.routing.learned import LearnedArtefact, UnpredictedModelsWarning
 from dispatch.testing import FakeEncoder
 
 DIM = 16
@@ -112,6 +112,66 @@ def test_an_explicit_router_is_used_instead_of_the_config_s_artefact(
     assert offline == []  # the artefact (and its encoder) was not loaded
     _, help_text, _ = cli("route", "--help")
     assert "learned router when the config names routing.artefact" in flat(help_text)
+
+
+def test_router_learned_names_the_config_s_artefact_explicitly(
+    tmp_path: Path, offline: list[str]
+) -> None:
+    config = learned_config(tmp_path, REGISTERED)
+    code, out, err = cli(
+        "route", "Sort this list", "-c", str(config), "--router", "learned", "--json"
+    )
+    assert code == 0, err
+    assert (json.loads(out)["router"], json.loads(out)["model"]) == (
+        "learned",
+        "mid:model",
+    )
+    assert offline == [FakeEncoder(DIM).id]
+
+
+def test_router_learned_without_an_artefact_is_exit_2_saying_so(
+    tmp_path: Path, offline: list[str]
+) -> None:
+    config = tmp_path / "registry.yaml"
+    config.write_text(SMALL_REGISTRY)
+    code, _, err = cli(
+        "route", "Sort this list", "-c", str(config), "--router", "learned"
+    )
+    assert code == 2
+    assert "Traceback" not in err
+    assert flat(err) == (
+        f"error: --router: learned needs a trained artefact, and {config} names "
+        "none in routing.artefact (dispatch train writes one)"
+    )
+    code, out, _ = cli("route", "x", "--router", "learned", "--json")
+    assert code == 2
+    assert json.loads(out) == {
+        "status": "error",
+        "exit_code": 2,
+        "reason": "--router: learned needs a trained artefact, and the shipped "
+        "registry names none in routing.artefact (dispatch train writes one)",
+    }
+    assert offline == []
+
+
+def test_a_registered_model_the_artefact_does_not_predict_warns_and_stays_out(
+    tmp_path: Path,
+) -> None:
+    # Predicted: mid 0.3, big 0.9 at bar 0.5. tiny:model has no prediction; its
+    # prior (general 0.6) clears 0.5 and it is the cheapest, but a prior is not
+    # a prediction for this prompt.
+    config = learned_config(
+        tmp_path, ("mid:model", "big:model"), routing="artefact: router.npz, bar: 0.5"
+    )
+    with pytest.warns(UnpredictedModelsWarning) as caught:
+        code, out, err = cli("route", "Sort this list", "-c", str(config), "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"] == "big:model"
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'router.npz'}: the learned artefact has no predictions for "
+        "1 registered model (tiny:model); they serve a hop only when none of the "
+        "models it predicts (mid:model, big:model) is eligible"
+    ]
 
 
 def test_without_an_artefact_route_uses_the_rules(tmp_path: Path) -> None:

@@ -168,7 +168,7 @@ def test_a_bar_that_is_not_finite_is_refused() -> None:
 def test_loading_makes_one_decision_and_names_the_file_when_it_cannot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = saved(tmp_path, artefact(("p:cheap", "p:dear"), (0.6, 0.9)))
+    path = saved(tmp_path, artefact(("p:cheap", "p:mid", "p:dear"), (0.6, 0.8, 0.9)))
     calls: list[str] = []
     decision = LearnedRouter.decision
 
