@@ -24,15 +24,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
 from dispatch.errors import ConfigError
-from dispatch.types import parse_model_id
+from dispatch.types import MAX_TOKENS, parse_model_id
 
 __all__ = ("PriceEntry", "PriceMap", "load_price_map")
 
 _PER_MTOK = 10**6
 """LiteLLM prices per token; the registry's are per million tokens."""
-MAX_TOKENS = 10**9
-"""The largest context or output limit taken from a price map (no model reads
-a billion tokens; a larger number is a typo or a hostile file)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

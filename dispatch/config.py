@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dispatch._prices import PriceEntry, PriceMap, load_price_map
+from dispatch._prices import PriceMap, load_price_map
 from dispatch._yaml import MAX_YAML_SIZE, load_yaml
 from dispatch.config_schema import Config, DefaultsConfig, ModelConfig, _CrossRef
-from dispatch.errors import ConfigError
-from dispatch.types import ModelSpec
+from dispatch.errors import ConfigError, InvalidModelSpec
+from dispatch.types import MAX_USD, ModelSpec
 
 __all__ = (
     "DEFAULT_CONFIG",
@@ -85,15 +85,6 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
     return config, [
         _spec(m, i, prices, label, config.defaults) for i, m in enumerate(config.models)
     ]
-
-
-MAX_USD = Decimal(10**9)
-"""The largest price (USD per million tokens) or budget (USD) a config may set.
-
-``--json`` output carries USD as floats: up to here one keeps the micro-dollar,
-while a price like ``1e400`` would print as ``Infinity`` (not JSON). No real
-price comes near (the dearest are under $1,000 per million tokens); a budget
-with no limit is ``null``."""
 
 
 def parse_config(text: str, *, label: str = "<config>") -> Config:
@@ -237,22 +228,29 @@ def _spec(
 ) -> ModelSpec:
     """The priced spec of model `i`: YAML values first, then the price map.
 
-    `price_source` records ``yaml`` unless some value came from the map, so
-    ``dispatch models`` can say where a price was taken from.
+    `price_source` records ``yaml`` unless a price or limit came from the map,
+    so ``dispatch models`` can say where a price was taken from. `ModelSpec`
+    checks the merged values (prices, limits, an output cap above the context
+    window), so a value the map filled in meets the same bounds as the YAML's.
 
     Raises:
-        ConfigError: a price or limit is in neither; names ``models[i].<field>``.
+        ConfigError: a price or limit is in neither; or a merged value is out
+            of bounds (names ``models[i].<field>``, the model and, for a value
+            the map gave, the map).
     """
     entry = prices.lookup(m.id, m.price_key) if prices else None
-    source = "yaml"
+    from_map: set[str] = set()  # YAML paths of the values the map filled in
+
+    def pick(field: str, yaml_value: Any, map_value: Any) -> Any:
+        if yaml_value is None and map_value is not None:
+            from_map.add(field)
+            return map_value
+        return yaml_value
 
     def need(field: str, yaml_value: Any, map_value: Any) -> Any:
-        nonlocal source
-        if yaml_value is not None:
-            return yaml_value
-        if map_value is not None:
-            source = prices.name if prices else source
-            return map_value
+        value = pick(field, yaml_value, map_value)
+        if value is not None:
+            return value
         where = f"not in the price map {prices.name!r}" if prices else "no price map"
         raise ConfigError(
             f"model {m.id!r} has no {field} ({where})",
@@ -262,69 +260,85 @@ def _spec(
             expected=f"an explicit {field} in the YAML",
         )
 
-    price_in = m.price.input_per_mtok if m.price else None
-    price_out = m.price.output_per_mtok if m.price else None
-    spec = ModelSpec(
-        id=m.id,
-        tier=m.tier,
-        quality=dict(m.capabilities),
-        input_per_mtok=need(
-            "price.input_per_mtok", price_in, entry and entry.input_per_mtok
-        ),
-        output_per_mtok=need(
-            "price.output_per_mtok", price_out, entry and entry.output_per_mtok
-        ),
-        context_window=need(
-            "context_window", m.context_window, entry and entry.context_window
-        ),
-        max_output_tokens=need(
-            "max_output_tokens", m.max_output_tokens, entry and entry.max_output_tokens
-        ),
-        local=m.location == "local",
-        latency_ms=m.latency_ms,
-        base_url=m.base_url,
-        rpm=m.rpm,
-        tpm=m.tpm,
-        timeout_s=m.timeout_s or defaults.timeout_s,
-        price_source=source,
-        cache_read_per_mtok=_cached_rate(m, entry, "cache_read_per_mtok"),
-        cache_write_per_mtok=_cached_rate(m, entry, "cache_write_per_mtok"),
-    )
-    _check_prices(spec, m, i, prices, label)
-    return spec
+    def price(field: str) -> Any:
+        return getattr(m.price, field) if m.price is not None else None
+
+    def listed(field: str) -> Any:
+        return getattr(entry, field) if entry is not None else None
+
+    values = {
+        field: need(f"price.{field}", price(field), listed(field))
+        for field in ("input_per_mtok", "output_per_mtok")
+    }
+    for field in ("context_window", "max_output_tokens"):
+        values[field] = need(field, getattr(m, field), listed(field))
+    # A cache rate absent from both is None: billed at the input rate (no
+    # discount graph-dispatch cannot show).
+    for field in ("cache_read_per_mtok", "cache_write_per_mtok"):
+        values[field] = pick(f"price.{field}", price(field), listed(field))
+    required = {"price.input_per_mtok", "price.output_per_mtok"}
+    required |= {"context_window", "max_output_tokens"}
+    try:
+        return ModelSpec(
+            id=m.id,
+            tier=m.tier,
+            quality=dict(m.capabilities),
+            local=m.location == "local",
+            latency_ms=m.latency_ms,
+            base_url=m.base_url,
+            rpm=m.rpm,
+            tpm=m.tpm,
+            timeout_s=m.timeout_s or defaults.timeout_s,
+            price_source=prices.name if prices and from_map & required else "yaml",
+            **values,
+        )
+    except InvalidModelSpec as exc:
+        origin = {f: prices.name for f in from_map} if prices else {}
+        raise _in_file(exc, i, label, origin) from None
 
 
-def _check_prices(
-    spec: ModelSpec, m: ModelConfig, i: int, prices: PriceMap | None, label: str
-) -> None:
-    """Every price of `spec` finite and at most `MAX_USD` per million tokens,
-    whether the YAML (`m`) or the price map gave it; the error names the
-    model, the field and, for a map's value, the map."""
-    for field in (
-        "input_per_mtok",
-        "output_per_mtok",
-        "cache_read_per_mtok",
-        "cache_write_per_mtok",
-    ):
-        value = getattr(spec, field)
-        if value is None:
-            continue
-        what = f"model {m.id!r}: price"
-        if prices is not None and (m.price is None or getattr(m.price, field) is None):
-            what += f" from the price map {prices.name!r}"
-        _check_usd(
-            value,
-            label,
-            f"models[{i}].price.{field}",
-            "USD per million tokens",
-            what=what,
+_YAML_PATH = {
+    "quality": "capabilities",
+    "input_per_mtok": "price.input_per_mtok",
+    "output_per_mtok": "price.output_per_mtok",
+    "cache_read_per_mtok": "price.cache_read_per_mtok",
+    "cache_write_per_mtok": "price.cache_write_per_mtok",
+}
+"""`ModelSpec` field -> where a model entry of the YAML sets it (same name otherwise)."""
+
+
+def _yaml_path(field: str) -> str:
+    """``quality.coding`` as ``capabilities.coding``, ``input_per_mtok`` as
+    ``price.input_per_mtok``."""
+    head, dot, rest = field.partition(".")
+    return _YAML_PATH.get(head, head) + dot + rest
+
+
+def _in_file(
+    exc: InvalidModelSpec, i: int, label: str, origin: dict[str, str]
+) -> ConfigError:
+    """`exc` at model `i`'s place in `label`. When a value the check read came
+    from a price map (`origin`: YAML path -> map name), the message says where
+    each value came from: ``output cap from the YAML larger than the context
+    window from the price map 'prices.json'``."""
+    paths = [_yaml_path(f) for f in (exc.field, exc.other) if f is not None]
+    named = any(p in origin for p in paths)
+
+    def source(path: str) -> str:
+        if not named:
+            return ""
+        return (
+            f" from the price map {origin[path]!r}"
+            if path in origin
+            else " from the YAML"
         )
 
-
-def _cached_rate(m: ModelConfig, entry: PriceEntry | None, field: str) -> Any:
-    """A prompt-cache rate: the YAML's, else the price map's, else None (then
-    billed at the input rate: no discount graph-dispatch cannot show)."""
-    value = getattr(m.price, field) if m.price is not None else None
-    if value is None and entry is not None:
-        value = getattr(entry, field)
-    return value
+    message = f"model {exc.model!r}: {exc.subject}{source(paths[0])} {exc.issue}"
+    message += "".join(source(p) for p in paths[1:])
+    return ConfigError(
+        message,
+        file=label,
+        path=f"models[{i}].{paths[0]}",
+        found=_shown(exc.found),
+        expected=exc.expected,
+    )

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from dispatch.types import parse_model_id
+from dispatch.types import MAX_TIMEOUT_S, parse_model_id
 
 
 def _exact_decimal(value: object) -> object:
@@ -35,12 +35,9 @@ def _exact_decimal(value: object) -> object:
 Money = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0)]
 """USD as an exact `Decimal` >= 0 (prices, budget limits)."""
 
-MAX_TIMEOUT_S = 3600.0
-"""Longest ``timeout_s`` accepted: an hour. A call that may take longer is a
-hung call the workflow should give up on, and ``.inf`` would mean never."""
-
 TimeoutSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)]
-"""Seconds one model call may take: finite, > 0 and at most `MAX_TIMEOUT_S`."""
+"""Seconds one model call may take: finite, > 0 and at most `MAX_TIMEOUT_S`
+(the bound `ModelSpec` enforces on specs built in code)."""
 
 
 class _Strict(BaseModel):
@@ -89,7 +86,9 @@ class ModelConfig(_Strict):
     context_window: int | None = Field(default=None, gt=0)
     """Maximum input tokens; None: from the price map."""
     max_output_tokens: int | None = Field(default=None, gt=0)
-    """Maximum output tokens of one call; None: from the price map."""
+    """Maximum output tokens of one call; None: from the price map. At most
+    the context window and `dispatch.types.MAX_TOKENS`: `ModelSpec` checks
+    both on the merged values, wherever each came from."""
     location: Literal["local", "remote"] = "remote"
     """``local`` for a model on the user's own hardware (Ollama, vLLM)."""
     latency_ms: int = Field(default=1000, gt=0)
@@ -210,7 +209,6 @@ class Config(_Strict):
             if m.id in ids:
                 raise _CrossRef(f"models[{i}].id", m.id, "a model id not used before")
             ids.add(m.id)
-            _check_output_fits(i, m)
             if m.tier not in tiers:
                 raise _CrossRef(
                     f"models[{i}].tier", m.tier, f"one of {', '.join(tiers)}"
@@ -228,18 +226,6 @@ class Config(_Strict):
                 "defaults.baseline_model", base, "the id of a declared model"
             )
         return self
-
-
-def _check_output_fits(i: int, m: ModelConfig) -> None:
-    """A model cannot write more than its context window holds: a cap above it
-    would be reserved and planned for but never reached."""
-    window, cap = m.context_window, m.max_output_tokens
-    if window is not None and cap is not None and cap > window:
-        raise _CrossRef(
-            f"models[{i}].max_output_tokens",
-            cap,
-            f"at most the context_window of {m.id} ({window})",
-        )
 
 
 class _CrossRef(ValueError):

@@ -4,6 +4,7 @@ Hierarchy::
 
     DispatchError
     ├── ConfigError (also ValueError)     a config file or value is wrong; raised at load time
+    │   └── InvalidModelSpec              a `ModelSpec` value out of bounds, however it was built
     ├── NoEligibleModel                   no model has the capability at the tier's quality bar
     ├── ModelUnavailable                  a model cannot be built (no provider package)
     ├── HopFailed                         a hop's model call raised; carries the hop record
@@ -27,6 +28,7 @@ __all__ = (
     "DispatchError",
     "BudgetExceeded",
     "HopFailed",
+    "InvalidModelSpec",
     "ModelUnavailable",
     "NoEligibleModel",
 )
@@ -73,6 +75,44 @@ class ConfigError(DispatchError, ValueError):
         if expected is not None:
             text += f" (found {found!r}, expected {expected})"
         super().__init__(text)
+
+
+class InvalidModelSpec(ConfigError):
+    """A `ModelSpec` holds a value no registry file could declare.
+
+    Raised by `ModelSpec` itself, so a spec built in code meets the same bounds
+    as one loaded from YAML; `dispatch.config` re-reports it at the model's
+    place in the file. The message reads ``<field>: model '<id>': <subject>
+    <issue> (found ..., expected ...)``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        field: str,
+        subject: str,
+        issue: str,
+        *,
+        found: object,
+        expected: str,
+        other: str | None = None,
+    ) -> None:
+        self.model = model
+        """The spec's id."""
+        self.field = field
+        """The spec field at fault, e.g. ``timeout_s`` or ``quality.coding``."""
+        self.subject = subject
+        """What the field is, in words (``price``, ``output cap``)."""
+        self.issue = issue
+        """What is wrong with it (``not finite``, ``larger than the context window``)."""
+        self.other = other
+        """The second field the check compared `field` with, if any."""
+        super().__init__(
+            f"model {model!r}: {subject} {issue}",
+            path=field,
+            found=found,
+            expected=expected,
+        )
 
 
 class NoEligibleModel(DispatchError):
