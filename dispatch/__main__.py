@@ -1,5 +1,5 @@
 """``python -m dispatch`` runs the CLI."""
 
-from dispatch.cli.app import app
+from dispatch.cli.app import main
 
-app(prog_name="dispatch")
+main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -334,6 +335,14 @@ app.command()(pins)
 app.command()(report)
 
 
-def main() -> None:  # pragma: no cover - entry point
-    """Console entry point."""
-    sys.exit(app())
+def _show_warning(*args: Any, **kwargs: Any) -> None:
+    from dispatch.cli.render import show_warning  # noqa: PLC0415  (rich: lazily)
+
+    show_warning(*args, **kwargs)
+
+
+def main() -> None:
+    """Console entry point (``dispatch``, ``python -m dispatch``): dispatch's
+    warnings print as one ``warning:`` line (`render.show_warning`)."""
+    warnings.showwarning = _show_warning
+    sys.exit(app(prog_name="dispatch"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -36,6 +38,7 @@ __all__ = (
     "registry_json",
     "registry_table",
     "run_json",
+    "show_warning",
     "status_line",
     "totals",
 )
@@ -59,6 +62,30 @@ def fail(exc: Exception, *, json_: bool = False) -> NoReturn:
     if json_:
         print(json.dumps({"status": "error", "exit_code": 2, "reason": reason}))
     raise typer.Exit(code=2)
+
+
+_OWN = Path(__file__).resolve().parents[1]
+"""The dispatch package's folder: warnings raised in it are the user's to read."""
+
+
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """`warnings.showwarning` for the command line: a warning dispatch raises
+    (an artefact over part of the registry, a cache folder it cannot write) is
+    one ``warning:`` line on stderr, redacted, not Python's two-line form with
+    the source line that raised it. A library's warning keeps the usual form,
+    its origin being the useful part."""
+    if not Path(filename).resolve().is_relative_to(_OWN):
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        (file or sys.stderr).write(text)
+        return
+    err.print(f"[bold yellow]warning:[/] {escape(redact(str(message)))}")
 
 
 def run_json(
