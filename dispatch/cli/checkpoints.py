@@ -5,17 +5,28 @@ A run holds its thread's lock for its whole length, so two processes never run
 the same thread at once: an ``flock`` beside a SQLite file (`dispatch.cli.store`),
 a session-level advisory lock on Postgres, which the server drops when the
 holder's connection ends, so a crashed worker never leaves a thread locked.
+
+A SQLite store is checked when it is opened (`_check_sqlite`) and guarded
+while the run uses it (`_guard`): a ``sqlite3`` error from the saver mid-run
+(the disk full, an I/O error, the file damaged) becomes `CheckpointStoreFailed`,
+one line naming the file and the failure.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dispatch.cli.store import ThreadBusy, prepare_store, thread_lock
+from dispatch._redact import redact
+from dispatch.cli.store import (
+    CheckpointStoreFailed,
+    ThreadBusy,
+    prepare_store,
+    thread_lock,
+)
 from dispatch.errors import DispatchError
 from dispatch.langgraph.checkpoints import aopen_checkpointer
 
@@ -32,6 +43,8 @@ async def open_run_store(
         ThreadBusy: another process is running `thread` on `store`.
         DispatchError: the SQLite store cannot be created, or is not a
             usable SQLite database (see `_check_sqlite`).
+        CheckpointStoreFailed: (from the ``with`` body) the SQLite store
+            failed while the saver read or wrote it (see `_guard`).
     """
     if isinstance(store, str):
         with postgres_thread_lock(store, thread):
@@ -43,6 +56,7 @@ async def open_run_store(
     with thread_lock(store, thread):
         async with aopen_checkpointer(store) as saver:
             await _check_sqlite(saver, store, thread)
+            _guard(saver, store, thread)
             yield saver
 
 
@@ -69,6 +83,71 @@ async def _check_sqlite(saver: Any, path: Path, thread: str) -> None:
             f"the checkpoint store {path} is not a usable SQLite database "
             f"({exc}); move it aside, or point $DISPATCH_CHECKPOINTS at another file"
         ) from None
+
+
+_GUARDED = ("aget_tuple", "aput", "aput_writes", "adelete_thread")
+"""The saver's coroutine methods a run (or a resume) calls."""
+
+_FAILURES = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "a disk I/O error",
+    sqlite3.SQLITE_READONLY: "it can no longer be written",
+    sqlite3.SQLITE_PERM: "permission denied",
+    sqlite3.SQLITE_CANTOPEN: "it, or its directory, can no longer be opened",
+    sqlite3.SQLITE_CORRUPT: "the file is damaged",
+    sqlite3.SQLITE_NOTADB: "the file is no longer a SQLite database",
+    sqlite3.SQLITE_BUSY: "another process holds it locked",
+    sqlite3.SQLITE_LOCKED: "another connection holds it locked",
+}
+"""What a failure means, by SQLite's primary result code."""
+
+
+def _guard(saver: Any, path: Path, thread: str) -> None:
+    """Make a ``sqlite3`` error from `saver` a `CheckpointStoreFailed`.
+
+    The saver's methods are wrapped on the instance, so LangGraph still gets
+    the saver it checks for (a `BaseCheckpointSaver`), and only errors of the
+    checkpoint store are named as such (another SQLite file a run uses, like
+    the embedding cache, keeps its own handling).
+    """
+    for name in _GUARDED:
+        setattr(saver, name, _guarded(getattr(saver, name), path, thread))
+    listing = saver.alist
+
+    async def alist(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in listing(*args, **kwargs):
+                yield item
+        except sqlite3.Error as exc:
+            raise _failed(exc, path, thread) from None
+
+    saver.alist = alist
+
+
+def _guarded(
+    method: Callable[..., Awaitable[Any]], path: Path, thread: str
+) -> Callable[..., Awaitable[Any]]:
+    """`method`, raising `CheckpointStoreFailed` where it raised ``sqlite3.Error``."""
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _failed(exc, path, thread) from None
+
+    return call
+
+
+def _failed(exc: sqlite3.Error, path: Path, thread: str) -> CheckpointStoreFailed:
+    """`exc` as one line: a fixed description and SQLite's error name when
+    the result code is known, else the class and the `redact`-ed text."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    known = None if code is None else _FAILURES.get(code & 0xFF)
+    if known is not None:
+        what = f"{known}, {exc.sqlite_errorname}"
+    else:
+        what = f"{type(exc).__name__}: {redact(' '.join(str(exc).split()))}"
+    return CheckpointStoreFailed(path, thread, what)
 
 
 @contextlib.contextmanager

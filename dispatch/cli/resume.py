@@ -28,8 +28,9 @@ from dispatch.cli.run import (
     orchestrator,
     report_run,
     run_metadata,
+    spent_by,
 )
-from dispatch.cli.store import ThreadBusy
+from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
 from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
@@ -116,6 +117,8 @@ async def _resume(
     Raises:
         DispatchError: `thread` has no checkpoint in the store.
         ThreadBusy: another process holds the thread's lock.
+        CheckpointStoreFailed: the store failed mid-run (saying what the
+            workflow had spent by then).
     """
     from dispatch.cli.checkpoints import open_run_store  # noqa: PLC0415
     from dispatch.cli.progress import StreamedGraph  # noqa: PLC0415
@@ -142,12 +145,14 @@ async def _resume(
             "metadata": run_metadata(run),
         }
         streamed = StreamedGraph(graph, on_hop(json_, progress))
+        workflow = str(run.get("workflow_id") or "")
         with dispatcher.tracing.workflow(
-            "orchestrator",
-            conversation_id=thread,
-            workflow_id=str(run.get("workflow_id") or ""),
+            "orchestrator", conversation_id=thread, workflow_id=workflow
         ):
-            state = await aresume(dispatcher, streamed, run_config)
+            try:
+                state = await aresume(dispatcher, streamed, run_config)
+            except CheckpointStoreFailed as exc:
+                raise exc.after_spending(spent_by(dispatcher, workflow)) from None
     return dict(state), run
 
 

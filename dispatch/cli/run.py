@@ -47,7 +47,7 @@ from dispatch.cli.render import (
     status_line,
     totals,
 )
-from dispatch.cli.store import ThreadBusy
+from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
 from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
@@ -65,6 +65,7 @@ __all__ = (
     "orchestrator",
     "report_run",
     "run_workflow",
+    "spent_by",
 )
 
 RUN_KEY = "dispatch_"
@@ -151,7 +152,8 @@ def run_workflow(args: RunArgs) -> int:
 
     Raises:
         typer.Exit: code 2, through `fail`, on a `DispatchError` (bad
-            flags, config or plan).
+            flags, config or plan), and when the checkpoint store fails
+            mid-run (the line says what the run had spent by then).
     """
     from dispatch.agents import default_specialists  # noqa: PLC0415
     from dispatch.graphs import plan_tasks  # noqa: PLC0415
@@ -228,6 +230,8 @@ def run_workflow(args: RunArgs) -> int:
                 )
     except ThreadBusy as exc:
         return busy_exit(exc, json_=args.json_)
+    except CheckpointStoreFailed as exc:
+        fail(exc.after_spending(spent_by(dispatcher, workflow)), json_=args.json_)
     except DispatchError as exc:
         fail(exc, json_=args.json_)
     except KeyboardInterrupt:
@@ -303,6 +307,14 @@ def report_run(
         out.print(Panel(Text(state["answer"]), title=title))
     _report(outcome)
     return outcome.exit_code
+
+
+def spent_by(dispatcher: Dispatcher, workflow: str) -> Decimal:
+    """What `workflow` has spent in this process (its ledger's settled spend,
+    which a resumed run opens with the spend checkpointed before): 0 when no
+    hop of it ran."""
+    ledger = dispatcher.ledgers.get(workflow)
+    return Decimal(0) if ledger is None else ledger.spent
 
 
 def busy_exit(exc: ThreadBusy, *, json_: bool) -> int:

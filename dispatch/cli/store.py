@@ -10,6 +10,10 @@ last checkpoint and both write their own successors: one run's hops, pins and
 spend vanish from the thread. `thread_lock` takes an exclusive, non-blocking
 ``flock`` per (store, thread) for the whole run; the kernel releases it when
 the process exits or dies, so a crash never leaves a thread locked.
+
+A store that fails while a run writes to it (a full disk, an I/O error, a
+file replaced under the run) ends the run with `CheckpointStoreFailed`, one
+line naming the file, what failed and what the run had spent.
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 from dispatch.errors import DispatchError
 
-__all__ = ("ThreadBusy", "lock_path", "prepare_store", "thread_lock")
+__all__ = (
+    "CheckpointStoreFailed",
+    "ThreadBusy",
+    "lock_path",
+    "prepare_store",
+    "thread_lock",
+)
 
 
 class ThreadBusy(DispatchError):
@@ -38,6 +49,35 @@ class ThreadBusy(DispatchError):
         )
         self.thread = thread
         self.holder = holder
+
+
+class CheckpointStoreFailed(DispatchError):
+    """The SQLite checkpoint store failed while a run was using it.
+
+    Raised by the CLI's guarded checkpointer (`dispatch.cli.checkpoints`) in
+    place of the ``sqlite3`` error, so the run ends with one line, not a
+    traceback from inside LangGraph. `what` is a fixed description of the
+    failure (see `dispatch.cli.checkpoints`), never SQLite's raw text.
+    """
+
+    def __init__(
+        self, path: Path, thread: str, what: str, *, spent: Decimal | None = None
+    ) -> None:
+        cost = "" if spent is None else f"; the run had spent ${spent:.6f} by then"
+        super().__init__(
+            f"the checkpoint store {path} failed during the run ({what}){cost}; "
+            f"the steps saved before it can be finished with `dispatch resume "
+            f"{thread}` once the store is usable again"
+        )
+        self.path = path
+        self.thread = thread
+        self.what = what
+        self.spent = spent
+
+    def after_spending(self, spent: Decimal) -> CheckpointStoreFailed:
+        """The same failure, saying the run had spent `spent` (its ledger's
+        settled spend) when the store failed."""
+        return CheckpointStoreFailed(self.path, self.thread, self.what, spent=spent)
 
 
 def prepare_store(path: Path) -> None:

@@ -4,6 +4,10 @@ A repeated prompt costs no encoder call; a second evaluation over the same
 texts does not re-encode. The disk cache is keyed by encoder id and the text's
 SHA-256 and stores raw float32 bytes in SQLite: no pickle, nothing executable.
 It is bounded: past `max_disk_bytes` the least recently used rows go.
+
+A disk cache that cannot be used (its directory cannot be made or is
+read-only, the disk is full, the file is damaged, a row holds no valid
+vector) is dropped with one warning; the memory cache goes on serving.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -183,12 +188,12 @@ class CachedEncoder:
                     "SELECT dim, vector FROM embeddings WHERE encoder = ? AND key = ?",
                     (self.encoder.id, self._key(text)),
                 ).fetchone()
+                vector = None if row is None else _vector(row[0], row[1])
             except sqlite3.Error as exc:
                 self._give_up_disk(exc)
                 return None
-        if row is None:
+        if vector is None:
             return None
-        vector = np.frombuffer(row[1], dtype=np.float32).reshape(row[0])
         self._remember(text, vector)
         from_disk.append(self._key(text))
         return vector
@@ -245,21 +250,17 @@ class CachedEncoder:
 
         A cache is never worth failing a hop or an evaluation for: the vectors
         are recomputed on a miss. Warns once, naming the file, the error class
-        and what to do: delete a bad file, or point ``$DISPATCH_CACHE_DIR`` at
-        a directory when the file's directory cannot be made (SQLite's and
-        the OS's messages hold no secrets). Called with the lock held, or
+        and what to do (`_remedy`): point ``$DISPATCH_CACHE_DIR`` elsewhere
+        when the directory cannot be made or written (there, deleting the file
+        would fail too) or the disk is full, else delete the bad file (SQLite's
+        and the OS's messages hold no secrets). Called with the lock held, or
         from `__init__`.
         """
         db, self._db = self._db, None
         if db is not None:
             with contextlib.suppress(sqlite3.Error):
                 db.close()
-        if isinstance(exc, OSError):
-            what = f"{exc.strerror or exc}: {exc.filename or self._path}"
-            fix = "Point $DISPATCH_CACHE_DIR at a writable directory"
-        else:
-            what = str(exc)
-            fix = "`dispatch cache clear --only embeddings` deletes the file"
+        what, fix = _remedy(exc, self._path)
         warnings.warn(
             f"embedding cache {self._path} is unusable ({type(exc).__name__}: "
             f"{what}); going on with the memory cache only. {fix}",
@@ -344,6 +345,56 @@ def _open(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _vector(dim: object, blob: object) -> Vectors:
+    """The stored row as a vector: `dim` float32 values in `blob`.
+
+    Raises:
+        sqlite3.DatabaseError: the row holds no such vector (the file was
+            written over, or edited), so the disk cache is dropped like a
+            damaged file.
+    """
+    if not (
+        isinstance(dim, int)
+        and dim > 0
+        and isinstance(blob, bytes)
+        and len(blob) == 4 * dim
+    ):
+        size = len(blob) if isinstance(blob, bytes | str) else 0
+        raise sqlite3.DatabaseError(
+            f"a stored vector is damaged (width {dim!r}, "
+            f"{type(blob).__name__} of {size} bytes)"
+        )
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+_NO_ROOM = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+"""SQLite's primary result codes for a write the disk refused."""
+
+
+def _remedy(exc: sqlite3.Error | OSError, path: Path | None) -> tuple[str, str]:
+    """What went wrong with the disk cache at `path`, and what to do about it."""
+    directory = path.parent if path is not None else None
+    if isinstance(exc, OSError):
+        what = f"{exc.strerror or exc}: {exc.filename or path}"
+    else:
+        what = str(exc)
+    read_only = (
+        directory is not None
+        and directory.is_dir()
+        and not os.access(directory, os.W_OK | os.X_OK)
+    )
+    if read_only:
+        what = f"{what}; {directory} is read-only"
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, OSError) or read_only:
+        fix = "Point $DISPATCH_CACHE_DIR at a writable directory"
+    elif code is not None and (code & 0xFF) in _NO_ROOM:
+        fix = "Free disk space, or point $DISPATCH_CACHE_DIR at another directory"
+    else:
+        fix = "`dispatch cache clear --only embeddings` deletes the file"
+    return what, fix
 
 
 def _live_bytes(db: sqlite3.Connection) -> int:
