@@ -11,13 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli import cli
 from _learn_files import MODELS
 from conftest import PROVIDER_KEYS, SMALL_REGISTRY
-from typer.testing import CliRunner
 
-from dispatch.cli.app import app
-
-runner = CliRunner()
 SECRET = "sk-proj-" + "Zq7Xw2Lp9Rt4" * 3
 """Shaped like an OpenAI key: `fail` must redact it wherever an error quotes it."""
 
@@ -27,13 +24,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in PROVIDER_KEYS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(tmp_path / "checkpoints.sqlite"))
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def refused(*args: str, needles: tuple[str, ...]) -> dict[str, Any]:

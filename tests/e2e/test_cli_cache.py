@@ -6,13 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from _cli import cli
 
-from dispatch.cli.app import app
 from dispatch.routing import CachedEncoder
 from dispatch.testing import FakeEncoder
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -21,13 +18,6 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DISPATCH_CACHE_DIR", str(root))
     monkeypatch.delenv("DISPATCH_EMBEDDING_CACHE_MB", raising=False)
     return root
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _fill(root: Path) -> None:

@@ -29,13 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli import assert_one_error_line, cli
 from conftest import PROVIDER_KEYS
-from typer.testing import CliRunner
 
 import dispatch.cli.checkpoints
-from dispatch.cli.app import app
-
-runner = CliRunner()
 
 REQUEST = "Summarise our SLO. List the three biggest risks. Draft a status update."
 
@@ -48,21 +45,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
     monkeypatch.setenv("DISPATCH_CACHE_DIR", str(tmp_path / "cache"))
     return path
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_one_error_line(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    assert err.startswith("error:"), err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, (needle, err)
 
 
 Write = Callable[[], Awaitable[Any]]

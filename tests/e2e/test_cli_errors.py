@@ -14,13 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _cli import cli
 from _warm_cli import shared
 from conftest import PROVIDER_KEYS
-from typer.testing import CliRunner
-
-from dispatch.cli.app import app
-
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
@@ -30,13 +26,6 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "checkpoints.sqlite"
     monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
     return path
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_clean_error(code: int, err: str, *needles: str) -> None:

@@ -20,13 +20,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from _cli import cli
 from _warm_cli import PIPE, WarmProcess, shared
 from conftest import PROVIDER_KEYS
-from typer.testing import CliRunner
-
-from dispatch.cli.app import app
-
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +33,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "state" / "checkpoints.sqlite"
     monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
     return path
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def slow_calls() -> dict[str, str]:

@@ -17,16 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import cli, flat
 from conftest import PROVIDER_KEYS, SMALL_REGISTRY
-from typer.testing import CliRunner
 
-from dispatch.cli.app import app
 from dispatch.routing.heads import LinearHeads
 from dispatch.routing.learned import LearnedArtefact, UnpredictedModelsWarning
 from dispatch.testing import FakeEncoder
 
 DIM = 16
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
@@ -44,17 +42,6 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr("dispatch.routing.features.default_encoder", fake_encoder)
     return asked
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())  # rich wraps long lines
 
 
 def learned_config(

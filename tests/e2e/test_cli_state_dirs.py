@@ -14,13 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import assert_one_error_line, cli
 from _learn_files import LEARNED_REGISTRY
 from conftest import PROVIDER_KEYS
-from typer.testing import CliRunner
-
-from dispatch.cli.app import app
-
-runner = CliRunner()
 
 GARBAGE = bytes(range(256)) * 64
 """16 KiB that are not a SQLite database (no header, no pages)."""
@@ -44,21 +40,6 @@ def a_file(tmp_path: Path) -> Path:
     return path
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_clean_error(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    assert err.startswith("error:"), err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-
-
 # -- a request longer than the task cap ---------------------------------------------
 
 
@@ -76,7 +57,7 @@ def test_a_user_plan_over_the_cap_is_refused_naming_the_limit(tmp_path: Path) ->
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps([{"id": f"a{i}", "prompt": "x"} for i in range(33)]))
     code, _, err = cli("run", "r", "--plan", str(plan))
-    assert_clean_error(code, err, "too many tasks", "at most 32")
+    assert_one_error_line(code, err, "too many tasks", "at most 32")
 
 
 # -- a checkpoint database that is not one ------------------------------------------
@@ -97,7 +78,7 @@ def test_a_corrupt_checkpoint_store_is_named_by_every_command(
 ) -> None:
     clean_env.write_bytes(GARBAGE)
     code, out, err = cli(*args)
-    assert_clean_error(code, err, str(clean_env), "file is not a database")
+    assert_one_error_line(code, err, str(clean_env), "file is not a database")
     assert out == ""
     assert clean_env.read_bytes() == GARBAGE  # nothing was written over it
 
@@ -113,7 +94,7 @@ def test_a_damaged_checkpoint_store_is_named_before_anything_runs(
     clean_env.write_bytes(bytes(raw))
     for args in (("run", "Again.", "--thread", "t1"), ("resume", "t1")):
         code, out, err = cli(*args, "--json")
-        assert_clean_error(code, err, str(clean_env), "malformed")
+        assert_one_error_line(code, err, str(clean_env), "malformed")
         assert json.loads(out)["status"] == "error"
 
 
@@ -128,7 +109,7 @@ def test_xdg_state_home_naming_a_file_is_an_error_naming_it(
     monkeypatch.setenv("XDG_STATE_HOME", str(a_file))
     args = ["demo"] if command == "demo" else ["run", "Summarise our SLO."]
     code, out, err = cli(*args, "--json")
-    assert_clean_error(
+    assert_one_error_line(
         code, err, str(a_file / "graph-dispatch"), "Not a directory", "XDG_STATE_HOME"
     )
     assert json.loads(out)["status"] == "error"
@@ -140,7 +121,7 @@ def test_a_checkpoint_store_that_is_a_directory_is_named(
 ) -> None:
     monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(tmp_path))
     code, _, err = cli("run", "Summarise our SLO.")
-    assert_clean_error(code, err, f"checkpoint store {tmp_path}: Is a directory")
+    assert_one_error_line(code, err, f"checkpoint store {tmp_path}: Is a directory")
 
 
 def test_reading_commands_under_a_file_state_home_say_there_are_no_runs(
@@ -150,7 +131,7 @@ def test_reading_commands_under_a_file_state_home_say_there_are_no_runs(
     monkeypatch.setenv("XDG_STATE_HOME", str(a_file))
     for args in (("resume", "t1"), ("pins", "t1"), ("report",)):
         code, _, err = cli(*args)
-        assert_clean_error(code, err, "no runs yet", str(a_file))
+        assert_one_error_line(code, err, "no runs yet", str(a_file))
 
 
 # -- a cache directory that is a file ------------------------------------------------
@@ -193,7 +174,7 @@ def test_a_cache_dir_that_is_a_file_fails_the_onnx_export_naming_it(
     monkeypatch.setenv("DISPATCH_CACHE_DIR", str(a_file))
     args = [command, "x"] if command == "route" else [command]
     code, _, err = cli(*args, "-c", str(artefact_config))
-    assert_clean_error(
+    assert_one_error_line(
         code, err, str(a_file / "onnx"), "is not a directory", "$DISPATCH_CACHE_DIR"
     )
     assert a_file.read_text().startswith("a regular file")
@@ -211,5 +192,7 @@ def test_route_semantic_with_a_file_cache_dir_is_one_error_naming_it(
     # refused when the encoder is built: before the (optional) embedding cache
     # could warn about the same directory
     code, out, err = cli("route", "x", "--router", "semantic", "--json")
-    assert_clean_error(code, err, str(a_file / "onnx"), f"{a_file} is not a directory")
+    assert_one_error_line(
+        code, err, str(a_file / "onnx"), f"{a_file} is not a directory"
+    )
     assert json.loads(out)["status"] == "error"
