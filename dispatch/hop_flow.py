@@ -39,6 +39,7 @@ from dispatch.hop import (
     plan_hop,
     settle_hop,
 )
+from dispatch.pins import screened_pins
 from dispatch.policy import BudgetView
 from dispatch.records import CircuitFact, HopRecord
 from dispatch.registry import Registry
@@ -229,7 +230,13 @@ def hop_flow(
     simulate: bool = False,
 ) -> Generator[Attempt, AIMessage | BaseException, HopResult]:
     """One hop with retries and failover (see the module docstring)."""
-    decision, scope, pin = pin_for(hop, decision, pins or {}, loop_pin, registry)
+    # pins come from state anyone may write: drop the ones this hop may not use
+    usable, loop_pin, ignored = screened_pins(
+        hop, decision, pins or {}, loop_pin, registry
+    )
+    if ignored:
+        decision = replace(decision, reason=f"{decision.reason}; {ignored}")
+    decision, scope, pin = pin_for(hop, decision, usable, loop_pin, registry)
     workflow = ledger.workflow if ledger else ""
     tokens = hop.input_tokens + hop.max_output_tokens
     records: list[HopRecord] = []

@@ -8,26 +8,47 @@ A pin's scope is (specialist, tier), keyed ``"coding@small"``: consistency
 within a conversation must not lock it into its dearest tier, so a specialist
 that once needed the large model goes back to its small pin for small hops.
 Inside one tool loop every call stays on the loop's model (`dispatch.hop.pin_for`).
+
+Pins come back from outside: a caller's input to ``graph.invoke``, a checkpoint,
+a LangGraph API client. `pins_of` reads a malformed entry as a `RejectedPin`
+(it never raises for one entry, so one bad entry cannot break the others), and
+`screened_pins` drops, before the policy sees them, the pins a hop may not
+use, saying why; the hop's record carries the reason.
 """
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from typing_extensions import TypedDict
 
-from dispatch.errors import ConfigError
-from dispatch.types import Pin
+from dispatch.errors import ConfigError, NoEligibleModel
+from dispatch.policy import select
+from dispatch.registry import Registry
+from dispatch.types import Hop, Pin, PinChange, RouteDecision
 
 __all__ = (
+    "MAX_PIN_TEXT",
     "PinDict",
     "PinState",
+    "RejectedPin",
     "merge_pins",
     "pin_from_dict",
     "pin_key",
     "pin_to_dict",
     "pins_of",
+    "screened_pins",
 )
+
+_DC = {"frozen": True, "slots": True, "kw_only": True}
+"""As for `Pin` (`dispatch.types`): frozen, slotted, keyword-only."""
+
+MAX_PIN_TEXT = 1_000
+"""Longest model id, tier, reason or ``repinned_from`` a usable pin may have
+(the pins graph-dispatch writes stay far below; a kept pin's reason is copied
+onto every hop record and span of its scope)."""
 
 
 def pin_key(specialist: str, tier: str) -> str:
@@ -50,6 +71,20 @@ LangGraph thread). Older checkpoints may hold bare specialist keys; read
 them through `pins_of`."""
 
 
+@dataclass(**_DC)
+class RejectedPin(Pin):
+    """A pins entry (or the tool loop's record) read from state that is not a pin.
+
+    It stands where the entry was, so the hop that would have used it drops it
+    and records `problem` (see `screened_pins`); hops of other scopes never
+    look at it, and the hop's new pin replaces it in the channel.
+    """
+
+    problem: str = "not a pin"
+    """What is wrong and where, e.g. ``pins['coding@small']: found NoneType,
+    expected a pin``."""
+
+
 def merge_pins(
     left: Mapping[str, PinDict] | None, right: Mapping[str, PinDict] | None
 ) -> PinState:
@@ -58,7 +93,17 @@ def merge_pins(
     Parallel branches that pin different specialists in one step therefore
     both land, and a branch never erases a pin it did not touch. Either side
     may be None (a channel not yet written).
+
+    Raises:
+        ConfigError: a side is not a mapping (a write of ``"pins": [...]``,
+            say); malformed entries are kept for `pins_of` to reject.
     """
+    for side in (left, right):
+        if side is not None and not isinstance(side, Mapping):
+            raise ConfigError(
+                f"pins: found {type(side).__name__}, expected a mapping of "
+                "'specialist@tier' to pins"
+            )
     merged: PinState = dict(left or {})
     merged.update(right or {})
     return merged
@@ -88,9 +133,13 @@ def pins_of(state: Mapping[str, PinDict] | None) -> dict[str, Pin]:
     """A pins channel as `Pin`s by scope; pins saved before scopes had tiers
     (keyed by the specialist alone) count for their own tier.
 
+    An entry that is not what `pin_to_dict` writes (hand-edited or foreign
+    state) becomes a `RejectedPin` naming the key and field, dropped with that
+    reason by the hop of its scope. Entries no hop can look up (a key that is
+    not a string; a bare specialist key without a tier) are left out.
+
     Raises:
-        ConfigError: the channel or one of its pins is not what `pin_to_dict`
-            writes (hand-edited or foreign state); it names the key and field.
+        ConfigError: the channel itself is not a mapping.
     """
     if state is None:
         return {}
@@ -101,31 +150,151 @@ def pins_of(state: Mapping[str, PinDict] | None) -> dict[str, Pin]:
         )
     out: dict[str, Pin] = {}
     for key, value in state.items():
+        if not isinstance(key, str) or not key:
+            continue
         pin = _checked_pin(key, value)
-        out[key if "@" in key else pin_key(key, pin.tier)] = pin
+        if "@" in key:
+            out[key] = pin
+        elif pin.tier:
+            out[pin_key(key, pin.tier)] = pin
     return out
 
 
-def _checked_pin(key: object, value: object) -> Pin:
-    """One pins entry as a `Pin`, or a `ConfigError` naming what is wrong."""
-    where = f"pins[{key!r}]"
-    if not isinstance(key, str) or not key:
-        raise ConfigError(f"{where}: a pin's key must be 'specialist@tier'")
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist = 2, 4, 4
+_SHORT.maxstring, _SHORT.maxother = 60, 60
+
+
+def _shown(value: object) -> str:
+    """`value` for a reason: a bounded repr (state may hold anything, any size)."""
+    return _SHORT.repr(value)
+
+
+def _checked_pin(key: str, value: object) -> Pin:
+    """One pins entry as a `Pin`, or a `RejectedPin` saying what is wrong."""
+    problem = _entry_problem(value)
+    if problem is None:
+        assert isinstance(value, Mapping)  # _entry_problem checked it
+        return Pin(
+            model=value["model"],
+            tier=value["tier"],
+            reason=value.get("reason", ""),
+            repinned_from=value.get("repinned_from"),
+        )
+    tier = value.get("tier") if isinstance(value, Mapping) else None
+    return RejectedPin(
+        model="",
+        tier=tier if isinstance(tier, str) else "",
+        reason="",
+        problem=f"pins[{_shown(key)}]{problem}",
+    )
+
+
+def _entry_problem(value: object) -> str | None:
+    """What makes `value` not a pin (``": ..."`` or ``".field: ..."``), or None."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: found {type(value).__name__}, expected a pin")
+        return f": found {type(value).__name__}, expected a pin"
     for name in ("model", "tier"):
         field = value.get(name)
         if not isinstance(field, str) or not field:
-            raise ConfigError(
-                f"{where}.{name}: found {field!r}, expected a non-empty string"
-            )
+            return f".{name}: found {_shown(field)}, expected a non-empty string"
     reason, previous = value.get("reason", ""), value.get("repinned_from")
     if not isinstance(reason, str):
-        raise ConfigError(f"{where}.reason: found {reason!r}, expected a string")
+        return f".reason: found {_shown(reason)}, expected a string"
     if previous is not None and not isinstance(previous, str):
-        raise ConfigError(
-            f"{where}.repinned_from: found {previous!r}, expected a string"
-        )
-    return Pin(
-        model=value["model"], tier=value["tier"], reason=reason, repinned_from=previous
-    )
+        return f".repinned_from: found {_shown(previous)}, expected a string"
+    return None
+
+
+# -- which pins a hop may use ----------------------------------------------------------
+
+
+def screened_pins(
+    hop: Hop,
+    decision: RouteDecision,
+    pins: Mapping[str, Pin],
+    loop_pin: Pin | None,
+    registry: Registry,
+) -> tuple[Mapping[str, Pin], Pin | None, str]:
+    """The pins `hop` may use, and why one it would have used was dropped.
+
+    Pins arrive from state anyone may write, so before `dispatch.hop.pin_for`
+    picks the hop's pin, the one it would pick is checked; the others are
+    returned untouched. A dropped pin leaves the hop to the policy as if it
+    had none, and the third value says why (empty when nothing was dropped).
+
+    * The tool loop's pin (which moves the hop to the loop's tier) must name
+      a registered model at a known tier, within `MAX_PIN_TEXT`; and it may
+      lift the hop above the tier the router chose only when the policy would
+      keep its model there for this hop (capability and bar, context window,
+      privacy), as it did for the loop's first call. Otherwise a forged tier
+      would send the hop to the dearest model of that tier.
+    * The pin of the hop's scope (``specialist@tier``) must be well formed
+      (not a `RejectedPin`), within `MAX_PIN_TEXT`, at a known tier no higher
+      than its scope's: a pin written for a scope never holds a higher tier,
+      and a kept pin's tier becomes the tool loop's. Whether its model serves
+      the hop (registered, eligible, within budget) is the policy's to decide,
+      as for any pin (`dispatch.policy.select`).
+    """
+    notes: list[str] = []
+    if loop_pin is not None:
+        why = _loop_pin_problem(loop_pin, hop, decision, registry)
+        if why is None:
+            return pins, loop_pin, ""  # pin_for uses the loop's pin and scope
+        notes.append(f"tool-loop pin ignored: {why}")
+        loop_pin = None
+    scope = pin_key(hop.specialist, decision.tier)
+    pin = pins.get(scope)
+    if pin is not None:
+        why = _scope_pin_problem(pin, decision.tier, registry)
+        if why is not None:
+            notes.append(f"pin {_shown(scope)} ignored: {why}")
+            pins = {k: v for k, v in pins.items() if k != scope}
+    return pins, loop_pin, "; ".join(notes)
+
+
+def _pin_text_problem(pin: Pin, registry: Registry) -> str | None:
+    """A rejected entry's problem, an oversized field or an unknown tier."""
+    if isinstance(pin, RejectedPin):
+        return pin.problem
+    for name in ("model", "tier", "reason", "repinned_from"):
+        value = getattr(pin, name)
+        if isinstance(value, str) and len(value) > MAX_PIN_TEXT:
+            return f"its {name} has {len(value)} characters (at most {MAX_PIN_TEXT})"
+    if pin.tier not in registry.tiers:
+        return f"its tier {_shown(pin.tier)} is not one of {', '.join(registry.tiers)}"
+    return None
+
+
+def _scope_pin_problem(pin: Pin, scope_tier: str, registry: Registry) -> str | None:
+    why = _pin_text_problem(pin, registry)
+    if why is not None:
+        return why
+    if scope_tier in registry.tiers and registry.tier_rank(
+        pin.tier
+    ) > registry.tier_rank(scope_tier):
+        return f"its tier {pin.tier!r} is above its scope's tier {scope_tier!r}"
+    return None
+
+
+def _loop_pin_problem(
+    pin: Pin, hop: Hop, decision: RouteDecision, registry: Registry
+) -> str | None:
+    why = _pin_text_problem(pin, registry)
+    if why is not None:
+        return why
+    if pin.model not in registry:
+        return f"{_shown(pin.model)} is not registered"
+    routed = decision.tier
+    if routed in registry.tiers and registry.tier_rank(pin.tier) <= registry.tier_rank(
+        routed
+    ):
+        return None  # not above the routed tier: the loop's own rules apply
+    above = f"{pin.model} at {pin.tier}, above the routed tier {routed!r},"
+    try:
+        choice = select(replace(decision, tier=pin.tier), hop, registry, pin=pin)
+    except NoEligibleModel as exc:
+        return f"{above} cannot serve this hop ({exc})"
+    if choice.pin_change is PinChange.KEPT:
+        return None
+    return f"{above} cannot serve this hop ({choice.reason})"

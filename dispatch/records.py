@@ -5,20 +5,29 @@ hop (retries, failovers and verifications each get one); `HopRecordDict` is
 its checkpointed form, written once from the field list so the two cannot
 drift. `CircuitFact` is a model's breaker state as one attempt saw it, kept on
 the record so ``dispatch report`` can show it from the checkpoint. Frozen,
-slotted, keyword-only like every value in `dispatch.types`.
+slotted, keyword-only like every value in `dispatch.types`. Records read back
+from state anyone may write go through `record_from_state`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from typing_extensions import TypedDict
 
+from dispatch.errors import ConfigError
 from dispatch.types import PinChange
 
-__all__ = ("CircuitFact", "CircuitFactDict", "HopRecord", "HopRecordDict")
+__all__ = (
+    "CircuitFact",
+    "CircuitFactDict",
+    "HopRecord",
+    "HopRecordDict",
+    "record_from_state",
+)
 
 _DC = {"frozen": True, "slots": True, "kw_only": True}
 
@@ -237,3 +246,26 @@ class HopRecord:
 
 
 _RECORD_FIELDS: tuple[str, ...] = tuple(HopRecordDict.__annotations__)
+
+
+def record_from_state(raw: object, where: str) -> HopRecord:
+    """A hop record read back from graph state (a ``hops`` entry), checked.
+
+    Raises:
+        ConfigError: `raw` is not what `HopRecord.as_dict` writes (hand-edited
+            or foreign state); the message names `where` (e.g. ``hops[3]``)
+            and what is missing or wrong, never the record's content.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: not a hop record (found {type(raw).__name__})")
+    try:
+        record = HopRecord.from_dict(dict(raw))
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+        raise ConfigError(f"{where}: not a hop record ({what})") from None
+    for name in ("model", "tier", "specialist"):
+        value = getattr(record, name)
+        if not isinstance(value, str) or (name != "model" and not value):
+            kind = type(value).__name__
+            raise ConfigError(f"{where}.{name}: found {kind}, expected a string")
+    return record

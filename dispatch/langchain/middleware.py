@@ -68,8 +68,8 @@ from dispatch.langchain.chat_model import RoutedChatModel
 from dispatch.langgraph.context import new_workflow, run_ledger
 from dispatch.langgraph.node import budget_delta
 from dispatch.langgraph.state import DispatchState
-from dispatch.pins import pin_key, pin_to_dict, pins_of
-from dispatch.records import HopRecord
+from dispatch.pins import RejectedPin, pin_key, pin_to_dict, pins_of
+from dispatch.records import record_from_state
 from dispatch.specialist import conversation_hop, follows_tool
 from dispatch.types import Hop, ModelChoice, Pin
 
@@ -341,9 +341,16 @@ def _reply(response: ModelResponse[Any]) -> BaseMessage:
 
 
 def _loop_pin(hops: Sequence[Any], specialist: str, pins: dict[str, Pin]) -> Pin | None:
-    """The model of the current tool loop: the last answered hop of `specialist`."""
-    for raw in reversed(hops):
-        record = HopRecord.from_dict(raw)
+    """The model of the current tool loop: the last answered hop of `specialist`.
+
+    A record that is not one (state is input too) gives a `RejectedPin`: the
+    hop drops it and says why (`dispatch.pins.screened_pins`).
+    """
+    for i in range(len(hops) - 1, -1, -1):
+        try:
+            record = record_from_state(hops[i], f"hops[{i}]")
+        except ConfigError as exc:
+            return RejectedPin(model="", tier="", reason="", problem=str(exc))
         if record.specialist == specialist and record.error is None:
             key = pin_key(specialist, record.tier)
             return pins.get(key) or Pin(

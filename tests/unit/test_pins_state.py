@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,14 @@ import pytest
 from dispatch import HopRecord, PinChange, hop_records
 from dispatch.errors import ConfigError
 from dispatch.langgraph import add_hops
-from dispatch.pins import PinDict, merge_pins, pin_from_dict, pin_to_dict, pins_of
+from dispatch.pins import (
+    PinDict,
+    RejectedPin,
+    merge_pins,
+    pin_from_dict,
+    pin_to_dict,
+    pins_of,
+)
 from dispatch.types import Pin
 
 
@@ -49,33 +57,60 @@ def test_hop_records_round_trip_and_accumulate() -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "message"),
+    ("entry", "problem"),
     [
-        (
-            {"general@small": {"model": "m"}},
-            r"pins\['general@small'\]\.tier: found None",
-        ),
-        (
-            {"general@small": None},
-            r"pins\['general@small'\]: found NoneType, expected a pin",
-        ),
-        ({"general@small": "m"}, r"found str, expected a pin"),
-        (
-            {"general@small": {"model": ["m"], "tier": "small"}},
-            r"\.model: found \['m'\]",
-        ),
-        (
-            {"general@small": {"model": "m", "tier": "small", "repinned_from": 5}},
-            r"repinned_from",
-        ),
-        (["general@small"], r"pins: found list, expected a mapping"),
+        ({"model": "m"}, r"pins\['general@small'\]\.tier: found None"),
+        (None, r"pins\['general@small'\]: found NoneType, expected a pin"),
+        ("m", r"found str, expected a pin"),
+        ({"model": ["m"], "tier": "small"}, r"\.model: found \['m'\]"),
+        ({"model": "m", "tier": "small", "repinned_from": 5}, r"repinned_from"),
+        ({"model": "m", "tier": ["t" * 10_000]}, r"\.tier: found \['t+\.\.\.t+'\]"),
     ],
 )
-def test_a_malformed_pins_channel_is_a_clear_error_not_a_crash(
-    state: object, message: str
+def test_a_malformed_pin_entry_is_read_as_rejected_not_raised(
+    entry: object, problem: str
+) -> None:
+    good = pin_to_dict(Pin(model="m2", tier="small", reason="r"))
+    pins = pins_of({"general@small": entry, "coder@small": good})  # type: ignore[dict-item]
+    rejected = pins["general@small"]
+    assert isinstance(rejected, RejectedPin)
+    assert re.search(problem, rejected.problem)
+    assert len(rejected.problem) < 200  # the value is shown cut short
+    assert pins["coder@small"] == pin_from_dict(good)  # the others are unharmed
+
+
+def test_a_pins_channel_that_is_not_a_mapping_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"pins: found list, expected a mapping"):
+        pins_of(["general@small"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("write", [["coder@small"], "coder@small", 5])
+def test_merge_pins_refuses_a_write_that_is_not_a_mapping(write: object) -> None:
+    with pytest.raises(ConfigError, match=r"^pins: found \w+, expected a mapping"):
+        merge_pins({"a": pin("m1")}, write)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (5, r"^hops: found int, expected a list of hop records"),
+        ("abc", r"^hops: found str, expected a list"),
+        (
+            [{"step": "s"}, "x"],
+            r"^hops\[1\] of a write: found str, expected a hop record",
+        ),
+    ],
+)
+def test_add_hops_refuses_a_write_that_is_not_a_list_of_records(
+    write: object, message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        pins_of(state)  # type: ignore[arg-type]
+        add_hops([], write)  # type: ignore[arg-type]
+
+
+def test_hop_records_name_the_entry_that_is_not_a_record() -> None:
+    with pytest.raises(ConfigError, match=r"^hops\[0\]: not a hop record \(missing"):
+        hop_records({"hops": [{"step": "s"}]})
 
 
 def test_well_formed_pins_load_with_legacy_keys() -> None:
