@@ -59,10 +59,10 @@ class ExitCode(IntEnum):
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 failed (no task succeeded); 2 bad input (flag, config, "
-    "plan, thread) or a checkpoint store that failed mid-run; 3 refused by the hard budget; 4 partial (some tasks failed or "
-    "were refused); 5 busy (another process is running the thread); 130 interrupted (Ctrl-C: "
-    "finish it with dispatch resume THREAD). --json prints "
-    "the same as status/exit_code/reason."
+    "plan, thread) or a checkpoint store that failed mid-run; 3 refused by the "
+    "hard budget; 4 partial (some tasks failed or were refused); 5 busy (another "
+    "process is running the thread); 130 interrupted (Ctrl-C: finish it with "
+    "dispatch resume THREAD). --json prints the same as status/exit_code/reason."
 )
 
 
