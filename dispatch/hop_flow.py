@@ -39,7 +39,7 @@ from dispatch.hop import (
     plan_hop,
     settle_hop,
 )
-from dispatch.pins import screened_pins
+from dispatch.pin_screening import screened_pins
 from dispatch.policy import BudgetView
 from dispatch.records import CircuitFact, HopRecord
 from dispatch.registry import Registry

@@ -12,22 +12,20 @@ Inside one tool loop every call stays on the loop's model (`dispatch.hop.pin_for
 Pins come back from outside: a caller's input to ``graph.invoke``, a checkpoint,
 a LangGraph API client. `pins_of` reads a malformed entry as a `RejectedPin`
 (it never raises for one entry, so one bad entry cannot break the others), and
-`screened_pins` drops, before the policy sees them, the pins a hop may not
-use, saying why; the hop's record carries the reason.
+`dispatch.pin_screening.screened_pins` drops, before the policy sees them, the
+pins a hop may not use, saying why; the hop's record carries the reason.
 """
 
 from __future__ import annotations
 
 import reprlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from typing_extensions import TypedDict
 
-from dispatch.errors import ConfigError, NoEligibleModel
-from dispatch.policy import select
-from dispatch.registry import Registry
-from dispatch.types import Hop, Pin, PinChange, RouteDecision
+from dispatch.errors import ConfigError
+from dispatch.types import Pin
 
 __all__ = (
     "MAX_PIN_TEXT",
@@ -39,7 +37,6 @@ __all__ = (
     "pin_key",
     "pin_to_dict",
     "pins_of",
-    "screened_pins",
 )
 
 _DC = {"frozen": True, "slots": True, "kw_only": True}
@@ -204,97 +201,3 @@ def _entry_problem(value: object) -> str | None:
     if previous is not None and not isinstance(previous, str):
         return f".repinned_from: found {_shown(previous)}, expected a string"
     return None
-
-
-# -- which pins a hop may use ----------------------------------------------------------
-
-
-def screened_pins(
-    hop: Hop,
-    decision: RouteDecision,
-    pins: Mapping[str, Pin],
-    loop_pin: Pin | None,
-    registry: Registry,
-) -> tuple[Mapping[str, Pin], Pin | None, str]:
-    """The pins `hop` may use, and why one it would have used was dropped.
-
-    Pins arrive from state anyone may write, so before `dispatch.hop.pin_for`
-    picks the hop's pin, the one it would pick is checked; the others are
-    returned untouched. A dropped pin leaves the hop to the policy as if it
-    had none, and the third value says why (empty when nothing was dropped).
-
-    * The tool loop's pin (which moves the hop to the loop's tier) must name
-      a registered model at a known tier, within `MAX_PIN_TEXT`; and it may
-      lift the hop above the tier the router chose only when the policy would
-      keep its model there for this hop (capability and bar, context window,
-      privacy), as it did for the loop's first call. Otherwise a forged tier
-      would send the hop to the dearest model of that tier.
-    * The pin of the hop's scope (``specialist@tier``) must be well formed
-      (not a `RejectedPin`), within `MAX_PIN_TEXT`, at a known tier no higher
-      than its scope's: a pin written for a scope never holds a higher tier,
-      and a kept pin's tier becomes the tool loop's. Whether its model serves
-      the hop (registered, eligible, within budget) is the policy's to decide,
-      as for any pin (`dispatch.policy.select`).
-    """
-    notes: list[str] = []
-    if loop_pin is not None:
-        why = _loop_pin_problem(loop_pin, hop, decision, registry)
-        if why is None:
-            return pins, loop_pin, ""  # pin_for uses the loop's pin and scope
-        notes.append(f"tool-loop pin ignored: {why}")
-        loop_pin = None
-    scope = pin_key(hop.specialist, decision.tier)
-    pin = pins.get(scope)
-    if pin is not None:
-        why = _scope_pin_problem(pin, decision.tier, registry)
-        if why is not None:
-            notes.append(f"pin {_shown(scope)} ignored: {why}")
-            pins = {k: v for k, v in pins.items() if k != scope}
-    return pins, loop_pin, "; ".join(notes)
-
-
-def _pin_text_problem(pin: Pin, registry: Registry) -> str | None:
-    """A rejected entry's problem, an oversized field or an unknown tier."""
-    if isinstance(pin, RejectedPin):
-        return pin.problem
-    for name in ("model", "tier", "reason", "repinned_from"):
-        value = getattr(pin, name)
-        if isinstance(value, str) and len(value) > MAX_PIN_TEXT:
-            return f"its {name} has {len(value)} characters (at most {MAX_PIN_TEXT})"
-    if pin.tier not in registry.tiers:
-        return f"its tier {_shown(pin.tier)} is not one of {', '.join(registry.tiers)}"
-    return None
-
-
-def _scope_pin_problem(pin: Pin, scope_tier: str, registry: Registry) -> str | None:
-    why = _pin_text_problem(pin, registry)
-    if why is not None:
-        return why
-    if scope_tier in registry.tiers and registry.tier_rank(
-        pin.tier
-    ) > registry.tier_rank(scope_tier):
-        return f"its tier {pin.tier!r} is above its scope's tier {scope_tier!r}"
-    return None
-
-
-def _loop_pin_problem(
-    pin: Pin, hop: Hop, decision: RouteDecision, registry: Registry
-) -> str | None:
-    why = _pin_text_problem(pin, registry)
-    if why is not None:
-        return why
-    if pin.model not in registry:
-        return f"{_shown(pin.model)} is not registered"
-    routed = decision.tier
-    if routed in registry.tiers and registry.tier_rank(pin.tier) <= registry.tier_rank(
-        routed
-    ):
-        return None  # not above the routed tier: the loop's own rules apply
-    above = f"{pin.model} at {pin.tier}, above the routed tier {routed!r},"
-    try:
-        choice = select(replace(decision, tier=pin.tier), hop, registry, pin=pin)
-    except NoEligibleModel as exc:
-        return f"{above} cannot serve this hop ({exc})"
-    if choice.pin_change is PinChange.KEPT:
-        return None
-    return f"{above} cannot serve this hop ({choice.reason})"

@@ -344,7 +344,7 @@ def _loop_pin(hops: Sequence[Any], specialist: str, pins: dict[str, Pin]) -> Pin
     """The model of the current tool loop: the last answered hop of `specialist`.
 
     A record that is not one (state is input too) gives a `RejectedPin`: the
-    hop drops it and says why (`dispatch.pins.screened_pins`).
+    hop drops it and says why (`dispatch.pin_screening.screened_pins`).
     """
     for i in range(len(hops) - 1, -1, -1):
         try:

@@ -1,5 +1,5 @@
 """Pins read back from state are screened before a hop uses them
-(`dispatch.pins.screened_pins`): state is input, so a pin must be one the hop
+(`dispatch.pin_screening.screened_pins`): state is input, so a pin must be one the hop
 could have made itself, and a bad one is dropped with a reason, not raised."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from conftest import SMALL_REGISTRY, registry_from_text
 
 from dispatch.hop import pin_for
-from dispatch.pins import MAX_PIN_TEXT, RejectedPin, pins_of, screened_pins
+from dispatch.pin_screening import screened_pins
+from dispatch.pins import MAX_PIN_TEXT, RejectedPin, pins_of
 from dispatch.types import Hop, Pin, RouteDecision, RouterLayer
 
 REGISTRY = registry_from_text(SMALL_REGISTRY)
