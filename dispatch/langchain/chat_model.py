@@ -13,7 +13,7 @@ A hop that fails on every model, or that the budget refuses, raises `HopFailed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -31,11 +31,10 @@ from pydantic import ConfigDict, PrivateAttr
 from dispatch._chat_models import OUTPUT_CAP_SETTINGS
 from dispatch.budget import Ledger
 from dispatch.dispatcher import Dispatcher
-from dispatch.errors import ConfigError
 from dispatch.hop import HopResult
 from dispatch.langgraph.context import run_ledger
 from dispatch.pins import pin_key
-from dispatch.records import HopRecord
+from dispatch.records import HopRecord, record_from_state
 from dispatch.specialist import conversation_hop, follows_tool
 from dispatch.types import Hop, Pin
 
@@ -196,24 +195,8 @@ def hops_from_messages(
     out = []
     for i, m in enumerate(messages):
         if isinstance(m, AIMessage) and "dispatch" in m.response_metadata:
-            record = _record(m.response_metadata["dispatch"], i)
+            where = f"messages[{i}].response_metadata['dispatch']"
+            record = record_from_state(m.response_metadata["dispatch"], where)
             if specialist is None or record.specialist == specialist:
                 out.append(record)
     return out
-
-
-def _record(raw: object, index: int) -> HopRecord:
-    """`raw` as a hop record, or a `ConfigError` naming message `index`."""
-    where = f"messages[{index}].response_metadata['dispatch']"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: not a hop record (found {type(raw).__name__})")
-    try:
-        record = HopRecord.from_dict(dict(raw))
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        what = f"missing {exc}" if isinstance(exc, KeyError) else type(exc).__name__
-        raise ConfigError(f"{where}: not a hop record ({what})") from None
-    for name in ("model", "tier", "specialist"):
-        value = getattr(record, name)
-        if not isinstance(value, str) or (name != "model" and not value):
-            raise ConfigError(f"{where}.{name}: found {value!r}, expected a string")
-    return record
