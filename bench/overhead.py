@@ -12,7 +12,11 @@ ones add routing, selection, pricing, the hop record and the pin:
 * ``routed (hint), new prompt``: the hint graph with a prompt it has never
   seen on every hop, so the rules layer's memo never answers (shown for
   honesty: the two lines above repeat one prompt, as re-runs and parallel
-  branches of one turn do).
+  branches of one turn do);
+* ``routed (hint), no deadline``: the hint graph with the sync driver's
+  deadline off (the call made on the node's own thread, as before
+  `dispatch.deadline`), so the run shows what bounding a blocking call costs:
+  two thread hand-offs per call. The async driver (``ainvoke``) pays none.
 
 Hops of the graphs alternate one by one, so machine noise hits all of them
 alike, and the ratio of the per-hop medians is printed. Run: ``python -m bench``
@@ -26,11 +30,13 @@ import importlib.util
 import itertools
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
+import dispatch.dispatcher as dispatcher_module
 from dispatch import Dispatcher, DispatchState, Registry, Specialist, routed_node
 from dispatch.routing import Router
 from dispatch.testing import FakeChatModel
@@ -89,6 +95,29 @@ def semantic_router(registry: Registry) -> Router | None:
     return cli_router(RouterChoice.HYBRID, registry)
 
 
+NO_DEADLINE = "no deadline"
+"""Graphs whose name ends with this run their model calls inline (no deadline)."""
+
+
+class _Inline:
+    """`graph`, invoked with the sync hop driver calling the model inline."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+
+    def invoke(self, state: Any) -> Any:
+        bounded = dispatcher_module.call_with_deadline
+        dispatcher_module.call_with_deadline = _inline_call
+        try:
+            return self.graph.invoke(state)
+        finally:
+            dispatcher_module.call_with_deadline = bounded
+
+
+def _inline_call(fn: Callable[[], Any], timeout_s: float | None) -> Any:
+    return fn()
+
+
 NEW_PROMPT = "new prompt"
 """Graphs whose name ends with this get a prompt never seen before on every hop."""
 
@@ -132,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
             model, router=router, capability=None
         )
     graphs[f"routed (hint), {NEW_PROMPT}"] = routed_graph(model)
+    graphs[f"routed (hint), {NO_DEADLINE}"] = _Inline(routed_graph(model))
     interleaved(graphs, 50, {})  # warm up imports and caches (the prompt's embedding)
     times: dict[str, list[float]] = {}
     for chunk in range(0, args.hops, 500):
@@ -146,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{name:34s}: {t * 1e3:.3f} ms/hop, +{(t - plain) * 1e3:.3f} ms, "
             f"ratio {t / plain:.2f}x"
-            + ("" if name.endswith(NEW_PROMPT) else " (target <= 1.3x)")
+            + ("" if name.endswith((NEW_PROMPT, NO_DEADLINE)) else " (target <= 1.3x)")
         )
     if router is None:
         print("routed (semantic)                 : skipped (no sentence-transformers)")
