@@ -49,6 +49,7 @@ from dispatch.registry import Registry
 from dispatch.routing.artefact import BAR_MODES, FORMAT, LearnedArtefact, _listed
 from dispatch.routing.encoder import Encoder
 from dispatch.routing.features import router_text
+from dispatch.routing.text import well_formed
 from dispatch.types import Hop, ModelSpec, RouteDecision, RouterLayer
 
 __all__ = (
@@ -334,8 +335,9 @@ def prompt_unit(text: str) -> float:
     Stable across processes and machines (unlike `hash`), so a bar mix sends
     the same prompt the same way in training, evaluation and production, and
     close to uniform over prompts, so a mix's share holds on any large set.
+    A lone surrogate counts as U+FFFD (`well_formed`), as the encoder reads it.
     """
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(well_formed(text).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2.0**64
 
 

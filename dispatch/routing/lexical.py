@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dispatch.routing.text import both_ends
+from dispatch.routing.text import both_ends, well_formed
 
 __all__ = ("BUCKETS", "LexicalFeatures", "lexical_text")
 
@@ -31,9 +31,10 @@ def lexical_text(prompt: str) -> str:
     """The first and last 2,000 characters: bounded work on any prompt.
 
     Both ends, unlike the embedding window (the tail): the kind of request can
-    show in an opening instruction as well as in the closing question.
+    show in an opening instruction as well as in the closing question. Lone
+    surrogates become U+FFFD (`well_formed`): the n-gram hash encodes UTF-8.
     """
-    return both_ends(prompt)
+    return well_formed(both_ends(prompt))
 
 
 def _vectorizers() -> tuple[Any, Any]:
