@@ -8,10 +8,15 @@ one, unless the user names a shared scope. The workflow id is found, in order:
    the user named (a team's budget, or the run being resumed);
 2. the run's own `DispatchContext` (one instance per run; ``langgraph dev``
    builds one per run from the run's ``context``);
-3. the workflow the run's first node wrote into the ``budget`` channel (the
-   orchestrator's ``plan`` node starts one per request with `new_workflow`);
-4. the server's run id; else a fresh id, written to the ``budget`` channel by
-   the node so the run's later nodes find it.
+3. the server's run id;
+4. an id of this graph run (``invoke``/``ainvoke``/``stream``), the same for
+   every node and parallel ``Send`` branch of the run and new for the next run
+   on the thread (keyed by the run's LangGraph ``RunControl``);
+5. outside a graph run, the workflow in the state's ``budget`` channel, else a
+   fresh id.
+
+`dispatch.langgraph.resume` continues an interrupted run under its
+checkpointed workflow by naming it (1).
 
 Limit and mode come from the context, else ``configurable["budget_usd"]`` /
 ``["budget_mode"]``, else the dispatcher's default. A ledger first opened in a
@@ -22,6 +27,8 @@ a run resumed elsewhere never spends twice.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -76,6 +83,36 @@ def _server_run(conf: Mapping[str, Any]) -> str | None:
     return None if run is None else f"run-{run}"
 
 
+_MAX_GRAPH_RUNS = 4096
+"""Graph runs whose workflow id is remembered (a run older than this many later
+runs of the process gets a new id for its remaining nodes)."""
+_graph_runs: OrderedDict[int, tuple[object, str]] = OrderedDict()
+_graph_runs_lock = threading.Lock()
+
+
+def _graph_run(conf: Mapping[str, Any]) -> str | None:
+    """The workflow id of this graph run: one per ``RunControl``, which LangGraph
+    creates once per run and shares with every task (and subgraph) of it.
+
+    Without it each parallel branch of a run would open its own ledger, each
+    with the whole limit. The control object is kept with its id, so the id of
+    a collected object cannot be reused while it is remembered.
+    """
+    control = getattr(conf.get("__pregel_runtime"), "control", None)
+    if control is None:
+        return None
+    with _graph_runs_lock:
+        entry = _graph_runs.get(id(control))
+        if entry is None or entry[0] is not control:
+            entry = (control, f"run-{secrets.token_hex(6)}")
+            _graph_runs[id(control)] = entry
+            if len(_graph_runs) > _MAX_GRAPH_RUNS:
+                _graph_runs.popitem(last=False)
+        else:
+            _graph_runs.move_to_end(id(control))
+        return entry[1]
+
+
 def run_workflow(
     config: RunnableConfig | None, state: Mapping[str, Any] | None = None
 ) -> str:
@@ -94,10 +131,13 @@ def _workflow(
         return str(named)
     if ctx is not None:
         return ctx.run_id
+    run = _server_run(conf) or _graph_run(conf)
+    if run is not None:
+        return run
     saved = (state or {}).get("budget")
     if saved and saved.get("workflow"):
         return str(saved["workflow"])
-    return _server_run(conf) or f"run-{secrets.token_hex(6)}"
+    return f"run-{secrets.token_hex(6)}"
 
 
 def budget_limits(
