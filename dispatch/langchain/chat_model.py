@@ -3,9 +3,10 @@
 Pass it as ``model=`` to existing code (e.g. ``langchain.agents.create_agent``);
 each call, including those that follow tool results, is routed, recorded and
 priced, and charged to a budget: inside a LangGraph run the run's ledger
-(`dispatch.langgraph.run_ledger`: its `DispatchContext`, or a named
-``workflow_id``), else the model's own ledger (one per instance, with the
-dispatcher's default budget). The hop record rides on the reply's
+(`dispatch.langgraph.run_ledger`: its `DispatchContext`, a named
+``workflow_id``, or ``configurable["budget_usd"]``/``["budget_mode"]``), else
+the model's own ledger (one per instance, with the dispatcher's default
+budget). The hop record rides on the reply's
 ``response_metadata["dispatch"]``, so it is checkpointed with the messages; the
 pins are read back from that history, so they survive restarts with the thread.
 A hop that fails on every model, or that the budget refuses, raises `HopFailed`.
@@ -120,11 +121,16 @@ class RoutedChatModel(BaseChatModel):
 
     def _ledger(self) -> Ledger:
         """The ledger this call charges: the LangGraph run's when inside one that
-        names a budget (`DispatchContext`, ``workflow_id``), else this model's own."""
+        names a budget (`DispatchContext`, ``workflow_id``, ``budget_usd`` or
+        ``budget_mode`` in ``configurable``), else this model's own."""
         config = var_child_runnable_config.get()
         conf = (config or {}).get("configurable") or {}
         runtime = conf.get("__pregel_runtime")
-        if conf.get("workflow_id") or getattr(runtime, "context", None) is not None:
+        names_budget = any(
+            conf.get(key) is not None
+            for key in ("workflow_id", "budget_usd", "budget_mode")
+        )
+        if names_budget or getattr(runtime, "context", None) is not None:
             return run_ledger(self.dispatcher, config)
         if self._own_ledger is None:
             spec = self.dispatcher.budget
