@@ -23,7 +23,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dispatch.cli.learn_checks import check_folds, check_output, check_target
+from dispatch.cli.learn_checks import (
+    check_folds,
+    check_output,
+    check_prompt_sizes,
+    check_target,
+)
 from dispatch.cli.render import err, fail, out
 from dispatch.errors import ConfigError, DispatchError
 
@@ -155,6 +160,7 @@ def train(
         check_target(target_quality)
         check_output(output, "artefact")
         records = read_replay(outcomes, need_outcomes=True)
+        check_prompt_sizes(records, outcomes)
         table = read_models(models)
         labels = read_replay(labelled, need_capability=True) if labelled else records
         if labelled and len({r.capability for r in labels}) < 2:
@@ -290,6 +296,8 @@ def eval_outcomes(
             check_output(plot, "the --plot")
         train_records = read_replay(train_file, need_outcomes=True)
         data_records = read_replay(data, need_outcomes=True)
+        check_prompt_sizes(train_records, train_file)
+        check_prompt_sizes(data_records, data)
         table = read_models(models)
         if router in ROUTERS:  # else evaluate_outcomes names the choices
             folds = ROUTERS[router].folds

@@ -18,7 +18,7 @@ from dispatch.errors import ConfigError
 if TYPE_CHECKING:
     from dispatch.routing.replay import ReplayRecord
 
-__all__ = ("check_folds", "check_output", "check_target")
+__all__ = ("check_folds", "check_output", "check_prompt_sizes", "check_target")
 
 
 def check_target(target: float) -> None:
@@ -85,3 +85,25 @@ def check_folds(
             found=dict(counts),
             expected=f"at least {folds} prompts of one capability",
         )
+
+
+def check_prompt_sizes(records: Sequence[ReplayRecord], path: Path) -> None:
+    """Every replayed prompt fits the benchmark registry's context window.
+
+    The policy would refuse such a prompt only in the calibration sweep, after
+    every prompt was embedded, with a message that names neither file nor line.
+    """
+    from dispatch.cost import estimate_tokens  # noqa: PLC0415 - light, on demand
+    from dispatch.eval.models import CONTEXT_WINDOW  # noqa: PLC0415
+
+    for record in records:
+        tokens = estimate_tokens(record.prompt)  # as the replayed hop counts it
+        if tokens > CONTEXT_WINDOW:
+            raise ConfigError(
+                "prompt too long to replay: over the benchmark models' "
+                f"{CONTEXT_WINDOW:,}-token context window",
+                file=str(path),
+                path=f"line {record.line}",
+                found=f"~{tokens:,} tokens ({len(record.prompt):,} characters)",
+                expected=f"at most {CONTEXT_WINDOW:,} tokens",
+            )

@@ -16,9 +16,20 @@ from dispatch.registry import Registry
 from dispatch.routing.replay import MODEL_TIERS, ReplayRecord
 from dispatch.types import ModelSpec
 
-__all__ = ("benchmark_registry", "model_id", "outcome_models", "require_priced")
+__all__ = (
+    "CONTEXT_WINDOW",
+    "benchmark_registry",
+    "model_id",
+    "outcome_models",
+    "require_priced",
+)
 
 CAPABILITIES = ("coding", "search", "analysis", "general")
+
+CONTEXT_WINDOW = 1_000_000
+"""Tokens every benchmark model is registered to hold: the files record no
+windows, and a replayed prompt was answered, so only an absurd one is over it
+(`dispatch.cli.learn_checks.check_prompt_sizes` refuses that one up front)."""
 
 
 def model_id(name: str, entry: Mapping[str, Any]) -> str:
@@ -139,7 +150,7 @@ def benchmark_registry(
                 quality=dict.fromkeys(CAPABILITIES, prior),
                 input_per_mtok=Decimal(str(entry["price_in_per_mtok"])),
                 output_per_mtok=Decimal(str(entry["price_out_per_mtok"])),
-                context_window=1_000_000,
+                context_window=CONTEXT_WINDOW,
                 max_output_tokens=4096,
                 price_source="benchmark_models.json",
             )
