@@ -135,6 +135,30 @@ class Registry:
             self._serving[key] = models
         return models
 
+    def check_hints(
+        self, where: str, *, capability: str | None = None, tier: str | None = None
+    ) -> None:
+        """Refuse a capability or tier hint this registry does not declare.
+
+        An unknown hint would otherwise be dropped or routed as something else
+        without a word; `where` names its owner (``Specialist 'writer'``).
+
+        Raises:
+            ConfigError: naming `where`, the hint and the declared values.
+        """
+        if capability is not None and capability not in self.capabilities:
+            raise ConfigError(
+                f"{where}: unknown capability",
+                found=capability,
+                expected=f"one of {', '.join(self.capabilities)}",
+            )
+        if tier is not None and tier not in self._bars:
+            raise ConfigError(
+                f"{where}: unknown tier",
+                found=tier,
+                expected=f"one of {', '.join(self.tiers)}",
+            )
+
     def tier_rank(self, tier: str) -> int:
         """Position of `tier` in the order, 0 for the cheapest."""
         return self.tiers.index(tier)

@@ -68,6 +68,36 @@ class Specialist:
     """Opt-in cascade: check each answer below the top tier and, when the check
     fails, run again one tier up (`dispatch.cascade`)."""
 
+    def __post_init__(self) -> None:
+        """Refuse fields of the wrong type here, not at the first model call."""
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(
+                f"Specialist.name must be a non-empty str, got {self.name!r}"
+            )
+        where = f"Specialist {self.name!r}"
+        if not isinstance(self.prompt, str):
+            raise TypeError(
+                f"{where}: prompt must be a str, got {type(self.prompt).__name__}"
+            )
+        if self.capability is not None and not isinstance(self.capability, str):
+            raise TypeError(
+                f"{where}: capability must be a str or None, "
+                f"got {type(self.capability).__name__}"
+            )
+        if isinstance(self.tools, str | BaseTool):
+            raise TypeError(f"{where}: tools must be a sequence of tools")
+        for i, tool in enumerate(self.tools):
+            if not isinstance(tool, BaseTool):
+                raise TypeError(
+                    f"{where}: tools[{i}] must be a LangChain BaseTool "
+                    f"(e.g. made with @tool), got {type(tool).__name__}"
+                )
+        rounds = self.max_tool_rounds
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+            raise TypeError(
+                f"{where}: max_tool_rounds must be an int >= 0, got {rounds!r}"
+            )
+
 
 @dataclass(slots=True, kw_only=True)
 class SpecialistRun:

@@ -45,6 +45,9 @@ async def arun_specialist(
     specialist with a `verifier` escalates a rejected answer one tier up
     (`dispatch.cascade`).
     """
+    dispatcher.registry.check_hints(
+        f"Specialist {specialist.name!r}", capability=specialist.capability
+    )
     args = (step, pins, max_output_tokens, ledger)
     run = await _arun_once(dispatcher, specialist, messages, tier_hint, *args)
     while (tier := next_tier(dispatcher.registry, specialist, run)) is not None:
@@ -72,6 +75,9 @@ def run_specialist(
     ledger: Ledger | None = None,
 ) -> SpecialistRun:
     """Synchronous twin of `arun_specialist`."""
+    dispatcher.registry.check_hints(
+        f"Specialist {specialist.name!r}", capability=specialist.capability
+    )
     args = (step, pins, max_output_tokens, ledger)
     run = _run_once(dispatcher, specialist, messages, tier_hint, *args)
     while (tier := next_tier(dispatcher.registry, specialist, run)) is not None:

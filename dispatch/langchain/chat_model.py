@@ -57,6 +57,13 @@ class RoutedChatModel(BaseChatModel):
     """Tier hint for every call; None lets the router decide per call."""
     _own_ledger: Ledger | None = PrivateAttr(default=None)
 
+    def model_post_init(self, context: Any, /) -> None:
+        """Refuse a capability or tier hint the registry does not declare."""
+        super().model_post_init(context)
+        self.dispatcher.registry.check_hints(
+            "RoutedChatModel", capability=self.capability, tier=self.tier
+        )
+
     @property
     def _llm_type(self) -> str:
         return "dispatch-routed"

@@ -160,6 +160,9 @@ class DispatchMiddleware(AgentMiddleware[DispatchAgentState, Any, Any]):
                 found=max_output_tokens,
                 expected="an integer >= 1",
             )
+        dispatcher.registry.check_hints(
+            "DispatchMiddleware", capability=capability, tier=tier
+        )
         self.dispatcher = dispatcher
         self.specialist = specialist
         self.capability = capability

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 
 from dispatch.budget import BudgetDict, Ledger
+from dispatch.dispatcher import Dispatcher
 from dispatch.langgraph.context import run_ledger
 from dispatch.records import HopRecord
 from dispatch.specialist import Specialist, SpecialistRun
-
-if TYPE_CHECKING:
-    from dispatch.dispatcher import Dispatcher
 
 __all__ = ("budget_delta", "routed_node", "state_update")
 
@@ -59,7 +57,24 @@ def routed_node(dispatcher: Dispatcher, specialist: Specialist) -> RunnableCalla
     ``messages`` plus the `DispatchState` channels. A failed hop is recorded
     and reported as an AI message saying the specialist failed, so the graph
     keeps every other branch's result.
+
+    Raises:
+        TypeError: `dispatcher` or `specialist` is of another type.
+        ConfigError: the specialist's capability is not in the registry.
     """
+    if not isinstance(dispatcher, Dispatcher):
+        raise TypeError(
+            f"routed_node: dispatcher must be a Dispatcher, "
+            f"got {type(dispatcher).__name__}"
+        )
+    if not isinstance(specialist, Specialist):
+        raise TypeError(
+            f"routed_node: specialist must be a Specialist, "
+            f"got {type(specialist).__name__}"
+        )
+    dispatcher.registry.check_hints(
+        f"Specialist {specialist.name!r}", capability=specialist.capability
+    )
 
     def routed(state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         ledger = run_ledger(dispatcher, config, state)
