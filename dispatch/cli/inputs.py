@@ -95,11 +95,13 @@ def _argv_bytes(arg: str) -> bytes:
 def read_plan_file(path: Path) -> Any:
     """The decoded JSON of a plan file (validated later by the plan model).
 
+    A byte order mark opening the file (Notepad, PowerShell) is skipped.
+
     Raises:
         ConfigError: unreadable, not UTF-8, or not JSON, naming the file.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read plan: {exc.strerror}", file=str(path)) from exc
     except UnicodeDecodeError as exc:

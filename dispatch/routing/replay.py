@@ -8,6 +8,7 @@ wrong, so a user fixing a 14,000-line file knows where to look.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import sys
@@ -91,9 +92,12 @@ def _lines(handle: Any, path: Path) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers, for error messages.
 
     Decoded line by line, so bytes that are not UTF-8 are reported with the
-    line that holds them.
+    line that holds them. A byte order mark opening the file (Notepad and
+    PowerShell write one) is skipped; anywhere else it is bad JSON.
     """
     for number, raw in enumerate(handle, 1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]  # columns count as an editor shows
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -265,7 +269,7 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
             string, or a price that is neither null nor a finite number >= 0.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # BOM or none
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     except UnicodeDecodeError as exc:
