@@ -68,11 +68,15 @@ class BudgetSpec:
     mode: BudgetMode = "hard"
 
 
+_CONFIGURABLE = 'config["configurable"]["{}"]'
+
+
 def budget_settings(
-    conf: Mapping[str, Any], default: BudgetSpec
+    conf: Mapping[str, Any], default: BudgetSpec, *, at: str = _CONFIGURABLE
 ) -> tuple[Decimal | None, BudgetMode]:
     """Limit and mode from a run's ``configurable`` (``budget_usd``,
-    ``budget_mode``), falling back to `default`.
+    ``budget_mode``), falling back to `default`. `at` formats the path an
+    error names from the key (``DispatchContext.{}`` for a run context).
 
     Raises:
         ConfigError: a negative or non-numeric limit, or an unknown mode.
@@ -82,7 +86,7 @@ def budget_settings(
     if mode not in BUDGET_MODES:
         raise ConfigError(
             "invalid budget mode",
-            path='config["configurable"]["budget_mode"]',
+            path=at.format("budget_mode"),
             found=mode,
             expected="one of hard, soft, warn",
         )
@@ -95,7 +99,7 @@ def budget_settings(
     if not limit.is_finite() or limit < 0:
         raise ConfigError(
             "invalid budget",
-            path='config["configurable"]["budget_usd"]',
+            path=at.format("budget_usd"),
             found=raw_limit,
             expected="a number of USD >= 0",
         )

@@ -67,14 +67,36 @@ class DispatchContext:
     run_id: str = field(default_factory=lambda: f"run-{secrets.token_hex(6)}")
     """This run's own workflow id when no scope is named."""
 
+    def __post_init__(self) -> None:
+        """Refuse a bad limit or mode here, naming the field, not at the first hop."""
+        given = {"budget_usd": self.budget_usd, "budget_mode": self.budget_mode}
+        budget_settings(
+            {k: v for k, v in given.items() if v is not None},
+            BudgetSpec(),
+            at="DispatchContext.{}",
+        )
+
 
 def _configurable(config: RunnableConfig | None) -> Mapping[str, Any]:
     return (config or {}).get("configurable") or {}
 
 
+_CONTEXT_KEYS = ("budget_usd", "budget_mode", "workflow_id")
+
+
 def _run_context(conf: Mapping[str, Any]) -> DispatchContext | None:
+    """The run's `DispatchContext`; a plain mapping given as ``context=`` to a
+    graph without ``context_schema`` counts too, so its budget is not ignored."""
     ctx = getattr(conf.get("__pregel_runtime"), "context", None)
-    return ctx if isinstance(ctx, DispatchContext) else None
+    if isinstance(ctx, DispatchContext):
+        return ctx
+    if isinstance(ctx, Mapping) and any(k in ctx for k in _CONTEXT_KEYS):
+        run = _server_run(conf) or _graph_run(conf)
+        given: dict[str, Any] = {k: ctx[k] for k in _CONTEXT_KEYS if k in ctx}
+        if run:
+            given["run_id"] = run
+        return DispatchContext(**given)
+    return None
 
 
 def _server_run(conf: Mapping[str, Any]) -> str | None:

@@ -105,3 +105,25 @@ def test_each_run_on_a_thread_gets_its_own_budget_without_a_context(
 
     assert budgets[0]["workflow"] != budgets[1]["workflow"]
     assert budgets[0]["spent_usd"] == budgets[1]["spent_usd"]  # not accumulated
+
+
+def test_a_plain_dict_context_without_context_schema_still_sets_the_budget(
+    registry: Registry,
+) -> None:
+    fake = FakeChatModel()
+    dispatcher = Dispatcher(registry, model_factory=fake_factory({"tiny:model": fake}))
+    builder = StateGraph(State)  # no context_schema: LangGraph passes the dict as is
+    builder.add_node("writer", routed_node(dispatcher, WRITER))
+    builder.add_edge(START, "writer")
+    graph = builder.compile(checkpointer=InMemorySaver())
+
+    state = graph.invoke(
+        {"messages": [HumanMessage("Write a note")]},
+        {"configurable": {"thread_id": "t"}},
+        context={"budget_usd": "0.0000001", "budget_mode": "hard"},
+    )
+
+    (record,) = hop_records(state)
+    assert record.refused
+    assert fake.requests == []
+    assert state["budget"]["limit_usd"] == "1E-7"

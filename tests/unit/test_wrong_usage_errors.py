@@ -9,6 +9,7 @@ from langchain_core.messages import HumanMessage
 
 from dispatch import (
     ConfigError,
+    DispatchContext,
     Dispatcher,
     DispatchMiddleware,
     Registry,
@@ -89,3 +90,31 @@ def test_chat_model_and_middleware_refuse_unknown_hints(dispatcher: Dispatcher) 
         "DispatchMiddleware: unknown tier (found 'huge', "
         "expected one of small, medium, large)"
     )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"budget_usd": "abc"},
+            "DispatchContext.budget_usd: invalid budget "
+            "(found 'abc', expected a number of USD >= 0)",
+        ),
+        (
+            {"budget_usd": "-1"},
+            "DispatchContext.budget_usd: invalid budget "
+            "(found '-1', expected a number of USD >= 0)",
+        ),
+        (
+            {"budget_mode": "strict"},
+            "DispatchContext.budget_mode: invalid budget mode "
+            "(found 'strict', expected one of hard, soft, warn)",
+        ),
+    ],
+)
+def test_a_bad_run_context_is_refused_where_it_is_made(
+    fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        DispatchContext(**fields)
+    assert str(refused.value) == message
