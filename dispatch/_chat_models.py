@@ -127,14 +127,17 @@ def build_chat_model(
 
     Raises:
         ModelUnavailable: the provider's LangChain package is not installed,
-            OpenAI has neither key nor base URL, or provider models are
-            disabled (`ALLOW_PROVIDER_MODELS`).
+            OpenAI has neither key nor base URL, Anthropic or Google has no
+            key (and the spec no ``base_url``), or provider models are
+            disabled (`ALLOW_PROVIDER_MODELS`). Its message names what to
+            set or install, and the hop's record keeps it.
     """
     if simulate:
         return SimChatModel(model=spec.id)
     if not ALLOW_PROVIDER_MODELS:
         raise ModelUnavailable(spec.id, "provider models are disabled (tests)")
     env = os.environ if env is None else env
+    _check_key(spec, env)
     kwargs = _provider_kwargs(spec, env)
     from langchain.chat_models import init_chat_model  # noqa: PLC0415 - slow import
 
@@ -147,6 +150,20 @@ def build_chat_model(
             spec.id, f"{exc}; install it with: {install_command(spec.provider)}"
         ) from exc
     return model
+
+
+_KEYED = frozenset({"anthropic", "google_genai"})
+"""Providers whose client needs a key from the environment (OpenAI's rule,
+key or base URL, is `_where`'s; Ollama needs none)."""
+
+
+def _check_key(spec: ModelSpec, env: Mapping[str, str]) -> None:
+    """Refuse to build a keyed provider's model without its key: its client
+    would fail at the first call with a validation error that says less."""
+    if spec.provider not in _KEYED or spec.base_url or credentials_present(spec, env):
+        return
+    names = " or ".join(_PROVIDERS[spec.provider].env)
+    raise ModelUnavailable(spec.id, f"no key in the environment: set {names}")
 
 
 def _provider_kwargs(spec: ModelSpec, env: Mapping[str, str]) -> dict[str, Any]:

@@ -26,9 +26,10 @@ from typing import Protocol
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+from dispatch._redact import redact
 from dispatch.budget import Ledger, Reservation
 from dispatch.cost import call_cost
-from dispatch.errors import BudgetExceeded, NoEligibleModel
+from dispatch.errors import BudgetExceeded, ModelUnavailable, NoEligibleModel
 from dispatch.faults import ErrorFacts, ErrorKind, error_facts
 from dispatch.hop import (
     Attempt,
@@ -99,6 +100,15 @@ class _NoHealth:
 
 NO_HEALTH: HealthView = _NoHealth()
 """The health of a dispatcher built without one: plain failover."""
+
+
+def _error_text(outcome: BaseException, facts: ErrorFacts) -> str:
+    """What a failed attempt's record says: the facts' secret-free summary; a
+    model that could not be built also says why (graph-dispatch's own text:
+    which key to set, which package to install), redacted all the same."""
+    if isinstance(outcome, ModelUnavailable):
+        return f"{facts.summary()}: {redact(str(outcome))}"
+    return facts.summary()
 
 
 def _close_failed(
@@ -295,7 +305,7 @@ def hop_flow(
             if isinstance(outcome, BaseException):
                 facts = error_facts(outcome)
                 failed = fail_hop(
-                    hop, choice, decision, facts, error=facts.summary(),
+                    hop, choice, decision, facts, error=_error_text(outcome, facts),
                     duration_ms=elapsed, simulated=simulate,
                     **common,  # type: ignore[arg-type]
                 )  # fmt: skip

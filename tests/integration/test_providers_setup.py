@@ -119,3 +119,32 @@ def test_a_capability_nobody_declares_gets_the_weakest_prior() -> None:
     assert relaxed.get("local:coder").quality == {"coding": 0.7, "search": 0.7}
     assert (relaxed.bar("small"), relaxed.bar("large")) == (0.5, 0.7)
     assert len(notes) == 2
+
+
+def test_a_model_without_its_key_fails_naming_the_variable_to_set() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from dispatch import Dispatcher, Hop
+    from dispatch.errors import ModelUnavailable
+
+    registry = Registry.from_config()
+    claude = next(m for m in registry if m.provider == "anthropic")
+    with pytest.raises(
+        ModelUnavailable, match="no key in the environment: set ANTHROPIC_API_KEY"
+    ):
+        dispatch._chat_models.build_chat_model(claude, simulate=False, env={})
+    gemini = next(m for m in registry if m.provider == "google_genai")
+    with pytest.raises(ModelUnavailable, match="GOOGLE_API_KEY or GEMINI_API_KEY"):
+        dispatch._chat_models.build_chat_model(gemini, simulate=False, env={})
+    assert dispatch._chat_models.build_chat_model(
+        claude, simulate=False, env={"ANTHROPIC_API_KEY": "sk-ant-test"}
+    )
+
+    # a library user who forgot every key reads which one to set on each record
+    hop = Hop(specialist="w", prompt="hi", capability_hint="general", tier_hint="large")
+    result = Dispatcher(registry).call(hop, [HumanMessage("hi")])
+    assert not result.ok
+    errors = [r.error or "" for r in result.records]
+    assert errors, "no attempt recorded"
+    assert all("ModelUnavailable" in e and "set " in e for e in errors), errors
+    assert any("ANTHROPIC_API_KEY" in e or "OPENAI_API_KEY" in e for e in errors)
