@@ -10,6 +10,7 @@ downstream works on `dispatch.types` values.
 
 from __future__ import annotations
 
+import os
 import reprlib
 from decimal import Decimal
 from importlib import resources
@@ -57,6 +58,11 @@ def load_config(source: str | Path = DEFAULT_CONFIG) -> tuple[Config, list[Model
         >>> all(s.input_per_mtok >= 0 for s in specs)
         True
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            f"config source: expected a path or {DEFAULT_CONFIG!r}, "
+            f"found {type(source).__name__}"
+        )
     if str(source) == DEFAULT_CONFIG:
         text = (
             resources.files("dispatch")

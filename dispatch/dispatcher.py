@@ -95,6 +95,11 @@ class Dispatcher:
         input_safety: float = 1.2,
         privacy: PrivacyScanner | None = None,
     ) -> None:
+        if not isinstance(registry, Registry):  # e.g. a config path: from_config
+            raise TypeError(
+                f"Dispatcher(registry): expected a Registry, found "
+                f"{type(registry).__name__} (for a config file: Dispatcher.from_config)"
+            )
         self.registry = registry
         self.router: Router = router or RulesRouter(
             tiers=registry.tiers, capabilities=registry.capabilities

@@ -118,3 +118,14 @@ def test_a_bad_run_context_is_refused_where_it_is_made(
     with pytest.raises(ConfigError) as refused:
         DispatchContext(**fields)
     assert str(refused.value) == message
+
+
+def test_a_dispatcher_given_a_config_path_instead_of_a_registry_says_so() -> None:
+    from dispatch import Dispatcher
+
+    with pytest.raises(
+        TypeError, match=r"expected a Registry, found str .*from_config"
+    ):
+        Dispatcher("default")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config source: expected a path"):
+        Dispatcher.from_config(42)  # type: ignore[arg-type]
