@@ -18,9 +18,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dispatch.cli.learn_checks import (
@@ -29,6 +30,7 @@ from dispatch.cli.learn_checks import (
     check_prompt_sizes,
     check_target,
 )
+from dispatch.cli.outcome import ExitCode, Outcome
 from dispatch.cli.render import err, fail, out
 from dispatch.errors import ConfigError, DispatchError
 
@@ -49,6 +51,18 @@ TrainOpt = Annotated[
 ]
 """``--train``: existence is left to `read_replay`, whose `ConfigError` names the
 file, so a missing file is the same one-line error (exit 2) as a bad line."""
+
+
+def _interrupted(reason: str, *, json_: bool) -> NoReturn:
+    """Ctrl-C: one ``interrupted:`` line, the ``--json`` object, exit 130.
+
+    Typer would exit 130 silently, and ``--json`` would leave stdout empty.
+    """
+    outcome = Outcome("interrupted", ExitCode.INTERRUPTED, reason)
+    err.print(f"[bold red]interrupted:[/] {escape(reason)}")
+    if json_:
+        print(json.dumps(outcome.as_json()))
+    raise typer.Exit(code=int(outcome.exit_code))
 
 
 @contextmanager
@@ -207,6 +221,11 @@ def train(
         trained.artefact.save(output)
     except (DispatchError, ValueError) as exc:
         fail(exc, json_=json_)
+    except KeyboardInterrupt:
+        kept = f"; {output} is as it was" if output.exists() else ""
+        _interrupted(
+            f"training stopped by Ctrl-C; no artefact written{kept}", json_=json_
+        )
     summary = {"artefact": str(output), **trained.artefact.meta}
     if json_:
         print(json.dumps(summary))
@@ -320,6 +339,8 @@ def eval_outcomes(
             plot_curve(report, plot)
     except (DispatchError, ValueError) as exc:
         fail(exc, json_=json_)
+    except KeyboardInterrupt:
+        _interrupted("evaluation stopped by Ctrl-C; nothing written", json_=json_)
     if json_:
         print(json.dumps(report))
         return
@@ -369,6 +390,8 @@ def eval_capability(
             )
     except (DispatchError, ValueError) as exc:
         fail(exc, json_=json_)
+    except KeyboardInterrupt:
+        _interrupted("evaluation stopped by Ctrl-C", json_=json_)
     if json_:
         print(json.dumps(report))
         return
