@@ -173,7 +173,11 @@ class LearnedArtefact:
             raise ConfigError(
                 "cannot read artefact: not an .npz archive of arrays", file=str(path)
             ) from None
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        except OSError as exc:  # strerror: the path is named once, by `file`
+            raise ConfigError(
+                f"cannot read artefact: {exc.strerror or exc}", file=str(path)
+            ) from None
+        except (EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise ConfigError(
                 f"cannot read artefact: {exc or type(exc).__name__}", file=str(path)
             ) from None

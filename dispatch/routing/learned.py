@@ -111,8 +111,8 @@ class LearnedRouter:
         if encoder.id != artefact.encoder:
             raise ConfigError(
                 "the artefact was trained with another encoder",
-                found=encoder.id,
-                expected=artefact.encoder,
+                found=artefact.encoder,
+                expected=encoder.id,
             )
         chosen = bar if bar is not None else artefact.bar
         alt = None if bar is not None else artefact.alt_bar

@@ -250,8 +250,8 @@ class ShareRouter:
         if encoder.id != artefact.encoder:
             raise ConfigError(
                 "the share artefact was trained with another encoder",
-                found=encoder.id,
-                expected=artefact.encoder,
+                found=artefact.encoder,
+                expected=encoder.id,
             )
         by_id = {m.id: m for m in specs}
         missing = [m for m in (artefact.strong, artefact.weak) if m not in by_id]
