@@ -65,7 +65,8 @@ def plot_curve(report: Mapping[str, Any], path: Path) -> None:
 
     Args:
         report: the dict `evaluate_outcomes` returns (or its JSON, reloaded).
-        path: the PNG to write; an existing file is overwritten.
+        path: the image to write, in its suffix's format (PNG without one,
+            at `path` itself); an existing file is overwritten.
 
     Raises:
         ConfigError: matplotlib is not installed (``pip install graph-dispatch[eval]``),
@@ -122,7 +123,9 @@ def plot_curve(report: Mapping[str, Any], path: Path) -> None:
     ax.grid(alpha=0.3)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        # the format given, so matplotlib never appends ".png" to a bare path
+        fmt = path.suffix.lstrip(".").lower() or "png"
+        fig.savefig(path, format=fmt, dpi=120, bbox_inches="tight")
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise ConfigError(
