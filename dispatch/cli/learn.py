@@ -198,7 +198,12 @@ def train(
             key=lambda n: sum(r.outcomes[n].quality for r in records),
         )
         if ref not in names_list:
-            raise DispatchError(f"--reference {ref!r}: not one of {names_list}")
+            raise ConfigError(
+                "not a model with outcomes",
+                path="--reference",
+                found=ref,
+                expected=", ".join(names_list),
+            )
         registry = benchmark_registry(
             table, names_list, records, baseline=ref, file=str(models)
         )

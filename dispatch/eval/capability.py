@@ -56,7 +56,10 @@ def encoder_layers(name: str) -> tuple[int, ...]:
 def _check_router(name: str) -> None:
     if name not in CAPABILITY_ROUTERS:
         raise ConfigError(
-            "unknown router", found=name, expected=", ".join(CAPABILITY_ROUTERS)
+            "unknown router",
+            path="--router",
+            found=name,
+            expected=", ".join(CAPABILITY_ROUTERS),
         )
 
 

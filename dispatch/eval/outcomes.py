@@ -99,7 +99,10 @@ def evaluate_outcomes(
     """
     if router not in ROUTERS:
         raise ConfigError(
-            "unknown router", found=router, expected=", ".join(sorted(ROUTERS))
+            "unknown router",
+            path="--router",
+            found=router,
+            expected=", ".join(sorted(ROUTERS)),
         )
     trained_on = outcome_models(train)  # each file: a model on every line or none
     in_data = set(outcome_models(data))

@@ -47,8 +47,9 @@ def check_plot_format(path: Path) -> None:
     suffix = path.suffix.lstrip(".").lower()
     if suffix and suffix not in formats:
         raise ConfigError(
-            f"cannot write the --plot: no image format {suffix!r}",
+            "cannot write the --plot: no image format for this suffix",
             file=str(path),
+            found=suffix,
             expected=", ".join(sorted(formats)),
         )
 

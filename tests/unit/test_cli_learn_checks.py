@@ -38,6 +38,8 @@ def test_a_plot_suffix_matplotlib_cannot_write_lists_the_formats(
     pytest.importorskip("matplotlib")
     check_plot_format(tmp_path / "curve.png")
     check_plot_format(tmp_path / "curve")  # no suffix: PNG
-    with pytest.raises(ConfigError, match="no image format 'xyz'") as info:
+    with pytest.raises(
+        ConfigError, match=r"no image format for this suffix \(found 'xyz'"
+    ) as info:
         check_plot_format(tmp_path / "curve.xyz")
     assert "png" in str(info.value) and "svg" in str(info.value)
