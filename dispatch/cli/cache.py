@@ -57,9 +57,22 @@ def _os_error(what: str, exc: OSError) -> ConfigError:
 
 
 def _root() -> Path:
+    """``$DISPATCH_CACHE_DIR`` (or the default), when it is a folder or absent.
+
+    Raises:
+        ConfigError: it names something that is not a folder (no cache can
+            live there; `dispatch train` refuses it the same way).
+    """
     from dispatch.routing._onnx_export import cache_dir  # noqa: PLC0415 - no torch
 
-    return cache_dir()
+    root = cache_dir()
+    if root.exists() and not root.is_dir():
+        raise ConfigError(
+            "cannot use the encoder's cache directory ($DISPATCH_CACHE_DIR): "
+            "not a folder",
+            file=str(root),
+        )
+    return root
 
 
 def _file_bytes(path: Path) -> int:
@@ -179,7 +192,10 @@ def clear(
     """Delete the embedding cache and/or the ONNX exports (they are rebuilt on use)."""
     from dispatch.cli.render import out  # noqa: PLC0415
 
-    root = _root()
+    try:
+        root = _root()
+    except ConfigError as exc:
+        _fail(exc, json_=json_)
     targets: list[Path] = []
     if only in (Part.ALL, Part.EMBEDDINGS):
         emb = root / _EMBEDDINGS
