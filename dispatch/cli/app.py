@@ -36,6 +36,7 @@ from dispatch.cli.options import (
 )
 from dispatch.cli.outcome import EXIT_CODES_HELP
 from dispatch.cli.threads import pins, report
+from dispatch.cli.usage_json import JsonUsageErrors
 
 app = typer.Typer(
     help="graph-dispatch: route every hop of a LangGraph workflow to the cheapest "
@@ -46,6 +47,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     # A crash must never print local variables (they can hold API keys).
     pretty_exceptions_show_locals=False,
+    cls=JsonUsageErrors,  # --json: click's usage errors print the error object
 )
 app.command()(train)
 app.add_typer(eval_app, name="eval")

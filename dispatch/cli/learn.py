@@ -125,7 +125,9 @@ def _encoder(layers: Sequence[int] | None = None) -> Any:
 
 
 def train(
-    outcomes: Annotated[Path, typer.Argument(help="Outcome replay file (JSONL).")],
+    outcomes: Annotated[
+        Path, typer.Argument(metavar="OUTCOMES", help="Outcome replay file (JSONL).")
+    ],
     models: Annotated[Path, typer.Option("--models", help="benchmark_models.json")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Artefact (.npz).")],
     labelled: Annotated[
@@ -287,7 +289,9 @@ def _print_train(summary: dict[str, Any]) -> None:
 
 @eval_app.command("outcomes")
 def eval_outcomes(
-    data: Annotated[Path, typer.Argument(help="Replay file to route and score.")],
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="Replay file to route and score.")
+    ],
     train_file: TrainOpt,
     models: Annotated[Path, typer.Option("--models", help="benchmark_models.json")],
     router: Annotated[
@@ -364,7 +368,9 @@ def eval_outcomes(
 
 @eval_app.command("capability")
 def eval_capability(
-    data: Annotated[Path, typer.Argument(help="Labelled prompts to classify.")],
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="Labelled prompts to classify.")
+    ],
     train_file: TrainOpt,
     router: Annotated[
         str, typer.Option(help="learned, semantic, rules or hybrid.")
