@@ -264,12 +264,24 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
     registers.
 
     Raises:
-        ConfigError: unreadable file, or an entry without tier/provider/prices,
-            with a tier other than small/medium/large, a provider that is not a
-            string, or a price that is neither null nor a finite number >= 0.
+        ConfigError: unreadable file, a key named twice in one object (JSON
+            would keep the last silently), or an entry without
+            tier/provider/prices, with a tier other than small/medium/large, a
+            provider that is not a string, or a price that is neither null nor
+            a finite number >= 0.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # BOM or none
+        data = json.loads(
+            path.read_text(encoding="utf-8-sig"),  # BOM or none
+            object_pairs_hook=_unique_keys,
+        )
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            "named twice in one JSON object (the second entry would silently "
+            "replace the first)",
+            file=str(path),
+            path=exc.key,
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from exc
     except UnicodeDecodeError as exc:
@@ -294,6 +306,24 @@ def read_models(path: Path) -> dict[str, dict[str, Any]]:
             )
         _check_model(entry, path, name)
     return data
+
+
+class _DuplicateKey(Exception):
+    """A JSON object repeats `key` (raised from `_unique_keys`)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads`' object hook: the object as a dict, refusing a repeated key."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 MODEL_TIERS = ("small", "medium", "large")
