@@ -14,16 +14,18 @@ import pytest
 from dispatch import ConfigError
 from dispatch.routing.replay import read_models
 
-ENTRY = (
-    '{"tier": "%s", "provider": "p", "price_in_per_mtok": 1, "price_out_per_mtok": 2}'
-)
+
+def entry(tier: str) -> str:
+    return (
+        f'{{"tier": "{tier}", "provider": "p", "price_in_per_mtok": 1, '
+        '"price_out_per_mtok": 2}'
+    )
 
 
 def test_a_model_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "models.json"
     path.write_text(
-        '{"m": %s, "other": %s, "m": %s}'
-        % (ENTRY % "small", ENTRY % "medium", ENTRY % "large")
+        f'{{"m": {entry("small")}, "other": {entry("medium")}, "m": {entry("large")}}}'
     )
     with pytest.raises(
         ConfigError, match=r"models\.json: m: named twice in one JSON object"
@@ -33,5 +35,5 @@ def test_a_model_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
 
 def test_the_same_key_in_two_different_entries_is_fine(tmp_path: Path) -> None:
     path = tmp_path / "models.json"
-    path.write_text('{"a": %s, "b": %s}' % (ENTRY % "small", ENTRY % "large"))
+    path.write_text(f'{{"a": {entry("small")}, "b": {entry("large")}}}')
     assert set(read_models(path)) == {"a", "b"}
