@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from typer._click.core import Context
-from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
-# typer runs its own copy of click (``typer._click``), whose exceptions are not
-# the ``click`` package's: catching ``click.UsageError`` would catch nothing.
+# Recent typer runs its own copy of click (``typer._click``), whose exceptions
+# are not the ``click`` package's: catching ``click.UsageError`` would catch
+# nothing there. Older typer (``typer>=0.12`` is allowed) uses ``click`` itself.
+try:
+    from typer._click.core import Context
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - typer without a vendored click
+    from click import Context, UsageError  # type: ignore[assignment]
 
 __all__ = ("JsonUsageErrors",)
 
