@@ -25,7 +25,6 @@ __all__ = (
     "fallen_back",
     "output_cap",
     "planned_cost",
-    "unpredicted_at_tier",
 )
 
 
@@ -120,48 +119,27 @@ def at_tier(
     hop: Hop,
     registry: Registry,
     exclude: frozenset[str],
-    unpredicted: bool,
+    unpredicted: bool = False,
 ) -> list[ModelSpec]:
-    """Models eligible for `hop` at `tier`'s bar, not excluded: of a decision
-    with predictions, those it predicts or (`unpredicted`) the others."""
-    if unpredicted:
-        return unpredicted_at_tier(decision, tier, hop, registry, exclude)
+    """Models eligible for `hop` at `tier`'s bar, not excluded. Of a decision
+    with predictions: those it predicts, judged by their predictions; or, with
+    `unpredicted`, the registered models it has no prediction for, judged by
+    their registry priors at the tier's bar (never the decision's own bar:
+    that is on the predictions' scale)."""
+    predicted = decision.quality
+    eligible = eligible_models(
+        registry,
+        decision.capability,
+        tier,
+        input_tokens=hop.input_tokens,
+        predicted=None if unpredicted else predicted,
+        local_only=bool(hop.sensitive),
+    )
     return [
         m
-        for m in eligible_models(
-            registry,
-            decision.capability,
-            tier,
-            input_tokens=hop.input_tokens,
-            predicted=decision.quality,
-            local_only=bool(hop.sensitive),
-        )
+        for m in eligible
         if m.id not in exclude
-        and (decision.quality is None or m.id in decision.quality)
-    ]
-
-
-def unpredicted_at_tier(
-    decision: RouteDecision,
-    tier: str,
-    hop: Hop,
-    registry: Registry,
-    exclude: frozenset[str],
-) -> list[ModelSpec]:
-    """The registered models `decision` has no prediction for that are eligible
-    for `hop` by their registry priors at `tier`'s bar (never the decision's
-    own bar: that is on the predictions' scale), not excluded."""
-    predicted = decision.quality or {}
-    return [
-        m
-        for m in eligible_models(
-            registry,
-            decision.capability,
-            tier,
-            input_tokens=hop.input_tokens,
-            local_only=bool(hop.sensitive),
-        )
-        if m.id not in predicted and m.id not in exclude
+        and (predicted is None or (m.id in predicted) is not unpredicted)
     ]
 
 

@@ -42,7 +42,6 @@ from dispatch.candidates import (
     fallen_back,
     output_cap,
     planned_cost,
-    unpredicted_at_tier,
 )
 from dispatch.errors import NoEligibleModel
 from dispatch.registry import Registry
@@ -142,7 +141,7 @@ def _downgrade(
 ) -> ModelChoice:
     decision = choice.decision
     # A decision with predictions steps down among the models it predicts;
-    # the others only when none of those fits (see `candidates.unpredicted_at_tier`), or when
+    # the others only when none of those fits (see `candidates.at_tier`), or when
     # `_select` already fell back to them (no predicted model was eligible).
     fell_back = decision.quality is not None and (
         choice.model.id not in decision.quality
@@ -224,8 +223,8 @@ def _select(
         if predicted:
             candidates = predicted
         else:
-            candidates = unpredicted_at_tier(
-                decision, decision.tier, hop, registry, exclude
+            candidates = at_tier(
+                decision, decision.tier, hop, registry, exclude, unpredicted=True
             )
             if candidates:
                 decision = fallen_back(decision)
