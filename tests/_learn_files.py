@@ -52,3 +52,21 @@ models:
 """
 """A registry whose routing reads ``router.npz`` next to it (three tiers; the
 artefact's two models plus a medium one it does not know)."""
+
+
+def replay_rows(n: int) -> list[dict[str, Any]]:
+    """`n` labelled replay lines over `MODELS`: capabilities in turn, the cheap
+    model good on every other prompt, the dear one on all."""
+    caps = ("coding", "search", "general")
+    return [
+        {
+            "id": f"x-{i}",
+            "prompt": f"prompt number {i} about {caps[i % 3]}",
+            "capability": caps[i % 3],
+            "outcomes": {
+                "cheap-7b": {"quality": float(i % 2), "cost_usd": 1e-4},
+                "dear-4": {"quality": 1.0, "cost_usd": 0.01},
+            },
+        }
+        for i in range(n)
+    ]

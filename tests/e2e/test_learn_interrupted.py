@@ -17,28 +17,12 @@ from typing import Any
 
 import pytest
 from _cli import cli, flat
-from _learn_files import MODELS
+from _learn_files import MODELS, replay_rows
 
 import dispatch.cli.learn
 import dispatch.eval.capability
 import dispatch.eval.outcomes
 import dispatch.eval.training
-
-
-def rows(n: int) -> list[dict[str, Any]]:
-    caps = ("coding", "search", "general")
-    return [
-        {
-            "id": f"x-{i}",
-            "prompt": f"prompt number {i} about {caps[i % 3]}",
-            "capability": caps[i % 3],
-            "outcomes": {
-                "cheap-7b": {"quality": float(i % 2), "cost_usd": 1e-4},
-                "dear-4": {"quality": 1.0, "cost_usd": 0.01},
-            },
-        }
-        for i in range(n)
-    ]
 
 
 def ctrl_c(*args: object, **kwargs: object) -> Any:
@@ -51,7 +35,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     models = tmp_path / "models.json"
     models.write_text(json.dumps(MODELS))
     data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows(30)))
+    data.write_text("".join(json.dumps(r) + "\n" for r in replay_rows(30)))
     return {"models": models, "data": data}
 
 
