@@ -132,6 +132,7 @@ def budget_json(
     mode: str,
     preflight: Estimate | None = None,
     refused_before_start: int = 0,
+    unrecorded: Decimal = Decimal(0),
 ) -> dict[str, Any]:
     """The ``budget`` object of ``--json`` output.
 
@@ -139,8 +140,12 @@ def budget_json(
     warn budgets can end there). A hard budget that refused hops is *not*
     exceeded: ``refused`` counts the hops it refused (all of them when the
     pre-flight refused the start), and spend stays within the limit.
+    `unrecorded` is spend the checkpoint lost (a node killed between paid
+    calls, found in the spend journal on resume): counted, and shown as
+    ``unrecorded_usd``.
     """
     spent = Decimal(budget["spent_usd"]) if budget else Decimal(0)
+    spent += unrecorded
     refused = (budget["refused"] if budget else 0) + refused_before_start
     out: dict[str, Any] = {
         "limit_usd": None if limit is None else float(limit),
@@ -150,6 +155,8 @@ def budget_json(
         "exceeded": limit is not None and spent > Decimal(limit),
         "refused": refused,
     }
+    if unrecorded:
+        out["unrecorded_usd"] = float(unrecorded)
     if preflight is not None:
         out["preflight"] = {
             "expected_cost_usd": float(preflight.expected_cost_usd),

@@ -30,11 +30,13 @@ from dispatch.cli.run import (
     run_metadata,
     spent_by,
 )
+from dispatch.cli.spend_journal import journaled
 from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
 from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
+from dispatch.langgraph.context import budget_limits
 
 __all__ = ("resume_thread",)
 
@@ -101,6 +103,7 @@ def resume_thread(
         estimate=None,
         json_=json_,
         extra={"resumed": True},
+        unrecorded=run["unrecorded"],
     )
 
 
@@ -146,14 +149,33 @@ async def _resume(
         }
         streamed = StreamedGraph(graph, on_hop(json_, progress))
         workflow = str(run.get("workflow_id") or "")
-        with dispatcher.tracing.workflow(
-            "orchestrator", conversation_id=thread, workflow_id=workflow
+        limit, mode = budget_limits(run_config, dispatcher.budget)
+        with (
+            dispatcher.tracing.workflow(
+                "orchestrator", conversation_id=thread, workflow_id=workflow
+            ),
+            journaled(dispatcher, path, workflow, limit, mode) as before,
         ):
+            # Spend the checkpoint lost (a node killed between paid calls) is
+            # in the journal: the ledger opens from the larger of the two.
+            checkpointed = _checkpointed_spend(snapshot.values, workflow)
+            unrecorded = max(Decimal(0), before - checkpointed)
+            if unrecorded:
+                dispatcher.ledgers.open(workflow, limit, mode, spent=before)
             try:
                 state = await aresume(dispatcher, streamed, run_config)
             except CheckpointStoreFailed as exc:
                 raise exc.after_spending(spent_by(dispatcher, workflow)) from None
+    run["unrecorded"] = unrecorded
     return dict(state), run
+
+
+def _checkpointed_spend(values: Any, workflow: str) -> Decimal:
+    """`workflow`'s settled spend in the checkpoint's ``budget`` channel."""
+    budget = (values or {}).get("budget") or {}
+    if budget.get("workflow") != workflow:
+        return Decimal(0)
+    return Decimal(budget.get("spent_usd") or 0)
 
 
 def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from dispatch.cli.render import (
     status_line,
     totals,
 )
+from dispatch.cli.spend_journal import journaled
 from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
 from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
@@ -217,8 +218,11 @@ def run_workflow(args: RunArgs) -> int:
         )
         with telemetry_from_env() as tracing:
             dispatcher.tracing = tracing
-            with tracing.workflow(
-                "orchestrator", conversation_id=thread, workflow_id=workflow
+            with (
+                tracing.workflow(
+                    "orchestrator", conversation_id=thread, workflow_id=workflow
+                ),
+                journaled(dispatcher, checkpoint_store(), workflow, limit, budget_mode),
             ):
                 state = asyncio.run(
                     _invoke(
@@ -259,6 +263,7 @@ def report_run(
     estimate: Estimate | None,
     json_: bool,
     extra: dict[str, Any] | None = None,
+    unrecorded: Decimal = Decimal(0),
 ) -> int:
     """Print workflow `workflow`'s hops, totals, budget and answer from the final
     `state` (or the ``--json`` object) and return the exit code.
@@ -274,11 +279,17 @@ def report_run(
         thread: the conversation id, printed so the user can continue it.
         estimate: the pre-flight estimate, shown next to the spend.
         extra: more keys for the JSON object (``resume`` adds its own).
+        unrecorded: spend the checkpoint lost before a resume (see
+            `dispatch.cli.spend_journal`), added to the budget's spend.
     """
     records = [r for r in hop_records(state) if r.workflow == workflow]
     summary = summarize(records, dispatcher.registry)
     budget_out = budget_json(
-        state.get("budget"), limit=limit, mode=mode, preflight=estimate
+        state.get("budget"),
+        limit=limit,
+        mode=mode,
+        preflight=estimate,
+        unrecorded=unrecorded,
     )
     outcome = run_outcome(state.get("tasks", []), state.get("results", {}), records)
     if json_:

@@ -48,3 +48,22 @@ def test_a_thread_running_in_another_worker_is_busy(postgres_url: str) -> None:
         out = run_json(postgres_url, "demo", "--thread", thread, code=5)
     assert out["status"] == "busy" and "already running" in out["reason"]
     assert run_json(postgres_url, "demo", "--thread", thread)["status"] == "ok"
+
+
+def test_a_limited_run_journals_its_spend_in_the_same_database(
+    postgres_url: str,
+) -> None:
+    from decimal import Decimal
+
+    from dispatch.budget_scopes import open_budget_scope
+
+    thread = f"journal-{uuid.uuid4().hex[:8]}"
+    run = run_json(
+        postgres_url, "demo", "--thread", thread, "--budget", "0.05",
+        "--budget-mode", "hard",
+    )  # fmt: skip
+    assert run["status"] == "ok"
+    with open_budget_scope(postgres_url, f"workflow:{run['workflow']}") as journal:
+        totals = journal.totals()
+    assert (totals.limit_usd, totals.reserved_usd) == (Decimal("0.05"), 0)
+    assert float(totals.spent_usd) == run["budget"]["spent_usd"]
