@@ -12,6 +12,7 @@ from langgraph._internal._runnable import RunnableCallable
 
 from dispatch.budget import BudgetDict, Ledger
 from dispatch.dispatcher import Dispatcher
+from dispatch.errors import ConfigError
 from dispatch.langgraph.context import run_ledger
 from dispatch.records import HopRecord
 from dispatch.specialist import Specialist, SpecialistRun
@@ -60,7 +61,9 @@ def routed_node(dispatcher: Dispatcher, specialist: Specialist) -> RunnableCalla
 
     Raises:
         TypeError: `dispatcher` or `specialist` is of another type.
-        ConfigError: the specialist's capability is not in the registry.
+        ConfigError: the specialist's capability is not in the registry; when
+            the node runs, its input has no ``messages`` (it would route an
+            empty conversation).
     """
     if not isinstance(dispatcher, Dispatcher):
         raise TypeError(
@@ -77,6 +80,7 @@ def routed_node(dispatcher: Dispatcher, specialist: Specialist) -> RunnableCalla
     )
 
     def routed(state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        _check_state(specialist.name, state)
         ledger = run_ledger(dispatcher, config, state)
         run = dispatcher.run_specialist(
             specialist,
@@ -90,6 +94,7 @@ def routed_node(dispatcher: Dispatcher, specialist: Specialist) -> RunnableCalla
     async def arouted(
         state: Mapping[str, Any], config: RunnableConfig
     ) -> dict[str, Any]:
+        _check_state(specialist.name, state)
         ledger = run_ledger(dispatcher, config, state)
         run = await dispatcher.arun_specialist(
             specialist,
@@ -101,3 +106,19 @@ def routed_node(dispatcher: Dispatcher, specialist: Specialist) -> RunnableCalla
         return _node_update(specialist, run, ledger)
 
     return RunnableCallable(routed, arouted, name=specialist.name)
+
+
+def _check_state(node: str, state: object) -> None:
+    """The node's input has the conversation it routes. (Whether the graph has
+    the `DispatchState` channels cannot be told here: a ``Send`` hands a node
+    its own payload, not the graph's state.)"""
+    if not isinstance(state, Mapping):
+        raise ConfigError(
+            f"routed_node {node!r}: the graph state must be a mapping (a TypedDict "
+            f"state), found {type(state).__name__}"
+        )
+    if "messages" not in state:
+        raise ConfigError(
+            f"routed_node {node!r}: its input has no 'messages' to route (build "
+            "the graph on MessagesState; a Send to it must carry messages too)"
+        )

@@ -129,3 +129,22 @@ def test_a_dispatcher_given_a_config_path_instead_of_a_registry_says_so() -> Non
         Dispatcher("default")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="config source: expected a path"):
         Dispatcher.from_config(42)  # type: ignore[arg-type]
+
+
+def test_a_routed_node_without_messages_says_so_instead_of_routing_nothing(
+    registry: Registry,
+) -> None:
+    from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
+
+    from dispatch import DispatchState
+
+    class NoMessages(DispatchState, TypedDict):
+        question: str
+
+    writer = Specialist(name="writer", capability="general", prompt="p")
+    builder = StateGraph(NoMessages)
+    builder.add_node("writer", routed_node(Dispatcher(registry, simulate=True), writer))
+    builder.add_edge(START, "writer")
+    with pytest.raises(ConfigError, match="'writer': its input has no 'messages'"):
+        builder.compile().invoke({"question": "why?"})
