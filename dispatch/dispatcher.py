@@ -153,7 +153,7 @@ class Dispatcher:
         registry = Registry.from_specs(config, specs)
         if router is None and config.routing.artefact is not None:
             # the trained layer named in the config replaces the priors
-            from dispatch.routing.learned import configured_learned_router  # noqa: PLC0415
+            from dispatch.routing.learned_loading import configured_learned_router  # noqa: PLC0415
 
             router = configured_learned_router(config, source, registry)
         return cls(

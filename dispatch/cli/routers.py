@@ -80,7 +80,7 @@ def route_setup(name: RouterChoice | None, config: str) -> tuple[Registry, Route
     registry = Registry.from_specs(settings, specs)
     wants_learned = name is None or name is RouterChoice.LEARNED
     if wants_learned and settings.routing.artefact is not None:
-        from dispatch.routing.learned import configured_learned_router  # noqa: PLC0415
+        from dispatch.routing.learned_loading import configured_learned_router  # noqa: PLC0415
 
         learned = configured_learned_router(settings, config, registry)
         if learned is not None:  # always: the config names an artefact

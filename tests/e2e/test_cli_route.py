@@ -21,7 +21,8 @@ from _cli import cli, flat
 from conftest import PROVIDER_KEYS, SMALL_REGISTRY
 
 from dispatch.routing.heads import LinearHeads
-from dispatch.routing.learned import LearnedArtefact, UnpredictedModelsWarning
+from dispatch.routing.learned import LearnedArtefact
+from dispatch.routing.learned_loading import UnpredictedModelsWarning
 from dispatch.testing import FakeEncoder
 
 DIM = 16

@@ -192,7 +192,7 @@ def test_a_capability_hint_wins_and_the_head_decides_otherwise() -> None:
 def test_the_config_names_the_artefact_loaded_at_start_up(tmp_path: Path) -> None:
     from conftest import SMALL_REGISTRY
 
-    from dispatch.routing.learned import learned_router_from_config
+    from dispatch.routing.learned_loading import learned_router_from_config
 
     art = LearnedArtefact(
         encoder=FakeEncoder(DIM).id,
@@ -349,7 +349,7 @@ def test_an_artefact_naming_an_encoder_that_cannot_be_built_is_refused_naming_th
 ) -> None:
     # a hand-edited or corrupt header: the error says which file and which id
     from dispatch.routing._st import SentenceTransformerEncoder
-    from dispatch.routing.learned import load_learned_router
+    from dispatch.routing.learned_loading import load_learned_router
 
     encoder_id = f"{SentenceTransformerEncoder().id}:{layers}"
     path = tmp_path / "router.npz"
@@ -475,7 +475,7 @@ def test_a_header_naming_other_models_or_capabilities_than_the_heads_is_refused(
 def test_loading_names_the_file_when_the_encoder_or_its_width_does_not_fit(
     tmp_path: Path,
 ) -> None:
-    from dispatch.routing.learned import load_learned_router
+    from dispatch.routing.learned_loading import load_learned_router
 
     path, arrays, header = saved(tmp_path)
     with pytest.raises(ConfigError, match=r"router\.npz: .*another encoder"):

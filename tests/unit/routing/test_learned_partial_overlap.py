@@ -20,6 +20,8 @@ from dispatch.routing.heads import LinearHeads
 from dispatch.routing.learned import (
     LearnedArtefact,
     LearnedRouter,
+)
+from dispatch.routing.learned_loading import (
     UnpredictedModelsWarning,
     load_learned_router,
 )

@@ -19,8 +19,8 @@ from dispatch.routing.heads import LinearHeads
 from dispatch.routing.learned import (
     LearnedArtefact,
     LearnedRouter,
-    load_learned_router,
 )
+from dispatch.routing.learned_loading import load_learned_router
 from dispatch.testing import FakeEncoder
 from dispatch.types import ModelSpec, RouteDecision
 
