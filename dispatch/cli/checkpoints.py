@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dispatch._redact import redact
 from dispatch.cli.store import (
     CheckpointStoreFailed,
     ThreadBusy,
+    describe_sqlite_error,
     prepare_store,
     thread_lock,
 )
@@ -88,19 +88,6 @@ async def _check_sqlite(saver: Any, path: Path, thread: str) -> None:
 _GUARDED = ("aget_tuple", "aput", "aput_writes", "adelete_thread")
 """The saver's coroutine methods a run (or a resume) calls."""
 
-_FAILURES = {
-    sqlite3.SQLITE_FULL: "the disk is full",
-    sqlite3.SQLITE_IOERR: "a disk I/O error",
-    sqlite3.SQLITE_READONLY: "it can no longer be written",
-    sqlite3.SQLITE_PERM: "permission denied",
-    sqlite3.SQLITE_CANTOPEN: "it, or its directory, can no longer be opened",
-    sqlite3.SQLITE_CORRUPT: "the file is damaged",
-    sqlite3.SQLITE_NOTADB: "the file is no longer a SQLite database",
-    sqlite3.SQLITE_BUSY: "another process holds it locked",
-    sqlite3.SQLITE_LOCKED: "another connection holds it locked",
-}
-"""What a failure means, by SQLite's primary result code."""
-
 
 def _guard(saver: Any, path: Path, thread: str) -> None:
     """Make a ``sqlite3`` error from `saver` a `CheckpointStoreFailed`.
@@ -139,15 +126,8 @@ def _guarded(
 
 
 def _failed(exc: sqlite3.Error, path: Path, thread: str) -> CheckpointStoreFailed:
-    """`exc` as one line: a fixed description and SQLite's error name when
-    the result code is known, else the class and the `redact`-ed text."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    known = None if code is None else _FAILURES.get(code & 0xFF)
-    if known is not None:
-        what = f"{known}, {exc.sqlite_errorname}"
-    else:
-        what = f"{type(exc).__name__}: {redact(' '.join(str(exc).split()))}"
-    return CheckpointStoreFailed(path, thread, what)
+    """`exc` as one line (see `describe_sqlite_error`)."""
+    return CheckpointStoreFailed(path, thread, describe_sqlite_error(exc))
 
 
 @contextlib.contextmanager

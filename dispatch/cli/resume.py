@@ -30,7 +30,7 @@ from dispatch.cli.run import (
     run_metadata,
     spent_by,
 )
-from dispatch.cli.spend_journal import journaled
+from dispatch.cli.spend_journal import is_journaled, journaled
 from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
 from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
@@ -143,18 +143,23 @@ async def _resume(
         for key in ("workflow_id", "budget_usd", "budget_mode"):
             if run[key] is not None:
                 configurable[key] = run[key]
+        workflow = str(run.get("workflow_id") or "")
+        limit, mode = budget_limits({"configurable": configurable}, dispatcher.budget)
+        recorded = bool(run["spend_journal"])
+        # journaled from here on, whether or not the run was before
+        run["spend_journal"] = is_journaled(limit, mode, workflow) or None
         run_config: Any = {
             "configurable": configurable,
             "metadata": run_metadata(run),
         }
         streamed = StreamedGraph(graph, on_hop(json_, progress))
-        workflow = str(run.get("workflow_id") or "")
-        limit, mode = budget_limits(run_config, dispatcher.budget)
         with (
             dispatcher.tracing.workflow(
                 "orchestrator", conversation_id=thread, workflow_id=workflow
             ),
-            journaled(dispatcher, path, workflow, limit, mode) as before,
+            journaled(
+                dispatcher, path, workflow, limit, mode, recorded=recorded
+            ) as before,
         ):
             # Spend the checkpoint lost (a node killed between paid calls) is
             # in the journal: the ledger opens from the larger of the two.
@@ -179,11 +184,12 @@ def _checkpointed_spend(values: Any, workflow: str) -> Decimal:
 
 
 def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:
-    """The interrupted run's workflow id, budget and synthesis tier: as the CLI
-    recorded them in the checkpoint metadata, else from the ``budget`` channel
-    (a run started by an older version)."""
+    """The interrupted run's workflow id, budget, synthesis tier and whether
+    its spend was journaled: as the CLI recorded them in the checkpoint
+    metadata, else from the ``budget`` channel (a run started by an older
+    version)."""
     keys = ("workflow_id", "budget_usd", "budget_mode", "synthesis_tier")
-    recorded = {k: (metadata or {}).get(RUN_KEY + k) for k in keys}
+    recorded = {k: (metadata or {}).get(RUN_KEY + k) for k in (*keys, "spend_journal")}
     if recorded["workflow_id"]:
         return recorded
     budget = (values or {}).get("budget") or {}
@@ -192,6 +198,7 @@ def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:
         "budget_usd": budget.get("limit_usd"),
         "budget_mode": budget.get("mode"),
         "synthesis_tier": None,
+        "spend_journal": None,
     }
 
 

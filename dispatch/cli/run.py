@@ -47,7 +47,7 @@ from dispatch.cli.render import (
     status_line,
     totals,
 )
-from dispatch.cli.spend_journal import journaled
+from dispatch.cli.spend_journal import is_journaled, journaled
 from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
 from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env, summarize
 from dispatch.cli.telemetry import telemetry_from_env
@@ -71,7 +71,8 @@ __all__ = (
 
 RUN_KEY = "dispatch_"
 """Prefix of the checkpoint metadata keys that record the run's workflow id,
-budget and synthesis tier (LangGraph keeps only flat, scalar metadata)."""
+budget, synthesis tier and whether its spend is journaled (LangGraph keeps
+only flat, scalar metadata)."""
 
 
 def run_metadata(settings: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +215,8 @@ def run_workflow(args: RunArgs) -> int:
                 "budget_usd": configurable.get("budget_usd"),
                 "budget_mode": budget_mode,
                 "synthesis_tier": args.synthesis_tier,
+                # resuming it then needs the journal's record of the workflow
+                "spend_journal": is_journaled(limit, budget_mode, workflow) or None,
             }
         )
         with telemetry_from_env() as tracing:

@@ -17,30 +17,60 @@ flight when the process died (that call's cost is unknown, so its reservation,
 the call's worst case, stays counted), and the resumed ledger opens from that
 amount when it is more than the checkpoint's. ``warn`` budgets refuse nothing
 and runs without a limit have nothing to protect: neither is journaled.
+
+A journaled run says so in its checkpoint metadata (the ``spend_journal``
+key): resuming it then needs the journal's record of the workflow, and a
+journal removed, emptied or replaced since the run was interrupted is refused
+(`SpendJournalLost`) rather than restarted at $0, which would leave what the
+interrupted run paid out of the limit. A run checkpointed by an older version
+(no such key) resumes on a new journal. (On Postgres the journal shares the
+checkpoints' database and is not checked this way.)
+
+A journal that cannot record a settlement or a release mid-run keeps the
+call's hold, its worst case, so it still counts the call; the run then stops
+at its next reservation, or at its end, with `SpendJournalFailed`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from dispatch.budget_scopes import BudgetScope, is_postgres_url, open_budget_scope
-from dispatch.cli.store import prepare_store
+from dispatch.cli.store import describe_sqlite_error, prepare_store
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
 
-__all__ = ("SpendJournalFailed", "journal_target", "journaled")
+__all__ = (
+    "SpendJournalFailed",
+    "SpendJournalLost",
+    "is_journaled",
+    "journal_target",
+    "journaled",
+)
 
 _ZERO = Decimal(0)
+_ORIGIN = "it lives beside the checkpoint store, $DISPATCH_CHECKPOINTS"
 
 
 class SpendJournalFailed(DispatchError):
     """The spend journal could not be written during a run (disk full, file
     removed): the run stops rather than spend money it cannot record."""
+
+
+class SpendJournalLost(DispatchError):
+    """A journaled run is resumed, but the journal has no record of it."""
+
+
+def is_journaled(limit: Decimal | None, mode: str, workflow: str) -> bool:
+    """Whether a run of `workflow` with `limit` and `mode` is journaled: a
+    ``hard`` or ``soft`` limit (``warn`` refuses nothing)."""
+    return limit is not None and mode != "warn" and bool(workflow)
 
 
 def journal_target(checkpoints: Path | str) -> Path | str:
@@ -59,22 +89,47 @@ def journaled(
     workflow: str,
     limit: Decimal | None,
     mode: str,
+    *,
+    recorded: bool = False,
 ) -> Iterator[Decimal]:
     """Journal `workflow`'s calls for the ``with`` block; yields what the
     workflow had already spent in earlier processes (0 for a new run).
 
+    `recorded`: the run's checkpoint says it was journaled, so the journal
+    must hold the workflow (a resume).
+
     Raises:
-        DispatchError: the journal cannot be opened (named in the message).
+        DispatchError: the journal cannot be created or opened (named in
+            the message).
+        SpendJournalLost: `recorded`, and the journal has no record of
+            `workflow`.
+        SpendJournalFailed: (on leaving the block) the journal could not
+            record a settlement or release during the block.
     """
-    if limit is None or mode == "warn" or not workflow:
+    if not is_journaled(limit, mode, workflow):
         yield _ZERO
         return
+    name = f"workflow:{workflow}"
     target = journal_target(checkpoints)
     if isinstance(target, Path):
-        prepare_store(target)  # 0600 in a 0700 folder, as the checkpoints
-    scope = open_budget_scope(target, f"workflow:{workflow}", limit_usd=limit)
+        # 0600 in a 0700 folder, as the checkpoints
+        prepare_store(target, kind="spend journal", origin=_ORIGIN)
+        holds = _sqlite_journal_holds(target, name)  # also: is it a journal at all
+        if recorded and not holds:
+            raise SpendJournalLost(
+                f"the spend journal {target} has no record of workflow "
+                f"{workflow} (removed or replaced since the run was "
+                "interrupted): what the run paid for its unfinished tasks is "
+                "unknown, so the run is not resumed: put the journal back, or "
+                "start the run again"
+            )
+    scope = _opened(target, lambda: open_budget_scope(target, name, limit_usd=limit))
     guarded = _Guarded(scope, target)
-    totals = scope.totals()
+    try:
+        totals = _opened(target, scope.totals)
+    except BaseException:
+        scope.close()
+        raise
     before = totals.spent_usd + totals.reserved_usd
     previous = dispatcher.ledgers.shared
     dispatcher.ledgers.shared = guarded
@@ -83,43 +138,111 @@ def journaled(
     finally:
         dispatcher.ledgers.shared = previous
         scope.close()
+    if guarded.failure is not None:
+        raise guarded.failure
+
+
+def _sqlite_journal_holds(path: Path, scope: str) -> bool:
+    """Whether the SQLite journal at `path` holds `scope` (False for an empty
+    file, or a SQLite database without the journal's table).
+
+    Raises:
+        DispatchError: `path` is not a usable SQLite database.
+    """
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=60)) as conn:
+            tables = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                "AND name = 'dispatch_budget_scopes'"
+            ).fetchone()
+            if tables is None:
+                return False
+            row = conn.execute(
+                "SELECT 1 FROM dispatch_budget_scopes WHERE scope = ?", (scope,)
+            ).fetchone()
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from None
+    return row is not None
+
+
+def _opened(target: Path | str, open_: Callable[[], Any]) -> Any:
+    """`open_()`, with a store error met opening the journal (creating its
+    tables, reading its totals) as one error naming it."""
+    try:
+        return open_()
+    except sqlite3.Error as exc:
+        raise _unusable(target, exc) from None
+    except DispatchError:
+        raise
+    except Exception as exc:  # psycopg's errors, without importing it
+        if type(exc).__module__.split(".")[0] != "psycopg":
+            raise
+        raise DispatchError(
+            f"cannot use the spend journal in the Postgres database "
+            f"({type(exc).__name__})"
+        ) from None
+
+
+def _unusable(target: Path | str, exc: sqlite3.Error) -> DispatchError:
+    return DispatchError(
+        f"cannot use the spend journal {target} ({describe_sqlite_error(exc)}); "
+        "if no interrupted run needs it, move it aside"
+    )
 
 
 class _Guarded:
     """`scope` whose store errors (``sqlite3``, ``psycopg``) become one
-    `SpendJournalFailed` naming the journal, not a traceback from a node."""
+    `SpendJournalFailed` naming the journal, not a traceback from a node.
+
+    A reservation or charge that fails raises it. A settlement or release that
+    fails is remembered instead (`failure`): the ledger has already let go of
+    the call, and an error there would surface as the ledger's own; the
+    journal keeps the call's hold, its worst case, and the next reservation
+    raises the failure.
+    """
 
     def __init__(self, scope: BudgetScope, where: Path | str) -> None:
         self._scope = scope
         self._where = where if isinstance(where, Path) else "the Postgres database"
+        self.failure: SpendJournalFailed | None = None
+        """The first failure to record a settlement or release, if any."""
 
     def reserve(self, amount: Decimal, *, workflow: str = "", hop: str = "") -> Any:
+        if self.failure is not None:
+            raise self.failure
         return self._call(self._scope.reserve, amount, workflow=workflow, hop=hop)
 
     def settle(self, hold: object, actual: Decimal) -> None:
-        self._call(self._scope.settle, hold, actual)
+        self._remembered(self._scope.settle, hold, actual)
 
     def release(self, hold: object) -> None:
-        self._call(self._scope.release, hold)
+        self._remembered(self._scope.release, hold)
 
     def charge(self, amount: Decimal, *, workflow: str = "") -> None:
         self._call(self._scope.charge, amount, workflow=workflow)
 
+    def _remembered(self, method: Any, *args: Any) -> None:
+        try:
+            self._call(method, *args)
+        except SpendJournalFailed as exc:
+            self.failure = self.failure or exc
+
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except (sqlite3.Error, OSError) as exc:
-            raise SpendJournalFailed(
-                f"the spend journal {self._where} failed during the run "
-                f"({type(exc).__name__}); the run stopped before spending what "
-                "it could not record"
-            ) from None
+        except sqlite3.Error as exc:
+            raise self._failed(describe_sqlite_error(exc)) from None
+        except OSError as exc:
+            raise self._failed(exc.strerror or type(exc).__name__) from None
         except DispatchError:
             raise
         except Exception as exc:  # psycopg's errors, without importing it
             if type(exc).__module__.split(".")[0] != "psycopg":
                 raise
-            raise SpendJournalFailed(
-                f"the spend journal in {self._where} failed during the run "
-                f"({type(exc).__name__})"
-            ) from None
+            raise self._failed(type(exc).__name__) from None
+
+    def _failed(self, what: str) -> SpendJournalFailed:
+        return SpendJournalFailed(
+            f"the spend journal {self._where} failed during the run ({what}); "
+            "the run stopped before spending what it could not record"
+        )

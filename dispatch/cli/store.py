@@ -23,15 +23,18 @@ import errno
 import fcntl
 import hashlib
 import os
+import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from dispatch._redact import redact
 from dispatch.errors import DispatchError
 
 __all__ = (
     "CheckpointStoreFailed",
     "ThreadBusy",
+    "describe_sqlite_error",
     "lock_path",
     "prepare_store",
     "thread_lock",
@@ -80,9 +83,17 @@ class CheckpointStoreFailed(DispatchError):
         return CheckpointStoreFailed(self.path, self.thread, self.what, spent=spent)
 
 
-def prepare_store(path: Path) -> None:
+_STORE_ORIGIN = "the store is $DISPATCH_CHECKPOINTS, else under $XDG_STATE_HOME"
+
+
+def prepare_store(
+    path: Path, *, kind: str = "checkpoint store", origin: str = _STORE_ORIGIN
+) -> None:
     """Create the checkpoint database file (0600) and its directory (0700) if
     absent, before SQLite opens it; an existing file keeps its mode.
+
+    `kind` and `origin` name the file in the error: the spend journal
+    beside the checkpoints is prepared the same way.
 
     Raises:
         DispatchError: the directory or the file cannot be created (e.g.
@@ -95,20 +106,43 @@ def prepare_store(path: Path) -> None:
             parent.chmod(0o700)  # mkdir's mode is filtered by the umask
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     except OSError as exc:
-        raise _store_error(path, exc) from None
+        raise _store_error(path, exc, kind, origin) from None
     os.close(fd)
 
 
-def _store_error(path: Path, exc: OSError) -> DispatchError:
+def _store_error(path: Path, exc: OSError, kind: str, origin: str) -> DispatchError:
     """`exc`, met creating or opening the store at `path`, as a one-line error
     naming the path that failed, the OS's reason, and where the path comes
     from (a path under a regular file fails with "Not a directory")."""
     failed = "" if exc.filename in (None, str(path)) else f"{exc.filename}: "
     return DispatchError(
-        f"cannot create the checkpoint store {path}: {failed}"
-        f"{exc.strerror or exc} (the store is $DISPATCH_CHECKPOINTS, else "
-        "under $XDG_STATE_HOME)"
+        f"cannot create the {kind} {path}: {failed}{exc.strerror or exc} ({origin})"
     )
+
+
+_SQLITE_FAILURES = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "a disk I/O error",
+    sqlite3.SQLITE_READONLY: "it can no longer be written",
+    sqlite3.SQLITE_PERM: "permission denied",
+    sqlite3.SQLITE_CANTOPEN: "it, or its directory, can no longer be opened",
+    sqlite3.SQLITE_CORRUPT: "the file is damaged",
+    sqlite3.SQLITE_NOTADB: "the file is no longer a SQLite database",
+    sqlite3.SQLITE_BUSY: "another process holds it locked",
+    sqlite3.SQLITE_LOCKED: "another connection holds it locked",
+}
+"""What a failure means, by SQLite's primary result code."""
+
+
+def describe_sqlite_error(exc: sqlite3.Error) -> str:
+    """`exc` for a one-line error: a fixed description and SQLite's error
+    name when the result code is known, else the class and the `redact`-ed
+    text (SQLite's text may quote a statement's values)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    known = None if code is None else _SQLITE_FAILURES.get(code & 0xFF)
+    if known is not None:
+        return f"{known}, {exc.sqlite_errorname}"
+    return f"{type(exc).__name__}: {redact(' '.join(str(exc).split()))}"
 
 
 def lock_path(store: Path, thread: str) -> Path:
