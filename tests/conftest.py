@@ -133,6 +133,20 @@ def registry(registry_file: Path) -> Registry:
 
 
 @pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A CLI run's state in `tmp_path`: the checkpoint store (in a directory
+    the CLI has to create, so its mode is the CLI's doing) and the cache, with
+    no provider key or telemetry exporter from the environment. Returns the
+    checkpoint file's path."""
+    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(key, raising=False)
+    path = tmp_path / "state" / "checkpoints.sqlite"
+    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
+    monkeypatch.setenv("DISPATCH_CACHE_DIR", str(tmp_path / "cache"))
+    return path
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 

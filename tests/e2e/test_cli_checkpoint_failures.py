@@ -30,21 +30,13 @@ from typing import Any
 
 import pytest
 from _cli import assert_one_error_line, cli
-from conftest import PROVIDER_KEYS
 
 import dispatch.cli.checkpoints
 
 REQUEST = "Summarise our SLO. List the three biggest risks. Draft a status update."
 
 
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
-        monkeypatch.delenv(key, raising=False)
-    path = tmp_path / "state" / "checkpoints.sqlite"
-    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
-    monkeypatch.setenv("DISPATCH_CACHE_DIR", str(tmp_path / "cache"))
-    return path
+pytestmark = pytest.mark.usefixtures("store")  # tests/conftest.py
 
 
 Write = Callable[[], Awaitable[Any]]

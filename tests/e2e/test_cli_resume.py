@@ -23,20 +23,11 @@ from pathlib import Path
 import pytest
 from _cli import cli
 from _warm_cli import PIPE, WarmProcess, shared
-from conftest import PROVIDER_KEYS
 
 from dispatch.budget_scopes import open_budget_scope
 from dispatch.cli.spend_journal import journal_target
 
-
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
-        monkeypatch.delenv(key, raising=False)
-    # a directory the CLI has to create, so its mode is the CLI's doing
-    path = tmp_path / "state" / "checkpoints.sqlite"
-    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
-    return path
+pytestmark = pytest.mark.usefixtures("store")  # tests/conftest.py
 
 
 def slow_calls() -> dict[str, str]:

@@ -22,20 +22,12 @@ from pathlib import Path
 
 import pytest
 from _cli import assert_one_error_line, cli
-from conftest import PROVIDER_KEYS
 from test_cli_resume import start_demo, wait_for_first_hop
 
 from dispatch.budget_scopes import open_budget_scope
 from dispatch.cli.spend_journal import journal_target
 
-
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
-        monkeypatch.delenv(key, raising=False)
-    path = tmp_path / "state" / "checkpoints.sqlite"
-    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
-    return path
+pytestmark = pytest.mark.usefixtures("store")  # tests/conftest.py
 
 
 def kill_mid_run(thread: str) -> None:

@@ -21,21 +21,12 @@ from typing import Any
 
 import pytest
 from _cli import assert_one_error_line, cli
-from conftest import PROVIDER_KEYS
 from test_cli_checkpoint_failures import REQUEST, no_room_for_files
 
 from dispatch.budget_scopes import SqliteBudgetScope, open_budget_scope
 from dispatch.cli.spend_journal import journal_target
 
-
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
-        monkeypatch.delenv(key, raising=False)
-    path = tmp_path / "state" / "checkpoints.sqlite"
-    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
-    monkeypatch.setenv("DISPATCH_CACHE_DIR", str(tmp_path / "cache"))
-    return path
+pytestmark = pytest.mark.usefixtures("store")  # tests/conftest.py
 
 
 def fill_the_disk_at_first_paid_settlement(monkeypatch: pytest.MonkeyPatch) -> None:

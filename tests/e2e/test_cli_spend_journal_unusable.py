@@ -15,18 +15,10 @@ from pathlib import Path
 
 import pytest
 from _cli import assert_one_error_line, cli
-from conftest import PROVIDER_KEYS
 
 from dispatch.cli.spend_journal import journal_target
 
-
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in (*PROVIDER_KEYS, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER"):
-        monkeypatch.delenv(key, raising=False)
-    path = tmp_path / "state" / "checkpoints.sqlite"
-    monkeypatch.setenv("DISPATCH_CHECKPOINTS", str(path))
-    return path
+pytestmark = pytest.mark.usefixtures("store")  # tests/conftest.py
 
 
 def another_sqlite_database(journal: Path) -> None:
