@@ -38,7 +38,7 @@ from dispatch.policy import select
 from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.resilience import CircuitBreaker
-from dispatch.routing import Router, RulesRouter
+from dispatch.routing import FixedRouter, Router, RulesRouter
 from dispatch.routing_charges import attach, decide_charged, with_charges
 from dispatch.specialist import Specialist, SpecialistRun
 from dispatch.tracing import Tracing
@@ -104,6 +104,10 @@ class Dispatcher:
         self.router: Router = router or RulesRouter(
             tiers=registry.tiers, capabilities=registry.capabilities
         )
+        if isinstance(self.router, FixedRouter):  # a typo would route nowhere
+            registry.check_hints(
+                "FixedRouter", capability=self.router.capability, tier=self.router.tier
+            )
         attach(self.router, registry)  # an LLM layer's calls are charged as hops
         self.simulate = simulate
         self._factory: ModelFactory = model_factory or (

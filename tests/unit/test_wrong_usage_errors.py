@@ -148,3 +148,15 @@ def test_a_routed_node_without_messages_says_so_instead_of_routing_nothing(
     builder.add_edge(START, "writer")
     with pytest.raises(ConfigError, match="'writer': its input has no 'messages'"):
         builder.compile().invoke({"question": "why?"})
+
+
+def test_a_fixed_route_the_registry_does_not_declare_is_refused(
+    registry: Registry,
+) -> None:
+    from dispatch.routing import FixedRouter
+
+    with pytest.raises(ConfigError, match="FixedRouter: unknown capability"):
+        Dispatcher(registry, router=FixedRouter("cooking", "small"))
+    with pytest.raises(ConfigError, match="FixedRouter: unknown tier"):
+        Dispatcher(registry, router=FixedRouter("coding", "huge"))
+    assert Dispatcher(registry, router=FixedRouter("coding", "small"))
