@@ -312,10 +312,15 @@ def eval_outcomes(
     TRAIN). DATA is never used to train or calibrate, so its quality and cost
     ratios estimate what the router would do on new prompts.
     """
-    from dispatch.eval.outcomes import ROUTERS, evaluate_outcomes  # noqa: PLC0415
+    from dispatch.eval.outcomes import (  # noqa: PLC0415
+        ROUTERS,
+        check_router,
+        evaluate_outcomes,
+    )
     from dispatch.routing.replay import read_models, read_replay  # noqa: PLC0415
 
     try:
+        check_router(router)  # before the encoder is built (an ONNX export)
         check_target(target_quality)
         if plot is not None:
             from dispatch.eval.plot import check_plot_format  # noqa: PLC0415
@@ -327,9 +332,8 @@ def eval_outcomes(
         check_prompt_sizes(train_records, train_file)
         check_prompt_sizes(data_records, data)
         table = read_models(models)
-        if router in ROUTERS:  # else evaluate_outcomes names the choices
-            folds = ROUTERS[router].folds
-            check_folds(train_records, train_file, train_records, train_file, folds)
+        folds = ROUTERS[router].folds
+        check_folds(train_records, train_file, train_records, train_file, folds)
         with _progress(not json_) as tick:
             report = evaluate_outcomes(
                 data_records,

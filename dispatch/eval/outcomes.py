@@ -28,7 +28,7 @@ from dispatch.routing.learned import LearnedRouter
 from dispatch.routing.replay import ReplayRecord
 from dispatch.types import RouteDecision
 
-__all__ = ("ROUTERS", "evaluate_outcomes")
+__all__ = ("ROUTERS", "check_router", "evaluate_outcomes")
 
 ROUTERS: Mapping[str, HeadConfig] = {
     "learned": HeadConfig(kind="logreg", c=0.3),
@@ -47,6 +47,22 @@ can name either. The ``logreg-*`` entries keep the losing bar modes and the
 older conservative calibration runnable so the comparison can be repeated on
 new data; ``mf`` is the matrix factorisation it was compared with.
 """
+
+
+def check_router(router: str) -> None:
+    """Refuse a ``--router`` that is not a key of `ROUTERS` (before anything is
+    read or encoded).
+
+    Raises:
+        ConfigError: naming the flag, the value and the choices.
+    """
+    if router not in ROUTERS:
+        raise ConfigError(
+            "unknown router",
+            path="--router",
+            found=router,
+            expected=", ".join(sorted(ROUTERS)),
+        )
 
 
 def evaluate_outcomes(
@@ -97,13 +113,7 @@ def evaluate_outcomes(
             `reference` is not one of them, or a model has no entry (or no
             price) in `models`.
     """
-    if router not in ROUTERS:
-        raise ConfigError(
-            "unknown router",
-            path="--router",
-            found=router,
-            expected=", ".join(sorted(ROUTERS)),
-        )
+    check_router(router)
     trained_on = outcome_models(train)  # each file: a model on every line or none
     in_data = set(outcome_models(data))
     names_list = [n for n in trained_on if n in in_data]

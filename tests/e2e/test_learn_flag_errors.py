@@ -56,7 +56,13 @@ def test_train_names_an_unknown_reference_and_the_models_it_could_be(
     assert not files["out"].exists()
 
 
-def test_eval_outcomes_names_the_router_flag(files: dict[str, Path]) -> None:
+def test_eval_outcomes_names_the_router_flag(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_encoder(*args: object) -> object:
+        raise AssertionError("the encoder was built before the flag was checked")
+
+    monkeypatch.setattr(dispatch.cli.learn, "_encoder", no_encoder)
     reason = refused_with_json(
         "eval", "outcomes", str(files["data"]), "--train", str(files["data"]),
         "--models", str(files["models"]), "--router", "bogus",
