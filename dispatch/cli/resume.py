@@ -37,6 +37,7 @@ from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
 from dispatch.langgraph.context import budget_limits
+from dispatch.langgraph.resume import checkpointed_spend
 
 __all__ = ("resume_thread",)
 
@@ -163,7 +164,7 @@ async def _resume(
         ):
             # Spend the checkpoint lost (a node killed between paid calls) is
             # in the journal: the ledger opens from the larger of the two.
-            checkpointed = _checkpointed_spend(snapshot.values, workflow)
+            checkpointed = checkpointed_spend(snapshot.values, workflow)
             unrecorded = max(Decimal(0), before - checkpointed)
             if unrecorded:
                 dispatcher.ledgers.open(workflow, limit, mode, spent=before)
@@ -173,14 +174,6 @@ async def _resume(
                 raise exc.after_spending(spent_by(dispatcher, workflow)) from None
     run["unrecorded"] = unrecorded
     return dict(state), run
-
-
-def _checkpointed_spend(values: Any, workflow: str) -> Decimal:
-    """`workflow`'s settled spend in the checkpoint's ``budget`` channel."""
-    budget = (values or {}).get("budget") or {}
-    if budget.get("workflow") != workflow:
-        return Decimal(0)
-    return Decimal(budget.get("spent_usd") or 0)
 
 
 def _run_settings(metadata: Any, values: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from dispatch.langgraph.context import budget_limits
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatcher
 
-__all__ = ("aresume", "resume", "resume_config")
+__all__ = ("aresume", "checkpointed_spend", "resume", "resume_config")
 
 
 class _Snapshot(Protocol):
@@ -49,13 +49,18 @@ def resume_config(
     if workflow:
         conf["workflow_id"] = workflow
         limit, mode = budget_limits(config, dispatcher.budget)
-        spent = (
-            Decimal(budget["spent_usd"])
-            if budget.get("workflow") == workflow
-            else Decimal(0)
-        )
+        spent = checkpointed_spend(values, str(workflow))
         dispatcher.ledgers.open(str(workflow), limit, mode, spent=spent)
     return {**config, "configurable": conf}
+
+
+def checkpointed_spend(values: Any, workflow: str) -> Decimal:
+    """`workflow`'s settled spend in checkpointed state `values` (its
+    ``budget`` channel); 0 when the channel holds another workflow's."""
+    budget = (values or {}).get("budget") or {}
+    if budget.get("workflow") != workflow:
+        return Decimal(0)
+    return Decimal(budget["spent_usd"])
 
 
 async def aresume(dispatcher: Dispatcher, graph: _Graph, config: RunnableConfig) -> Any:
