@@ -39,6 +39,7 @@ from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.resilience import CircuitBreaker
 from dispatch.routing import FixedRouter, Router, RulesRouter
+from dispatch.routing.protocol import leaf_layers
 from dispatch.routing_charges import attach, decide_charged, with_charges
 from dispatch.specialist import Specialist, SpecialistRun
 from dispatch.tracing import Tracing
@@ -104,10 +105,11 @@ class Dispatcher:
         self.router: Router = router or RulesRouter(
             tiers=registry.tiers, capabilities=registry.capabilities
         )
-        if isinstance(self.router, FixedRouter):  # a typo would route nowhere
-            registry.check_hints(
-                "FixedRouter", capability=self.router.capability, tier=self.router.tier
-            )
+        for layer in leaf_layers(self.router):  # a fixed route's typo routes nowhere
+            if isinstance(layer, FixedRouter):
+                registry.check_hints(
+                    "FixedRouter", capability=layer.capability, tier=layer.tier
+                )
         attach(self.router, registry)  # an LLM layer's calls are charged as hops
         self.simulate = simulate
         self._factory: ModelFactory = model_factory or (

@@ -34,6 +34,7 @@ from dispatch.hop import HopResult
 from dispatch.records import HopRecord
 from dispatch.registry import Registry
 from dispatch.routing.llm import VERDICT_OUTPUT_TOKENS
+from dispatch.routing.protocol import leaf_layers
 from dispatch.types import (
     Hop,
     ModelChoice,
@@ -68,14 +69,11 @@ _CURRENT: ContextVar[_Routing | None] = ContextVar(
 def attach(router: object, registry: Registry) -> None:
     """Point the ``on_usage`` of every LLM layer in `router` (a `HybridRouter`'s
     layers included) at the hop being routed."""
-    nested = getattr(router, "layers", None)
-    if nested is not None:
-        for layer in nested:
-            attach(layer, registry)
-    elif hasattr(router, "on_usage") and router.on_usage is None:
-        router.on_usage = _charger(registry)
-        if getattr(router, "admit", False) is None:
-            setattr(router, "admit", _admitter(registry))  # noqa: B010 - duck-typed layer
+    for layer in leaf_layers(router):
+        if hasattr(layer, "on_usage") and layer.on_usage is None:
+            layer.on_usage = _charger(registry)
+            if getattr(layer, "admit", False) is None:
+                setattr(layer, "admit", _admitter(registry))  # noqa: B010 - duck-typed layer
 
 
 def _admitter(registry: Registry) -> Callable[[Hop, str, int], bool]:

@@ -7,11 +7,12 @@ object with both methods routes, including a user's own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 from dispatch.types import Hop, RouteDecision, RouterLayer
 
-__all__ = ("FixedRouter", "Router")
+__all__ = ("FixedRouter", "Router", "leaf_layers")
 
 
 @runtime_checkable
@@ -61,3 +62,14 @@ class FixedRouter:
     def describe(self) -> str:
         """E.g. ``fixed: coding/small``."""
         return f"fixed: {self.capability}/{self.tier}"
+
+
+def leaf_layers(router: object) -> Iterator[object]:
+    """The routers that decide inside `router`: its own ``layers`` (a
+    `HybridRouter`'s), recursively, else `router` itself."""
+    nested = getattr(router, "layers", None)
+    if nested is None:
+        yield router
+        return
+    for layer in nested:
+        yield from leaf_layers(layer)

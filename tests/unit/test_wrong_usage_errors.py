@@ -160,3 +160,13 @@ def test_a_fixed_route_the_registry_does_not_declare_is_refused(
     with pytest.raises(ConfigError, match="FixedRouter: unknown tier"):
         Dispatcher(registry, router=FixedRouter("coding", "huge"))
     assert Dispatcher(registry, router=FixedRouter("coding", "small"))
+
+
+def test_a_fixed_route_inside_a_hybrid_router_is_checked_too(
+    registry: Registry,
+) -> None:
+    from dispatch.routing import FixedRouter, HybridRouter, RulesRouter
+
+    hybrid = HybridRouter([RulesRouter(), FixedRouter("cooking", "small")], [0.5])
+    with pytest.raises(ConfigError, match="FixedRouter: unknown capability"):
+        Dispatcher(registry, router=hybrid)
