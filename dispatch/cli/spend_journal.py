@@ -174,13 +174,19 @@ def _opened(target: Path | str, open_: Callable[[], Any]) -> Any:
         raise _unusable(target, exc) from None
     except DispatchError:
         raise
-    except Exception as exc:  # psycopg's errors, without importing it
-        if type(exc).__module__.split(".")[0] != "psycopg":
+    except Exception as exc:
+        if not _from_psycopg(exc):
             raise
         raise DispatchError(
             f"cannot use the spend journal in the Postgres database "
             f"({type(exc).__name__})"
         ) from None
+
+
+def _from_psycopg(exc: Exception) -> bool:
+    """Whether `exc` is one of psycopg's (the Postgres journal's store
+    errors), told without importing psycopg."""
+    return type(exc).__module__.split(".")[0] == "psycopg"
 
 
 def _unusable(target: Path | str, exc: sqlite3.Error) -> DispatchError:
@@ -236,8 +242,8 @@ class _Guarded:
             raise self._failed(exc.strerror or type(exc).__name__) from None
         except DispatchError:
             raise
-        except Exception as exc:  # psycopg's errors, without importing it
-            if type(exc).__module__.split(".")[0] != "psycopg":
+        except Exception as exc:
+            if not _from_psycopg(exc):
                 raise
             raise self._failed(type(exc).__name__) from None
 
