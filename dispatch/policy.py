@@ -20,8 +20,9 @@ Rules, in order:
    tokens wins; ties go to lower latency, then to the id (deterministic).
 5. In ``soft`` budget mode, when that choice's cost does not fit in what is
    left, the tier steps down until a model fits (an explicit, recorded
-   downgrade that may re-open a pin); when nothing fits, the cheapest model
-   is returned and the ledger refuses it.
+   downgrade that may re-open a pin; a decision with predictions takes the
+   best-predicted model that fits instead, see `dispatch.downgrade`); when
+   nothing fits, the cheapest model is returned and the ledger refuses it.
 
 The cost used for choosing is the hop's planned cost (its input estimate plus
 its output cap, clamped to the model's own output limit), the same amount the
@@ -31,7 +32,7 @@ model, and an absurd cap cannot reserve an absurd amount.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from dispatch.candidates import (
@@ -43,6 +44,7 @@ from dispatch.candidates import (
     output_cap,
     planned_cost,
 )
+from dispatch.downgrade import downgrade
 from dispatch.errors import NoEligibleModel
 from dispatch.registry import Registry
 from dispatch.types import (
@@ -99,7 +101,7 @@ def select(
         or choice.expected_cost_usd <= budget.remaining
     ):
         return choice
-    return _downgrade(choice, hop, registry, budget.remaining, exclude)
+    return downgrade(choice, hop, registry, budget.remaining, exclude)
 
 
 _CHOICES: dict[tuple[object, ...], ModelChoice] = {}
@@ -130,65 +132,6 @@ def _remembered(
             _CHOICES.clear()
         _CHOICES[key] = choice
     return choice
-
-
-def _downgrade(
-    choice: ModelChoice,
-    hop: Hop,
-    registry: Registry,
-    remaining: Decimal,
-    exclude: frozenset[str],
-) -> ModelChoice:
-    decision = choice.decision
-    # A decision with predictions steps down among the models it predicts;
-    # the others only when none of those fits (see `candidates.at_tier`), or when
-    # `_select` already fell back to them (no predicted model was eligible).
-    fell_back = decision.quality is not None and (
-        choice.model.id not in decision.quality
-    )
-    if decision.quality is None:
-        kinds: tuple[bool, ...] = (False,)
-    else:
-        kinds = (True,) if fell_back else (False, True)
-    top = registry.tier_rank(decision.tier)
-    steps = [(u, registry.tiers[rank]) for u in kinds for rank in range(top, -1, -1)]
-    for unpredicted, tier in steps:
-        fits = [
-            m
-            for m in at_tier(decision, tier, hop, registry, exclude, unpredicted)
-            if planned_cost(m, hop, registry) <= remaining
-        ]
-        if fits:
-            best = cheapest(fits, hop, registry)
-            why = f"budget: ${remaining:.6f} left, {decision.tier} -> {tier}"
-            break
-    else:
-        # Nothing fits (the ledger will refuse): the cheapest model of the
-        # kind already chosen, never a switch to a model without a prediction.
-        unpredicted = fell_back
-        tier = registry.tiers[0]
-        lowest = at_tier(decision, tier, hop, registry, exclude, unpredicted)
-        if not lowest:
-            return choice
-        best = cheapest(lowest, hop, registry)
-        why = f"budget: ${remaining:.6f} left, nothing fits; cheapest {tier} model"
-    if best.id == choice.model.id:
-        return choice
-    pinned_model = choice.model.id if choice.pinned else choice.repinned_from
-    kept = best.id == pinned_model
-    if unpredicted:
-        decision = fallen_back(decision)
-    return ModelChoice(
-        model=best,
-        # The why goes in the choice's reason only: a hop's reason is
-        # "<decision reason> -> <choice reason>", so it would appear twice.
-        decision=replace(decision, tier=tier),
-        pin_change=PinChange.KEPT if kept else PinChange.DOWNGRADED,
-        repinned_from=None if kept else pinned_model,
-        reason=why,
-        expected_cost_usd=planned_cost(best, hop, registry),
-        max_output_tokens=output_cap(best, hop),
-    )
 
 
 def _bar_text(decision: RouteDecision, registry: Registry) -> str:
@@ -300,16 +243,23 @@ def _why_none(
     decision: RouteDecision, hop: Hop, registry: Registry, exclude: frozenset[str]
 ) -> str:
     """Why no model is eligible, naming the nearest miss."""
+    # The near miss of a decision with predictions is a predicted model: an
+    # unpredicted one's prior is not on the bar's scale.
     served = sorted(
         (expected_quality(m, decision.capability, decision.quality), m.id)
         for m in registry
-        if decision.capability in m.quality
-        or (decision.quality is not None and m.id in decision.quality)
+        if (
+            m.id in decision.quality
+            if decision.quality is not None
+            else decision.capability in m.quality
+        )
     )
     if not served:
         return "no registered model declares this capability"
     bar = registry.bar(decision.tier) if decision.bar is None else decision.bar
-    detail = f"bar is {bar}, best is {served[-1][1]} at {served[-1][0]}"
+    detail = (
+        f"bar is {round(bar, 3)}, best is {served[-1][1]} at {round(served[-1][0], 3)}"
+    )
     too_small = [
         m.id
         for m in eligible_models(
