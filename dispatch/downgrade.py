@@ -61,7 +61,7 @@ def downgrade(
             )
     if found is not None:
         best, tier, unpredicted, note = found
-        why = f"{decision.tier} -> {tier}{note}"
+        why = f"{choice.model.id} does not fit, {decision.tier} -> {tier}{note}"
     else:
         found = _cheapest_of_kind(decision, hop, registry, exclude, fell_back)
         if found is None:
@@ -122,7 +122,7 @@ def _best_predicted_that_fits(
         return None
     top = max(quality[m.id] for m in fits)
     best = cheapest([m for m in fits if quality[m.id] == top], hop, registry)
-    return best, best.tier, False, f" (best prediction that fits: {top:.3f})"
+    return best, best.tier, False, f"; best prediction that fits: {top:.3f}"
 
 
 def _by_tier_that_fits(

@@ -130,7 +130,10 @@ def test_soft_budget_steps_down_a_tier_and_records_why(registry: Registry) -> No
     choice = select(decision("general", "large"), hop, registry, budget=view)
     # mid would cost 0.003 and does not fit either: tiny (0.0003) at small does
     assert (choice.model.id, choice.decision.tier) == ("tiny:model", "small")
-    assert "budget: $0.001500 left, large -> small" in choice.reason
+    assert (
+        choice.reason
+        == "budget: $0.001500 left, big:model does not fit, large -> small"
+    )
 
 
 def test_soft_budget_keeps_a_pin_that_still_fits(registry: Registry) -> None:

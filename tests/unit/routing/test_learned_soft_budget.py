@@ -89,7 +89,8 @@ def test_money_for_the_middle_model_buys_it_though_its_prediction_is_below_the_t
     assert choice.pin_change is PinChange.DOWNGRADED
     assert choice.decision.tier == "medium"
     assert choice.reason == (
-        "budget: $0.005000 left, large -> medium (best prediction that fits: 0.600)"
+        "budget: $0.005000 left, p:dear does not fit, large -> medium; "
+        "best prediction that fits: 0.600"
     )
     assert choice.expected_cost_usd <= Decimal("0.005")
 
