@@ -246,8 +246,8 @@ def metrics_table(m: dict[str, Any]) -> Table:
     cost_per = m["cost_per_successful_hop_usd"]
     rows = [
         (
-            "hops (successful / refused)",
-            f"{m['hops']} ({m['successful_hops']} / {m['refused_hops']})",
+            "hops called (successful) / refused",
+            f"{m['hops']} ({m['successful_hops']}) / {m['refused_hops']}",
         ),
         ("total cost", f"${m['total_cost_usd']:.6f}"),
         ("baseline (always largest)", f"${m['baseline_cost_usd']:.6f}"),

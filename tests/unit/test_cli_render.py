@@ -1,4 +1,5 @@
-"""The budget object and line of a run, and how a refused hop is shown."""
+"""The budget object and line of a run, how a refused hop is shown, and the
+routing metrics table."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from decimal import Decimal
 from rich.console import Console
 
 from dispatch.budget import BudgetDict
-from dispatch.cli.render import budget_json, budget_line, hop_table
+from dispatch.cli.render import budget_json, budget_line, hop_table, metrics_table
 from dispatch.records import HopRecord
+from dispatch.report import routing_report
 from dispatch.types import PinChange
 
 
@@ -73,3 +75,34 @@ def test_a_refused_hop_is_never_shown_as_a_re_pin() -> None:
     text = console.export_text()
     assert "refused: budget" in text
     assert "re-pin" not in text
+
+
+def test_the_metrics_table_counts_refused_hops_beside_the_called_ones() -> None:
+    def record(step: str, *, refused: bool) -> HopRecord:
+        return HopRecord(
+            step=step,
+            specialist="coding",
+            capability="coding",
+            tier="small",
+            model="small:model",
+            input_tokens=0 if refused else 10,
+            output_tokens=0 if refused else 5,
+            cost_usd=Decimal(0) if refused else Decimal("0.001"),
+            baseline_cost_usd=Decimal(0) if refused else Decimal("0.01"),
+            pin_change=PinChange.NEW,
+            repinned_from=None,
+            router="rules",
+            confidence=1.0,
+            reason="r",
+            duration_ms=1.0,
+            error="refused: budget" if refused else None,
+            refused=refused,
+        )
+
+    records = [record("a", refused=False), record("b", refused=False)]
+    records.append(record("c", refused=True))
+    console = Console(width=200, record=True)
+    console.print(metrics_table(routing_report(records)))
+    text = console.export_text()
+    assert "hops called (successful) / refused" in text
+    assert "2 (2) / 1" in text
