@@ -8,6 +8,8 @@ It is bounded: past `max_disk_bytes` the least recently used rows go.
 A disk cache that cannot be used (its directory cannot be made or is
 read-only, the disk is full, the file is damaged, a row holds no valid
 vector) is dropped with one warning; the memory cache goes on serving.
+The SQLite file itself (schema, row decoding, size, what to do when it
+fails) is `dispatch.routing.embedding_db`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import os
 import sqlite3
 import threading
 import time
@@ -29,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatch.errors import ConfigError
+from dispatch.routing.embedding_db import live_bytes, open_db, remedy, stored_vector
 from dispatch.routing.text import well_formed
 
 __all__ = (
@@ -131,7 +133,7 @@ class CachedEncoder:
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = _open(path)
+                self._db = open_db(path)
             except (sqlite3.Error, OSError) as exc:  # OSError: no directory there
                 self._give_up_disk(exc)
 
@@ -188,7 +190,7 @@ class CachedEncoder:
                     "SELECT dim, vector FROM embeddings WHERE encoder = ? AND key = ?",
                     (self.encoder.id, self._key(text)),
                 ).fetchone()
-                vector = None if row is None else _vector(row[0], row[1])
+                vector = None if row is None else stored_vector(row[0], row[1])
             except sqlite3.Error as exc:
                 self._give_up_disk(exc)
                 return None
@@ -250,7 +252,7 @@ class CachedEncoder:
 
         A cache is never worth failing a hop or an evaluation for: the vectors
         are recomputed on a miss. Warns once, naming the file, the error class
-        and what to do (`_remedy`): point ``$DISPATCH_CACHE_DIR`` elsewhere
+        and what to do (`remedy`): point ``$DISPATCH_CACHE_DIR`` elsewhere
         when the directory cannot be made or written (there, deleting the file
         would fail too) or the disk is full, else delete the bad file (SQLite's
         and the OS's messages hold no secrets). Called with the lock held, or
@@ -260,7 +262,7 @@ class CachedEncoder:
         if db is not None:
             with contextlib.suppress(sqlite3.Error):
                 db.close()
-        what, fix = _remedy(exc, self._path)
+        what, fix = remedy(exc, self._path)
         warnings.warn(
             f"embedding cache {self._path} is unusable ({type(exc).__name__}: "
             f"{what}); going on with the memory cache only. {fix}",
@@ -271,7 +273,7 @@ class CachedEncoder:
     def disk_bytes(self) -> int:
         """Live size of the disk cache (its pages in use), 0 without one."""
         with self._lock:
-            return 0 if self._db is None else _live_bytes(self._db)
+            return 0 if self._db is None else live_bytes(self._db)
 
     def _evict_past_bound(self, db: sqlite3.Connection) -> None:
         """Delete the least recently used rows once the live pages pass the bound.
@@ -283,7 +285,7 @@ class CachedEncoder:
         partly filled.
         """
         for _ in range(_EVICTION_ROUNDS):
-            live = _live_bytes(db)
+            live = live_bytes(db)
             if live <= self.max_disk_bytes:
                 return
             count = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
@@ -313,96 +315,6 @@ class CachedEncoder:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    """Open (or create) the disk cache, upgrading a file from before the bound."""
-    db = sqlite3.connect(path, check_same_thread=False)
-    try:
-        # A cache, not a record: every row can be recomputed. In WAL mode
-        # with synchronous=NORMAL a commit does not wait for the disk (only
-        # checkpoints do), so storing a new prompt's vector on the live
-        # hop costs ~0.2 ms instead of two flushes (~11 ms per new prompt
-        # measured here with the default rollback journal). A power loss
-        # can drop the last rows; the file stays consistent.
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings ("
-            "encoder TEXT, key TEXT, dim INTEGER, vector BLOB, "
-            "used INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (encoder, key))"
-        )
-        columns = {row[1] for row in db.execute("PRAGMA table_info(embeddings)")}
-        if (
-            "used" not in columns
-        ):  # a file from before the bound: its rows count as oldest
-            db.execute(
-                "ALTER TABLE embeddings ADD COLUMN used INTEGER NOT NULL DEFAULT 0"
-            )
-        db.execute("CREATE INDEX IF NOT EXISTS embeddings_used ON embeddings (used)")
-        db.commit()
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _vector(dim: object, blob: object) -> Vectors:
-    """The stored row as a vector: `dim` float32 values in `blob`.
-
-    Raises:
-        sqlite3.DatabaseError: the row holds no such vector (the file was
-            written over, or edited), so the disk cache is dropped like a
-            damaged file.
-    """
-    if not (
-        isinstance(dim, int)
-        and dim > 0
-        and isinstance(blob, bytes)
-        and len(blob) == 4 * dim
-    ):
-        size = len(blob) if isinstance(blob, bytes | str) else 0
-        raise sqlite3.DatabaseError(
-            f"a stored vector is damaged (width {dim!r}, "
-            f"{type(blob).__name__} of {size} bytes)"
-        )
-    return np.frombuffer(blob, dtype=np.float32)
-
-
-_NO_ROOM = (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
-"""SQLite's primary result codes for a write the disk refused."""
-
-
-def _remedy(exc: sqlite3.Error | OSError, path: Path | None) -> tuple[str, str]:
-    """What went wrong with the disk cache at `path`, and what to do about it."""
-    directory = path.parent if path is not None else None
-    if isinstance(exc, OSError):
-        what = f"{exc.strerror or exc}: {exc.filename or path}"
-    else:
-        what = str(exc)
-    read_only = (
-        directory is not None
-        and directory.is_dir()
-        and not os.access(directory, os.W_OK | os.X_OK)
-    )
-    if read_only:
-        what = f"{what}; {directory} is read-only"
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(exc, OSError) or read_only:
-        fix = "Point $DISPATCH_CACHE_DIR at a writable directory"
-    elif code is not None and (code & 0xFF) in _NO_ROOM:
-        fix = "Free disk space, or point $DISPATCH_CACHE_DIR at another directory"
-    else:
-        fix = "`dispatch cache clear --only embeddings` deletes the file"
-    return what, fix
-
-
-def _live_bytes(db: sqlite3.Connection) -> int:
-    """Bytes in the database's pages that hold data (freed pages excluded)."""
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    free = db.execute("PRAGMA freelist_count").fetchone()[0]
-    size = db.execute("PRAGMA page_size").fetchone()[0]
-    return int((pages - free) * size)
 
 
 _LAYERS_PREFIX = ":layers-"
