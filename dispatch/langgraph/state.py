@@ -1,9 +1,13 @@
 """Graph-state channels graph-dispatch writes: hop records and pins.
 
-Mix `DispatchState` into your own state so `Dispatcher.node` can write to it::
+Mix `DispatchState` into your own state so a routed node can write to it::
 
     class State(MessagesState, DispatchState):
         pass
+
+A `routed_node` declares `RoutedNodeInput` as its input schema, so LangGraph adds
+these channels to a graph whose own state lacks them (their writes would
+otherwise be dropped without a word).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
+from langchain_core.messages import AnyMessage
 from typing_extensions import TypedDict
 
 from dispatch.budget import BudgetDict, merge_budget
@@ -18,7 +23,7 @@ from dispatch.errors import ConfigError
 from dispatch.pins import PinState, merge_pins
 from dispatch.records import HopRecord, HopRecordDict, record_from_state
 
-__all__ = ("DispatchState", "add_hops", "hop_records")
+__all__ = ("DispatchState", "RoutedNodeInput", "add_hops", "hop_records")
 
 
 def add_hops(
@@ -54,6 +59,19 @@ class DispatchState(TypedDict, total=False):
     """Specialist -> pinned model, for this conversation."""
     budget: Annotated[BudgetDict | None, merge_budget]
     """Settled spend and refusals of the current workflow (checkpointed)."""
+
+
+class RoutedNodeInput(DispatchState, total=False):
+    """What a routed node reads: the conversation plus the `DispatchState` channels.
+
+    As a node's input schema it makes `StateGraph.add_node` add the ``hops`` /
+    ``pins`` / ``budget`` channels, with their reducers, to any graph. A graph
+    whose own state already has them is unchanged.
+    """
+
+    messages: list[AnyMessage]
+    """The conversation. No reducer here on purpose: LangGraph keeps the graph's
+    own ``messages`` channel (``add_messages`` on `MessagesState`) over a plain one."""
 
 
 def hop_records(
