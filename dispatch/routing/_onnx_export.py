@@ -177,9 +177,12 @@ def _export_plain(model_path: Path, out: Path) -> None:
     import torch  # noqa: PLC0415 - only needed for the one-time export
     from transformers import AutoModel  # noqa: PLC0415
 
-    bert = AutoModel.from_pretrained(
-        str(model_path), local_files_only=True, attn_implementation="eager"
-    )
+    from dispatch.routing._st import quiet_model_loading  # noqa: PLC0415
+
+    with quiet_model_loading():  # no "Loading weights" bar on the CLI's stderr
+        bert = AutoModel.from_pretrained(
+            str(model_path), local_files_only=True, attn_implementation="eager"
+        )
     bert.eval()
 
     class _Hidden(torch.nn.Module):

@@ -5,14 +5,19 @@ ONNX encoder (several times faster per prompt) and uses this one when
 onnxruntime is not installed. Both produce the same vectors under the same
 id. sentence-transformers and torch are imported on first `encode`, never at
 import, and the Hugging Face hub is switched offline first: a model is only
-ever read from the installed package.
+ever read from the installed package. While a model loads, the libraries'
+own progress bars and logging are muted (`quiet_model_loading`): a
+``--json`` command's stderr holds only the CLI's own lines.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,12 @@ from dispatch.errors import ConfigError
 from dispatch.routing.encoder import Vectors, layers_suffix
 from dispatch.routing.text import well_formed
 
-__all__ = ("SentenceTransformerEncoder", "checked_layers", "default_model_path")
+__all__ = (
+    "SentenceTransformerEncoder",
+    "checked_layers",
+    "default_model_path",
+    "quiet_model_loading",
+)
 
 
 def default_model_path() -> Path:
@@ -94,7 +104,8 @@ class SentenceTransformerEncoder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
-            self._model = SentenceTransformer(str(self.model_path), device="cpu")
+            with quiet_model_loading():
+                self._model = SentenceTransformer(str(self.model_path), device="cpu")
         return self._model
 
     def encode(self, texts: Sequence[str]) -> Vectors:
@@ -135,6 +146,56 @@ class SentenceTransformerEncoder:
         if not rows:  # as `OnnxEncoder.encode` (reshape cannot size an empty row)
             return np.zeros((0, 0), dtype=np.float32)
         return np.asarray(rows, dtype=np.float32)
+
+
+@contextmanager
+def quiet_model_loading() -> Iterator[None]:
+    """Mute transformers' and huggingface_hub's progress bars and logging for a block.
+
+    Loading a model makes transformers draw its own tqdm bar ("Loading
+    weights") and log warnings on stderr, where a ``--json`` command must
+    print nothing but its own one-line warnings and errors (users pipe
+    ``2>&1`` into ``jq``), and where a plain command shows its own progress.
+    Scoped, not global: transformers' and the hub's (global) bar switches and
+    the libraries' logger levels are put back on exit, since the libraries
+    may be the caller's own too. Errors are still logged.
+    """
+    from huggingface_hub.utils.tqdm import (  # noqa: PLC0415
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+    bars_on = hf_logging.is_progress_bar_enabled()
+    hub_bars_on = not are_progress_bars_disabled()
+    verbosity = hf_logging.get_verbosity()  # configures transformers' logger first
+    loggers = [
+        logging.getLogger(n) for n in ("huggingface_hub", "sentence_transformers")
+    ]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        # the hub warns, rather than switches, under $HF_HUB_DISABLE_PROGRESS_BARS
+        warnings.simplefilter("ignore")
+        # transformers' bars, and the hub's (transformers' switches are unannotated)
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity(logging.ERROR)
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        hf_logging.set_verbosity(verbosity)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if bars_on:  # switches the hub's on too
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+            if hub_bars_on:
+                enable_progress_bars()
+            elif bars_on:
+                disable_progress_bars()
 
 
 def checked_layers(
