@@ -68,7 +68,9 @@ class Dispatcher:
         registry: models, tiers and capabilities.
         router: decides capability and tier; defaults to `RulesRouter`.
         simulate: build ``sim:`` stand-ins instead of provider models.
-        model_factory: overrides how chat models are built (tests, custom clients).
+        model_factory: overrides how chat models are built (tests, custom clients);
+            one with a ``check_registry(registry)`` method (`fake_factory`'s) is
+            checked against `registry` here.
         clock: monotonic seconds, for hop durations.
         tracing: spans and metrics (default: the global OpenTelemetry providers,
             no-ops until an SDK is installed).
@@ -111,6 +113,9 @@ class Dispatcher:
                     "FixedRouter", capability=layer.capability, tier=layer.tier
                 )
         attach(self.router, registry)  # an LLM layer's calls are charged as hops
+        check_factory = getattr(model_factory, "check_registry", None)
+        if check_factory is not None:  # fake_factory: a fake under a typo never serves
+            check_factory(registry)
         self.simulate = simulate
         self._factory: ModelFactory = model_factory or (
             lambda spec: build_chat_model(spec, simulate=simulate)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -25,8 +25,12 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from dispatch.errors import ConfigError
 from dispatch.sim import SimChatModel
 from dispatch.types import ModelSpec
+
+if TYPE_CHECKING:
+    from dispatch.registry import Registry
 
 __all__ = ("FakeChatModel", "FakeEncoder", "fake_factory")
 
@@ -113,6 +117,11 @@ def fake_factory(
     The same instance is returned for an id every time, so its `requests`
     show every call the dispatcher made on that model.
 
+    The `Dispatcher` checks the ids against its registry when it is built
+    (the factory's ``check_registry``): a fake keyed by an id no registered
+    model has is a typo that would never serve, so it is a `ConfigError`
+    naming the unknown ids and the registered ones.
+
     Example:
         >>> from dispatch import Dispatcher, Registry
         >>> coder = FakeChatModel(replies=[AIMessage(content="def f(): ...")])
@@ -121,14 +130,40 @@ def fake_factory(
         ...     registry, model_factory=fake_factory({registry.baseline.id: coder})
         ... )
     """
-    table = dict(models or {})
+    return _FakeFactory(dict(models or {}), default)
 
-    def build(spec: ModelSpec) -> BaseChatModel:
-        if spec.id in table:
-            return table[spec.id]
-        return default(spec) if default else SimChatModel(model=spec.id)
 
-    return build
+class _FakeFactory:
+    """`fake_factory`'s factory: callable per spec, checkable against a registry."""
+
+    def __init__(
+        self,
+        models: dict[str, BaseChatModel],
+        default: Callable[[ModelSpec], BaseChatModel] | None,
+    ) -> None:
+        self._models = models
+        self._default = default
+
+    def __call__(self, spec: ModelSpec) -> BaseChatModel:
+        if spec.id in self._models:
+            return self._models[spec.id]
+        return self._default(spec) if self._default else SimChatModel(model=spec.id)
+
+    def check_registry(self, registry: Registry) -> None:
+        """Refuse fakes keyed by ids `registry` does not have (they never serve).
+
+        Raises:
+            ConfigError: naming the unknown ids and the registered ones.
+        """
+        unknown = [model_id for model_id in self._models if model_id not in registry]
+        if unknown:
+            raise ConfigError(
+                "fake_factory: a fake keyed by an id no registered model has "
+                "would never serve: "
+                + ", ".join(repr(model_id) for model_id in unknown)
+                + "; registered: "
+                + ", ".join(spec.id for spec in registry)
+            )
 
 
 class FakeEncoder:
