@@ -1,6 +1,7 @@
 """``dispatch demo`` / ``dispatch run``: plan, pre-flight, run with checkpoints and
 telemetry, and print the hops, totals and budget (``dispatch resume`` prints
-its run the same way, through `report_run`).
+its run the same way, through `report_run`; the reports live in
+`dispatch.cli.run_report` and are re-exported here).
 
 `dispatch.cli.app` imports this module only inside the command bodies, so
 ``dispatch --help`` never loads LangGraph or the engine. The order of a run
@@ -15,46 +16,28 @@ every completed step for ``dispatch resume``. Exit codes are those of
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from rich.markup import escape
-from rich.panel import Panel
-from rich.text import Text
-
 from dispatch.budget import budget_settings
-from dispatch.cli.outcome import (
-    Outcome,
-    busy,
-    interrupted,
-    refused_start,
-    run_outcome,
-    start_refusal,
-)
+from dispatch.cli.outcome import start_refusal
 from dispatch.cli.progress import HopPrinter, OnHop, StreamedGraph
-from dispatch.cli.render import (
-    budget_json,
-    budget_line,
-    err,
-    fail,
-    hop_table,
-    out,
-    run_json,
-    status_line,
-    totals,
+from dispatch.cli.render import err, fail
+from dispatch.cli.run_report import (
+    busy_exit,
+    interrupted_exit,
+    refused_start_exit,
+    report_run,
 )
 from dispatch.cli.spend_journal import is_journaled, journaled
 from dispatch.cli.store import CheckpointStoreFailed, ThreadBusy
-from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env, summarize
+from dispatch.cli.support import Mode, checkpoint_store, dispatcher_from_env
 from dispatch.cli.telemetry import telemetry_from_env
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
-from dispatch.langgraph.state import hop_records
-from dispatch.preflight import Estimate
 
 __all__ = (
     "RUN_KEY",
@@ -78,13 +61,6 @@ only flat, scalar metadata)."""
 def run_metadata(settings: dict[str, Any]) -> dict[str, Any]:
     """`settings` as checkpoint metadata: prefixed keys, None values left out."""
     return {RUN_KEY + k: v for k, v in settings.items() if v is not None}
-
-
-_SIM_NOTICE = (
-    "SIMULATED RUN: no API key found, so responses come from the offline simulator "
-    "(sim: stand-ins). Token counts are derived from the prompts and each task's "
-    "declared output length; costs use the real models' list prices. Tools ran for real."
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,8 +175,13 @@ def run_workflow(args: RunArgs) -> int:
             )
         )
         if refusal is not None and estimate is not None and limit is not None:
-            return _refuse_start(
-                args, dispatcher, limit, estimate, refusal, hops=len(tasks) + 1
+            return refused_start_exit(
+                dispatcher,
+                limit,
+                estimate,
+                refusal,
+                hops=len(tasks) + 1,
+                json_=args.json_,
             )
         workflow = uuid.uuid4().hex[:12]
         configurable: dict[str, Any] = {"thread_id": thread, "workflow_id": workflow}
@@ -255,105 +236,12 @@ def run_workflow(args: RunArgs) -> int:
     )
 
 
-def report_run(
-    dispatcher: Dispatcher,
-    state: dict[str, Any],
-    *,
-    thread: str,
-    workflow: str,
-    limit: Decimal | None,
-    mode: str,
-    estimate: Estimate | None,
-    json_: bool,
-    extra: dict[str, Any] | None = None,
-    unrecorded: Decimal = Decimal(0),
-) -> int:
-    """Print workflow `workflow`'s hops, totals, budget and answer from the final
-    `state` (or the ``--json`` object) and return the exit code.
-
-    Hops are filtered by `workflow` because a thread's state accumulates the
-    records of every run on it; the report (and the exit code) must describe
-    this run only.
-
-    Args:
-        dispatcher: supplies the registry (for the baseline cost) and whether
-            the run was simulated.
-        state: the graph's final state values.
-        thread: the conversation id, printed so the user can continue it.
-        estimate: the pre-flight estimate, shown next to the spend.
-        extra: more keys for the JSON object (``resume`` adds its own).
-        unrecorded: spend the checkpoint lost before a resume (see
-            `dispatch.cli.spend_journal`), added to the budget's spend.
-    """
-    records = [r for r in hop_records(state) if r.workflow == workflow]
-    summary = summarize(records, dispatcher.registry)
-    budget_out = budget_json(
-        state.get("budget"),
-        limit=limit,
-        mode=mode,
-        preflight=estimate,
-        unrecorded=unrecorded,
-    )
-    outcome = run_outcome(state.get("tasks", []), state.get("results", {}), records)
-    if json_:
-        result = run_json(dispatcher, records, summary, state.get("answer", ""))
-        print(
-            json.dumps(
-                {
-                    **outcome.as_json(),
-                    **result,
-                    "thread": thread,
-                    "workflow": workflow,
-                    "budget": budget_out,
-                    **(extra or {}),
-                }
-            )
-        )
-        return outcome.exit_code
-    if dispatcher.simulate:
-        out.print(Panel(_SIM_NOTICE, style="yellow", title="simulated"))
-    out.print(hop_table(records))
-    out.print(totals(summary))
-    out.print(budget_line(budget_out))
-    out.print(f"thread [bold]{thread}[/] (continue it with --thread {thread})")
-    if state.get("answer"):
-        title = "answer (simulated)" if dispatcher.simulate else "answer"
-        out.print(Panel(Text(state["answer"]), title=title))
-    _report(outcome)
-    return outcome.exit_code
-
-
 def spent_by(dispatcher: Dispatcher, workflow: str) -> Decimal:
     """What `workflow` has spent in this process (its ledger's settled spend,
     which a resumed run opens with the spend checkpointed before): 0 when no
     hop of it ran."""
     ledger = dispatcher.ledgers.get(workflow)
     return Decimal(0) if ledger is None else ledger.spent
-
-
-def busy_exit(exc: ThreadBusy, *, json_: bool) -> int:
-    """Report a thread another process is running; nothing ran."""
-    outcome = busy(str(exc))
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    if json_:
-        print(json.dumps({**outcome.as_json(), "thread": exc.thread}))
-    return outcome.exit_code
-
-
-def interrupted_exit(thread: str, *, json_: bool) -> int:
-    """Report a run stopped by Ctrl-C: its completed steps are checkpointed, so
-    the user is told how to finish it."""
-    outcome = interrupted(thread)
-    err.print(f"[bold red]interrupted:[/] {escape(outcome.reason)}")
-    if json_:
-        print(json.dumps({**outcome.as_json(), "thread": thread}))
-    return outcome.exit_code
-
-
-def _report(outcome: Outcome) -> None:
-    """Put a failing status on stderr, where it survives ``> answer.txt``."""
-    if outcome.exit_code:
-        err.print(status_line(outcome))
 
 
 async def _invoke(
@@ -388,43 +276,3 @@ def orchestrator(dispatcher: Dispatcher, saver: Any, synthesis_tier: str | None)
     return build_orchestrator(
         dispatcher, checkpointer=saver, synthesis_tier=synthesis_tier
     )
-
-
-def _refuse_start(
-    args: RunArgs,
-    dispatcher: Dispatcher,
-    limit: Decimal,
-    estimate: Estimate,
-    message: str,
-    hops: int,
-) -> int:
-    """Report a start the hard budget refused: nothing ran, nothing was spent.
-
-    The JSON keeps the shape of a finished run (empty hops, zero cost) so
-    scripts read one schema whatever happened; `hops` is how many hops the
-    refusal spared (tasks plus the synthesis).
-    """
-    outcome = refused_start(message)
-    if args.json_:
-        print(
-            json.dumps(
-                {
-                    **outcome.as_json(),
-                    "simulated": dispatcher.simulate,
-                    "hops": [],
-                    "total_cost_usd": 0.0,
-                    "baseline_cost_usd": 0.0,
-                    "refused": message,
-                    "budget": budget_json(
-                        None,
-                        limit=limit,
-                        mode="hard",
-                        preflight=estimate,
-                        refused_before_start=hops,
-                    ),
-                }
-            )
-        )
-        return outcome.exit_code
-    err.print(f"[bold red]budget:[/] {message}")
-    return outcome.exit_code
