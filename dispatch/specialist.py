@@ -51,7 +51,8 @@ MAX_TOOL_RESULT_CHARS = 16_000
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Specialist:
-    """An agent a hop is handed to. Graphs get its node from `Dispatcher.node`."""
+    """An agent a hop is handed to. Graphs get its node from
+    `dispatch.langgraph.routed_node`."""
 
     name: str
     """Unique name; pins are kept per (conversation, specialist, tier)."""

@@ -1,7 +1,8 @@
 """graph-dispatch inside LangGraph: routed nodes, state channels, run budgets, resume.
 
 * `DispatchState`: the ``hops`` / ``pins`` / ``budget`` channels (mix into your state).
-* `routed_node` / `Dispatcher.node`: a node running a specialist on ``messages``.
+* `routed_node`: a node running a specialist on ``messages``; its input schema
+  (`RoutedNodeInput`) adds the `DispatchState` channels to a graph that lacks them.
 * `DispatchContext`: a run's budget, passed as LangGraph run context
   (``graph.invoke(input, config, context=DispatchContext(budget_usd=1))``) or,
   through ``langgraph dev``, as the run's ``context``.
@@ -14,11 +15,17 @@ from __future__ import annotations
 from dispatch.langgraph.context import DispatchContext, new_workflow, run_ledger
 from dispatch.langgraph.node import routed_node, state_update
 from dispatch.langgraph.resume import aresume, resume
-from dispatch.langgraph.state import DispatchState, add_hops, hop_records
+from dispatch.langgraph.state import (
+    DispatchState,
+    RoutedNodeInput,
+    add_hops,
+    hop_records,
+)
 
 __all__ = (
     "DispatchContext",
     "DispatchState",
+    "RoutedNodeInput",
     "add_hops",
     "aresume",
     "hop_records",
