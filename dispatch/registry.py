@@ -159,6 +159,21 @@ class Registry:
                 expected=f"one of {', '.join(self.tiers)}",
             )
 
+    def check_ids(self, where: str, ids: Iterable[str]) -> None:
+        """Refuse model ids this registry does not have, e.g. the keys of a
+        test factory's fakes: one keyed by a typo would never serve.
+
+        Raises:
+            ConfigError: naming `where`, every unknown id and the registered ones.
+        """
+        unknown = [model_id for model_id in ids if model_id not in self._models]
+        if unknown:
+            raise ConfigError(
+                f"{where}: model ids no registered model has (they would never serve)",
+                found=unknown,
+                expected=f"registered ids: {', '.join(self._models)}",
+            )
+
     def tier_rank(self, tier: str) -> int:
         """Position of `tier` in the order, 0 for the cheapest."""
         return self.tiers.index(tier)

@@ -25,7 +25,6 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from dispatch.errors import ConfigError
 from dispatch.sim import SimChatModel
 from dispatch.types import ModelSpec
 
@@ -155,15 +154,7 @@ class _FakeFactory:
         Raises:
             ConfigError: naming the unknown ids and the registered ones.
         """
-        unknown = [model_id for model_id in self._models if model_id not in registry]
-        if unknown:
-            raise ConfigError(
-                "fake_factory: a fake keyed by an id no registered model has "
-                "would never serve: "
-                + ", ".join(repr(model_id) for model_id in unknown)
-                + "; registered: "
-                + ", ".join(spec.id for spec in registry)
-            )
+        registry.check_ids("fake_factory", self._models)
 
 
 class FakeEncoder:

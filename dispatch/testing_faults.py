@@ -44,6 +44,7 @@ from dispatch._injected import (
     InternalServerError,
     RateLimitError,
 )
+from dispatch.registry import Registry
 from dispatch.sim import SimChatModel
 from dispatch.types import ModelSpec
 
@@ -309,6 +310,18 @@ class _FaultyFactory:
         self.models: dict[str, FaultyChatModel] = {}
         """The wrapper built per model id, to read their `log`s."""
         self._lock = threading.Lock()
+
+    def check_registry(self, registry: Registry) -> None:
+        """Refuse `per_model` entries for ids `registry` does not have, and
+        pass the check on to `base` when it has one (a `fake_factory`).
+
+        Raises:
+            ConfigError: naming the unknown ids and the registered ones.
+        """
+        registry.check_ids("faulty_factory per_model", self.per_model)
+        check_base = getattr(self.base, "check_registry", None)
+        if callable(check_base):
+            check_base(registry)
 
     def __call__(self, spec: ModelSpec) -> FaultyChatModel:
         """The (cached) faulty model for `spec`, built on first request."""

@@ -23,8 +23,9 @@ def test_a_fake_under_an_unregistered_id_is_refused_naming_it(
         Dispatcher(registry, model_factory=factory)
     message = str(refused.value)
     assert "fake_factory" in message and "'tiny:modle'" in message
-    assert "'tiny:model'" not in message.split("registered:")[0]  # the good id is fine
-    assert message.split("registered: ")[1] == ", ".join(spec.id for spec in registry)
+    assert "'tiny:model'" not in message.split("registered")[0]  # the good id is fine
+    registered = ", ".join(spec.id for spec in registry)
+    assert message.endswith(f"expected registered ids: {registered})")
 
 
 def test_every_unknown_id_is_named_at_once(registry: Registry) -> None:
@@ -53,3 +54,22 @@ def test_registered_ids_and_a_default_only_factory_build_and_serve(
     assert result.record.model == "tiny:model"
     assert result.message.content == "from the fake"
     Dispatcher(registry, model_factory=fake_factory(default=lambda spec: tiny))
+
+
+def test_faulty_factory_checks_its_per_model_ids_and_its_base_fakes(
+    registry: Registry,
+) -> None:
+    from dispatch.testing_faults import Fault, faulty_factory
+
+    typo = faulty_factory(0.0, per_model={"tiny:modle": (1.0, [Fault.RATE_LIMIT])})
+    with pytest.raises(ConfigError, match=r"faulty_factory per_model.*'tiny:modle'"):
+        Dispatcher(registry, model_factory=typo)
+    wrapped = faulty_factory(0.0, base=fake_factory({"big:modle": FakeChatModel()}))
+    with pytest.raises(ConfigError, match=r"fake_factory.*'big:modle'"):
+        Dispatcher(registry, model_factory=wrapped)
+    Dispatcher(
+        registry,
+        model_factory=faulty_factory(
+            0.5, per_model={"tiny:model": (1.0, [Fault.RATE_LIMIT])}
+        ),
+    )
