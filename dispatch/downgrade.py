@@ -105,18 +105,8 @@ def _best_predicted_that_fits(
     quality = decision.quality or {}
     fits = [
         m
-        for m in eligible_models(
-            registry,
-            decision.capability,
-            decision.tier,
-            input_tokens=hop.input_tokens,
-            predicted=quality,
-            bar=-math.inf,
-            local_only=bool(hop.sensitive),
-        )
-        if m.id in quality
-        and m.id not in exclude
-        and planned_cost(m, hop, registry) <= remaining
+        for m in _predicted(decision, hop, registry, exclude)
+        if planned_cost(m, hop, registry) <= remaining
     ]
     if not fits:
         return None
@@ -160,19 +150,7 @@ def _cheapest_of_kind(
     already chosen, never a switch to a model without a prediction. Predicted
     models are taken at any prediction; priors at the lowest tier's bar."""
     if decision.quality is not None and not unpredicted:
-        models = [
-            m
-            for m in eligible_models(
-                registry,
-                decision.capability,
-                decision.tier,
-                input_tokens=hop.input_tokens,
-                predicted=decision.quality,
-                bar=-math.inf,
-                local_only=bool(hop.sensitive),
-            )
-            if m.id in decision.quality and m.id not in exclude
-        ]
+        models = _predicted(decision, hop, registry, exclude)
     else:
         models = at_tier(
             decision, registry.tiers[0], hop, registry, exclude, unpredicted
@@ -186,3 +164,24 @@ def _cheapest_of_kind(
         else registry.tiers[0]
     )
     return best, tier, unpredicted, ""
+
+
+def _predicted(
+    decision: RouteDecision, hop: Hop, registry: Registry, exclude: frozenset[str]
+) -> list[ModelSpec]:
+    """The models `decision` predicts that may serve `hop` (context window,
+    privacy, not excluded), at any prediction."""
+    quality = decision.quality or {}
+    return [
+        m
+        for m in eligible_models(
+            registry,
+            decision.capability,
+            decision.tier,
+            input_tokens=hop.input_tokens,
+            predicted=quality,
+            bar=-math.inf,
+            local_only=bool(hop.sensitive),
+        )
+        if m.id in quality and m.id not in exclude
+    ]

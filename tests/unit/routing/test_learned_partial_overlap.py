@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _general_specs import general_spec
 
 from dispatch import Hop
 from dispatch.policy import BudgetView, select
@@ -32,25 +33,7 @@ DIM = 16
 PREDICTED = ("p:cheap", "p:mid", "p:dear")
 
 
-def spec(
-    model_id: str,
-    tier: str,
-    price: str,
-    prior: float,
-    *,
-    context_window: int = 100_000,
-    local: bool = False,
-) -> ModelSpec:
-    return ModelSpec(
-        id=model_id,
-        tier=tier,
-        quality={"general": prior},
-        input_per_mtok=Decimal(price),
-        output_per_mtok=Decimal(price),
-        context_window=context_window,
-        max_output_tokens=4096,
-        local=local,
-    )
+spec = general_spec
 
 
 def registry(*extra: ModelSpec) -> Registry:

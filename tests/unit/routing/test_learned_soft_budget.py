@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from _general_specs import general_spec
 
 from dispatch import Hop
 from dispatch.errors import NoEligibleModel
@@ -24,18 +25,7 @@ DIM = 8
 PREDICTIONS = {"p:cheap": 0.3, "p:mid": 0.6, "p:dear": 0.95}
 
 
-def spec(
-    model_id: str, tier: str, price: str, *, prior: float = 0.9, window: int = 100_000
-) -> ModelSpec:
-    return ModelSpec(
-        id=model_id,
-        tier=tier,
-        quality={"general": prior},
-        input_per_mtok=Decimal(price),
-        output_per_mtok=Decimal(price),
-        context_window=window,
-        max_output_tokens=4096,
-    )
+spec = general_spec
 
 
 def registry(*extra: ModelSpec) -> Registry:
@@ -143,7 +133,7 @@ def test_excluded_and_too_small_models_are_not_stepped_down_to() -> None:
 def test_the_near_miss_of_a_learned_decision_names_a_predicted_model() -> None:
     # u:big's prior (0.99) is the highest number in the registry, but it is not
     # a prediction: the near miss is the best *predicted* model.
-    reg = registry(spec("u:big", "large", "5", prior=0.99, window=8_192))
+    reg = registry(spec("u:big", "large", "5", prior=0.99, context_window=8_192))
     big_hop = Hop(specialist="s", prompt="anything", input_tokens=200_000)
     with pytest.raises(NoEligibleModel) as caught:
         select(router(reg).decide(big_hop), big_hop, reg)
