@@ -6,6 +6,7 @@ database and directory left behind. The store is opened read-only.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from dispatch.cli.support import checkpoint_path, checkpoint_store
 from dispatch.errors import DispatchError
 
-__all__ = ("saved_state",)
+__all__ = ("run_journaling", "saved_state")
 
 
 def saved_state(
@@ -96,3 +97,77 @@ def _saved_state_postgres(thread: str | None, url: str) -> tuple[str, dict[str, 
     if saved is None:
         raise DispatchError(f"no conversation {thread!r} in {where}")
     return thread, dict(saved.checkpoint["channel_values"])
+
+
+def run_journaling(thread: str, path: Path | None = None) -> dict[str, bool]:
+    """The workflows the CLI ran on `thread`, in the order they started, each
+    with whether its spend was journaled (`dispatch.cli.spend_journal`), as
+    the runs recorded them in their checkpoints' metadata. A run checkpointed
+    before the CLI recorded them is not listed.
+
+    Args:
+        thread: the conversation id (of a thread `saved_state` found).
+        path: the checkpoint store; default `checkpoint_store()`.
+
+    Raises:
+        DispatchError: the store cannot be read.
+    """
+    from dispatch.cli.run import RUN_KEY  # noqa: PLC0415
+
+    store = checkpoint_store() if path is None else path
+    if isinstance(store, str):
+        rows = _metadata_postgres(thread, store)
+    else:
+        rows = _metadata_sqlite(thread, store)
+    runs: dict[str, bool] = {}
+    for metadata in rows:
+        workflow = metadata.get(RUN_KEY + "workflow_id")
+        if workflow:
+            journaled = bool(metadata.get(RUN_KEY + "spend_journal"))
+            runs[str(workflow)] = runs.get(str(workflow), False) or journaled
+    return runs
+
+
+_METADATA = (
+    "SELECT metadata FROM checkpoints WHERE thread_id = {} "
+    "AND checkpoint_ns = '' ORDER BY checkpoint_id"
+)
+
+
+def _metadata_sqlite(thread: str, path: Path) -> list[dict[str, Any]]:
+    """The metadata of `thread`'s checkpoints in the SQLite store at `path`,
+    oldest first (the store opened read-only)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        with closing(conn):
+            rows = conn.execute(_METADATA.format("?"), (thread,)).fetchall()
+    except sqlite3.Error as exc:
+        raise DispatchError(f"cannot read the checkpoint store {path}: {exc}") from exc
+    return [_metadata(raw) for (raw,) in rows]
+
+
+def _metadata_postgres(thread: str, url: str) -> list[dict[str, Any]]:
+    """`_metadata_sqlite` on the Postgres checkpoint store at `url` (a
+    read-only transaction)."""
+    import psycopg  # noqa: PLC0415
+
+    try:
+        with psycopg.connect(url) as conn:
+            conn.read_only = True
+            rows = conn.execute(_METADATA.format("%s"), (thread,)).fetchall()
+    except psycopg.Error as exc:
+        raise DispatchError(
+            f"cannot read the Postgres checkpoint store ({type(exc).__name__})"
+        ) from None
+    return [_metadata(raw) for (raw,) in rows]
+
+
+def _metadata(raw: Any) -> dict[str, Any]:
+    """A checkpoint's metadata: JSON text in SQLite, already a dict from
+    Postgres; {} for anything else."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}

@@ -41,6 +41,7 @@ __all__ = (
     "show_warning",
     "status_line",
     "totals",
+    "unrecorded_line",
 )
 
 # Piped output gets a fixed width wide enough for the hop table (rich assumes 80).
@@ -325,6 +326,16 @@ def budget_line(b: dict[str, Any]) -> str:
     return (
         f"budget          ${b['spent_usd']:.6f} of ${b['limit_usd']:.6f} ({b['mode']}), "
         f"{state}"
+    )
+
+
+def unrecorded_line(unrecorded: Decimal, thread: str) -> str:
+    """``dispatch report``'s line for spend the spend journal holds beyond
+    the checkpoint (calls of nodes that never finished)."""
+    return (
+        f"journal: ${unrecorded:.6f} more than the checkpoint records, spent by "
+        f"calls whose node did not finish; `dispatch resume {escape(thread)}` "
+        "counts it"
     )
 
 

@@ -29,6 +29,9 @@ checkpoints' database and is not checked this way.)
 A journal that cannot record a settlement or a release mid-run keeps the
 call's hold, its worst case, so it still counts the call; the run then stops
 at its next reservation, or at its end, with `SpendJournalFailed`.
+
+``dispatch report`` reads a workflow's totals with `journal_totals`, which
+only reads: it creates no journal and no tables, and takes no write lock.
 """
 
 from __future__ import annotations
@@ -41,7 +44,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dispatch.budget_scopes import BudgetScope, is_postgres_url, open_budget_scope
+from dispatch.budget_scopes import (
+    BudgetScope,
+    ScopeTotals,
+    is_postgres_url,
+    open_budget_scope,
+)
 from dispatch.cli.store import describe_sqlite_error, prepare_store
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import DispatchError
@@ -51,6 +59,7 @@ __all__ = (
     "SpendJournalLost",
     "is_journaled",
     "journal_target",
+    "journal_totals",
     "journaled",
 )
 
@@ -140,6 +149,110 @@ def journaled(
         scope.close()
     if guarded.failure is not None:
         raise guarded.failure
+
+
+def journal_totals(checkpoints: Path | str, workflow: str) -> ScopeTotals | None:
+    """`workflow`'s totals in the journal of the runs checkpointed in
+    `checkpoints`, read without writing anything; None when there is no
+    journal, or it has no record of `workflow`.
+
+    A SQLite journal is opened read-only (SQLite may add its ``-wal`` and
+    ``-shm`` companions to read it) and closed after one query; a Postgres one
+    is read in a read-only transaction.
+
+    Raises:
+        DispatchError: the journal exists but cannot be read (named in the
+            message).
+    """
+    name = f"workflow:{workflow}"
+    target = journal_target(checkpoints)
+    if isinstance(target, Path):
+        row = _sqlite_totals_row(target, name)
+    else:
+        row = _postgres_totals_row(target, name)
+    if row is None:
+        return None
+    try:
+        limit, spent, reserved, holds = (Decimal(str(v)) for v in row)
+        return ScopeTotals(
+            scope=name,
+            limit_usd=limit,
+            spent_usd=spent,
+            reserved_usd=reserved,
+            holds=int(holds),
+        )
+    except (ArithmeticError, ValueError):
+        where = target if isinstance(target, Path) else "in the Postgres database"
+        raise DispatchError(
+            f"cannot read the spend journal {where}: the totals of workflow "
+            f"{workflow} are not amounts"
+        ) from None
+
+
+_TOTALS = (
+    "SELECT limit_usd, spent_usd, reserved_usd, (SELECT count(*) FROM "
+    "dispatch_budget_holds h WHERE h.scope = s.scope) "
+    "FROM dispatch_budget_scopes s WHERE scope = {}"
+)
+
+
+def _sqlite_totals_row(path: Path, scope: str) -> tuple[Any, ...] | None:
+    """`scope`'s totals row in the SQLite journal at `path`, opened read-only;
+    None when the file is missing or empty, or holds no journal or no `scope`.
+
+    Raises:
+        DispatchError: `path` exists but is not a readable journal.
+    """
+    try:
+        if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+            return None
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        with contextlib.closing(conn):
+            tables = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                "AND name = 'dispatch_budget_scopes'"
+            ).fetchone()
+            if tables is None:
+                return None
+            row = conn.execute(_TOTALS.format("?"), (scope,)).fetchone()
+    except sqlite3.Error as exc:
+        raise DispatchError(
+            f"cannot read the spend journal {path} ({describe_sqlite_error(exc)})"
+        ) from None
+    except OSError as exc:
+        raise DispatchError(
+            f"cannot read the spend journal {path} "
+            f"({exc.strerror or type(exc).__name__})"
+        ) from None
+    return None if row is None else tuple(row)
+
+
+def _postgres_totals_row(url: str, scope: str) -> tuple[Any, ...] | None:
+    """`scope`'s totals row in the Postgres journal at `url`, in a read-only
+    transaction; None when the database has no journal tables or no `scope`.
+
+    Raises:
+        DispatchError: the database cannot be read (the message names the
+            error's type only: psycopg's text may quote the URL).
+    """
+    import psycopg  # noqa: PLC0415
+
+    try:
+        with psycopg.connect(url) as conn:
+            conn.read_only = True
+            tables = conn.execute(
+                "SELECT to_regclass('dispatch_budget_scopes') IS NOT NULL "
+                "AND to_regclass('dispatch_budget_holds') IS NOT NULL"
+            ).fetchone()
+            if tables is None or not tables[0]:
+                return None
+            row = conn.execute(_TOTALS.format("%s"), (scope,)).fetchone()
+    except psycopg.Error as exc:
+        raise DispatchError(
+            "cannot read the spend journal in the Postgres database "
+            f"({type(exc).__name__})"
+        ) from None
+    return None if row is None else tuple(row)
 
 
 def _sqlite_journal_holds(path: Path, scope: str) -> bool:
