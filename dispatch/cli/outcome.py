@@ -7,8 +7,8 @@ ok         0     every task and the synthesis succeeded
 failed     1     no task succeeded (e.g. every model call failed)
 (error)    2     bad input: a flag, config, plan or thread id (one
                  ``error:`` line, nothing ran)
-refused    3     the hard budget refused the run: before it started, or
-                 before any task succeeded
+refused    3     the budget refused the run: a hard one before it started,
+                 or any before a task succeeded (and no model call failed)
 partial    4     some tasks (or the synthesis) failed or were refused
 busy       5     another process is running the same thread (nothing ran;
                  the message names the thread and the process holding it)
@@ -60,7 +60,7 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 failed (no task succeeded); 2 bad input (flag, config, "
     "plan, thread) or a checkpoint store that failed mid-run; 3 refused by the "
-    "hard budget; 4 partial (some tasks failed or were refused); 5 busy (another "
+    "budget; 4 partial (some tasks failed or were refused); 5 busy (another "
     "process is running the thread); 130 interrupted (Ctrl-C: finish it with "
     "dispatch resume THREAD). --json prints the same as status/exit_code/reason."
 )
@@ -177,7 +177,9 @@ def run_outcome(
         parts.append("synthesis did not complete")
     reason = "; ".join(parts)
     if not ok and tasks:
-        if refused_hops and not failed:
+        # A refused task is in `results` too (failed, its error the refusal):
+        # when no model call failed, the budget is why nothing succeeded.
+        if refused_hops and not failed_hops:
             return Outcome("refused", ExitCode.REFUSED, reason)
         return Outcome("failed", ExitCode.FAILED, reason)
     if failed or not_run or refused_hops or (synthesis and not synthesized):

@@ -56,6 +56,28 @@ def test_the_budget_refusing_every_task_is_refused() -> None:
     assert "not run: a, b" in outcome.reason
 
 
+def test_the_budget_refusing_every_task_that_ran_is_refused() -> None:
+    # what the orchestrator writes: a refused task has a result (not ok)
+    hops = [
+        hop("a", refused=True),
+        hop("b", refused=True),
+        hop("synthesize", refused=True),
+    ]
+    outcome = run_outcome(TASKS, {"a": result(False), "b": result(False)}, hops)
+    assert (outcome.status, outcome.exit_code) == ("refused", ExitCode.REFUSED)
+    assert "failed: a, b" in outcome.reason and "3 hop(s) refused" in outcome.reason
+    # a first call paid, its follow-up refused: still nothing succeeded for want of money
+    hops = [hop("a"), hop("a", refused=True), hop("b", refused=True)]
+    outcome = run_outcome(TASKS, {"a": result(False), "b": result(False)}, hops)
+    assert outcome.exit_code is ExitCode.REFUSED
+
+
+def test_a_failed_model_call_among_refusals_is_failed() -> None:
+    hops = [hop("a", error="boom"), hop("b", refused=True)]
+    outcome = run_outcome(TASKS, {"a": result(False), "b": result(False)}, hops)
+    assert (outcome.status, outcome.exit_code) == ("failed", ExitCode.FAILED)
+
+
 def test_some_tasks_missing_or_synthesis_failing_is_partial() -> None:
     hops = [hop("a"), hop("b", refused=True), hop("synthesize")]
     outcome = run_outcome(TASKS, {"a": result(True)}, hops)
