@@ -269,13 +269,21 @@ def pin_for(
     large tier does not pay for it on every later small hop. A tool loop is one
     line of reasoning, so every follow-up call stays on the model of the loop's
     first call (`loop_pin`), at its tier, whatever the tool results look like;
-    that also makes a loop's worst-case cost knowable before it starts.
+    that also makes a loop's worst-case cost knowable before it starts. A
+    learned decision's bar is the follow-up prompt's own, so it is lowered to
+    the loop model's prediction where that falls short: the policy keeps the
+    pin rather than escalating away from it mid-loop.
     """
     if loop_pin is not None and loop_pin.tier in registry.tiers:
-        if decision.tier != loop_pin.tier:
+        bar = decision.bar
+        predicted = (decision.quality or {}).get(loop_pin.model)
+        if bar is not None and predicted is not None and predicted < bar:
+            bar = predicted
+        if decision.tier != loop_pin.tier or bar != decision.bar:
             decision = replace(
                 decision,
                 tier=loop_pin.tier,
+                bar=bar,
                 reason=f"{decision.reason}; the tool loop stays on {loop_pin.model}",
             )
         return decision, pin_key(hop.specialist, loop_pin.tier), loop_pin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -229,6 +230,30 @@ def test_a_tool_loop_stays_on_its_model_whatever_tier_the_router_asks() -> None:
         kept, scope, pin = pin_for(HOP, decision(asked), {}, loop, REGISTRY)
         assert (kept.tier, scope, pin) == ("medium", "w@medium", loop)
         assert select(kept, HOP, REGISTRY, pin=pin).pin_change is PinChange.KEPT
+
+
+def test_a_tool_loop_stays_on_its_model_when_a_learned_bar_rises_mid_loop() -> None:
+    # the follow-up prompt (tool results in it) gets its own predictions and bar:
+    # mid:model, the loop's model, is predicted below it, big:model above
+    loop = Pin(model="mid:model", tier="medium", reason="cheapest of 2 eligible")
+    follow_up = RouteDecision(
+        capability="general",
+        tier="large",
+        confidence=1.0,
+        router=RouterLayer.LEARNED,
+        reason="general p=1.00; 1 models predicted >= 0.811",
+        quality={"tiny:model": 0.4, "mid:model": 0.65, "big:model": 0.83},
+        bar=0.811,
+    )
+    kept, scope, pin = pin_for(HOP, follow_up, {}, loop, REGISTRY)
+    assert (kept.tier, scope, pin) == ("medium", "w@medium", loop)
+    choice = select(kept, HOP, REGISTRY, pin=pin)
+    assert (choice.model.id, choice.pin_change) == ("mid:model", PinChange.KEPT)
+    assert choice.repinned_from is None
+    assert kept.reason.endswith("; the tool loop stays on mid:model")
+    # a bar the loop's model clears is left as the router set it
+    met = replace(follow_up, tier="medium", bar=0.6)
+    assert pin_for(HOP, met, {}, loop, REGISTRY)[0] == met
 
 
 def test_pins_are_scoped_per_tier() -> None:
