@@ -107,8 +107,17 @@ def busy(message: str) -> Outcome:
     return Outcome("busy", ExitCode.BUSY, message)
 
 
-def interrupted(thread: str) -> Outcome:
-    """The outcome of a run stopped by Ctrl-C, with how to finish it."""
+def interrupted(thread: str, *, started: bool = True) -> Outcome:
+    """The outcome of a run stopped by Ctrl-C, with how to finish it; a run
+    stopped before its graph started (loading a config or an artefact, the
+    pre-flight) saved nothing, so there is nothing to resume."""
+    if not started:
+        return Outcome(
+            "interrupted",
+            ExitCode.INTERRUPTED,
+            f"the run on thread {thread!r} was stopped before it started: "
+            "nothing ran or was saved, so there is nothing to resume; run it again",
+        )
     return Outcome(
         "interrupted",
         ExitCode.INTERRUPTED,

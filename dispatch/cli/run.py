@@ -138,6 +138,7 @@ def run_workflow(args: RunArgs) -> int:
     from dispatch.graphs.estimate import estimate_plan  # noqa: PLC0415
 
     thread = args.thread or uuid.uuid4().hex[:12]
+    graph_state = _Started()  # Ctrl-C before it starts: nothing checkpointed
     try:
         dispatcher = dispatcher_from_env(args.config, args.mode)
         limit, budget_mode = budget_settings(
@@ -214,6 +215,7 @@ def run_workflow(args: RunArgs) -> int:
                         args,
                         tasks,
                         {"configurable": configurable, "metadata": metadata},
+                        graph_state,
                     )
                 )
     except ThreadBusy as exc:
@@ -223,7 +225,7 @@ def run_workflow(args: RunArgs) -> int:
     except DispatchError as exc:
         fail(exc, json_=args.json_)
     except KeyboardInterrupt:
-        return interrupted_exit(thread, json_=args.json_)
+        return interrupted_exit(thread, json_=args.json_, started=graph_state.started)
     return report_run(
         dispatcher,
         state,
@@ -244,14 +246,27 @@ def spent_by(dispatcher: Dispatcher, workflow: str) -> Decimal:
     return Decimal(0) if ledger is None else ledger.spent
 
 
+@dataclass(slots=True)
+class _Started:
+    """Whether the run's graph was entered (its first checkpoint is written as
+    it starts), so a Ctrl-C can say whether there is anything to resume."""
+
+    started: bool = False
+
+
 async def _invoke(
-    dispatcher: Dispatcher, args: RunArgs, tasks: list[Any], config: dict[str, Any]
+    dispatcher: Dispatcher,
+    args: RunArgs,
+    tasks: list[Any],
+    config: dict[str, Any],
+    graph_state: _Started,
 ) -> dict[str, Any]:
     """Run the graph on the CLI's checkpoint store, holding the thread's lock.
 
     The lock is taken before the saver opens so two processes never append
     to one thread's checkpoints (`ThreadBusy` otherwise). ``durability="sync"``
     saves each step before the next starts: what `dispatch resume` relies on.
+    `graph_state` is marked started just before the graph runs.
     """
     from dispatch.cli.checkpoints import open_run_store  # noqa: PLC0415
 
@@ -260,6 +275,7 @@ async def _invoke(
         graph = orchestrator(dispatcher, saver, args.synthesis_tier)
         streamed = StreamedGraph(graph, on_hop(args.json_, args.progress))
         run_config: Any = config
+        graph_state.started = True
         return await streamed.ainvoke(
             {"request": args.request, "tasks": tasks}, run_config, durability="sync"
         )

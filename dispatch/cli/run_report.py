@@ -127,10 +127,11 @@ def busy_exit(exc: ThreadBusy, *, json_: bool) -> int:
     return outcome.exit_code
 
 
-def interrupted_exit(thread: str, *, json_: bool) -> int:
+def interrupted_exit(thread: str, *, json_: bool, started: bool = True) -> int:
     """Report a run stopped by Ctrl-C: its completed steps are checkpointed, so
-    the user is told how to finish it."""
-    outcome = interrupted(thread)
+    the user is told how to finish it (or, `started` false, that nothing was
+    saved: the graph had not started)."""
+    outcome = interrupted(thread, started=started)
     err.print(f"[bold red]interrupted:[/] {escape(outcome.reason)}")
     if json_:
         print(json.dumps({**outcome.as_json(), "thread": thread}))
