@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # messages are only read here: no LangChain import at start-u
 
 __all__ = (
     "CHARS_PER_TOKEN",
+    "INPUT_SAFETY",
     "call_cost",
     "estimate_message_tokens",
     "estimate_request_tokens",
@@ -53,6 +54,9 @@ __all__ = (
 
 CHARS_PER_TOKEN = 4
 """ASCII letters (and whitespace) per token assumed by estimates."""
+INPUT_SAFETY = 1.2
+"""Default factor on a request's estimated input tokens when a call reserves
+(`reserved_input_tokens`; the `Dispatcher`'s ``input_safety``)."""
 _PER_MESSAGE_TOKENS = 4
 """Role and separator tokens a chat format adds per message."""
 _MILLION = Decimal(1_000_000)

@@ -28,7 +28,7 @@ from dispatch import specialist_run
 from dispatch._chat_models import OUTPUT_CAP_SETTINGS, build_chat_model, with_output_cap
 from dispatch.budget import BudgetSpec, Ledger, Ledgers
 from dispatch.config import DEFAULT_CONFIG, load_config
-from dispatch.cost import reserved_input_tokens
+from dispatch.cost import INPUT_SAFETY, reserved_input_tokens
 from dispatch.deadline import call_with_deadline
 from dispatch.health import ModelHealth
 from dispatch.hop import Attempt, HopResult
@@ -95,7 +95,7 @@ class Dispatcher:
         budget: BudgetSpec | None = None,
         health: ModelHealth | None = None,
         max_failovers: int = 2,
-        input_safety: float = 1.2,
+        input_safety: float = INPUT_SAFETY,
         privacy: PrivacyScanner | None = None,
     ) -> None:
         if not isinstance(registry, Registry):  # e.g. a config path: from_config

@@ -279,16 +279,23 @@ def route(
     config: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Show the route decision and the model chosen for PROMPT (no model call)."""
+    from langchain_core.messages import HumanMessage  # noqa: PLC0415
+
     from dispatch.cli.inputs import read_prompt  # noqa: PLC0415
     from dispatch.cli.render import out  # noqa: PLC0415
     from dispatch.cli.routers import route_setup  # noqa: PLC0415
+    from dispatch.cost import INPUT_SAFETY, reserved_input_tokens  # noqa: PLC0415
     from dispatch.errors import DispatchError  # noqa: PLC0415
     from dispatch.policy import select  # noqa: PLC0415
     from dispatch.types import Hop  # noqa: PLC0415
 
     # Steps 1-2 of a hop (route, select) are pure: no Dispatcher, no model stack.
+    # The hop is sized as a call with PROMPT would reserve, so the cost and the
+    # context-window check are the prompt's (not the registry's typical input).
     try:
-        hop = Hop(specialist="cli", prompt=read_prompt(prompt))
+        text = read_prompt(prompt)
+        tokens = reserved_input_tokens([HumanMessage(text)], None, INPUT_SAFETY)
+        hop = Hop(specialist="cli", prompt=text, input_tokens=tokens)
         registry, chosen = route_setup(router, config)
         choice = select(chosen.decide(hop), hop, registry)
     except DispatchError as exc:

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 from _cli import cli, flat
 from conftest import PROVIDER_KEYS, SMALL_REGISTRY
+from langchain_core.messages import HumanMessage
 
+from dispatch.cost import reserved_input_tokens
 from dispatch.routing.heads import LinearHeads
 from dispatch.routing.learned import LearnedArtefact
 from dispatch.routing.learned_loading import UnpredictedModelsWarning
@@ -77,6 +79,24 @@ def test_route_decides_with_the_artefact_the_config_names(tmp_path: Path) -> Non
     # the priors would take tiny:model (it clears the small tier's bar)
     assert (data["router"], data["model"]) == ("learned", "mid:model")
     assert "predicted" in data["reason"]
+
+
+def test_route_sizes_the_hop_by_the_prompt(tmp_path: Path) -> None:
+    # the cost and the context-window check are the prompt's, as a run's hop
+    # would reserve them, not the registry's typical 800-token input
+    config = learned_config(tmp_path, REGISTERED)
+    code, out, err = cli("route", "Sort this list", "-c", str(config), "--json")
+    assert code == 0, err
+    short = json.loads(out)
+    tokens = reserved_input_tokens([HumanMessage("Sort this list")], None, 1.2)
+    # mid:model: $1 in, $4 out per million; the default 1,024-token output cap
+    assert short["expected_cost_usd"] == pytest.approx((tokens + 4 * 1024) / 1e6)
+    huge = "." * 90_000  # 90,000 tokens, 108,005 reserved: beyond mid's 100,000
+    code, out, err = cli("route", huge, "-c", str(config), "--json")
+    assert code == 0, err
+    long = json.loads(out)
+    assert long["model"] == "big:model"
+    assert long["expected_cost_usd"] == pytest.approx((108_005 * 5 + 1024 * 25) / 1e6)
 
 
 def test_route_applies_the_config_s_bar_over_the_artefact_s(tmp_path: Path) -> None:
