@@ -329,13 +329,13 @@ def budget_line(b: dict[str, Any]) -> str:
     )
 
 
-def unrecorded_line(unrecorded: Decimal, thread: str) -> str:
+def unrecorded_line(unrecorded: Decimal) -> str:
     """``dispatch report``'s line for spend the spend journal holds beyond
     the checkpoint (calls of nodes that never finished)."""
     return (
         f"journal: ${unrecorded:.6f} more than the checkpoint records, spent by "
-        f"calls whose node did not finish; `dispatch resume {escape(thread)}` "
-        "counts it"
+        "calls whose node did not finish (a resume of the run counts it in "
+        "its budget)"
     )
 
 

@@ -128,7 +128,7 @@ def report(
     if metrics["circuits"]:
         out.print(circuits_table(metrics["circuits"]))
     if unrecorded:
-        out.print(unrecorded_line(total, thread))
+        out.print(unrecorded_line(total))
 
 
 def _runs(recorded: list[str], journaled: dict[str, bool]) -> list[str]:

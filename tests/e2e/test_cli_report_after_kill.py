@@ -93,8 +93,8 @@ def test_a_killed_runs_report_counts_what_its_unfinished_calls_spent(
     assert code == 0, err
     assert (
         f"journal: ${report['unrecorded_usd']:.6f} more than the checkpoint "
-        "records, spent by calls whose node did not finish; "
-        "`dispatch resume k-1` counts it"
+        "records, spent by calls whose node did not finish (a resume of the "
+        "run counts it in its budget)"
     ) in flat(out)
     # the resume counts the very amount the report showed
     code, out, err = cli("resume", "k-1", "--json")
