@@ -146,6 +146,12 @@ class LearnedRouter:
             ]
         )
         self._known = np.array([m in by_id for m in artefact.models])
+        # Of a registry that declares its capabilities, the head picks among
+        # those (an undeclared one would find no model); else among all.
+        declared = getattr(specs, "capabilities", None)
+        names = artefact.capabilities or ()
+        mask = np.array([c in (declared or ()) for c in names], dtype=bool)
+        self._declared = mask if mask.any() and not mask.all() else None
         self.default_capability = default_capability
         self.expected_input_tokens = expected_input_tokens
         self.cache_size = 10_000
@@ -258,9 +264,13 @@ class LearnedRouter:
         if hop.capability_hint is not None:
             capability, confidence = hop.capability_hint, 1.0
         elif caps is not None:
-            best = int(np.argmax(caps))
+            if self._declared is None:
+                best = int(np.argmax(caps))
+                confidence = float(caps[best])
+            else:
+                best = int(np.argmax(np.where(self._declared, caps, -np.inf)))
+                confidence = float(caps[best] / max(caps[self._declared].sum(), 1e-12))
             capability = self.artefact.capabilities[best]
-            confidence = float(caps[best])
         else:
             capability, confidence = self.default_capability, 0.5
         wanted = self.bar_for(hop.prompt) if bar is None else bar
