@@ -295,7 +295,8 @@ class LearnedRouter:
         ]
         if clears:
             tier = self.tiers[min(clears)]
-            why = f"{len(clears)} models predicted >= {hop_bar:.3f}"
+            noun = "model" if len(clears) == 1 else "models"
+            why = f"{len(clears)} {noun} predicted >= {hop_bar:.3f}"
             why += f" ({mode} bar {wanted:.3f})"
         else:
             # Nobody is predicted to clear the bar: the best prediction sets it, so

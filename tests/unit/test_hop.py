@@ -241,7 +241,7 @@ def test_a_tool_loop_stays_on_its_model_when_a_learned_bar_rises_mid_loop() -> N
         tier="large",
         confidence=1.0,
         router=RouterLayer.LEARNED,
-        reason="general p=1.00; 1 models predicted >= 0.811",
+        reason="general p=1.00; 1 model predicted >= 0.811",
         quality={"tiny:model": 0.4, "mid:model": 0.65, "big:model": 0.83},
         bar=0.811,
     )
