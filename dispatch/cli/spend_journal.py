@@ -208,13 +208,7 @@ def _sqlite_totals_row(path: Path, scope: str) -> tuple[Any, ...] | None:
             return None
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         with contextlib.closing(conn):
-            tables = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                "AND name = 'dispatch_budget_scopes'"
-            ).fetchone()
-            if tables is None:
-                return None
-            row = conn.execute(_TOTALS.format("?"), (scope,)).fetchone()
+            return _sqlite_scope_row(conn, _TOTALS.format("?"), scope)
     except sqlite3.Error as exc:
         raise DispatchError(
             f"cannot read the spend journal {path} ({describe_sqlite_error(exc)})"
@@ -224,6 +218,20 @@ def _sqlite_totals_row(path: Path, scope: str) -> tuple[Any, ...] | None:
             f"cannot read the spend journal {path} "
             f"({exc.strerror or type(exc).__name__})"
         ) from None
+
+
+def _sqlite_scope_row(
+    conn: sqlite3.Connection, query: str, scope: str
+) -> tuple[Any, ...] | None:
+    """`query`'s row for `scope` in a SQLite journal; None when the database
+    has no journal table or no `scope`. Store errors propagate."""
+    tables = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+        "AND name = 'dispatch_budget_scopes'"
+    ).fetchone()
+    if tables is None:
+        return None
+    row = conn.execute(query, (scope,)).fetchone()
     return None if row is None else tuple(row)
 
 
@@ -264,18 +272,10 @@ def _sqlite_journal_holds(path: Path, scope: str) -> bool:
     """
     try:
         with contextlib.closing(sqlite3.connect(path, timeout=60)) as conn:
-            tables = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                "AND name = 'dispatch_budget_scopes'"
-            ).fetchone()
-            if tables is None:
-                return False
-            row = conn.execute(
-                "SELECT 1 FROM dispatch_budget_scopes WHERE scope = ?", (scope,)
-            ).fetchone()
+            query = "SELECT 1 FROM dispatch_budget_scopes WHERE scope = ?"
+            return _sqlite_scope_row(conn, query, scope) is not None
     except sqlite3.Error as exc:
         raise _unusable(path, exc) from None
-    return row is not None
 
 
 def _opened(target: Path | str, open_: Callable[[], Any]) -> Any:
