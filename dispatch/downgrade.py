@@ -149,7 +149,8 @@ def _cheapest_of_kind(
     """Nothing fits (the ledger will refuse): the cheapest model of the kind
     already chosen, never a switch to a model without a prediction. Predicted
     models are taken at any prediction; priors at the lowest tier's bar."""
-    if decision.quality is not None and not unpredicted:
+    by_prediction = decision.quality is not None and not unpredicted
+    if by_prediction:
         models = _predicted(decision, hop, registry, exclude)
     else:
         models = at_tier(
@@ -158,11 +159,7 @@ def _cheapest_of_kind(
     if not models:
         return None
     best = cheapest(models, hop, registry)
-    tier = (
-        best.tier
-        if decision.quality is not None and not unpredicted
-        else registry.tiers[0]
-    )
+    tier = best.tier if by_prediction else registry.tiers[0]
     return best, tier, unpredicted, ""
 
 
